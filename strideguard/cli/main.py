@@ -1,0 +1,25 @@
+"""The `strideguard` command. Each box adds its own sub-command module here.
+
+Exit codes follow the usual habit: 0 success, 1 the command ran and found a problem (for example
+an invalid rules file), 2 the command could not run (bad settings, unreachable database).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from strideguard.cli import db_cmd, keys_cmd, serve_cmd
+
+app = typer.Typer(
+    name="strideguard",
+    help="Injury-risk warnings for runners, from their Strava training.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(keys_cmd.app, name="keys")
+app.command("serve")(serve_cmd.serve)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

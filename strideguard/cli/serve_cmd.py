@@ -1,0 +1,24 @@
+"""`strideguard serve`: the web app in one process."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from strideguard.cli.errors import cli_errors
+from strideguard.db import check_migrated, make_engine
+from strideguard.logs import configure_logging
+from strideguard.settings import get_settings
+from strideguard.web.app import create_app
+
+
+@cli_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+) -> None:
+    """Run the web app (connect page, Strava callback and webhook, email links)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    check_migrated(make_engine(settings.database_url))
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)

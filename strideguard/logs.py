@@ -1,0 +1,51 @@
+"""Structured, secret-free logging.
+
+Every line is `key=value` pairs so operators can grep by athlete or job. A filter scrubs
+anything shaped like a bearer token, OAuth parameter or Fernet ciphertext before it is
+written, because a single leaked refresh token is a full account takeover.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+_SECRET_PATTERNS = [
+    # key=value and JSON forms of the OAuth fields
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|client_secret|code|password|verify_token"
+        r"|authorization)[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)[^\s\"'&,}]+"
+    ),
+    re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    # Fernet tokens start with gAAAAA
+    re.compile(r"()gAAAAA[A-Za-z0-9_=-]{20,}"),
+]
+
+CONTEXT_FIELDS = ("athlete_id", "job_id", "week_start", "rule", "outbox_id")
+
+
+def redact(text: str) -> str:
+    """Replace secret values in `text` with ***."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(r"\1***", text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """`time level logger msg key=value ...`, with secrets scrubbed from the whole line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = " ".join(
+            f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS if hasattr(record, name)
+        )
+        return redact(f"{line} {extras}" if extras else line)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

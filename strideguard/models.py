@@ -1,0 +1,260 @@
+"""The data model: what strideguard keeps, and nothing more.
+
+Strava's API terms shape it. Activities keep only the fields the rules read (no GPS, no
+polyline, no names), distances are integer metres so thresholds never flip on float error, and
+every table that a job writes has a unique key so that a job run twice writes once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Athlete(Base):
+    """A runner who connected Strava, with the preferences their emails honour."""
+
+    __tablename__ = "athletes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strava_athlete_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    firstname: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    # ok | bounced | unsubscribed: anything but ok stops all mail to this athlete.
+    email_status: Mapped[str] = mapped_column(String(16), default="ok")
+    email_status_reason: Mapped[str | None] = mapped_column(Text)
+    units: Mapped[str] = mapped_column(String(2), default="km")  # km | mi
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # True once the athlete picked a zone; activities then stop overriding it.
+    timezone_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    muted_rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    # Per-athlete threshold overrides a coach sets, keyed by rule id.
+    rule_overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    connection: Mapped[StravaConnection | None] = relationship(
+        back_populates="athlete", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class StravaConnection(Base):
+    """The athlete's Strava grant. Tokens are Fernet ciphertext, never plain text."""
+
+    __tablename__ = "strava_connections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), unique=True
+    )
+    access_token_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    refresh_token_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    scopes: Mapped[str] = mapped_column(String(200))  # comma-separated, as Strava grants them
+    # active | revoked: revoked stops every job for the athlete.
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped on every refresh so a racing writer can tell its copy is stale.
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    backfilled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    sync_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    sync_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    athlete: Mapped[Athlete] = relationship(back_populates="connection")
+
+
+class Activity(Base):
+    """One Strava activity, reduced to what the rules read."""
+
+    __tablename__ = "activities"
+
+    strava_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    sport_type: Mapped[str] = mapped_column(String(40))
+    # UTC instant, for retention and `after`/`before` paging.
+    start_date: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Local wall-clock time exactly as Strava writes it; days and weeks are bucketed by it.
+    start_date_local: Mapped[dt.datetime] = mapped_column(DateTime(timezone=False))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name, e.g. Europe/Oslo
+    distance_m: Mapped[int] = mapped_column(Integer, default=0)
+    moving_time_s: Mapped[int] = mapped_column(Integer, default=0)
+    # Decimetres keep Strava's 0.1 m resolution without floats.
+    elevation_gain_dm: Mapped[int] = mapped_column(Integer, default=0)
+    trainer: Mapped[bool] = mapped_column(Boolean, default=False)
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    gear_id: Mapped[str | None] = mapped_column(String(32))
+    synced_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (Index("ix_activities_athlete_local", "athlete_id", "start_date_local"),)
+
+
+class Gear(Base):
+    """Shoe distance from Strava, for the shoe-mileage rule."""
+
+    __tablename__ = "gear"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    strava_gear_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(120))
+    distance_m: Mapped[int] = mapped_column(Integer, default=0)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    synced_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (UniqueConstraint("athlete_id", "strava_gear_id"),)
+
+
+class OAuthState(Base):
+    """A single-use OAuth `state` nonce; the signed token carries it, this row spends it."""
+
+    __tablename__ = "oauth_states"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookEvent(Base):
+    """A Strava push event as received; unique so Strava's retries record once."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(BigInteger)
+    object_type: Mapped[str] = mapped_column(String(16))  # activity | athlete
+    object_id: Mapped[int] = mapped_column(BigInteger)
+    aspect_type: Mapped[str] = mapped_column(String(16))  # create | update | delete
+    owner_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    event_time: Mapped[int] = mapped_column(BigInteger)
+    updates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # received | processed | failed | ignored
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("object_type", "object_id", "aspect_type", "event_time"),
+        Index("ix_webhook_events_status", "status"),
+    )
+
+
+class Evaluation(Base):
+    """One athlete-week to evaluate; the scheduler creates it, the worker completes it."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    week_start: Mapped[dt.date] = mapped_column(Date)
+    # pending | done | failed | skipped
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    rules_version: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("athlete_id", "week_start"),
+        Index("ix_evaluations_status_due", "status", "due_at"),
+    )
+
+
+class Alert(Base):
+    """A rule that fired for an athlete-week; at most one per (athlete, week, rule)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    week_start: Mapped[dt.date] = mapped_column(Date)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    # The finding as the engine reported it: value, threshold, band, figures, activity.
+    finding: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set when the alert came after the week's digest was already written.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_emails.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("athlete_id", "week_start", "rule_id"),)
+
+
+class OutboxEmail(Base):
+    """A digest to deliver; written with its alerts, claimed by a sender under a lease."""
+
+    __tablename__ = "outbox_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    week_start: Mapped[dt.date] = mapped_column(Date)
+    # Stable across retries so a duplicate delivery is recognisable to the mail client.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # pending | sending | sent | failed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("athlete_id", "week_start"),
+        Index("ix_outbox_emails_status", "status"),
+    )

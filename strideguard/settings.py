@@ -1,0 +1,199 @@
+"""The one settings object, read from the environment and an optional `.env`.
+
+Operators and scripts rely on the exact variable names, so they are spelled out as aliases
+rather than derived from field names. Anything invalid stops start-up with one line that names
+the variable (see `SettingsError`), because a traceback at boot hides which knob is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+VAR_DIR = Path("var")
+DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'strideguard.db'}"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the variable and what to do."""
+
+
+class Settings(BaseSettings):
+    """Validated configuration. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=True,
+    )
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    smtp_url: str | None = Field(None, alias="SMTP_URL")
+    mail_from: str = Field("strideguard <alerts@localhost>", alias="MAIL_FROM")
+    strava_client_id: int | None = Field(None, alias="STRAVA_CLIENT_ID")
+    strava_client_secret: str | None = Field(None, alias="STRAVA_CLIENT_SECRET", repr=False)
+    strava_base_url: str = Field("https://www.strava.com", alias="STRAVA_BASE_URL")
+    strava_webhook_verify_token: str | None = Field(
+        None, alias="STRAVA_WEBHOOK_VERIFY_TOKEN", repr=False
+    )
+    public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    secret_key: str | None = Field(None, alias="SECRET_KEY", repr=False)
+    token_encryption_key: str | None = Field(None, alias="TOKEN_ENCRYPTION_KEY", repr=False)
+    rules_path: Path | None = Field(None, alias="RULES_PATH")
+    retention_days: Annotated[int, Field(ge=1, le=365)] = Field(7, alias="RETENTION_DAYS")
+    lookback_weeks: Annotated[int, Field(ge=1, le=52)] = Field(6, alias="LOOKBACK_WEEKS")
+    admin_password_hash: str | None = Field(None, alias="ADMIN_PASSWORD_HASH", repr=False)
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if not scheme.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                f"scheme {scheme or '(none)'!r} is not supported; use sqlite:///path "
+                "or postgresql+psycopg://user:pass@host/db"
+            )
+        if scheme in ("postgresql", "postgres"):
+            # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+            return "postgresql+psycopg" + value[len(scheme) :]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise ValueError(
+                "must look like smtp://user:pass@host:port (smtps:// or smtp+starttls:// for TLS)"
+            )
+        return value
+
+    @field_validator("strava_base_url", "public_base_url")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("token_encryption_key")
+    @classmethod
+    def _check_fernet_key(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            Fernet(value.encode())
+        except (ValueError, TypeError):
+            raise ValueError(
+                "is not a Fernet key (32 url-safe base64 bytes); make one with "
+                "`strideguard keys generate`"
+            ) from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+    @property
+    def embedded(self) -> bool:
+        """True for the no-servers default: SQLite and the in-process queue."""
+        return self.database_url.startswith("sqlite") and self.redis_url is None
+
+    def fernet_key(self) -> bytes:
+        """The key for tokens at rest; the embedded default may keep a generated one in ./var."""
+        if self.token_encryption_key:
+            return self.token_encryption_key.encode()
+        return _local_secret("token.key", lambda: Fernet.generate_key().decode()).encode()
+
+    def signing_key(self) -> str:
+        """The key that signs OAuth state and email links."""
+        if self.secret_key:
+            return self.secret_key
+        return _local_secret("secret.key", lambda: secrets.token_urlsafe(48))
+
+
+def _local_secret(name: str, make: Callable[[], str]) -> str:
+    """Keep a generated secret under ./var so restarts of the embedded default keep working."""
+    path = VAR_DIR / name
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    name = str(err["loc"][0]) if err["loc"] else "settings"
+    alias = _ALIASES.get(name, name)
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"setting {alias}: {message}"
+
+
+_ALIASES = {field: info.alias for field, info in Settings.model_fields.items() if info.alias}
+
+
+def load_settings() -> Settings:
+    """Build and check the settings, raising `SettingsError` with one readable line."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise SettingsError(_first_error_line(exc)) from None
+    if not settings.embedded:
+        missing = [
+            name
+            for name, value in (
+                ("TOKEN_ENCRYPTION_KEY", settings.token_encryption_key),
+                ("SECRET_KEY", settings.secret_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(
+                f"setting {missing[0]}: required outside the embedded default "
+                "(PostgreSQL or Redis configured); generate one with `strideguard keys generate`"
+            )
+    elif not settings.token_encryption_key:
+        log.warning(
+            "TOKEN_ENCRYPTION_KEY is not set: using a generated key in var/token.key "
+            "(fine for the embedded default; set it explicitly for any real deployment)"
+        )
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, loaded once; tests call `get_settings.cache_clear()`."""
+    return load_settings()

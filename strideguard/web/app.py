@@ -1,0 +1,33 @@
+"""The web app: one FastAPI instance that mounts each box's routes.
+
+The spine only assembles; the Strava and notifier routes live with their boxes.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from strideguard.db import make_engine, make_sessionmaker
+from strideguard.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="strideguard", version="0.1.0")
+    engine = make_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> JSONResponse:
+        """Liveness plus a database round trip, for compose healthchecks."""
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any DB failure means "not healthy"
+            return JSONResponse({"status": "error", "database": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ok"})
+
+    return app
