@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/strideguard db upgrade
-	$(BIN)/strideguard serve
+	$(BIN)/strideguard web
 
 serve: $(STAMP)
 	$(BIN)/strideguard db upgrade
-	$(BIN)/strideguard serve
+	$(BIN)/strideguard web
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

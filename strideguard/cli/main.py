@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from strideguard.cli import db_cmd, keys_cmd, serve_cmd
+from strideguard.cli import db_cmd, keys_cmd, web_cmd
 
 app = typer.Typer(
     name="strideguard",
@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
-app.command("serve")(serve_cmd.serve)
+app.command("web")(web_cmd.web)
 
 
 if __name__ == "__main__":  # pragma: no cover

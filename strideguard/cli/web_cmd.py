@@ -1,4 +1,4 @@
-"""`strideguard serve`: the web app in one process."""
+"""`strideguard web`: the web app alone, as the `web` service of a split deployment."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from strideguard.web.app import create_app
 
 
 @cli_errors
-def serve(
+def web(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
 ) -> None:

@@ -1,0 +1,99 @@
+"""The CLI: help everywhere, idempotent migrations, one-line start-up errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import click
+import pytest
+import typer
+from cryptography.fernet import Fernet
+from typer.testing import CliRunner
+
+from strideguard.cli.main import app
+
+runner = CliRunner()
+
+
+def _command_paths(group: click.Command, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield prefix
+    if isinstance(group, click.Group):
+        for name, command in group.commands.items():
+            yield from _command_paths(command, (*prefix, name))
+
+
+ALL_COMMANDS = list(_command_paths(typer.main.get_command(app)))
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=lambda p: " ".join(p) or "strideguard")
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "strideguard.cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "db" in result.stdout
+
+
+def test_db_upgrade_twice_is_a_no_op(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _server_keys(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    first = runner.invoke(app, ["db", "upgrade"])
+    second = runner.invoke(app, ["db", "upgrade"])
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    current = runner.invoke(app, ["db", "current"])
+    assert current.exit_code == 0
+
+
+def test_fresh_sqlite_file_is_created_and_migrated() -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "sqlite:///var/strideguard.db is at head" in result.output
+
+
+def test_unreachable_database_is_one_line_with_password_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _server_keys(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:hunter2@127.0.0.1:1/strideguard")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "hunter2" not in result.output
+    assert "cannot reach the database at postgresql+psycopg://app:***@127.0.0.1:1" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serving_an_unmigrated_database_says_run_db_upgrade() -> None:
+    result = runner.invoke(app, ["web", "--port", "0"])
+    assert result.exit_code == 2
+    assert "run `strideguard db upgrade`" in result.output
+
+
+def test_bad_setting_stops_any_command_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "localhost:6379")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("error: setting REDIS_URL:")
+
+
+def test_keys_generate_prints_usable_keys() -> None:
+    result = runner.invoke(app, ["keys", "generate"])
+    lines = dict(line.split("=", 1) for line in result.output.split())
+    Fernet(lines["TOKEN_ENCRYPTION_KEY"].encode())
+    assert len(lines["SECRET_KEY"]) >= 40
+
+
+def _server_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("SECRET_KEY", "k" * 48)
