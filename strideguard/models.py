@@ -258,3 +258,15 @@ class OutboxEmail(Base):
         UniqueConstraint("athlete_id", "week_start"),
         Index("ix_outbox_emails_status", "status"),
     )
+
+
+class AdminLoginFailure(Base):
+    """A failed admin login, kept briefly so brute force is throttled across web processes."""
+
+    __tablename__ = "admin_login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    remote: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_admin_login_failures_remote_at", "remote", "at"),)
