@@ -270,3 +270,14 @@ class AdminLoginFailure(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_admin_login_failures_remote_at", "remote", "at"),)
+
+
+class StravaSubscription(Base):
+    """Our Strava push subscription; webhook POSTs naming any other id are refused."""
+
+    __tablename__ = "strava_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    callback_url: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

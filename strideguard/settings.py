@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     strava_base_url: str = Field("https://www.strava.com", alias="STRAVA_BASE_URL")
     strava_webhook_verify_token: str | None = Field(
         None, alias="STRAVA_WEBHOOK_VERIFY_TOKEN", repr=False
+    )
+    # Share of each Strava rate window a priority may spend (integrations/strava/budget.py).
+    strava_budget_backfill_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.95, alias="STRAVA_BUDGET_BACKFILL_SHARE"
+    )
+    strava_budget_evaluation_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.85, alias="STRAVA_BUDGET_EVALUATION_SHARE"
+    )
+    strava_budget_background_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.60, alias="STRAVA_BUDGET_BACKGROUND_SHARE"
+    )
+    # deferred: activity create/update webhooks wait for the next window refresh (no request);
+    # immediate: each one costs a GET /activities/{id}.
+    strava_webhook_sync: Literal["deferred", "immediate"] = Field(
+        "deferred", alias="STRAVA_WEBHOOK_SYNC"
     )
     public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
     secret_key: str | None = Field(None, alias="SECRET_KEY", repr=False)

@@ -1,0 +1,85 @@
+"""Strava JSON to our rows: keep only what the rules read, exactly as they need it.
+
+Strava writes `start_date_local` as local wall-clock time with a misleading trailing `Z`; we keep
+the wall clock and drop the `Z` rather than converting, because weeks and days are bucketed by
+the runner's own clock. GPS, names and maps are never copied (Strava terms, and no rule needs
+them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# "(GMT-05:00) America/New_York" -> "America/New_York"
+_TIMEZONE = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)\s*$")
+
+
+class MappingError(ValueError):
+    """A Strava activity lacks a field we need; the message names the field and the id."""
+
+
+def iana_timezone(strava_timezone: object) -> str | None:
+    """The IANA zone inside Strava's "(GMT+01:00) Europe/Oslo" form, or None if unknown."""
+    if not isinstance(strava_timezone, str):
+        return None
+    match = _TIMEZONE.match(strava_timezone)
+    if not match:
+        return None
+    name = match.group("name")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def units_from_preference(measurement_preference: object) -> str:
+    """Strava's "feet" means the runner thinks in miles; anything else in kilometres."""
+    return "mi" if measurement_preference == "feet" else "km"
+
+
+def parse_utc(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_local(value: str) -> dt.datetime:
+    """The wall clock as written; the `Z` Strava appends is not a real offset."""
+    text = value.removesuffix("Z")
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=None)
+
+
+def _required(summary: Mapping[str, Any], field: str) -> Any:
+    value = summary.get(field)
+    if value is None:
+        raise MappingError(f"Strava activity {summary.get('id', '?')}: field {field!r} missing")
+    return value
+
+
+def activity_fields(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of an `Activity` row (without athlete_id) from a Summary/DetailedActivity."""
+    try:
+        return {
+            "strava_id": int(_required(summary, "id")),
+            "sport_type": str(summary.get("sport_type") or _required(summary, "type")),
+            "start_date": parse_utc(str(_required(summary, "start_date"))),
+            "start_date_local": parse_local(str(_required(summary, "start_date_local"))),
+            "timezone": iana_timezone(summary.get("timezone")),
+            "distance_m": round(float(summary.get("distance") or 0)),
+            "moving_time_s": int(summary.get("moving_time") or 0),
+            "elevation_gain_dm": round(float(summary.get("total_elevation_gain") or 0) * 10),
+            "trainer": bool(summary.get("trainer")),
+            "manual": bool(summary.get("manual")),
+            "gear_id": summary.get("gear_id") or None,
+        }
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, MappingError):
+            raise
+        raise MappingError(f"Strava activity {summary.get('id', '?')}: {exc}") from None
