@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.db import alembic_config, make_engine, make_sessionmaker
 from strideguard.models import Base
-from strideguard.settings import get_settings
+from strideguard.settings import Settings, get_settings, load_settings
 
 SERVICES_REQUIRED = os.environ.get("STRIDEGUARD_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_FERNET_KEY = "Vdl3Kc0jR6hYkq1mRr9n1m2Vb9Hkq0bFqX3x2z8y7w4="
 
 
 def _pg_problem() -> str | None:
@@ -152,6 +153,15 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def app_settings(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for an app on `db_url`, with the secrets a non-embedded deployment requires."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", TEST_FERNET_KEY)
+    monkeypatch.setenv("SECRET_KEY", "test-signing-key-" + "x" * 32)
+    return load_settings()
 
 
 # ---------------------------------------------------------------- redis

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
+from strideguard.web import admin
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -19,6 +20,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    app.include_router(admin.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

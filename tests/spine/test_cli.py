@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
-import click
 import pytest
 import typer
 from cryptography.fernet import Fernet
@@ -17,11 +17,11 @@ from strideguard.cli.main import app
 runner = CliRunner()
 
 
-def _command_paths(group: click.Command, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+def _command_paths(command: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command path; typer ships its own click, so walk it by its `commands` mapping."""
     yield prefix
-    if isinstance(group, click.Group):
-        for name, command in group.commands.items():
-            yield from _command_paths(command, (*prefix, name))
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _command_paths(sub, (*prefix, name))
 
 
 ALL_COMMANDS = list(_command_paths(typer.main.get_command(app)))

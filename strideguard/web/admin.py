@@ -1,0 +1,104 @@
+"""The admin view: what the service is doing, read-only. Rules are edited in YAML, on purpose."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from strideguard.db import transaction
+from strideguard.passwords import verify_password
+from strideguard.settings import Settings
+from strideguard.web import admin_auth, admin_queries
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    settings = _settings(request)
+    csrf = secrets.token_urlsafe(24)
+    response = templates.TemplateResponse(
+        request,
+        "admin/login.html",
+        {
+            "csrf": csrf,
+            "error": error,
+            "enabled": bool(settings.admin_password_hash),
+        },
+        status_code=status,
+    )
+    admin_auth.set_cookie(response, settings, admin_auth.LOGIN_CSRF_COOKIE, csrf, 900)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=128)],
+) -> Response:
+    settings = _settings(request)
+    if not settings.admin_password_hash:
+        return _login_page(request, status=403)
+    if not admin_auth.csrf_matches(request.cookies.get(admin_auth.LOGIN_CSRF_COOKIE, ""), csrf):
+        return _login_page(request, "The form expired. Please try again.", 400)
+    remote = admin_auth.client_key(request)
+    with transaction(request.app.state.sessions) as session:
+        wait_s = admin_auth.throttled_for(session, remote)
+        if wait_s:
+            return _login_page(
+                request,
+                f"Too many failed logins. Try again in {wait_s // 60 + 1} minutes.",
+                429,
+            )
+        if not verify_password(password, settings.admin_password_hash):
+            admin_auth.record_failure(session, remote)
+            return _login_page(request, "Wrong password.", 401)
+    response = RedirectResponse("/admin", status_code=303)
+    admin_auth.start_session(response, settings)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form(max_length=128)]) -> Response:
+    session = admin_auth.current_session(request, _settings(request))
+    if session is None or not admin_auth.csrf_matches(session.csrf, csrf):
+        return Response("Invalid or missing CSRF token.", status_code=403)
+    response = RedirectResponse("/admin/login", status_code=303)
+    response.delete_cookie(admin_auth.SESSION_COOKIE, path="/admin")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request) -> Response:
+    session = admin_auth.current_session(request, _settings(request))
+    if session is None:
+        return RedirectResponse("/admin/login", status_code=303)
+    today = dt.datetime.now(dt.UTC).date()
+    with request.app.state.sessions() as db:
+        context = {
+            "csrf": session.csrf,
+            "athletes": admin_queries.athletes(db),
+            "outbox": admin_queries.outbox_counts(db),
+            "failures": admin_queries.failed_jobs(db),
+            "alerts": admin_queries.alert_counts(db, today),
+        }
+    response = templates.TemplateResponse(request, "admin/dashboard.html", context)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,159 @@
+"""What the admin view shows, read from the database (the source of truth)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from strideguard.models import (
+    Alert,
+    Athlete,
+    Evaluation,
+    OutboxEmail,
+    StravaConnection,
+    WebhookEvent,
+)
+
+
+@dataclass(frozen=True)
+class AthleteRow:
+    id: int
+    strava_athlete_id: int
+    firstname: str | None
+    email_status: str
+    connection: str
+    last_synced_at: dt.datetime | None
+    last_week: dt.date | None
+    last_week_status: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    kind: str
+    subject: str
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True)
+class AlertCounts:
+    weeks: list[dt.date]
+    # rule id -> one count per week in `weeks`, plus the total
+    by_rule: dict[str, list[int]]
+
+    def total(self, rule: str) -> int:
+        return sum(self.by_rule[rule])
+
+
+def athletes(session: Session) -> list[AthleteRow]:
+    latest = (
+        select(Evaluation.athlete_id, func.max(Evaluation.week_start).label("week"))
+        .group_by(Evaluation.athlete_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Athlete, StravaConnection, Evaluation)
+        .outerjoin(StravaConnection, StravaConnection.athlete_id == Athlete.id)
+        .outerjoin(latest, latest.c.athlete_id == Athlete.id)
+        .outerjoin(
+            Evaluation,
+            (Evaluation.athlete_id == Athlete.id) & (Evaluation.week_start == latest.c.week),
+        )
+        .order_by(Athlete.id)
+    ).all()
+    return [
+        AthleteRow(
+            id=athlete.id,
+            strava_athlete_id=athlete.strava_athlete_id,
+            firstname=athlete.firstname,
+            email_status=athlete.email_status,
+            connection=connection.status if connection else "none",
+            last_synced_at=connection.last_synced_at if connection else None,
+            last_week=evaluation.week_start if evaluation else None,
+            last_week_status=evaluation.status if evaluation else None,
+            last_error=(connection.last_error if connection else None)
+            or (evaluation.last_error if evaluation else None),
+        )
+        for athlete, connection, evaluation in rows
+    ]
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    counts = dict(
+        session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all()
+    )
+    return {status: counts.get(status, 0) for status in ("pending", "sending", "sent", "failed")}
+
+
+def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
+    """Every job whose DB row carries an error, newest kinds first."""
+    failures: list[FailedJob] = []
+    for outbox in session.scalars(
+        select(OutboxEmail).where(OutboxEmail.last_error.is_not(None)).limit(limit)
+    ):
+        failures.append(
+            FailedJob(
+                "email",
+                f"athlete {outbox.athlete_id}, week {outbox.week_start} ({outbox.status})",
+                outbox.attempts,
+                outbox.last_error or "",
+            )
+        )
+    for evaluation in session.scalars(
+        select(Evaluation).where(Evaluation.last_error.is_not(None)).limit(limit)
+    ):
+        failures.append(
+            FailedJob(
+                "evaluation",
+                f"athlete {evaluation.athlete_id}, week {evaluation.week_start} "
+                f"({evaluation.status})",
+                evaluation.attempts,
+                evaluation.last_error or "",
+            )
+        )
+    for connection in session.scalars(
+        select(StravaConnection).where(StravaConnection.last_error.is_not(None)).limit(limit)
+    ):
+        failures.append(
+            FailedJob(
+                "sync",
+                f"athlete {connection.athlete_id} ({connection.status})",
+                connection.sync_attempts,
+                connection.last_error or "",
+            )
+        )
+    for event in session.scalars(
+        select(WebhookEvent).where(WebhookEvent.status == "failed").limit(limit)
+    ):
+        failures.append(
+            FailedJob(
+                "webhook",
+                f"{event.object_type} {event.object_id} {event.aspect_type}",
+                event.attempts,
+                event.last_error or "",
+            )
+        )
+    return failures[:limit]
+
+
+def alert_counts(session: Session, today: dt.date, weeks: int = 12) -> AlertCounts:
+    """Alerts per rule for each of the last `weeks` ISO weeks, oldest first."""
+    this_monday = today - dt.timedelta(days=today.weekday())
+    week_starts = [this_monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    counter: Counter[tuple[str, dt.date]] = Counter()
+    for rule, week, count in session.execute(
+        select(Alert.rule_id, Alert.week_start, func.count())
+        .where(Alert.week_start >= week_starts[0])
+        .group_by(Alert.rule_id, Alert.week_start)
+    ):
+        counter[(rule, week)] = count
+    rules = sorted({rule for rule, _ in counter})
+    return AlertCounts(
+        weeks=week_starts,
+        by_rule={rule: [counter[(rule, week)] for week in week_starts] for rule in rules},
+    )
