@@ -1,0 +1,95 @@
+"""A local SMTP server that files every message under a folder, as `.eml` and `.html`.
+
+The embedded default and the demo have no mail relay, yet digests should still travel a real
+SMTP hop (so what is tested is what production does) and land somewhere a person can open.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+
+
+def _file_stem(message: EmailMessage, fallback: int) -> str:
+    """A readable, filesystem-safe name from the Message-ID, stable across re-deliveries."""
+    message_id = str(message.get("Message-ID", "")).strip("<>").split("@")[0]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", message_id).strip("-.")
+    return stem or f"message-{fallback}"
+
+
+class _FileHandler:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        if not isinstance(raw, bytes):
+            return "554 Message content missing"
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        if not isinstance(message, EmailMessage):
+            return "554 Message could not be parsed"
+        with self.lock:
+            self.count += 1
+            stem = _file_stem(message, self.count)
+        (self.directory / f"{stem}.eml").write_bytes(raw)
+        html = message.get_body(preferencelist=("html",))
+        if html is not None:
+            (self.directory / f"{stem}.html").write_text(html.get_content(), encoding="utf-8")
+        return "250 Message accepted for delivery"
+
+
+class OutboxSink:
+    """Context manager: an SMTP server on loopback writing into `directory`."""
+
+    def __init__(self, directory: Path, port: int = 0) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._handler = _FileHandler(directory)
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=port)
+
+    @property
+    def smtp_url(self) -> str:
+        return f"smtp://127.0.0.1:{self._controller.port}"
+
+    @property
+    def received(self) -> int:
+        return self._handler.count
+
+    def start(self) -> OutboxSink:
+        if self._controller.port == 0:
+            self._controller.port = _free_port()
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> OutboxSink:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
