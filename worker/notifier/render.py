@@ -1,0 +1,353 @@
+"""Render one athlete-week digest: subject, plain text and CSS-inlined HTML.
+
+Pure: no database, no network. The caller hands over everything the email shows, so the same
+digest re-renders to the same bytes (the outbox may retry), and a failure anywhere raises
+`TemplateRenderError` before anything could be sent half-written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import textwrap
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import css_inline
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from worker.notifier import formatting
+from worker.notifier.chart import weekly_chart
+from worker.notifier.digest_links import DigestLinks
+from worker.notifier.exercises import Exercise, ExerciseLibrary, load_library, pick_exercises
+
+EMAIL_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "email_templates"
+# Tie-break after severity: strongest evidence first, so the subject names what matters most.
+BUILT_IN_RULES = (
+    "single_run_spike",
+    "weekly_distance_spike",
+    "acwr",
+    "hill_heavy_week",
+    "shoe_mileage",
+    "missed_strength_days",
+    "no_rest_day",
+    "monotony",
+    "hard_surface_streak",
+)
+SEVERITY_RANK = {"high": 0, "warning": 1, "info": 2}
+ADVICE_BLOCKS = ("figures", "why", "do")
+_RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+TEXT_WIDTH = 72
+T = TypeVar("T")
+
+
+class TemplateRenderError(Exception):
+    """A template could not be rendered; names the template file and line."""
+
+    def __init__(self, template: str, line: int | None, reason: str) -> None:
+        where = f"{template}:{line}" if line else template
+        super().__init__(f"{where}: {reason}")
+        self.template = template
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AthleteView:
+    """What the email needs to know about the runner."""
+
+    id: int
+    first_name: str | None
+    units: str  # km | mi
+
+
+@dataclass(frozen=True)
+class DigestContext:
+    """Everything one digest shows.
+
+    `findings` are the engine's Finding dicts (the alerts.finding JSON) plus `late: bool`;
+    a late finding belongs to an earlier week whose digest already went out.
+    `weekly_distance_m` maps week Mondays to running metres; the chart shows the 8 weeks
+    ending with `week_start` and leaves weeks absent from the mapping blank (no history).
+    """
+
+    athlete: AthleteView
+    week_start: dt.date
+    findings: Sequence[Mapping[str, Any]]
+    weekly_distance_m: Mapping[dt.date, int]
+    links: DigestLinks
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """One fired rule as the email presents it."""
+
+    rule: str
+    title: str
+    severity: str
+    late: bool
+    week_start: dt.date
+    headline: str
+    figures_text: str
+    why_text: str
+    do_text: str
+    figures_html: Markup
+    why_html: Markup
+    do_html: Markup
+    exercises: tuple[Exercise, ...]
+    mute_url: str | None
+    finding: Mapping[str, Any] = field(repr=False)
+
+
+def render_digest(digest: DigestContext) -> RenderedEmail:
+    """The whole email, or `TemplateRenderError`; never a partial result."""
+    if not digest.findings:
+        raise ValueError("a digest needs at least one fired finding")
+    units = formatting.check_units(digest.athlete.units)
+    sections = render_sections(digest)
+    chart = weekly_chart(digest.week_start, digest.weekly_distance_m, units)
+    page = {
+        "athlete": digest.athlete,
+        "units": units,
+        "week_start": digest.week_start,
+        "sections": sections,
+        "main": sections[0],
+        "current": [s for s in sections if not s.late],
+        "updates": [s for s in sections if s.late],
+        "chart": chart,
+        "links": digest.links,
+    }
+    subject = " ".join(_render("digest/subject.txt", page).split())
+    text = _render("digest/body.txt", page)
+    html = _inline_css("digest/body.html", _render("digest/body.html", page))
+    return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def render_sections(digest: DigestContext) -> list[Section]:
+    """Each fired finding with its advice rendered, most important first."""
+    units = formatting.check_units(digest.athlete.units)
+    library = exercise_library()
+    shown: list[str] = []
+    sections = []
+    for finding in sorted(digest.findings, key=_importance):
+        rule = str(finding["rule"])
+        week = formatting.as_date(finding["week_start"])
+        picks = pick_exercises(
+            library, finding.get("exercise_focus") or (), digest.athlete.id, week, shown
+        )
+        shown.extend(e.id for e in picks)
+        text = _advice_blocks(rule, "txt", finding, units, ("headline", *ADVICE_BLOCKS))
+        html = _advice_blocks(rule, "html", finding, units, ADVICE_BLOCKS)
+        sections.append(
+            Section(
+                rule=rule,
+                title=str(finding["title"]),
+                severity=str(finding["severity"]),
+                late=bool(finding.get("late", False)),
+                week_start=week,
+                headline=" ".join(text["headline"].split()),
+                figures_text=text["figures"],
+                why_text=text["why"],
+                do_text=text["do"],
+                figures_html=_escaped(html["figures"]),
+                why_html=_escaped(html["why"]),
+                do_html=_escaped(html["do"]),
+                exercises=tuple(picks),
+                mute_url=digest.links.mute.get(rule),
+                finding=finding,
+            )
+        )
+    return sections
+
+
+def _escaped(html: str) -> Markup:
+    """Output of an autoescaped .html partial: its values are already escaped."""
+    return Markup(html)  # noqa: S704
+
+
+def _importance(finding: Mapping[str, Any]) -> tuple[int, int, int, str, str]:
+    rule = str(finding["rule"])
+    order = BUILT_IN_RULES.index(rule) if rule in BUILT_IN_RULES else len(BUILT_IN_RULES)
+    return (
+        int(bool(finding.get("late", False))),
+        SEVERITY_RANK.get(str(finding.get("severity")), len(SEVERITY_RANK)),
+        order,
+        rule,
+        str(finding.get("date") or ""),
+    )
+
+
+def advice_template_name(rule: str, kind: str) -> str:
+    """`advice/<rule>.<kind>`, or the generic partial for rules nobody wrote prose for."""
+    if _RULE_ID.match(rule):
+        name = f"advice/{rule}.{kind}"
+        if (EMAIL_TEMPLATES_DIR / name).is_file():
+            return name
+    return f"advice/_generic.{kind}"
+
+
+def _advice_blocks(
+    rule: str,
+    kind: str,
+    finding: Mapping[str, Any],
+    units: str,
+    blocks: Sequence[str],
+) -> dict[str, str]:
+    name = advice_template_name(rule, kind)
+    variables = {
+        "finding": finding,
+        "f": finding["figures"],
+        "threshold": finding.get("threshold"),
+        "value": finding.get("value"),
+        "band": finding.get("band"),
+        "units": units,
+    }
+
+    def render_blocks(template: Template) -> dict[str, str]:
+        rendered = {}
+        for block in blocks:
+            if block not in template.blocks:
+                raise TemplateRenderError(name, None, f"has no {{% block {block} %}}")
+            context = template.new_context(variables)
+            rendered[block] = "".join(template.blocks[block](context)).strip()
+        return rendered
+
+    return _guarded(name, render_blocks)
+
+
+def _render(name: str, variables: Mapping[str, Any]) -> str:
+    return _guarded(name, lambda template: template.render(variables))
+
+
+def _guarded(name: str, use: Callable[[Template], T]) -> T:
+    """Run `use` on template `name`, turning any failure into a `TemplateRenderError`.
+
+    Jinja only maps Python frames back to template lines when it handles the exception
+    itself, so the failure is passed through `handle_exception` first.
+    """
+    env = email_environment()
+    try:
+        try:
+            return use(env.get_template(name))
+        except TemplateRenderError:
+            raise
+        except Exception:
+            env.handle_exception()
+    except TemplateRenderError:
+        raise
+    except TemplateSyntaxError as exc:
+        raise TemplateRenderError(exc.name or name, exc.lineno, exc.message or str(exc)) from exc
+    except Exception as exc:
+        template, line = _template_frame(exc, name)
+        reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, TemplateError) else str(exc)
+        raise TemplateRenderError(template, line, reason) from exc
+    raise AssertionError("unreachable: handle_exception always raises")  # pragma: no cover
+
+
+def _template_frame(exc: BaseException, fallback: str) -> tuple[str, int | None]:
+    """The innermost template file and line in the traceback of `exc`."""
+    root = str(EMAIL_TEMPLATES_DIR) + "/"
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith(root):
+            return frame.filename.removeprefix(root), frame.lineno
+    return fallback, None
+
+
+def _inline_css(name: str, html: str) -> str:
+    try:
+        return str(_inliner().inline(html))
+    except ValueError as exc:  # css_inline reports bad CSS as ValueError subclasses
+        raise TemplateRenderError(name, None, f"CSS could not be inlined: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> css_inline.CSSInliner:
+    # No remote stylesheets: rendering stays offline and deterministic.
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+
+
+@lru_cache(maxsize=1)
+def exercise_library() -> ExerciseLibrary:
+    return load_library(EMAIL_TEMPLATES_DIR / "exercises.yaml")
+
+
+@lru_cache(maxsize=1)
+def email_environment() -> Environment:
+    """Jinja for email: strict about missing values, HTML escaped, text left alone."""
+    env = Environment(
+        loader=FileSystemLoader(EMAIL_TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        distance=_with_units(formatting.distance),
+        climb=_with_units(formatting.climb),
+        climb_rate=_with_units(formatting.climb_rate),
+        figure=_figure,
+        percent=formatting.percent,
+        number=formatting.number,
+        day_month=formatting.day_month,
+        weekday_day_month=formatting.weekday_day_month,
+        capfirst=lambda text: text[:1].upper() + text[1:],
+        wrap=_wrap,
+    )
+    return env
+
+
+def _with_units(format_in: Callable[..., str]) -> Callable[..., str]:
+    """A filter that reads the runner's units from the template context."""
+
+    @pass_context
+    def apply(context: Context, value: float | int, *args: Any) -> str:
+        return format_in(value, context["units"], *args)
+
+    return apply
+
+
+@pass_context
+def _figure(context: Context, value: Any, name: str) -> str:
+    """A figure of an admin-defined rule, formatted by its metric name's suffix."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if name.endswith("_m"):
+        return formatting.distance(value, context["units"])
+    if name.endswith("_pct") or name == "pct":
+        return formatting.percent(value)
+    return formatting.number(value, 0 if isinstance(value, int) else 2)
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    """Plain-text paragraphs wrapped for mail readers; URLs are never broken."""
+    return textwrap.fill(
+        " ".join(text.split()),
+        width=TEXT_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
