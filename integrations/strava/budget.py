@@ -119,9 +119,10 @@ def retry_after_exhausted(headers: Mapping[str, str], now: dt.datetime) -> int:
 def caps(limits: Limits, share: float) -> Usage:
     """How much of each limit one priority may use; at least one request per window."""
     return Usage(
-        *(max(1, int(limit * share)) for limit in (
-            limits.read_window, limits.read_day, limits.all_window, limits.all_day
-        ))
+        *(
+            max(1, int(limit * share))
+            for limit in (limits.read_window, limits.read_day, limits.all_window, limits.all_day)
+        )
     )
 
 
@@ -296,9 +297,7 @@ class RedisBudget:
     def observe(self, headers: Mapping[str, str], now: dt.datetime) -> None:
         limits, usage = parse_headers(headers)
         if limits:
-            self._redis.hset(
-                self._limits_key, mapping={f: getattr(limits, f) for f in _FIELDS}
-            )
+            self._redis.hset(self._limits_key, mapping={f: getattr(limits, f) for f in _FIELDS})
         if usage:
             self._observe(
                 keys=self._keys(now),
@@ -313,7 +312,10 @@ class RedisBudget:
         stored = self._redis.hmget(self._limits_key, list(_FIELDS))
         default = Limits()
         return Limits(
-            *(int(v) if v is not None else getattr(default, f) for v, f in zip(stored, _FIELDS))
+            *(
+                int(v) if v is not None else getattr(default, f)
+                for v, f in zip(stored, _FIELDS, strict=True)
+            )
         )
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from integrations.strava.routes import router as strava_router
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
 from strideguard.web import admin
@@ -21,6 +22,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.include_router(admin.router)
+    app.include_router(strava_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

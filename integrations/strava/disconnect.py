@@ -1,0 +1,74 @@
+"""Disconnecting: tell Strava, then forget everything we hold about the athlete.
+
+Strava's terms ask for deletion on deauthorization, so the athlete row goes too and the
+database cascades the rest (connection and tokens, activities, gear, evaluations, alerts,
+outbox). Webhook events are keyed by Strava's owner id, not a foreign key, so they are deleted
+explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import requests
+from sqlalchemy import delete
+from stravalib import exc as strava_exc
+
+from integrations.strava.context import StravaContext, make_context
+from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaError
+from integrations.strava.tokens import access_token
+from strideguard.models import Athlete, WebhookEvent
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from strideguard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def delete_athlete_data(sessions: sessionmaker[Session], athlete_id: int) -> bool:
+    """Delete the athlete and everything hanging off them; False if already gone."""
+    with sessions.begin() as session:
+        athlete = session.get(Athlete, athlete_id)
+        if athlete is None:
+            return False
+        session.execute(
+            delete(WebhookEvent).where(WebhookEvent.owner_id == athlete.strava_athlete_id)
+        )
+        session.execute(delete(Athlete).where(Athlete.id == athlete_id))
+    log.info("athlete data deleted", extra={"athlete_id": athlete_id})
+    return True
+
+
+def disconnect(
+    sessions: sessionmaker[Session],
+    athlete_id: int,
+    settings: Settings,
+    *,
+    ctx: StravaContext | None = None,
+) -> bool:
+    """Deauthorize on Strava and delete the athlete's data.
+
+    Returns whether Strava confirmed; when it could not be reached the data is deleted anyway
+    (the runner asked), and the page tells them to remove the app at strava.com too.
+    """
+    ctx = ctx or make_context(settings, sessions)
+    confirmed = False
+    try:
+        token = access_token(ctx, athlete_id)
+        ctx.client(token.token).deauthorize()
+        confirmed = True
+    except (ConnectionRevoked, NotConnected):
+        confirmed = True  # nothing left to revoke on Strava's side
+    except strava_exc.AccessUnauthorized:
+        confirmed = True  # the token is already dead
+    except (StravaError, strava_exc.Fault, requests.RequestException) as error:
+        log.warning(
+            "Strava deauthorize failed (%s); deleting local data anyway",
+            type(error).__name__,
+            extra={"athlete_id": athlete_id},
+        )
+    delete_athlete_data(sessions, athlete_id)
+    return confirmed

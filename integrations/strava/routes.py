@@ -1,0 +1,333 @@
+"""HTTP routes for the Strava box: connect, callback, email, webhook, disconnect.
+
+One APIRouter, mounted by strideguard/web/app.py. The Strava context and the job seam are
+created on first use from `app.state.settings` / `app.state.sessions`; the worker box may set
+`app.state.strava_enqueue` to its dramatiq sender before serving.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from integrations.strava.connect_email import (
+    EmailFormError,
+    athlete_from_form,
+    clean_email,
+    email_form_token,
+    save_email,
+)
+from integrations.strava.context import StravaContext, make_context
+from integrations.strava.disconnect import disconnect
+from integrations.strava.errors import StravaError
+from integrations.strava.jobs import BackgroundRunner, Enqueue, StravaJob
+from integrations.strava.oauth import (
+    BROWSER_COOKIE,
+    CALLBACK_PATH,
+    STATE_MAX_AGE,
+    StateError,
+    begin_connect,
+    complete_connect,
+    judge_scopes,
+    spend_state,
+)
+from integrations.strava.webhooks import (
+    MAX_BODY_BYTES,
+    EventError,
+    known_subscription,
+    parse_event,
+    record_event,
+)
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["strava"])
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+START_PATH = "/connect/strava"
+EMAIL_PATH = "/connect/email"
+
+
+def strava_context(request: Request) -> StravaContext:
+    state = request.app.state
+    ctx: StravaContext | None = getattr(state, "strava", None)
+    if ctx is None:
+        ctx = make_context(state.settings, state.sessions)
+        state.strava = ctx
+    return ctx
+
+
+def strava_enqueue(request: Request) -> Enqueue:
+    state = request.app.state
+    enqueue: Enqueue | None = getattr(state, "strava_enqueue", None)
+    if enqueue is None:
+        enqueue = BackgroundRunner(strava_context(request))
+        state.strava_enqueue = enqueue
+    return enqueue
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _problem(
+    request: Request, status: int, heading: str, *paragraphs: str, retry: bool = True
+) -> HTMLResponse:
+    retry_url = f"{START_PATH}?retry=1" if retry else None
+    return _page(
+        request,
+        "problem.html",
+        status,
+        heading=heading,
+        paragraphs=paragraphs,
+        retry_url=retry_url,
+    )
+
+
+# ------------------------------------------------------------------ connect
+
+
+@router.get("/connect", response_class=HTMLResponse)
+def connect_page(request: Request) -> HTMLResponse:
+    """The page with the "Connect with Strava" button."""
+    return _page(request, "connect.html", start_url=START_PATH)
+
+
+@router.get(START_PATH)
+def connect_start(request: Request, retry: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    """Mint a single-use state bound to this browser and send the runner to Strava."""
+    ctx = strava_context(request)
+    try:
+        start = begin_connect(ctx, force_prompt=bool(retry))
+    except StravaError as error:
+        return _problem(request, 503, "Strava isn't configured yet", str(error), retry=False)
+    response = RedirectResponse(start.authorize_url, status_code=303)
+    response.set_cookie(
+        BROWSER_COOKIE,
+        start.browser_secret,
+        max_age=int(STATE_MAX_AGE.total_seconds()),
+        path=CALLBACK_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.public_base_url.startswith("https://"),
+    )
+    return response
+
+
+_STATE_PROBLEMS = {
+    "missing": "The reply from Strava was incomplete.",
+    "tampered": "The reply from Strava was altered on its way back.",
+    "expired": "Connecting took longer than ten minutes, so we stopped waiting.",
+    "replayed": "This Strava reply was already used; each one works only once.",
+    "other_browser": (
+        "This reply belongs to a connection started in another browser (or your cookies "
+        "were cleared)."
+    ),
+}
+
+
+@router.get(CALLBACK_PATH, response_class=HTMLResponse)
+def strava_callback(
+    request: Request,
+    state: str | None = None,
+    code: str | None = None,
+    scope: str | None = None,
+    error: str | None = None,
+) -> Response:
+    """Strava sends the runner back here with a code (or an error) and our state."""
+    ctx = strava_context(request)
+    try:
+        spend_state(ctx, state, request.cookies.get(BROWSER_COOKIE))
+    except StateError as problem:
+        response: Response = _problem(
+            request,
+            400,
+            "We couldn't finish connecting",
+            _STATE_PROBLEMS[problem.problem],
+            "Nothing was stored. Please start again from this browser.",
+        )
+        return response
+    if error == "access_denied":
+        response = _problem(
+            request,
+            200,
+            "No problem, nothing was connected",
+            "You chose not to give strideguard access on Strava, so we stored nothing.",
+            "If you change your mind, connect again; you can disconnect at any time.",
+        )
+    elif error or not code:
+        response = _problem(
+            request, 400, "Strava didn't complete the connection", "Please try again."
+        )
+    else:
+        response = _finish_connect(request, ctx, code, scope)
+    response.delete_cookie(BROWSER_COOKIE, path=CALLBACK_PATH)
+    return response
+
+
+def _finish_connect(request: Request, ctx: StravaContext, code: str, scope: str | None) -> Response:
+    verdict = judge_scopes(scope)
+    if verdict == "no_private":
+        return _problem(
+            request,
+            200,
+            "One more permission, please",
+            "You allowed strideguard to see your public activities, but not the ones you keep "
+            'private or "Only You" ("View data about your private activities").',
+            "Our warnings compare each week with the ones before it, so a run we can't see "
+            "makes a week look lighter than it was, and a warning can be missed or "
+            "raised for nothing. We stored nothing; please connect again and leave that box "
+            "ticked.",
+        )
+    if verdict == "no_activities":
+        return _problem(
+            request,
+            200,
+            "strideguard needs to see your activities",
+            'You didn\'t allow "View data about your activities", and without your runs there '
+            "is nothing for us to check.",
+            "We stored nothing. Please connect again and allow access to your activities, "
+            "including private ones.",
+        )
+    try:
+        connected = complete_connect(ctx, code, scope or "")
+    except StravaError:
+        return _problem(
+            request,
+            502,
+            "Strava didn't answer as expected",
+            "We couldn't finish connecting, and nothing was stored. Please try again.",
+        )
+    strava_enqueue(request)(StravaJob("backfill", connected.athlete_id))
+    log.info("Strava connected; backfill enqueued", extra={"athlete_id": connected.athlete_id})
+    return _connected_page(request, ctx, connected.athlete_id, connected.firstname, connected.email)
+
+
+def _connected_page(
+    request: Request,
+    ctx: StravaContext,
+    athlete_id: int,
+    firstname: str | None,
+    email: str | None,
+    *,
+    entered: str | None = None,
+    problem: str | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "connected.html",
+        400 if problem else 200,
+        firstname=firstname,
+        email=email,
+        entered=entered,
+        email_problem=problem,
+        email_action=EMAIL_PATH,
+        email_token=email_form_token(ctx, athlete_id),
+        lookback_weeks=ctx.settings.lookback_weeks,
+    )
+
+
+@router.post(EMAIL_PATH, response_class=HTMLResponse)
+def connect_email(
+    request: Request,
+    token: Annotated[str, Form(max_length=500)],
+    email: Annotated[str, Form(max_length=400)] = "",
+) -> Response:
+    ctx = strava_context(request)
+    try:
+        athlete_id = athlete_from_form(ctx, token)
+    except EmailFormError as problem:
+        return _problem(request, 400, "We couldn't save your email", str(problem), retry=False)
+    try:
+        address = clean_email(email)
+        save_email(ctx, athlete_id, address)
+    except EmailFormError as problem:
+        return _connected_page(
+            request, ctx, athlete_id, None, None, entered=email, problem=str(problem)
+        )
+    return _page(
+        request, "email_saved.html", email=address, lookback_weeks=ctx.settings.lookback_weeks
+    )
+
+
+# ------------------------------------------------------------------ webhook
+
+
+@router.get("/strava/webhook")
+def webhook_validate(
+    request: Request,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=200)] = None,
+) -> JSONResponse:
+    """Strava's subscription handshake: echo the challenge if the verify token matches."""
+    expected = strava_context(request).settings.strava_webhook_verify_token
+    if not expected:
+        return JSONResponse({"error": "STRAVA_WEBHOOK_VERIFY_TOKEN is not set"}, 403)
+    if mode != "subscribe" or not challenge:
+        return JSONResponse({"error": "expected hub.mode=subscribe and a hub.challenge"}, 400)
+    if not hmac.compare_digest((verify_token or "").encode(), expected.encode()):
+        return JSONResponse({"error": "hub.verify_token does not match"}, 403)
+    return JSONResponse({"hub.challenge": challenge})
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    """The body, or None as soon as it grows past MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+@router.post("/strava/webhook")
+async def webhook_event(request: Request) -> JSONResponse:
+    """Validate, record once, enqueue; the work happens in a job."""
+    body = await _bounded_body(request)
+    if body is None:
+        return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
+    try:
+        event = parse_event(body)
+    except EventError as problem:
+        return JSONResponse({"error": str(problem)}, 400)
+    ctx = strava_context(request)
+    if not known_subscription(ctx, event.subscription_id):
+        return JSONResponse({"error": "unknown subscription_id"}, 403)
+    event_id = record_event(ctx, event)
+    if event_id is None:
+        return JSONResponse({"status": "duplicate"})
+    strava_enqueue(request)(StravaJob("webhook_event", event_id))
+    return JSONResponse({"status": "received"})
+
+
+# ------------------------------------------------------------------ disconnect
+
+
+@router.post("/strava/disconnect", response_class=HTMLResponse)
+def strava_disconnect(request: Request, token: Annotated[str, Form(max_length=500)]) -> Response:
+    """Deauthorize and delete; the form comes from the runner's preferences page."""
+    from strideguard.links import LinkTokenError, read_link_token
+
+    ctx = strava_context(request)
+    try:
+        payload = read_link_token(token, "preferences", ctx.settings)
+    except LinkTokenError as problem:
+        return _problem(
+            request,
+            400,
+            "We couldn't disconnect you from this link",
+            f"{problem}. Open the settings link from your latest email and try again.",
+            retry=False,
+        )
+    confirmed = disconnect(ctx.sessions, int(payload["athlete_id"]), ctx.settings, ctx=ctx)
+    return _page(request, "disconnected.html", confirmed=confirmed, connect_url="/connect")

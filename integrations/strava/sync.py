@@ -1,0 +1,257 @@
+"""Activity sync: plain functions the worker's actors call.
+
+The database is a short-lived cache of Strava (retention defaults to 7 days), so evaluation does
+not trust old rows: `refresh_window` re-reads the whole lookback window (one request for about
+six weeks at 200 per page), upserts by Strava id, and deletes rows Strava no longer returns.
+Every function is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from integrations.strava.athlete_api import PER_PAGE, AthleteApi, StravaNotFound
+from integrations.strava.budget import Priority
+from integrations.strava.context import StravaContext
+from integrations.strava.errors import NotConnected
+from integrations.strava.mapping import activity_fields
+from strideguard.models import Activity, Athlete, Gear, StravaConnection, utcnow
+
+log = logging.getLogger(__name__)
+
+# Time-zone slack on the window start: a run at 23:00 local on the first day may be the next
+# day in UTC, or the previous one.
+WINDOW_SLACK = dt.timedelta(days=1)
+# Shoe distance moves slowly against a limit of hundreds of kilometres; re-reading it monthly
+# keeps the shoe rule honest without a request per shoe per week.
+GEAR_MAX_AGE = dt.timedelta(days=28)
+
+_UPDATABLE = (
+    "sport_type",
+    "start_date",
+    "start_date_local",
+    "timezone",
+    "distance_m",
+    "moving_time_s",
+    "elevation_gain_dm",
+    "trainer",
+    "manual",
+    "gear_id",
+)
+
+
+@dataclass
+class SyncReport:
+    athlete_id: int
+    requests: int = 0
+    fetched: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    gear_fetched: list[str] = field(default_factory=list)
+
+
+def window_start(now: dt.datetime, lookback_weeks: int) -> dt.datetime:
+    """`after` for the lookback refresh: the window plus a day of time-zone slack."""
+    return now - dt.timedelta(weeks=lookback_weeks) - WINDOW_SLACK
+
+
+def backfill(ctx: StravaContext, athlete_id: int) -> SyncReport:
+    """First sync after connect; highest priority because the runner just clicked."""
+    report = refresh_window(ctx, athlete_id, priority=Priority.BACKFILL)
+    with ctx.sessions.begin() as session:
+        connection = _connection(session, athlete_id)
+        connection.backfilled_at = ctx.clock()
+        connection.sync_requested_at = None
+    return report
+
+
+def refresh_window(
+    ctx: StravaContext, athlete_id: int, *, priority: Priority = Priority.EVALUATION
+) -> SyncReport:
+    """Make our rows for the lookback window match Strava (inserts, updates and deletes)."""
+    now = ctx.clock()
+    after = window_start(now, ctx.settings.lookback_weeks)
+    api = AthleteApi(ctx, athlete_id, priority)
+    summaries = _fetch_window(api, after)
+    with ctx.sessions.begin() as session:
+        report = SyncReport(athlete_id, fetched=len(summaries))
+        rows = [activity_fields(summary) for summary in summaries]
+        report.upserted = upsert_activities(session, athlete_id, rows)
+        report.deleted = _delete_missing(session, athlete_id, after, {r["strava_id"] for r in rows})
+        _adopt_timezone(session, athlete_id, rows)
+    stale_gear = _stale_gear(ctx.sessions, athlete_id, rows, now)
+    for gear_id in stale_gear:
+        try:
+            gear = api.gear(gear_id)
+        except StravaNotFound:
+            continue
+        with ctx.sessions.begin() as session:
+            _store_gear(session, athlete_id, gear_id, gear, now)
+        report.gear_fetched.append(gear_id)
+    with ctx.sessions.begin() as session:
+        connection = _connection(session, athlete_id)
+        connection.last_synced_at = now
+        connection.last_error = None
+    report.requests = api.requests_sent
+    log.info(
+        "Strava window refreshed: %d activities, %d deleted, %d requests",
+        report.fetched,
+        report.deleted,
+        report.requests,
+        extra={"athlete_id": athlete_id},
+    )
+    return report
+
+
+def _fetch_window(api: AthleteApi, after: dt.datetime) -> list[dict[str, Any]]:
+    """Every page first, so a deferral halfway through writes nothing."""
+    summaries: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        batch = api.activities_page(after=int(after.timestamp()), before=None, page=page)
+        summaries.extend(batch)
+        if len(batch) < PER_PAGE:
+            return summaries
+        page += 1
+
+
+def sync_one_activity(
+    ctx: StravaContext,
+    athlete_id: int,
+    activity_id: int,
+    *,
+    priority: Priority = Priority.BACKGROUND,
+) -> bool:
+    """Fetch one activity (webhook create/update) and upsert it; False if Strava lost it."""
+    api = AthleteApi(ctx, athlete_id, priority)
+    try:
+        detailed = api.activity(activity_id)
+    except StravaNotFound:
+        delete_activity(ctx.sessions, activity_id)
+        return False
+    with ctx.sessions.begin() as session:
+        upsert_activities(session, athlete_id, [activity_fields(detailed)])
+    return True
+
+
+def delete_activity(sessions: sessionmaker[Session], activity_id: int) -> bool:
+    """Remove one activity (deleted on Strava). True if a row was there."""
+    with sessions.begin() as session:
+        result = session.execute(delete(Activity).where(Activity.strava_id == activity_id))
+        return bool(getattr(result, "rowcount", 0))
+
+
+def purge_expired(sessions: sessionmaker[Session], retention_days: int, now: dt.datetime) -> int:
+    """Drop activities that started before the retention window (Strava's cache terms)."""
+    cutoff = now - dt.timedelta(days=retention_days)
+    with sessions.begin() as session:
+        result = session.execute(delete(Activity).where(Activity.start_date < cutoff))
+        return int(getattr(result, "rowcount", 0))
+
+
+def upsert_activities(session: Session, athlete_id: int, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert or update by Strava id with ON CONFLICT, so two syncs at once cannot collide."""
+    synced_at = utcnow()
+    values = [{**row, "athlete_id": athlete_id, "synced_at": synced_at} for row in rows]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # Chunks keep SQLite under its bound-parameter cap on a long history.
+    for chunk in _chunks(values, 500):
+        statement = insert(Activity).values(chunk)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Activity.strava_id],
+                set_={name: statement.excluded[name] for name in (*_UPDATABLE, "synced_at")},
+            )
+        )
+    return len(values)
+
+
+def _chunks(values: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _delete_missing(session: Session, athlete_id: int, after: dt.datetime, seen: set[int]) -> int:
+    stored = session.scalars(
+        select(Activity.strava_id).where(
+            Activity.athlete_id == athlete_id, Activity.start_date > after
+        )
+    ).all()
+    gone = [strava_id for strava_id in stored if strava_id not in seen]
+    if gone:
+        session.execute(delete(Activity).where(Activity.strava_id.in_(gone)))
+    return len(gone)
+
+
+def _adopt_timezone(session: Session, athlete_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The runner's zone is the one their latest activity was recorded in, unless they chose."""
+    zoned = [row for row in rows if row["timezone"]]
+    if not zoned:
+        return
+    latest = max(zoned, key=lambda row: row["start_date"])
+    athlete = session.get(Athlete, athlete_id)
+    if (
+        athlete is not None
+        and not athlete.timezone_locked
+        and athlete.timezone != latest["timezone"]
+    ):
+        athlete.timezone = latest["timezone"]
+
+
+def _stale_gear(
+    sessions: sessionmaker[Session],
+    athlete_id: int,
+    rows: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
+) -> list[str]:
+    used = sorted({row["gear_id"] for row in rows if row["gear_id"]})
+    if not used:
+        return []
+    with sessions() as session:
+        known = {
+            gear.strava_gear_id: gear.synced_at
+            for gear in session.scalars(
+                select(Gear).where(Gear.athlete_id == athlete_id, Gear.strava_gear_id.in_(used))
+            )
+        }
+    return [
+        gear_id
+        for gear_id in used
+        if gear_id not in known or now - _aware(known[gear_id]) > GEAR_MAX_AGE
+    ]
+
+
+def _store_gear(
+    session: Session, athlete_id: int, gear_id: str, gear: Mapping[str, Any], now: dt.datetime
+) -> None:
+    row = session.scalar(
+        select(Gear).where(Gear.athlete_id == athlete_id, Gear.strava_gear_id == gear_id)
+    )
+    if row is None:
+        row = Gear(athlete_id=athlete_id, strava_gear_id=gear_id)
+        session.add(row)
+    row.name = str(gear.get("name") or gear_id)[:120]
+    row.distance_m = round(float(gear.get("distance") or 0))
+    row.retired = bool(gear.get("retired"))
+    row.synced_at = now
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _connection(session: Session, athlete_id: int) -> StravaConnection:
+    connection = session.scalar(
+        select(StravaConnection).where(StravaConnection.athlete_id == athlete_id)
+    )
+    if connection is None:
+        raise NotConnected(f"athlete {athlete_id} has no Strava connection")
+    return connection
