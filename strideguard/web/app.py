@@ -13,6 +13,7 @@ from integrations.strava.routes import router as strava_router
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
 from strideguard.web import admin
+from worker.notifier.routes import router as notifier_router
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -23,6 +24,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = make_sessionmaker(engine)
     app.include_router(admin.router)
     app.include_router(strava_router)
+    app.include_router(notifier_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

@@ -1,0 +1,97 @@
+"""Checking a submitted preferences form, before anything is written.
+
+Pure: the form goes in, either a complete `PreferenceChange` or a list of field errors comes
+out, so a bad time zone or email changes nothing at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+PAUSE_CHOICES = (1, 2, 4, 8, 12)  # weeks
+MAX_PAUSE_WEEKS = max(PAUSE_CHOICES)
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
+
+
+@dataclass(frozen=True)
+class PreferenceChange:
+    email: str
+    units: str
+    timezone: str
+    muted_rules: list[str]
+    subscribed: bool
+    # None: leave the pause as it is; 0: resume now; n: pause n weeks from today.
+    pause_weeks: int | None
+
+
+@lru_cache(maxsize=1)
+def known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def clean_email(raw: str) -> str | None:
+    email = raw.strip()
+    if len(email) > 320 or not _EMAIL.match(email):
+        return None
+    return email
+
+
+def parse_pause_weeks(raw: str) -> int | None:
+    """ "keep" -> None, "0" -> resume, "1".."12" -> weeks; ValueError otherwise."""
+    if raw in ("", "keep"):
+        return None
+    weeks = int(raw)  # ValueError for junk, which the caller reports
+    if not 0 <= weeks <= MAX_PAUSE_WEEKS:
+        raise ValueError(f"pause must be 0 to {MAX_PAUSE_WEEKS} weeks")
+    return weeks
+
+
+def pause_until(today: dt.date, weeks: int) -> dt.date:
+    """Mail resumes on this date (the first digest due on or after it goes out)."""
+    return today + dt.timedelta(weeks=weeks)
+
+
+def check_preferences(
+    form: Mapping[str, str], muted: Sequence[str], rule_ids: Iterable[str]
+) -> PreferenceChange | dict[str, str]:
+    """The change the form asks for, or {field: what is wrong and how to fix it}."""
+    errors: dict[str, str] = {}
+    email = clean_email(form.get("email", ""))
+    if email is None:
+        errors["email"] = (
+            "That doesn't look like an email address. It needs one @ and a domain, "
+            "for example runner@example.com."
+        )
+    units = form.get("units", "")
+    if units not in ("km", "mi"):
+        errors["units"] = "Choose kilometres or miles."
+    timezone = form.get("timezone", "").strip()
+    if timezone not in known_timezones():
+        errors["timezone"] = (
+            f"{timezone or 'An empty value'!r} is not a time zone we know. Use a name from the "
+            "list, such as Europe/London or America/New_York."
+        )
+    allowed = set(rule_ids)
+    unknown = sorted(set(muted) - allowed)
+    if unknown:
+        errors["muted_rules"] = f"Unknown alert types: {', '.join(unknown)}. Reload the page."
+    try:
+        pause_weeks = parse_pause_weeks(form.get("pause_weeks", "keep"))
+    except ValueError:
+        errors["pause_weeks"] = "Choose one of the pause options in the list."
+        pause_weeks = None
+    if errors or email is None:
+        return errors
+    return PreferenceChange(
+        email=email,
+        units=units,
+        timezone=timezone,
+        muted_rules=sorted(set(muted)),
+        subscribed=form.get("subscribed") == "on",
+        pause_weeks=pause_weeks,
+    )

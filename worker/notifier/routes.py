@@ -1,0 +1,467 @@
+"""Pages behind the links in our emails: unsubscribe, mute, pause and preferences.
+
+There is no password: the signed token in the link is the credential, and it also serves as
+CSRF protection for the forms (a forger cannot know it). Every GET only shows a page with a
+button, because mail scanners fetch links; changes happen on POST. The one exception to
+"a human clicks a button" is RFC 8058 one-click unsubscribe, a POST from the mail client.
+Page templates live in worker/notifier/templates/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import zoneinfo
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import FormData
+
+from strideguard.db import transaction
+from strideguard.links import MAX_AGE_S, LinkTokenError, Purpose, make_link_token, read_link_token
+from strideguard.models import Athlete
+from strideguard.settings import Settings
+from worker.notifier.digest_links import DEFAULT_PAUSE_WEEKS, PATHS, link_url
+from worker.notifier.preferences import (
+    PAUSE_CHOICES,
+    PreferenceChange,
+    check_preferences,
+    known_timezones,
+    pause_until,
+)
+from worker.notifier.rule_choices import RuleChoice, rules_in_force, title_of
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["email links"])
+PAGE_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+MAX_TOKEN_CHARS = 1000
+# Tokens travel in URLs: keep them out of Referer headers, caches and frames.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+REFUSALS = {
+    "tampered": (
+        400,
+        "This link doesn't work",
+        "It looks damaged or incomplete (some email programs break long links). Use the link "
+        "in your latest strideguard email, copying the whole address if you paste it.",
+    ),
+    "wrong_purpose": (
+        400,
+        "This link is for something else",
+        "Use the matching link at the bottom of your latest strideguard email.",
+    ),
+    "expired": (
+        403,
+        "This link has expired",
+        "For your safety, the links in our emails stop working after a while. Use the link "
+        "in your latest strideguard email.",
+    ),
+}
+
+
+class Refusal(Exception):
+    """Stop handling the request and show a refusal page instead."""
+
+    def __init__(self, status: int, heading: str, message: str) -> None:
+        super().__init__(heading)
+        self.status = status
+        self.heading = heading
+        self.message = message
+
+
+# ------------------------------------------------------------------ plumbing
+
+
+@lru_cache(maxsize=1)
+def page_environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(PAGE_TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = page_environment().get_template(name).render(context)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def _message(status: int, heading: str, message: str, link: str | None = None) -> HTMLResponse:
+    return _page("message.html", status, heading=heading, message=message, link=link)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _sessions(request: Request) -> sessionmaker[Session]:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    return sessions
+
+
+def _read(token: str, purpose: Purpose, settings: Settings) -> dict[str, Any]:
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        raise Refusal(*REFUSALS["tampered"])
+    try:
+        return read_link_token(token, purpose, settings)
+    except LinkTokenError as problem:
+        log.info("email link refused: %s (%s)", problem.problem, purpose)
+        raise Refusal(*REFUSALS[problem.problem]) from None
+
+
+def _athlete(session: Session, payload: dict[str, Any]) -> Athlete:
+    athlete = session.get(Athlete, int(payload["athlete_id"]))
+    if athlete is None:
+        raise Refusal(
+            404,
+            "We have no account for this link",
+            "It may have been deleted when you disconnected Strava. To start again, "
+            "connect Strava from the strideguard home page.",
+        )
+    return athlete
+
+
+def _local_today(athlete: Athlete) -> dt.date:
+    try:
+        zone = zoneinfo.ZoneInfo(athlete.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return dt.datetime.now(zone).date()
+
+
+def _preferences_url(settings: Settings, athlete_id: int) -> str:
+    """A fresh preferences link for pages reached with another valid link."""
+    token = make_link_token(athlete_id, "preferences", settings)
+    return link_url(settings, "preferences", token)
+
+
+def csrf_token(link_token: str, settings: Settings) -> str:
+    """Binds the preferences form to the link it was opened from."""
+    key = settings.signing_key().encode()
+    return hmac.new(key, b"preferences-form:" + link_token.encode(), hashlib.sha256).hexdigest()
+
+
+async def _form(request: Request) -> FormData:
+    form = await request.form(max_files=0, max_fields=200)
+    return form
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _token(request: Request, form: FormData | None = None) -> str:
+    if form is not None and _field(form, "token"):
+        return _field(form, "token")
+    return request.query_params.get("token", "")
+
+
+def _handled(refusal: Refusal) -> HTMLResponse:
+    return _message(refusal.status, refusal.heading, refusal.message)
+
+
+# ------------------------------------------------------------------ unsubscribe
+
+
+@router.get(PATHS["unsubscribe"], response_class=HTMLResponse)
+def unsubscribe_page(request: Request) -> HTMLResponse:
+    """A confirmation button only: link scanners that fetch GETs must not unsubscribe."""
+    try:
+        token = _token(request)
+        payload = _read(token, "unsubscribe", _settings(request))
+        with _sessions(request)() as session:
+            athlete = _athlete(session, payload)
+            already = athlete.email_status == "unsubscribed"
+    except Refusal as refusal:
+        return _handled(refusal)
+    return _page(
+        "confirm.html",
+        heading="Unsubscribe from strideguard emails?" if not already else "You're unsubscribed",
+        message=(
+            "You will get no more weekly digests. Your Strava connection stays as it is; "
+            "you can disconnect it from your preferences."
+            if not already
+            else "You already get no emails from us. Pressing the button again changes nothing."
+        ),
+        action=PATHS["unsubscribe"],
+        token=token,
+        button="Unsubscribe",
+        pause_choices=None,
+    )
+
+
+@router.post(PATHS["unsubscribe"], response_class=HTMLResponse)
+async def unsubscribe(request: Request) -> HTMLResponse:
+    """The page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`) both land here."""
+    form = await _form(request)
+    settings = _settings(request)
+    one_click = _field(form, "List-Unsubscribe") == "One-Click"
+    try:
+        payload = _read(_token(request, form), "unsubscribe", settings)
+        with transaction(_sessions(request)) as session:
+            athlete = _athlete(session, payload)
+            athlete.email_status = "unsubscribed"
+            athlete.email_status_reason = (
+                "one-click unsubscribe from the mail client" if one_click else "unsubscribe page"
+            )
+            athlete_id = athlete.id
+    except Refusal as refusal:
+        return _handled(refusal)
+    log.info("athlete unsubscribed", extra={"athlete_id": athlete_id})
+    return _message(
+        200,
+        "You're unsubscribed",
+        "We won't email you again. Changed your mind? You can turn emails back on in your "
+        "preferences.",
+        link=_preferences_url(settings, athlete_id),
+    )
+
+
+# ------------------------------------------------------------------ mute
+
+
+@router.get(PATHS["mute"], response_class=HTMLResponse)
+def mute_page(request: Request) -> HTMLResponse:
+    settings = _settings(request)
+    try:
+        token = _token(request)
+        payload = _read(token, "mute", settings)
+        rule_id = _muted_rule(payload)
+        with _sessions(request)() as session:
+            _athlete(session, payload)
+    except Refusal as refusal:
+        return _handled(refusal)
+    title = title_of(rule_id, rules_in_force(settings))
+    return _page(
+        "confirm.html",
+        heading=f"Stop alerts about {title.lower()}?",
+        message="Your digests will leave this check out. Other checks carry on, and you can "
+        "turn it back on in your preferences.",
+        action=PATHS["mute"],
+        token=token,
+        button="Stop these alerts",
+        pause_choices=None,
+    )
+
+
+@router.post(PATHS["mute"], response_class=HTMLResponse)
+async def mute(request: Request) -> HTMLResponse:
+    form = await _form(request)
+    settings = _settings(request)
+    try:
+        payload = _read(_token(request, form), "mute", settings)
+        rule_id = _muted_rule(payload)
+        with transaction(_sessions(request)) as session:
+            athlete = _athlete(session, payload)
+            if rule_id not in athlete.muted_rules:
+                # A new list, so SQLAlchemy sees the JSON column change.
+                athlete.muted_rules = [*athlete.muted_rules, rule_id]
+            athlete_id = athlete.id
+    except Refusal as refusal:
+        return _handled(refusal)
+    title = title_of(rule_id, rules_in_force(settings))
+    return _message(
+        200,
+        f"Alerts about {title.lower()} are off",
+        "You can turn them back on at any time in your preferences.",
+        link=_preferences_url(settings, athlete_id),
+    )
+
+
+def _muted_rule(payload: dict[str, Any]) -> str:
+    rule_id = payload.get("rule_id")
+    if not isinstance(rule_id, str) or not rule_id:
+        raise Refusal(*REFUSALS["tampered"])
+    return rule_id
+
+
+# ------------------------------------------------------------------ pause
+
+
+@router.get(PATHS["pause"], response_class=HTMLResponse)
+def pause_page(request: Request) -> HTMLResponse:
+    try:
+        token = _token(request)
+        payload = _read(token, "pause", _settings(request))
+        with _sessions(request)() as session:
+            _athlete(session, payload)
+    except Refusal as refusal:
+        return _handled(refusal)
+    asked = request.query_params.get("weeks", "")
+    weeks = int(asked) if asked.isdigit() and int(asked) in PAUSE_CHOICES else DEFAULT_PAUSE_WEEKS
+    return _page(
+        "confirm.html",
+        heading="Pause your alerts?",
+        message="We keep watching your training but send no digests until the pause ends.",
+        action=PATHS["pause"],
+        token=token,
+        button="Pause alerts",
+        pause_choices=PAUSE_CHOICES,
+        pause_selected=weeks,
+    )
+
+
+@router.post(PATHS["pause"], response_class=HTMLResponse)
+async def pause(request: Request) -> HTMLResponse:
+    form = await _form(request)
+    settings = _settings(request)
+    raw_weeks = _field(form, "weeks")
+    try:
+        payload = _read(_token(request, form), "pause", settings)
+        if not raw_weeks.isdigit() or int(raw_weeks) not in PAUSE_CHOICES:
+            raise Refusal(
+                400,
+                "Choose how long to pause",
+                f"Pick one of {', '.join(map(str, PAUSE_CHOICES))} weeks and try again.",
+            )
+        with transaction(_sessions(request)) as session:
+            athlete = _athlete(session, payload)
+            until = pause_until(_local_today(athlete), int(raw_weeks))
+            athlete.paused_until = until
+            athlete_id = athlete.id
+    except Refusal as refusal:
+        return _handled(refusal)
+    return _message(
+        200,
+        "Alerts paused",
+        f"You'll get no digests until {until:%A} {until.day} {until:%B %Y}. "
+        "You can resume earlier from your preferences.",
+        link=_preferences_url(settings, athlete_id),
+    )
+
+
+# ------------------------------------------------------------------ preferences
+
+
+@router.get(PATHS["preferences"], response_class=HTMLResponse)
+def preferences_page(request: Request) -> HTMLResponse:
+    settings = _settings(request)
+    try:
+        token = _token(request)
+        payload = _read(token, "preferences", settings)
+        with _sessions(request)() as session:
+            athlete = _athlete(session, payload)
+            return _preferences_form(athlete, token, settings, 200)
+    except Refusal as refusal:
+        return _handled(refusal)
+
+
+@router.post(PATHS["preferences"], response_class=HTMLResponse)
+async def save_preferences(request: Request) -> HTMLResponse:
+    form = await _form(request)
+    settings = _settings(request)
+    token = _token(request, form)
+    try:
+        payload = _read(token, "preferences", settings)
+        if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
+            raise Refusal(
+                403,
+                "This form has expired",
+                "Open the preferences link in your latest strideguard email and try again.",
+            )
+        choices = rules_in_force(settings)
+        with _sessions(request)() as session:
+            athlete = _athlete(session, payload)
+            fields = {name: _field(form, name) for name in form}
+            muted = [v for v in form.getlist("muted_rules") if isinstance(v, str)]
+            allowed = [c.id for c in choices] + list(athlete.muted_rules)
+            outcome = check_preferences(fields, muted, allowed)
+            if isinstance(outcome, dict):
+                # Nothing is written: the page shows the form as submitted, with the errors.
+                return _preferences_form(
+                    athlete, token, settings, 400, errors=outcome, submitted=fields, muted=muted
+                )
+            _apply(athlete, outcome)
+            session.commit()
+            log.info("preferences saved", extra={"athlete_id": athlete.id})
+            return _preferences_form(athlete, token, settings, 200, saved=True)
+    except Refusal as refusal:
+        return _handled(refusal)
+
+
+def _apply(athlete: Athlete, change: PreferenceChange) -> None:
+    if change.email != athlete.email:
+        athlete.email = change.email
+        if athlete.email_status == "bounced":
+            athlete.email_status = "ok"  # a new address deserves a new try
+            athlete.email_status_reason = "address changed in preferences"
+    if change.subscribed and athlete.email_status == "unsubscribed":
+        athlete.email_status = "ok"
+        athlete.email_status_reason = "resubscribed in preferences"
+    elif not change.subscribed and athlete.email_status != "unsubscribed":
+        athlete.email_status = "unsubscribed"
+        athlete.email_status_reason = "preferences page"
+    athlete.units = change.units
+    if change.timezone != athlete.timezone:
+        athlete.timezone = change.timezone
+        athlete.timezone_locked = True  # the runner chose it; activities stop overriding it
+    athlete.muted_rules = change.muted_rules
+    if change.pause_weeks == 0:
+        athlete.paused_until = None
+    elif change.pause_weeks is not None:
+        athlete.paused_until = pause_until(_local_today(athlete), change.pause_weeks)
+
+
+def _preferences_form(
+    athlete: Athlete,
+    token: str,
+    settings: Settings,
+    status: int,
+    *,
+    errors: dict[str, str] | None = None,
+    submitted: dict[str, str] | None = None,
+    muted: list[str] | None = None,
+    saved: bool = False,
+) -> HTMLResponse:
+    choices = rules_in_force(settings)
+    offered = {c.id for c in choices}
+    choices += [
+        RuleChoice(r, title_of(r, choices)) for r in athlete.muted_rules if r not in offered
+    ]
+    values = submitted or {
+        "email": athlete.email or "",
+        "units": athlete.units,
+        "timezone": athlete.timezone,
+        "subscribed": "on" if athlete.email_status != "unsubscribed" else "",
+    }
+    paused = (
+        athlete.paused_until
+        if athlete.paused_until and (athlete.paused_until > _local_today(athlete))
+        else None
+    )
+    return _page(
+        "preferences.html",
+        status,
+        action=PATHS["preferences"],
+        token=token,
+        csrf=csrf_token(token, settings),
+        values=values,
+        muted=set(athlete.muted_rules if muted is None else muted),
+        choices=choices,
+        timezones=sorted(known_timezones()),
+        pause_choices=PAUSE_CHOICES,
+        paused_until=paused,
+        bounced=athlete.email_status == "bounced",
+        errors=errors or {},
+        saved=saved,
+        link_days=MAX_AGE_S["preferences"] // 86400,
+    )

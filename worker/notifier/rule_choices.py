@@ -1,0 +1,56 @@
+"""Which rules a runner can mute: the rules in force, by title.
+
+The rules box owns the list (`rules.load_config`). If its package is unavailable or the file
+is broken, the page still works from the advice templates we ship, so a runner is never
+stuck unable to mute.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+
+from strideguard.settings import Settings
+from worker.notifier.render import BUILT_IN_RULES, EMAIL_TEMPLATES_DIR
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    id: str
+    title: str
+
+
+def rules_in_force(settings: Settings) -> list[RuleChoice]:
+    try:
+        rules_package = importlib.import_module("rules")
+        load_config = rules_package.load_config
+        config_error = rules_package.ConfigError
+    except (ImportError, AttributeError):
+        return _from_advice_templates()
+    try:
+        config = load_config(settings.rules_path)
+    except config_error as problem:
+        log.warning("rules file unusable, offering the built-in rules to mute: %s", problem)
+        return _from_advice_templates()
+    return [
+        RuleChoice(rule_id, str(rule.title))
+        for rule_id, rule in config.rules.items()
+        if rule.enabled
+    ]
+
+
+def _from_advice_templates() -> list[RuleChoice]:
+    shipped = {path.stem for path in (EMAIL_TEMPLATES_DIR / "advice").glob("*.txt")}
+    ordered = [rule for rule in BUILT_IN_RULES if rule in shipped]
+    ordered += sorted(shipped - set(ordered) - {"_generic"})
+    return [RuleChoice(rule, rule.replace("_", " ").capitalize()) for rule in ordered]
+
+
+def title_of(rule_id: str, choices: list[RuleChoice]) -> str:
+    for choice in choices:
+        if choice.id == rule_id:
+            return choice.title
+    return rule_id.replace("_", " ").capitalize()

@@ -1,0 +1,124 @@
+"""Deliver one message over SMTP and say what kind of failure it was.
+
+The outbox needs three answers, not one: try again later (`TransientSendError`), this address
+is dead so stop mailing the athlete (`PermanentBounce`), or this message can never go
+(`PermanentSendError`). Nothing here logs the body or the SMTP credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from worker.notifier.mime import envelope_sender
+
+log = logging.getLogger(__name__)
+DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
+
+
+class SendError(Exception):
+    """Base of the send outcomes; `.code` is the SMTP reply code when there was one."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(f"{code} {reason}" if code else reason)
+        self.reason = reason
+        self.code = code
+
+
+class TransientSendError(SendError):
+    """Worth retrying with backoff: the server was unreachable, slow, or answered 4xx."""
+
+
+class PermanentSendError(SendError):
+    """Retrying will not help (5xx other than a refused recipient, bad TLS, bad login)."""
+
+
+class PermanentBounce(SendError):
+    """The server refused the recipient with 5xx: mark the athlete bounced, send no more."""
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    scheme: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+    @property
+    def safe_name(self) -> str:
+        """For logs: never the credentials."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+def parse_smtp_url(smtp_url: str) -> SmtpTarget:
+    parts = urlsplit(smtp_url)
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise PermanentSendError(
+            "SMTP_URL must look like smtp://user:pass@host:port "
+            "(smtps:// or smtp+starttls:// for TLS)"
+        )
+    return SmtpTarget(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=parts.port or DEFAULT_PORTS[parts.scheme],
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def send_message(msg: EmailMessage, smtp_url: str, timeout: float = 30) -> None:
+    """Send `msg` to its To address; raise one of the `SendError` kinds on failure."""
+    target = parse_smtp_url(smtp_url)
+    recipient = str(msg["To"])
+    try:
+        with _connect(target, timeout) as client:
+            if target.username:
+                client.login(target.username, target.password or "")
+            refused = client.send_message(msg, from_addr=envelope_sender(msg), to_addrs=[recipient])
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()), (0, b""))
+        raise _classify(code, reply, recipient_refused=True) from None
+    except smtplib.SMTPResponseException as exc:  # sender refused, data refused, auth, ...
+        raise _classify(exc.smtp_code, exc.smtp_error, recipient_refused=False) from None
+    except ssl.SSLError as exc:
+        raise PermanentSendError(f"TLS with {target.safe_name} failed: {exc.reason}") from None
+    except (OSError, smtplib.SMTPException) as exc:  # refused, timed out, dropped, DNS
+        raise TransientSendError(
+            f"cannot reach {target.safe_name}: {type(exc).__name__}: {exc}"
+        ) from None
+    if refused:
+        code, reply = next(iter(refused.values()))
+        raise _classify(code, reply, recipient_refused=True)
+    log.info("sent message_id=%s via %s", msg["Message-ID"], target.safe_name)
+
+
+def _connect(target: SmtpTarget, timeout: float) -> smtplib.SMTP:
+    context = ssl.create_default_context()
+    if target.scheme == "smtps":
+        return smtplib.SMTP_SSL(target.host, target.port, timeout=timeout, context=context)
+    client = smtplib.SMTP(target.host, target.port, timeout=timeout)
+    if target.scheme == "smtp+starttls":
+        try:
+            client.starttls(context=context)
+        except BaseException:
+            client.close()
+            raise
+    return client
+
+
+def _classify(code: int, reply: bytes | str, *, recipient_refused: bool) -> SendError:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    reason = " ".join(text.split())[:200]
+    if 400 <= code < 500:
+        return TransientSendError(reason, code)
+    if recipient_refused and 500 <= code < 600:
+        return PermanentBounce(reason, code)
+    if 500 <= code < 600:
+        return PermanentSendError(reason, code)
+    # A reply outside 4xx/5xx (e.g. a dropped connection reported as -1) may well pass later.
+    return TransientSendError(reason or "unexpected SMTP reply", code or None)
