@@ -1,0 +1,37 @@
+"""The rules engine: pure functions from activities and a YAML config to findings.
+
+No database, queue or network here; `rules/` imports nothing else of ours. See RULES.md for
+the conventions and rules/rules.yaml for the catalog and its evidence.
+"""
+
+from rules.activities import (
+    ActivityInputError,
+    ActivityLike,
+    ActivityRecord,
+    GearLike,
+    GearRecord,
+    from_strava_summary,
+)
+from rules.config import Advice, ConfigError, RuleDefinition, RulesConfig, load_config
+from rules.evaluate import evaluate_all, evaluate_week, week_start_of
+from rules.findings import Finding
+from rules.holder import ConfigHolder
+
+__all__ = [
+    "ActivityInputError",
+    "ActivityLike",
+    "ActivityRecord",
+    "Advice",
+    "ConfigError",
+    "ConfigHolder",
+    "Finding",
+    "GearLike",
+    "GearRecord",
+    "RuleDefinition",
+    "RulesConfig",
+    "evaluate_all",
+    "evaluate_week",
+    "from_strava_summary",
+    "load_config",
+    "week_start_of",
+]

@@ -1,0 +1,56 @@
+"""A rule's verdict for one athlete-week (or one run), in the JSON shape alerts and emails use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["fired", "clear", "insufficient_history", "no_baseline", "disabled"]
+STATUSES: tuple[Status, ...] = ("fired", "clear", "insufficient_history", "no_baseline", "disabled")
+Figure = int | float | str | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule concluded and the figures a human needs to check it.
+
+    Distances in `figures` are integer metres; the email formats them in the runner's units.
+    """
+
+    rule: str
+    title: str
+    severity: str
+    week_start: dt.date
+    status: Status
+    value: int | float | None
+    threshold: int | float | None
+    band: str | None = None
+    activity_id: int | None = None
+    date: dt.date | None = None
+    figures: Mapping[str, Figure] = field(default_factory=dict)
+    advice_why: str | None = None
+    advice_do: str | None = None
+    exercise_focus: tuple[str, ...] = ()
+
+    @property
+    def fired(self) -> bool:
+        return self.status == "fired"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "severity": self.severity,
+            "week_start": self.week_start.isoformat(),
+            "status": self.status,
+            "value": self.value,
+            "threshold": self.threshold,
+            "band": self.band,
+            "activity_id": self.activity_id,
+            "date": self.date.isoformat() if self.date else None,
+            "figures": dict(self.figures),
+            "advice": {"why": self.advice_why, "do": self.advice_do},
+            "exercise_focus": list(self.exercise_focus),
+        }
