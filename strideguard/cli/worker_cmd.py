@@ -1,0 +1,157 @@
+"""`strideguard worker` and `strideguard scheduler`: the background processes.
+
+`worker` runs dramatiq worker threads against the configured broker; `--processes N` starts N
+such processes and restarts any that dies (dramatiq's own master does not). `scheduler` runs
+the one scheduler; a second one against the same database exits with code 2 and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from types import FrameType
+
+import typer
+
+from strideguard.cli.errors import cli_errors, one_line_errors
+from strideguard.db import check_migrated, make_engine
+from strideguard.logs import configure_logging
+from strideguard.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# A child that dies sooner than this after starting is failing at boot: back off.
+RESTART_BACKOFF_S = 5.0
+
+
+def _prepare() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    check_migrated(engine)
+    engine.dispose()
+    return settings
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after in-flight jobs", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@cli_errors
+def worker(
+    threads: int = typer.Option(8, min=1, help="Worker threads per process."),
+    processes: int = typer.Option(1, min=1, help="Worker processes (restarted if they die)."),
+) -> None:
+    """Run background jobs (sync, evaluation, email) from the configured queue."""
+    settings = _prepare()
+    if processes > 1:
+        _supervise(threads, processes)
+        return
+    if not settings.redis_url:
+        typer.echo(
+            "error: setting REDIS_URL: worker processes need a shared queue. Without Redis the "
+            "jobs run in-process: `strideguard scheduler` runs them with its own worker threads.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from worker.broker import BrokerError
+    from worker.embedded import InProcessWorker
+    from worker.runtime import start_runtime
+
+    try:
+        runtime = start_runtime(settings)
+    except BrokerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    pool = InProcessWorker(runtime, threads=threads).start()
+    log.info("worker ready (pid %d)", os.getpid())
+    stop.wait()
+    pool.stop()
+    runtime.close()
+
+
+def _supervise(threads: int, processes: int) -> None:
+    """Keep `processes` single-process workers running; forward SIGTERM/SIGINT to them."""
+    command = [
+        sys.executable,
+        "-m",
+        "strideguard.cli.main",
+        "worker",
+        "--threads",
+        str(threads),
+        "--processes",
+        "1",
+    ]
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    children = [(_spawn(command), time.monotonic()) for _ in range(processes)]
+    while not stop.wait(1.0):
+        for index, (child, started) in enumerate(children):
+            code = child.poll()
+            if code is None:
+                continue
+            if time.monotonic() - started < RESTART_BACKOFF_S:
+                time.sleep(RESTART_BACKOFF_S)
+            log.warning("worker process %d exited with %d; starting a new one", child.pid, code)
+            children[index] = (_spawn(command), time.monotonic())
+    for child, _started in children:
+        child.send_signal(signal.SIGTERM)
+    for child, _started in children:
+        child.wait()
+
+
+def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
+    # Our own interpreter and module, no shell, no user input in the command line.
+    return subprocess.Popen(command)  # noqa: S603
+
+
+@cli_errors
+def scheduler(
+    threads: int = typer.Option(
+        4, min=1, help="Worker threads run in this process when REDIS_URL is not set."
+    ),
+) -> None:
+    """Run the scheduler: due weeks, lost-job recovery, daily purge. Run exactly one.
+
+    Without REDIS_URL the queue is in-process, so the scheduler also runs the jobs itself.
+    """
+    settings = _prepare()
+    from worker.broker import BrokerError
+    from worker.embedded import InProcessWorker
+    from worker.runtime import start_runtime
+    from worker.scheduler import Scheduler
+    from worker.single_instance import AlreadyRunning, SchedulerLock
+
+    with one_line_errors():
+        try:
+            runtime = start_runtime(settings)
+        except BrokerError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        try:
+            with SchedulerLock(runtime.engine):
+                pool = None
+                if not settings.redis_url:
+                    pool = InProcessWorker(runtime, threads=threads).start()
+                Scheduler(runtime).loop(stop)
+                if pool is not None:
+                    pool.stop()
+        except AlreadyRunning as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        finally:
+            runtime.close()

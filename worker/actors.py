@@ -1,0 +1,76 @@
+"""The dramatiq actors, declared on whichever broker the runtime installed.
+
+Actors are declared by `declare_actors(runtime)` at start-up rather than by decorators at import
+time, so no broker is chosen by importing this module and each runtime (a worker process, the
+embedded web process, a test) binds its own actors to its own broker and database.
+
+Every actor states its queue, time limit and retry policy. Errors that can never succeed
+(revoked connection, attempts exhausted) are in `throws`, so dramatiq does not retry them; the
+job functions have already written the reason on the job's DB row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+
+from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
+from worker import evaluation, outbox, sync_jobs, webhook_jobs
+from worker import runtime as rt
+from worker.claims import GaveUp
+
+MINUTE_MS = 60_000
+NEVER_RETRY = (GaveUp, ConnectionRevoked, NotConnected, StravaRejected)
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    name: str
+    queue: str
+    time_limit_ms: int
+    run: Callable[..., None]
+
+
+def _specs() -> list[ActorSpec]:
+    return [
+        ActorSpec(rt.BACKFILL, "sync", 15 * MINUTE_MS, sync_jobs.backfill),
+        ActorSpec(rt.REFRESH_WINDOW, "sync", 10 * MINUTE_MS, sync_jobs.refresh_window),
+        ActorSpec(rt.PROCESS_WEBHOOK_EVENT, "sync", 2 * MINUTE_MS, webhook_jobs.process_event),
+        ActorSpec(rt.EVALUATE_WEEK, "evaluate", 10 * MINUTE_MS, evaluation.run_evaluate_week),
+        ActorSpec(rt.SEND_DIGEST, "email", 2 * MINUTE_MS, outbox.send_digest),
+        ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
+    ]
+
+
+def declare_actors(runtime: rt.WorkerRuntime) -> dict[str, dramatiq.Actor[Any, None]]:
+    """Declare every actor on `runtime.broker`, each calling its job with this runtime."""
+    settings = runtime.settings
+    retry_ms = int(settings.job_retry_seconds * 1000)
+    declared: dict[str, dramatiq.Actor[Any, None]] = {}
+    for spec in _specs():
+        declare = dramatiq.actor(
+            actor_name=spec.name,
+            queue_name=spec.queue,
+            broker=runtime.broker,
+            time_limit=spec.time_limit_ms,
+            # The DB row counts attempts too (and catches crashes dramatiq cannot see); the
+            # job gives up itself at JOB_MAX_ATTEMPTS, so this is only a backstop.
+            max_retries=settings.job_max_attempts,
+            min_backoff=retry_ms,
+            max_backoff=max(retry_ms, 60 * MINUTE_MS),
+            throws=NEVER_RETRY,
+        )
+        declared[spec.name] = declare(_bind(spec.run, runtime))
+    return declared
+
+
+def _bind(job: Callable[..., None], runtime: rt.WorkerRuntime) -> Callable[..., None]:
+    def run(*args: Any) -> None:
+        job(runtime, *args)
+
+    run.__name__ = job.__name__
+    run.__module__ = job.__module__
+    return run

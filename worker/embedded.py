@@ -1,0 +1,61 @@
+"""Run jobs inside the current process: dramatiq worker threads, and optionally the scheduler.
+
+The embedded default (`strideguard demo`/`serve` without REDIS_URL) uses this with dramatiq's
+in-process StubBroker; `strideguard worker` uses the same thread pool against Redis. Either way
+the actors are the same, only the broker differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import dramatiq
+
+from worker.runtime import WorkerRuntime
+from worker.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+# How long an idle worker thread waits before checking for shutdown (ms).
+WORKER_IDLE_MS = 500
+
+
+@dataclass
+class InProcessWorker:
+    """dramatiq worker threads (and the scheduler thread, if asked) for one runtime."""
+
+    runtime: WorkerRuntime
+    threads: int = 4
+    with_scheduler: bool = False
+    _worker: dramatiq.Worker | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _scheduler_thread: threading.Thread | None = None
+
+    def start(self) -> InProcessWorker:
+        self._worker = dramatiq.Worker(
+            self.runtime.broker, worker_threads=self.threads, worker_timeout=WORKER_IDLE_MS
+        )
+        self._worker.start()
+        if self.with_scheduler:
+            scheduler = Scheduler(self.runtime)
+            self._scheduler_thread = threading.Thread(
+                target=scheduler.run_forever, args=(self._stop,), name="scheduler", daemon=True
+            )
+            self._scheduler_thread.start()
+        log.info(
+            "in-process worker started: %d threads%s",
+            self.threads,
+            " and the scheduler" if self.with_scheduler else "",
+        )
+        return self
+
+    def stop(self, timeout_s: float = 30) -> None:
+        """Finish in-flight jobs, then stop (the scheduler first, so it enqueues nothing new)."""
+        self._stop.set()
+        if self._scheduler_thread is not None:
+            self._scheduler_thread.join(timeout_s)
+        if self._worker is not None:
+            self._worker.stop(timeout=int(timeout_s * 1000))
+            self._worker = None

@@ -1,0 +1,230 @@
+"""Deliver one digest from the outbox: claim, render, send, mark.
+
+`send_digest(runtime, outbox_id)` is the job behind the `send_digest` actor. The row is claimed
+under a lease (worker/outbox_lease.py), rendered by the notifier, sent with the row's stable
+Message-ID, and marked sent together with the late alerts the email carried.
+
+Outcomes, each recorded on the row:
+
+- SMTP says "later" (`TransientSendError`, or no SMTP_URL yet): back to `pending` with
+  `next_attempt_at` backed off and `last_error`; retried until the digest is three days old.
+- The recipient is refused for good (`PermanentBounce`): the athlete becomes `bounced` (no
+  more mail) and the row `failed`. Other permanent errors fail the row.
+- A template cannot render (`TemplateRenderError`): the row stays `pending` with the error, and
+  no half-rendered mail goes out; it is retried after an operator fixes the template.
+- The athlete unsubscribed or bounced meanwhile: the row is `cancelled`.
+
+Exactly-once, and its one gap. A worker killed at any point before the SMTP server accepts the
+message leaves the row `sending` under a lease; after the lease expires the reconciler re-sends
+it and the next attempt delivers it once. A worker killed *between the SMTP server's accept and
+the commit that marks the row sent* (a window of one local database write) leaves the same
+state, so that digest is delivered a second time, with the same Message-ID, which mail clients
+use to recognise the duplicate. Alerts are never duplicated: they were written once, with
+unique keys, by the evaluation. A worker that merely hangs past its lease can likewise collide
+with its successor; `mark_sent` then refuses the stale holder's mark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from strideguard.db import transaction
+from strideguard.models import Activity, Alert, Athlete, OutboxEmail
+from worker.claims import GaveUp, aware, error_text, gave_up_text
+from worker.notifier.digest_links import make_digest_links
+from worker.notifier.mime import build_message
+from worker.notifier.render import AthleteView, DigestContext, TemplateRenderError, render_digest
+from worker.notifier.smtp import (
+    PermanentBounce,
+    PermanentSendError,
+    TransientSendError,
+    send_message,
+)
+from worker.outbox_lease import (
+    DIGEST_MAX_AGE,
+    OutboxClaim,
+    back_to_pending,
+    claim,
+    finish,
+    mark_bounced,
+    mark_sent,
+)
+from worker.runtime import WorkerRuntime
+from worker.weeks import WEEK
+
+log = logging.getLogger(__name__)
+
+CHART_WEEKS = 8
+SMTP_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What the email is made of, read from the database in one go."""
+
+    athlete: Athlete
+    week_start: dt.date
+    message_id: str
+    findings: list[dict[str, Any]]
+    carried_late: list[int]
+    weekly_distance_m: dict[dt.date, int]
+
+
+def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
+    """The `send_digest` job (see the module docstring for every outcome)."""
+    context = {"outbox_id": outbox_id}
+    now = runtime.clock()
+    with transaction(runtime.sessions) as session:
+        claim_ = claim(session, outbox_id, now, runtime.lease)
+    if claim_ is None:
+        log.info("digest not claimable (sent, not due, or held by a live sender)", extra=context)
+        return
+    if claim_.after_crash and claim_.attempts > runtime.settings.job_max_attempts:
+        _finish(runtime, claim_, "failed", gave_up_text(claim_.attempts - 1, claim_.last_error))
+        raise GaveUp(f"outbox {outbox_id}: attempts exhausted")
+    with runtime.sessions() as session:
+        digest = _load(runtime, session, outbox_id)
+    athlete = digest.athlete
+    if athlete.email_status != "ok" or not athlete.email:
+        _finish(runtime, claim_, "cancelled", f"not sent: email status is {athlete.email_status}")
+        return
+    if not runtime.settings.smtp_url:
+        _retry_later(runtime, claim_, "SMTP_URL is not set; the digest waits until it is")
+        return
+    links = make_digest_links(athlete.id, [f["rule"] for f in digest.findings], runtime.settings)
+    try:
+        rendered = render_digest(
+            DigestContext(
+                athlete=AthleteView(athlete.id, athlete.firstname, athlete.units),
+                week_start=digest.week_start,
+                findings=digest.findings,
+                weekly_distance_m=digest.weekly_distance_m,
+                links=links,
+            )
+        )
+        message = build_message(
+            rendered,
+            to=athlete.email,
+            from_=runtime.settings.mail_from,
+            message_id=digest.message_id,
+            links=links,
+        )
+    except TemplateRenderError as exc:
+        # Not the athlete's fault and not the attempt's: wait for the template fix.
+        _retry_later(runtime, claim_, f"template error: {exc}", uncount=True)
+        log.error("digest template failed: %s", exc, extra=context)
+        return
+    except ValueError as exc:  # no usable recipient address
+        _finish(runtime, claim_, "failed", error_text(exc))
+        return
+    except Exception as exc:
+        _retry_later(runtime, claim_, error_text(exc))
+        log.exception("digest could not be built", extra=context)
+        return
+    try:
+        send_message(message, runtime.settings.smtp_url, timeout=SMTP_TIMEOUT_S)
+    except TransientSendError as exc:
+        _retry_later(runtime, claim_, error_text(exc))
+        return
+    except PermanentBounce as exc:
+        with transaction(runtime.sessions) as session:
+            mark_bounced(session, athlete.id, error_text(exc))
+            finish(session, claim_, "failed", error_text(exc))
+        log.warning("recipient refused: athlete marked bounced", extra=context)
+        return
+    except PermanentSendError as exc:
+        _finish(runtime, claim_, "failed", error_text(exc))
+        return
+    # The documented window: the SMTP server has the message, the row is not yet marked.
+    with transaction(runtime.sessions) as session:
+        marked = mark_sent(session, claim_, runtime.clock(), digest.carried_late)
+    if not marked:
+        log.warning(
+            "digest sent after its lease expired; another sender may repeat it", extra=context
+        )
+    else:
+        log.info("digest sent", extra={**context, "athlete_id": athlete.id})
+
+
+def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
+    row = session.get(OutboxEmail, outbox_id)
+    athlete = session.get(Athlete, row.athlete_id)
+    own = session.scalars(
+        select(Alert).where(Alert.outbox_id == outbox_id).order_by(Alert.id)
+    ).all()
+    late = session.scalars(
+        select(Alert)
+        .where(
+            Alert.athlete_id == row.athlete_id,
+            Alert.late.is_(True),
+            Alert.outbox_id.is_(None),
+            Alert.week_start < row.week_start,
+        )
+        .order_by(Alert.id)
+    ).all()
+    findings = [{**alert.finding, "late": False} for alert in own]
+    findings += [{**alert.finding, "late": True} for alert in late]
+    return Digest(
+        athlete=athlete,
+        week_start=row.week_start,
+        message_id=row.message_id,
+        findings=findings,
+        carried_late=[alert.id for alert in late],
+        weekly_distance_m=_weekly_running_m(runtime, session, row.athlete_id, row.week_start),
+    )
+
+
+def _weekly_running_m(
+    runtime: WorkerRuntime, session: Any, athlete_id: int, week_start: dt.date
+) -> dict[dt.date, int]:
+    """Running metres per week for the chart; weeks with no rows stay absent (shown blank).
+
+    Activity rows are kept only RETENTION_DAYS, so a digest retried long after its evaluation
+    may show fewer bars; the figures in the findings are unaffected.
+    """
+    running = runtime.rules.current().activity_types.running
+    first = week_start - (CHART_WEEKS - 1) * WEEK
+    rows = session.execute(
+        select(Activity.start_date_local, Activity.distance_m).where(
+            Activity.athlete_id == athlete_id,
+            Activity.sport_type.in_(sorted(running)),
+            Activity.start_date_local >= dt.datetime.combine(first, dt.time()),
+            Activity.start_date_local < dt.datetime.combine(week_start + WEEK, dt.time()),
+        )
+    ).all()
+    totals: dict[dt.date, int] = {}
+    for start_local, distance_m in rows:
+        day = start_local.date()
+        monday = day - dt.timedelta(days=day.weekday())
+        totals[monday] = totals.get(monday, 0) + int(distance_m)
+    return totals
+
+
+def _retry_later(
+    runtime: WorkerRuntime, claim_: OutboxClaim, reason: str, *, uncount: bool = False
+) -> None:
+    """Back to pending with a backoff, unless the digest has gone stale waiting."""
+    now = runtime.clock()
+    if now - (aware(claim_.created_at) or now) > DIGEST_MAX_AGE:
+        _finish(
+            runtime, claim_, "failed", f"undeliverable for {DIGEST_MAX_AGE.days} days; {reason}"
+        )
+        return
+    delay = runtime.retry_delay(claim_.attempts)
+    with transaction(runtime.sessions) as session:
+        back_to_pending(session, claim_, reason, now + delay, uncount=uncount)
+    runtime.jobs.send_digest(claim_.outbox_id, delay=int(delay.total_seconds() * 1000))
+    log.info(
+        "digest not sent (%s); next try in %s", reason, delay, extra={"outbox_id": claim_.outbox_id}
+    )
+
+
+def _finish(runtime: WorkerRuntime, claim_: OutboxClaim, status: str, reason: str) -> None:
+    with transaction(runtime.sessions) as session:
+        finish(session, claim_, status, reason)
+    log.info("digest %s: %s", status, reason, extra={"outbox_id": claim_.outbox_id})

@@ -1,0 +1,137 @@
+"""The outbox row's life cycle: claim under a lease, then sent, retried, failed or cancelled.
+
+Each step is one conditional UPDATE whose row count says whether it happened, which is atomic
+on PostgreSQL and SQLite alike: two senders racing for a row cannot both claim it, and a sender
+whose lease expired (it was presumed dead and the row was re-claimed) cannot mark it sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from strideguard.models import Alert, Athlete, OutboxEmail
+from worker.claims import rowcount
+
+# A digest about a week older than this is stale advice: stop retrying a transient failure.
+DIGEST_MAX_AGE = dt.timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class OutboxClaim:
+    outbox_id: int
+    attempts: int
+    lease_until: dt.datetime
+    # True when the previous holder's lease ran out: it crashed (or hung) mid-send.
+    after_crash: bool
+    last_error: str | None
+    created_at: dt.datetime
+
+
+def claimable(now: dt.datetime) -> object:
+    """Rows a sender may take at `now`: due and pending, or sending under a dead lease."""
+    return or_(
+        and_(
+            OutboxEmail.status == "pending",
+            or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= now),
+        ),
+        and_(OutboxEmail.status == "sending", OutboxEmail.lease_until < now),
+    )
+
+
+def claim(
+    session: Session, outbox_id: int, now: dt.datetime, lease: dt.timedelta
+) -> OutboxClaim | None:
+    """Take the row for one send attempt; None when it is not due or someone else holds it."""
+    previous = session.scalar(select(OutboxEmail.status).where(OutboxEmail.id == outbox_id))
+    lease_until = now + lease
+    result = session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == outbox_id, claimable(now))  # type: ignore[arg-type]
+        .values(status="sending", lease_until=lease_until, attempts=OutboxEmail.attempts + 1)
+    )
+    if rowcount(result) != 1:
+        return None
+    row = session.execute(
+        select(OutboxEmail.attempts, OutboxEmail.last_error, OutboxEmail.created_at).where(
+            OutboxEmail.id == outbox_id
+        )
+    ).one()
+    return OutboxClaim(
+        outbox_id=outbox_id,
+        attempts=row.attempts,
+        lease_until=lease_until,
+        after_crash=previous == "sending",
+        last_error=row.last_error,
+        created_at=row.created_at,
+    )
+
+
+def _ours(claim_: OutboxClaim) -> object:
+    return and_(
+        OutboxEmail.id == claim_.outbox_id,
+        OutboxEmail.status == "sending",
+        OutboxEmail.lease_until == claim_.lease_until,
+    )
+
+
+def mark_sent(
+    session: Session, claim_: OutboxClaim, now: dt.datetime, carried_late: Sequence[int]
+) -> bool:
+    """Record delivery and attach the late alerts the email carried; False if the lease was lost."""
+    result = session.execute(
+        update(OutboxEmail)
+        .where(_ours(claim_))  # type: ignore[arg-type]
+        .values(status="sent", sent_at=now, lease_until=None, last_error=None)
+    )
+    if rowcount(result) != 1:
+        return False
+    if carried_late:
+        session.execute(
+            update(Alert)
+            .where(Alert.id.in_(carried_late), Alert.outbox_id.is_(None))
+            .values(outbox_id=claim_.outbox_id)
+        )
+    return True
+
+
+def back_to_pending(
+    session: Session,
+    claim_: OutboxClaim,
+    last_error: str,
+    next_attempt_at: dt.datetime,
+    *,
+    uncount: bool = False,
+) -> None:
+    """Release the row for a later attempt, with the reason it did not go out this time."""
+    values: dict[str, object] = {
+        "status": "pending",
+        "lease_until": None,
+        "last_error": last_error,
+        "next_attempt_at": next_attempt_at,
+    }
+    if uncount:
+        values["attempts"] = OutboxEmail.attempts - 1
+    session.execute(update(OutboxEmail).where(_ours(claim_)).values(**values))  # type: ignore[arg-type]
+
+
+def finish(session: Session, claim_: OutboxClaim, status: str, last_error: str) -> None:
+    """Close the row for good (failed or cancelled), with the reason."""
+    session.execute(
+        update(OutboxEmail)
+        .where(_ours(claim_))  # type: ignore[arg-type]
+        .values(status=status, lease_until=None, last_error=last_error)
+    )
+
+
+def mark_bounced(session: Session, athlete_id: int, reason: str) -> None:
+    """A permanent bounce stops all mail to the athlete until they fix the address."""
+    session.execute(
+        update(Athlete)
+        .where(Athlete.id == athlete_id)
+        .values(email_status="bounced", email_status_reason=reason)
+    )

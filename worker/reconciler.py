@@ -1,0 +1,138 @@
+"""Re-enqueue whatever the database says is due, so a lost queue message only delays work.
+
+The queue is a convenience: a Redis flush, a SIGKILLed worker or a crash between a commit and
+its enqueue can each drop a message. Every job's row says whether the job still has to happen,
+so the scheduler runs `Reconciler.run` on each tick and sends a fresh message for:
+
+- evaluations pending and due, not held by a live attempt (`started_at` older than the lease);
+- outbox rows pending with `next_attempt_at` passed, or `sending` under an expired lease;
+- Strava syncs asked for (`sync_requested_at`) more than a lease ago and not done since;
+- webhook events received more than a lease ago and still unprocessed.
+
+A message sent for a job that is already queued is harmless (the job's claim drops the
+duplicate), but a flood is not, so each job is re-sent at most once per lease period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+
+from strideguard.models import Evaluation, OutboxEmail, StravaConnection, WebhookEvent
+from worker.outbox_lease import claimable
+from worker.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+# Rows looked at per kind and tick; a backlog larger than this drains over several ticks.
+BATCH = 500
+
+
+@dataclass
+class ReconcileReport:
+    evaluations: int = 0
+    emails: int = 0
+    syncs: int = 0
+    webhook_events: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.evaluations + self.emails + self.syncs + self.webhook_events
+
+
+class Reconciler:
+    """Finds due work in the DB and enqueues it; remembers what it sent for one lease period."""
+
+    def __init__(self, runtime: WorkerRuntime) -> None:
+        self._runtime = runtime
+        self._sent: dict[Hashable, dt.datetime] = {}
+
+    def note_sent(self, key: Hashable, now: dt.datetime) -> None:
+        """Record that a message for `key` just went out (the scheduler calls this too)."""
+        self._sent[key] = now
+
+    def _fresh(self, key: Hashable, now: dt.datetime) -> bool:
+        sent = self._sent.get(key)
+        if sent is not None and now - sent < self._runtime.lease:
+            return False
+        self._sent[key] = now
+        return True
+
+    def _forget_old(self, now: dt.datetime) -> None:
+        lease = self._runtime.lease
+        self._sent = {key: at for key, at in self._sent.items() if now - at < lease}
+
+    def run(self, now: dt.datetime) -> ReconcileReport:
+        self._forget_old(now)
+        report = ReconcileReport()
+        runtime = self._runtime
+        stale = now - runtime.lease
+        jobs = runtime.jobs
+        with runtime.sessions() as session:
+            evaluations = session.execute(
+                select(Evaluation.athlete_id, Evaluation.week_start)
+                .where(
+                    Evaluation.status == "pending",
+                    Evaluation.due_at <= now,
+                    or_(Evaluation.started_at.is_(None), Evaluation.started_at < stale),
+                )
+                .order_by(Evaluation.due_at)
+                .limit(BATCH)
+            ).all()
+            emails = session.scalars(
+                select(OutboxEmail.id)
+                .where(claimable(now))  # type: ignore[arg-type]
+                .order_by(OutboxEmail.id)
+                .limit(BATCH)
+            ).all()
+            syncs = session.execute(
+                select(StravaConnection.athlete_id, StravaConnection.backfilled_at)
+                .where(
+                    StravaConnection.status == "active",
+                    StravaConnection.sync_requested_at < stale,
+                    or_(
+                        StravaConnection.last_synced_at.is_(None),
+                        StravaConnection.last_synced_at < StravaConnection.sync_requested_at,
+                    ),
+                    StravaConnection.sync_attempts < runtime.settings.job_max_attempts,
+                )
+                .limit(BATCH)
+            ).all()
+            events = session.scalars(
+                select(WebhookEvent.id)
+                .where(and_(WebhookEvent.status == "received", WebhookEvent.received_at < stale))
+                .order_by(WebhookEvent.id)
+                .limit(BATCH)
+            ).all()
+        for athlete_id, week_start in evaluations:
+            if self._fresh(("evaluation", athlete_id, week_start), now):
+                jobs.evaluate_week(athlete_id, week_start)
+                report.evaluations += 1
+        for outbox_id in emails:
+            if self._fresh(("email", outbox_id), now):
+                jobs.send_digest(outbox_id)
+                report.emails += 1
+        for athlete_id, backfilled_at in syncs:
+            if self._fresh(("sync", athlete_id), now):
+                if backfilled_at is None:
+                    jobs.backfill(athlete_id)
+                else:
+                    jobs.refresh_window(athlete_id)
+                report.syncs += 1
+        for event_id in events:
+            if self._fresh(("webhook", event_id), now):
+                jobs.process_webhook_event(event_id)
+                report.webhook_events += 1
+        if report.total:
+            log.info(
+                "reconciler re-enqueued %d evaluations, %d emails, %d syncs, %d webhook events",
+                report.evaluations,
+                report.emails,
+                report.syncs,
+                report.webhook_events,
+            )
+        return report

@@ -1,0 +1,133 @@
+"""What every job needs at hand, built once per process at start-up.
+
+`start_runtime(settings)` makes the engine, the broker and the actors bound to that broker, and
+returns a `WorkerRuntime`. Nothing here runs at import: the embedded web process, a worker
+process, the scheduler and each test build their own runtime from their own settings.
+
+`WorkerRuntime.jobs` is the one way to enqueue work (the enqueue seam): the web routes, the
+scheduler and the reconciler call it, and it sends to whichever broker this runtime installed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import dramatiq
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from integrations.strava.budget import make_budget
+from integrations.strava.context import StravaContext, make_context
+from strideguard.db import make_engine, make_sessionmaker
+from strideguard.models import utcnow
+from strideguard.settings import Settings
+
+if TYPE_CHECKING:
+    from rules import ConfigHolder
+
+log = logging.getLogger(__name__)
+
+# Actor names, shared by the declarations (worker/actors.py) and the senders below.
+BACKFILL = "backfill_athlete"
+REFRESH_WINDOW = "refresh_window"
+PROCESS_WEBHOOK_EVENT = "process_webhook_event"
+EVALUATE_WEEK = "evaluate_week"
+SEND_DIGEST = "send_digest"
+PURGE_EXPIRED = "purge_expired"
+
+
+class Jobs:
+    """Typed senders for every actor; `delay` is in milliseconds, as dramatiq takes it."""
+
+    def __init__(self, broker: dramatiq.Broker) -> None:
+        self._broker = broker
+
+    def _send(self, actor_name: str, *args: Any, delay: int | None = None) -> None:
+        self._broker.get_actor(actor_name).send_with_options(args=args, delay=delay)
+
+    def backfill(self, athlete_id: int, *, delay: int | None = None) -> None:
+        self._send(BACKFILL, athlete_id, delay=delay)
+
+    def refresh_window(self, athlete_id: int, *, delay: int | None = None) -> None:
+        self._send(REFRESH_WINDOW, athlete_id, delay=delay)
+
+    def process_webhook_event(self, event_id: int, *, delay: int | None = None) -> None:
+        self._send(PROCESS_WEBHOOK_EVENT, event_id, delay=delay)
+
+    def evaluate_week(
+        self, athlete_id: int, week_start: dt.date, *, delay: int | None = None
+    ) -> None:
+        self._send(EVALUATE_WEEK, athlete_id, week_start.isoformat(), delay=delay)
+
+    def send_digest(self, outbox_id: int, *, delay: int | None = None) -> None:
+        self._send(SEND_DIGEST, outbox_id, delay=delay)
+
+    def purge_expired(self) -> None:
+        self._send(PURGE_EXPIRED)
+
+
+@dataclass
+class WorkerRuntime:
+    """Settings, database and queue for one process; actors receive it by closure."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    broker: dramatiq.Broker
+    clock: Callable[[], dt.datetime] = utcnow
+    jobs: Jobs = field(init=False)
+    strava: StravaContext = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = Jobs(self.broker)
+        # The budget's keys live under the queue namespace, so deployments sharing a Redis
+        # (and tests) keep separate budgets.
+        budget = make_budget(
+            self.settings, namespace=f"{self.settings.queue_namespace}:strava-budget"
+        )
+        self.strava = make_context(self.settings, self.sessions, budget=budget, clock=self.clock)
+
+    @cached_property
+    def rules(self) -> ConfigHolder:
+        """The rules in force; reloads a valid edit of RULES_PATH without a restart."""
+        from rules import ConfigHolder
+
+        return ConfigHolder(self.settings.rules_path)
+
+    @property
+    def lease(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.settings.job_lease_seconds)
+
+    def retry_delay(self, attempts: int) -> dt.timedelta:
+        """Backoff before attempt `attempts + 1`: JOB_RETRY_SECONDS doubling, capped at 1 h."""
+        seconds = self.settings.job_retry_seconds * 2 ** max(attempts - 1, 0)
+        return dt.timedelta(seconds=min(seconds, 3600.0))
+
+    def close(self) -> None:
+        self.broker.close()
+        self.engine.dispose()
+
+
+def start_runtime(settings: Settings) -> WorkerRuntime:
+    """Build the runtime for `settings` and declare the actors on its broker.
+
+    The broker also becomes dramatiq's global broker, so anything that looks it up the
+    dramatiq way (the `dramatiq` CLI, middleware) finds the same one.
+    """
+    # Imported here: actors.py imports the job modules, which import this module.
+    from worker.actors import declare_actors
+    from worker.broker import make_broker
+
+    broker = make_broker(settings)
+    dramatiq.set_broker(broker)
+    engine = make_engine(settings.database_url)
+    runtime = WorkerRuntime(
+        settings=settings, engine=engine, sessions=make_sessionmaker(engine), broker=broker
+    )
+    declare_actors(runtime)
+    return runtime

@@ -1,0 +1,124 @@
+"""The one process that decides *when*: due weeks, lost jobs, and the daily purge.
+
+Each tick asks the database what is due and enqueues it; it holds no state that matters
+across restarts. A week's `evaluations` row is created once (unique athlete and week), so
+a double tick or a restart after downtime enqueues each closed week exactly once, and the
+catch-up reaches back over every week that closed meanwhile, up to the lookback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from strideguard.db import transaction
+from strideguard.models import Athlete, Evaluation, StravaConnection
+from worker.claims import aware, insert_ignoring_duplicates
+from worker.reconciler import Reconciler, ReconcileReport
+from worker.runtime import WorkerRuntime
+from worker.single_instance import SchedulerLock
+from worker.weeks import due_at, due_weeks, zone_or_utc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    scheduled: list[tuple[int, dt.date]]
+    reconciled: ReconcileReport
+    purge_sent: bool
+
+
+class Scheduler:
+    """One tick at a time; `run_forever` adds the loop, the single-instance lock and the stop."""
+
+    def __init__(self, runtime: WorkerRuntime) -> None:
+        self.runtime = runtime
+        self.reconciler = Reconciler(runtime)
+        self._last_purge: dt.date | None = None
+
+    def schedule_due_weeks(self, now: dt.datetime) -> list[tuple[int, dt.date]]:
+        """Create the evaluations that became due and enqueue them; the new (athlete, week)s."""
+        runtime = self.runtime
+        grace = dt.timedelta(hours=runtime.settings.evaluation_grace_hours)
+        created: list[tuple[int, dt.date]] = []
+        with transaction(runtime.sessions) as session:
+            athletes = session.execute(
+                select(
+                    Athlete.id,
+                    Athlete.timezone,
+                    Athlete.created_at,
+                    StravaConnection.created_at.label("connected_at"),
+                )
+                .join(StravaConnection, StravaConnection.athlete_id == Athlete.id)
+                .where(StravaConnection.status == "active", Athlete.email_status == "ok")
+            ).all()
+            for athlete_id, timezone, created_at, connected_at in athletes:
+                zone = zone_or_utc(timezone)
+                since = max(aware(created_at) or now, aware(connected_at) or now)
+                weeks = due_weeks(
+                    now, zone, grace, since=since, lookback_weeks=runtime.settings.lookback_weeks
+                )
+                if not weeks:
+                    continue
+                rows = [
+                    {
+                        "athlete_id": athlete_id,
+                        "week_start": week,
+                        "status": "pending",
+                        "due_at": due_at(week, zone, grace),
+                        "attempts": 0,
+                    }
+                    for week in weeks
+                ]
+                inserted = session.execute(
+                    insert_ignoring_duplicates(session, Evaluation).returning(
+                        Evaluation.athlete_id, Evaluation.week_start
+                    ),
+                    rows,
+                )
+                created.extend((row.athlete_id, row.week_start) for row in inserted)
+        # Enqueued after the commit, so a worker never looks for a row that is not there yet.
+        for athlete_id, week in created:
+            runtime.jobs.evaluate_week(athlete_id, week)
+            self.reconciler.note_sent(("evaluation", athlete_id, week), now)
+        if created:
+            log.info("scheduled %d athlete-weeks for evaluation", len(created))
+        return created
+
+    def tick(self, now: dt.datetime | None = None) -> TickReport:
+        now = now or self.runtime.clock()
+        scheduled = self.schedule_due_weeks(now)
+        reconciled = self.reconciler.run(now)
+        purge_sent = False
+        if self._last_purge != now.date():
+            self.runtime.jobs.purge_expired()
+            self._last_purge = now.date()
+            purge_sent = True
+        return TickReport(scheduled, reconciled, purge_sent)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Hold the single-instance lock and tick until `stop` is set."""
+        with SchedulerLock(self.runtime.engine):
+            self.loop(stop)
+
+    def loop(self, stop: threading.Event) -> None:
+        """Tick until `stop` is set (the caller holds the lock). A failing tick is retried."""
+        log.info(
+            "scheduler started: tick every %ss, grace %sh, lookback %d weeks",
+            self.runtime.settings.scheduler_tick_seconds,
+            self.runtime.settings.evaluation_grace_hours,
+            self.runtime.settings.lookback_weeks,
+        )
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                # The database or Redis may be briefly away; the next tick tries again.
+                log.exception("scheduler tick failed")
+            stop.wait(self.runtime.settings.scheduler_tick_seconds)
+        log.info("scheduler stopped")

@@ -1,0 +1,103 @@
+"""Strava syncs as jobs: the Strava box does the syncing, this module does the bookkeeping.
+
+Attempts are counted on `strava_connections.sync_attempts` *before* each try and reset on
+success, so a sync that keeps killing its worker is counted too and stops after
+JOB_MAX_ATTEMPTS with the reason in `last_error`. A spent rate budget is not a failure: the
+job re-enqueues itself for the next window and gives the attempt back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+
+from integrations.strava import sync
+from integrations.strava.budget import Priority
+from integrations.strava.errors import BudgetExceeded, ConnectionRevoked, NotConnected
+from strideguard.db import transaction
+from strideguard.models import StravaConnection
+from worker.claims import GaveUp, error_text, gave_up_text
+from worker.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+
+def _start_attempt(runtime: WorkerRuntime, athlete_id: int) -> bool:
+    """Count the attempt; False when there is nothing to sync (no or revoked connection)."""
+    with transaction(runtime.sessions) as session:
+        connection = session.scalar(
+            select(StravaConnection).where(StravaConnection.athlete_id == athlete_id)
+        )
+        if connection is None or connection.status != "active":
+            return False
+        if connection.sync_attempts >= runtime.settings.job_max_attempts:
+            reason = gave_up_text(connection.sync_attempts, connection.last_error)
+            connection.last_error = reason
+            connection.sync_requested_at = None
+            raise GaveUp(reason)
+        connection.sync_attempts += 1
+    return True
+
+
+def _set_connection(runtime: WorkerRuntime, athlete_id: int, **values: object) -> None:
+    with transaction(runtime.sessions) as session:
+        session.execute(
+            update(StravaConnection)
+            .where(StravaConnection.athlete_id == athlete_id)
+            .values(**values)
+        )
+
+
+def run_sync(
+    runtime: WorkerRuntime,
+    athlete_id: int,
+    do_sync: Callable[[], object],
+    resend: Callable[[int], None],
+) -> None:
+    """Run `do_sync` with attempt counting, failure recording and budget deferral."""
+    if not _start_attempt(runtime, athlete_id):
+        log.info("no active Strava connection: nothing to sync", extra={"athlete_id": athlete_id})
+        return
+    try:
+        do_sync()
+    except BudgetExceeded as exc:
+        _set_connection(runtime, athlete_id, sync_attempts=StravaConnection.sync_attempts - 1)
+        log.info(
+            "Strava budget spent; sync deferred by %d ms",
+            exc.retry_after_ms,
+            extra={"athlete_id": athlete_id},
+        )
+        resend(exc.retry_after_ms)
+        return
+    except (ConnectionRevoked, NotConnected) as exc:
+        _set_connection(runtime, athlete_id, last_error=error_text(exc), sync_requested_at=None)
+        raise
+    except Exception as exc:
+        _set_connection(runtime, athlete_id, last_error=error_text(exc))
+        raise
+    _set_connection(runtime, athlete_id, sync_attempts=0)
+
+
+def backfill(runtime: WorkerRuntime, athlete_id: int) -> None:
+    run_sync(
+        runtime,
+        athlete_id,
+        lambda: sync.backfill(runtime.strava, athlete_id),
+        lambda delay: runtime.jobs.backfill(athlete_id, delay=delay),
+    )
+
+
+def refresh_window(runtime: WorkerRuntime, athlete_id: int) -> None:
+    run_sync(
+        runtime,
+        athlete_id,
+        lambda: sync.refresh_window(runtime.strava, athlete_id, priority=Priority.BACKGROUND),
+        lambda delay: runtime.jobs.refresh_window(athlete_id, delay=delay),
+    )
+
+
+def purge_expired(runtime: WorkerRuntime) -> None:
+    removed = sync.purge_expired(runtime.sessions, runtime.settings.retention_days, runtime.clock())
+    log.info("purged %d activities older than %d days", removed, runtime.settings.retention_days)
