@@ -203,8 +203,11 @@ class StravaApp:
             updates: dict[str, str] = {}
             if before.get("name") != after.get("name"):
                 updates["title"] = str(after.get("name"))
-            if before.get("type") != after.get("type"):
-                updates["type"] = str(after.get("type"))
+            if (before.get("sport_type"), before.get("type")) != (
+                after.get("sport_type"),
+                after.get("type"),
+            ):
+                updates["type"] = str(after.get("sport_type") or after.get("type"))
             if is_private(before) != is_private(after):
                 updates["private"] = "true" if is_private(after) else "false"
             event = self._activity_event("update", after, updates) if updates else None
