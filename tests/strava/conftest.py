@@ -105,7 +105,11 @@ def seed() -> list[dict[str, Any]]:
             "athlete": {"id": OTHER, "firstname": "Many", "measurement_preference": "meters"},
             # a run every two hours: 450 activities inside the six-week window
             "activities": runs_every(
-                dt.timedelta(hours=2), 450, first_id=9_000_000, end=START - dt.timedelta(hours=2)
+                dt.timedelta(hours=2),
+                450,
+                first_id=9_000_000,
+                end=START - dt.timedelta(hours=2),
+                gear_id=None,
             ),
             "gear": [],
         },

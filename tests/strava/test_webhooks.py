@@ -1,0 +1,193 @@
+"""Webhooks end to end: Strava (the simulator) POSTs to our app served for real by uvicorn."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import pytest
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from integrations.strava.jobs import run_job
+from integrations.strava.simulator import Simulator
+from integrations.strava.subscription import ensure_subscription
+from integrations.strava.sync import backfill
+from strideguard.cli.main import app as cli
+from strideguard.models import Activity, StravaSubscription, WebhookEvent
+from tests.strava.conftest import RUNNER, START, VERIFY_TOKEN, LiveApp, connect_directly, row_counts, run
+
+
+def _subscribed(live: LiveApp) -> int:
+    ensure_subscription(live.app.state.strava)
+    with live.app.state.strava.sessions() as session:
+        return int(session.scalars(select(StravaSubscription.subscription_id)).one())
+
+
+def _event(subscription_id: int, **changes: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "aspect_type": "create",
+        "event_time": 1772618850,
+        "object_id": 6001,
+        "object_type": "activity",
+        "owner_id": RUNNER,
+        "subscription_id": subscription_id,
+        "updates": {},
+    }
+    event.update(changes)
+    return event
+
+
+def test_validation_echoes_the_challenge_only_for_our_verify_token(live: LiveApp) -> None:
+    ok = requests.get(
+        f"{live.url}/strava/webhook",
+        params={"hub.mode": "subscribe", "hub.challenge": "15f7d1a9", "hub.verify_token": VERIFY_TOKEN},
+        timeout=5,
+    )
+    assert ok.status_code == 200
+    assert ok.json() == {"hub.challenge": "15f7d1a9"}
+    wrong = requests.get(
+        f"{live.url}/strava/webhook",
+        params={"hub.mode": "subscribe", "hub.challenge": "15f7d1a9", "hub.verify_token": "guess"},
+        timeout=5,
+    )
+    assert wrong.status_code == 403
+    assert "15f7d1a9" not in wrong.text
+
+
+def test_subscribe_command_creates_then_repairs_the_subscription(
+    live: LiveApp, sim: Simulator, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    first = runner.invoke(cli, ["strava", "subscribe"])
+    assert first.exit_code == 0, first.output
+    assert "created subscription" in first.output
+    again = runner.invoke(cli, ["strava", "subscribe"])
+    assert "kept subscription" in again.output
+    # the app moved: the old subscription points at a dead callback and must be replaced
+    sim.subscriptions[0].callback_url = "http://old-host.invalid/strava/webhook"
+    repaired = runner.invoke(cli, ["strava", "subscribe", "--format", "json"])
+    actions = json.loads(repaired.output)["actions"]
+    assert actions[0].startswith("deleted subscription")
+    assert actions[1].startswith("created subscription")
+    assert [s.callback_url for s in sim.subscriptions] == [f"{live.url}/strava/webhook"]
+    with sessions() as session:
+        assert session.scalars(select(StravaSubscription.subscription_id)).all() == [
+            sim.subscriptions[0].id
+        ]
+
+
+def test_a_delete_event_removes_the_activity(
+    live: LiveApp, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    _subscribed(live)
+    ctx = live.app.state.strava
+    athlete_id = connect_directly(ctx, sim)
+    backfill(ctx, athlete_id)
+    delivery = sim.delete_activity(RUNNER, 5003, wait=True)
+    assert delivery is not None and delivery.delivered
+    assert len(live.jobs) == 1
+    run_job(ctx, live.jobs[0])
+    with sessions() as session:
+        assert session.get(Activity, 5003) is None
+        assert session.get(Activity, 5004) is not None
+        assert session.scalars(select(WebhookEvent.status)).all() == ["processed"]
+
+
+def test_a_create_event_with_immediate_sync_stores_the_activity(
+    live: LiveApp, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    _subscribed(live)
+    ctx = live.app.state.strava
+    ctx.settings = ctx.settings.model_copy(update={"strava_webhook_sync": "immediate"})
+    athlete_id = connect_directly(ctx, sim)
+    sim.add_activity(RUNNER, run(7001, START - dt.timedelta(hours=1)), wait=True)
+    run_job(ctx, live.jobs[0])
+    with sessions() as session:
+        stored = session.get(Activity, 7001)
+    assert stored is not None and stored.athlete_id == athlete_id
+    assert stored.distance_m == 8000
+
+
+def test_deauthorization_event_leaves_nothing_behind(
+    live: LiveApp, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    _subscribed(live)
+    ctx = live.app.state.strava
+    athlete_id = connect_directly(ctx, sim)
+    backfill(ctx, athlete_id)
+    sim.delete_activity(RUNNER, 5001, wait=True)  # leaves a webhook_events row behind it
+    delivery = sim.deauthorize_athlete(RUNNER, wait=True)
+    assert delivery is not None and delivery.delivered
+    for job in live.jobs:
+        run_job(ctx, job)
+    counts = row_counts(sessions)
+    assert counts.pop("strava_subscriptions") == 1  # the application's, not the athlete's
+    assert counts.pop("oauth_states") == 0
+    assert all(count == 0 for count in counts.values()), counts
+
+
+def test_the_same_event_twice_is_recorded_and_enqueued_once(
+    live: LiveApp, sessions: sessionmaker[Session]
+) -> None:
+    subscription_id = _subscribed(live)
+    for _ in range(2):
+        answer = requests.post(f"{live.url}/strava/webhook", json=_event(subscription_id), timeout=5)
+        assert answer.status_code == 200
+    assert row_counts(sessions)["webhook_events"] == 1
+    assert len(live.jobs) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "JSON object"),
+        (json.dumps({"aspect_type": "create"}).encode(), 400, "missing field"),
+        ("unknown", 400, "unknown field 'extra'"),
+        ("string-id", 400, "'object_id' must be a non-negative integer"),
+        ("bad-aspect", 400, "'aspect_type' must be one of"),
+        ("bad-updates", 400, "'updates' must be an object of strings"),
+        ("wrong-subscription", 403, "unknown subscription_id"),
+        (b"{" + b" " * 20_000 + b"}", 413, "larger than 16384 bytes"),
+    ],
+)
+def test_forged_or_malformed_events_are_refused_and_not_recorded(
+    live: LiveApp, sessions: sessionmaker[Session], body: bytes | str, status: int, message: str
+) -> None:
+    subscription_id = _subscribed(live)
+    variants = {
+        "unknown": _event(subscription_id, extra=1),
+        "string-id": _event(subscription_id, object_id="6001"),
+        "bad-aspect": _event(subscription_id, aspect_type="rename"),
+        "bad-updates": _event(subscription_id, updates={"private": True}),
+        "wrong-subscription": _event(subscription_id + 1),
+    }
+    payload = json.dumps(variants[body]).encode() if isinstance(body, str) else body
+    answer = requests.post(
+        f"{live.url}/strava/webhook",
+        data=payload,
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert answer.status_code == status
+    assert message in answer.json()["error"]
+    assert row_counts(sessions)["webhook_events"] == 0
+    assert live.jobs == []
+
+
+def test_a_huge_chunked_body_is_refused_before_parsing(
+    live: LiveApp, sessions: sessionmaker[Session]
+) -> None:
+    _subscribed(live)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b" " * 1024
+
+    answer = requests.post(f"{live.url}/strava/webhook", data=chunks(), timeout=5)
+    assert answer.status_code == 413
+    assert row_counts(sessions)["webhook_events"] == 0
