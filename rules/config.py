@@ -241,8 +241,14 @@ class _Parser:
             valid = list(allowed)
             for key in items:
                 if key not in valid:
-                    self.problems.add(items[key], f"{what}: {_unknown('key', key, valid)}")
+                    self.problems.add(self.key(node, key), f"{what}: {_unknown('key', key, valid)}")
         return items
+
+    @staticmethod
+    def key(node: Located, key: str) -> Located:
+        """The position of a mapping key, for errors about the key rather than its value."""
+        mark = (node.key_marks or {}).get(key)
+        return Located(key, mark) if mark else node.value[key]
 
     def text(self, node: Located | None, what: str, *, optional: bool = False) -> str | None:
         if node is None or (optional and node.value is None):
@@ -308,22 +314,29 @@ class _Parser:
             return None
         return expr
 
-    def params(self, node: Located | None, scope_names: set[str]) -> dict[str, int | float]:
+    def params(
+        self, node: Located | None, scope_names: set[str]
+    ) -> tuple[dict[str, int | float], set[str]]:
+        """The valid parameters, and every declared name (so a bad value is reported once)."""
         if node is None:
-            return {}
+            return {}, set()
         params: dict[str, int | float] = {}
-        for name, value in self.mapping(node, "params", None).items():
+        items = self.mapping(node, "params", None)
+        for name, value in items.items():
             if not name.isidentifier():
-                self.problems.add(value, f"parameter name {name!r} must be a plain word")
+                self.problems.add(
+                    self.key(node, name), f"parameter name {name!r} must be a plain word"
+                )
             elif name in scope_names:
                 self.problems.add(
-                    value, f"parameter {name!r} has the name of a metric or function; rename it"
+                    self.key(node, name),
+                    f"parameter {name!r} has the name of a metric or function; rename it",
                 )
             elif (problem := _param_problem(name, value.value, {})) is not None:
                 self.problems.add(value, f"params.{name}: {problem}")
             else:
                 params[name] = value.value
-        return params
+        return params, set(items)
 
     def rule(self, rule_id: str, key: Located, node: Located) -> RuleDefinition | None:
         before = len(self.problems.lines)
@@ -334,7 +347,7 @@ class _Parser:
             return None
         for required in _REQUIRED_RULE_KEYS:
             if required not in items:
-                self.problems.add(node, f"rule {rule_id}: missing required key {required!r}")
+                self.problems.add(key, f"rule {rule_id}: missing required key {required!r}")
         per: Per = "week"
         if "per" in items:
             if items["per"].value in ("week", "run"):
@@ -344,14 +357,18 @@ class _Parser:
         catalog_names = set(WEEK_METRICS if per == "week" else RUN_METRICS) | set(
             WEEK_FUNCTIONS if per == "week" else RUN_FUNCTIONS
         )
-        params = self.params(items.get("params"), catalog_names)
-        scope = _RuleScope(per, params)
+        params, declared = self.params(items.get("params"), catalog_names)
+        scope = _RuleScope(per, declared)
 
         lets: list[tuple[str, Expr]] = []
         if "let" in items:
             for name, value in self.mapping(items["let"], "let", None).items():
                 if not name.isidentifier() or name in catalog_names or name in params:
-                    self.problems.add(value, f"let name {name!r} is taken or not a plain word")
+                    self.problems.add(
+                        self.key(items["let"], name),
+                        f"let name {name!r} is taken (a metric, function or parameter) "
+                        "or not a plain word",
+                    )
                     continue
                 expr = self.expression(value, scope, f"let.{name}", "num")
                 if expr is not None:
@@ -519,9 +536,8 @@ def parse_config(text: str, source: str) -> RulesConfig:
             problems.add(root, "missing the 'rules' mapping")
     else:
         rules_node = top["rules"]
-        keys = _keys_of(rules_node)
         for rule_id, node in parser.mapping(rules_node, "rules", None).items():
-            rule = parser.rule(rule_id, keys.get(rule_id, node), node)
+            rule = parser.rule(rule_id, parser.key(rules_node, rule_id), node)
             if rule is not None:
                 rules[rule_id] = rule
     if problems.lines:
@@ -533,11 +549,6 @@ def parse_config(text: str, source: str) -> RulesConfig:
         source=source,
         loaded_at=dt.datetime.now(dt.UTC),
     )
-
-
-def _keys_of(node: Located) -> dict[str, Located]:
-    # Rule ids are map keys; the value's mark is close enough to point at the rule.
-    return node.value if isinstance(node.value, dict) else {}
 
 
 def load_config(path: Path | None = None) -> RulesConfig:

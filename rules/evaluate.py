@@ -158,7 +158,8 @@ class _AthleteView:
             threshold = _number(_pick(env.evaluate(rule.threshold), index))
         if code == DISABLED:
             return self.shell(rule, week_start, "disabled", None, threshold)
-        value = _number(_pick(env.evaluate(rule.value), index)) if rule.value else None
+        raw_value = _pick(env.evaluate(rule.value), index) if rule.value else None
+        value = _number(raw_value)
         figures: dict[str, Figure] = {}
         for key, expr in rule.figures:
             raw = _pick(env.evaluate(expr), index)
@@ -169,8 +170,9 @@ class _AthleteView:
             else:
                 figures[key] = _number(raw, key)
         band = None
-        if code == FIRED and value is not None:
-            band = next((name for name, low in reversed(rule.bands) if value > low), None)
+        if code == FIRED and value is not None and raw_value is not None:
+            # Bands compare the exact value, not the rounded one shown.
+            band = next((name for name, low in reversed(rule.bands) if raw_value > low), None)
         finding = self.shell(rule, week_start, STATUSES[code], value, threshold)
         activity_id = run_date = None
         if rule.per == "run":

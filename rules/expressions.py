@@ -237,6 +237,8 @@ class _Compiler:
         names: set[str] = set()
         for kind, arg in zip(spec.args, node.args, strict=True):
             if kind == "series":
+                if isinstance(arg, ast.Name) and self.scope.name_type(arg.id) is None:
+                    raise self.fail(arg, _unknown("metric", arg.id, self.scope.suggestions()))
                 if not (isinstance(arg, ast.Name) and self.scope.is_series(arg.id)):
                     raise self.fail(arg, f"the first argument of {name}() must be a weekly metric")
                 args.append(arg.id)
@@ -286,12 +288,13 @@ def compile_expression(text: str, scope: Scope) -> Expr:
     """Parse and type-check `text`; raises `ExpressionError` with the offending offset."""
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(0, f"expression longer than {MAX_EXPRESSION_CHARS} characters")
+    lead = len(text) - len(text.lstrip())
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        offset = max((exc.offset or 1) - 1, 0) + (len(text) - len(text.lstrip()))
-        raise ExpressionError(offset, f"cannot read the expression: {exc.msg}") from None
-    lead = len(text) - len(text.lstrip())
+        # Python reports offset 0 when the text ended too early: point at its end.
+        offset = exc.offset - 1 if exc.offset else len(text.strip())
+        raise ExpressionError(offset + lead, f"cannot read the expression: {exc.msg}") from None
     try:
         return _Compiler(scope).compile(tree.body)
     except ExpressionError as exc:

@@ -47,6 +47,8 @@ class Located:
     # so an error inside an expression can point at the exact column.
     text_offset: int = 0
     single_line: bool = True
+    # For mappings: where each key was written, so "unknown key" points at the key itself.
+    key_marks: dict[str, Mark] | None = None
 
 
 class YamlSourceError(Exception):
@@ -108,7 +110,7 @@ class _Builder:
                     )
                 keys[key.value] = key
                 items[key.value] = self.build(value_node)
-            return Located(items, mark)
+            return Located(items, mark, key_marks={k: v.mark for k, v in keys.items()})
         if isinstance(node, yaml.SequenceNode):
             return Located([self.build(child) for child in node.value], mark)
         value = self.loader.construct_object(node, deep=True)
