@@ -45,9 +45,13 @@ class ExerciseLibrary:
     def pool(self, focus: Iterable[str]) -> list[Exercise]:
         """Exercises for `focus`, interleaved by tag so a window of picks mixes the tags."""
         wanted = [tag for tag in dict.fromkeys(focus) if tag in TAGS]
-        by_tag = [[e for e in self.exercises if tag in e.tags] for tag in wanted]
-        if sum(len(group) for group in by_tag) < MIN_PICKS:
-            by_tag = [[e for e in self.exercises if tag in e.tags] for tag in DEFAULT_FOCUS]
+        ordered = self._interleaved(wanted)
+        if len(ordered) <= MIN_PICKS:  # too few to rotate: top up from the default focus
+            ordered += [e for e in self._interleaved(DEFAULT_FOCUS) if e not in ordered]
+        return ordered
+
+    def _interleaved(self, tags: Sequence[str]) -> list[Exercise]:
+        by_tag = [[e for e in self.exercises if tag in e.tags] for tag in tags]
         ordered: list[Exercise] = []
         for rank in range(max((len(group) for group in by_tag), default=0)):
             for group in by_tag:

@@ -155,7 +155,11 @@ def render_sections(digest: DigestContext) -> list[Section]:
         rule = str(finding["rule"])
         week = formatting.as_date(finding["week_start"])
         picks = pick_exercises(
-            library, finding.get("exercise_focus") or (), digest.athlete.id, week, shown
+            library,
+            finding.get("exercise_focus") or (),
+            digest.athlete.id,
+            digest.week_start,
+            shown,
         )
         shown.extend(e.id for e in picks)
         text = _advice_blocks(rule, "txt", finding, units, ("headline", *ADVICE_BLOCKS))

@@ -1,0 +1,171 @@
+"""Sending over real SMTP (aiosmtpd on loopback) and classifying what goes wrong."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.notifier.worked import BUILT_IN, digest
+from worker.notifier.mime import build_message
+from worker.notifier.render import render_digest
+from worker.notifier.smtp import (
+    PermanentBounce,
+    PermanentSendError,
+    TransientSendError,
+    parse_smtp_url,
+    send_message,
+)
+
+
+class Recorder:
+    """Accepts mail, or answers RCPT/DATA with a chosen reply."""
+
+    def __init__(self, rcpt_reply: str | None = None, data_reply: str | None = None) -> None:
+        self.rcpt_reply = rcpt_reply
+        self.data_reply = data_reply
+        self.received: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply:
+            return self.data_reply
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Recorder, str]]:
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield recorder, f"smtp://127.0.0.1:{controller.port}"
+    controller.stop()
+
+
+def _message() -> EmailMessage:
+    context = digest([BUILT_IN["weekly_distance_spike"]])
+    return build_message(
+        render_digest(context),
+        to="ana@example.org",
+        from_="strideguard <alerts@sg.example.org>",
+        message_id="<digest-7-2025-10-13@sg.example.org>",
+        links=context.links,
+    )
+
+
+def test_delivers_the_digest(smtp_server: tuple[Recorder, str]) -> None:
+    recorder, url = smtp_server
+    send_message(_message(), url, timeout=5)
+    ((mail_from, rcpt_tos, content),) = recorder.received
+    assert mail_from == "alerts@sg.example.org"
+    assert rcpt_tos == ["ana@example.org"]
+    received = message_from_bytes(content, policy=policy.default)
+    assert received["Message-ID"] == "<digest-7-2025-10-13@sg.example.org>"
+    assert received.get_content_type() == "multipart/alternative"
+
+
+def test_451_is_transient(smtp_server: tuple[Recorder, str]) -> None:
+    recorder, url = smtp_server
+    recorder.data_reply = "451 4.3.0 Try again later"
+    with pytest.raises(TransientSendError) as caught:
+        send_message(_message(), url, timeout=5)
+    assert caught.value.code == 451
+
+
+def test_550_on_rcpt_is_a_bounce(smtp_server: tuple[Recorder, str]) -> None:
+    recorder, url = smtp_server
+    recorder.rcpt_reply = "550 5.1.1 Mailbox unavailable"
+    with pytest.raises(PermanentBounce) as caught:
+        send_message(_message(), url, timeout=5)
+    assert caught.value.code == 550
+    assert "Mailbox unavailable" in caught.value.reason
+    assert recorder.received == []
+
+
+def test_450_on_rcpt_is_transient(smtp_server: tuple[Recorder, str]) -> None:
+    recorder, url = smtp_server
+    recorder.rcpt_reply = "450 4.2.1 Mailbox busy"
+    with pytest.raises(TransientSendError):
+        send_message(_message(), url, timeout=5)
+
+
+def test_554_on_data_is_permanent_but_not_a_bounce(smtp_server: tuple[Recorder, str]) -> None:
+    recorder, url = smtp_server
+    recorder.data_reply = "554 5.6.0 Message content rejected"
+    with pytest.raises(PermanentSendError) as caught:
+        send_message(_message(), url, timeout=5)
+    assert caught.value.code == 554
+
+
+def test_nothing_listening_is_transient() -> None:
+    with pytest.raises(TransientSendError, match=r"cannot reach smtp://127\.0\.0\.1"):
+        send_message(_message(), f"smtp://127.0.0.1:{_free_port()}", timeout=5)
+
+
+def test_login_and_no_credentials_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
+        assert isinstance(auth, LoginPassword)
+        logins.append((auth.login, auth.password))
+        # handled=False: let aiosmtpd send the 535 reply itself.
+        return AuthResult(success=auth.password == b"p@ss word", handled=False)
+
+    recorder = Recorder()
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        authenticator=authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        caplog.set_level(logging.DEBUG)
+        url = f"smtp://mailer:p%40ss%20word@127.0.0.1:{controller.port}"
+        send_message(_message(), url, timeout=5)
+        assert logins == [(b"mailer", b"p@ss word")]
+        assert len(recorder.received) == 1
+        bad = f"smtp://mailer:wrong@127.0.0.1:{controller.port}"
+        with pytest.raises(PermanentSendError) as caught:
+            send_message(_message(), bad, timeout=5)
+        assert caught.value.code == 535
+    finally:
+        controller.stop()
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("worker"))
+    assert "p@ss word" not in logged
+    assert "wrong" not in logged
+    assert "You ran 52.0 km" not in logged
+    assert "<digest-7-2025-10-13@sg.example.org>" in logged
+
+
+def test_smtp_url_forms() -> None:
+    assert parse_smtp_url("smtp://relay.example.org").port == 25
+    assert parse_smtp_url("smtps://u:p@relay.example.org").port == 465
+    target = parse_smtp_url("smtp+starttls://u%40x:p@relay.example.org:2525")
+    assert (target.port, target.username, target.password) == (2525, "u@x", "p")
+    assert "p@" not in target.safe_name
+    with pytest.raises(PermanentSendError, match="SMTP_URL"):
+        parse_smtp_url("http://relay.example.org")

@@ -1,0 +1,147 @@
+"""Worked findings for every built-in rule, in the engine's Finding shape.
+
+The figures follow RULES.md's examples (52.0 km against a 38.0 km average, and so on) so a
+reader can check each rendered sentence by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from worker.notifier.digest_links import DigestLinks
+from worker.notifier.render import AthleteView, DigestContext
+
+WEEK = dt.date(2025, 10, 13)
+BASE = "https://sg.example.org"
+
+
+def finding(
+    rule: str,
+    title: str,
+    figures: dict[str, Any],
+    *,
+    severity: str = "warning",
+    week: dt.date = WEEK,
+    threshold: float | None = None,
+    band: str | None = None,
+    date: str | None = None,
+    focus: tuple[str, ...] = ("trunk", "hips"),
+    late: bool = False,
+    advice: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    return {
+        "rule": rule,
+        "title": title,
+        "severity": severity,
+        "week_start": week.isoformat(),
+        "status": "fired",
+        "value": None,
+        "threshold": threshold,
+        "band": band,
+        "activity_id": 991 if date else None,
+        "date": date,
+        "figures": figures,
+        "advice": advice or {"why": None, "do": None},
+        "exercise_focus": list(focus),
+        "late": late,
+    }
+
+
+BUILT_IN: dict[str, dict[str, Any]] = {
+    "weekly_distance_spike": finding(
+        "weekly_distance_spike",
+        "Weekly distance spike",
+        {"week_m": 52000, "baseline_m": 38000, "pct": 36.8, "prior_weeks": 4},
+        threshold=30,
+    ),
+    "single_run_spike": finding(
+        "single_run_spike",
+        "Single-run spike",
+        {"run_m": 21100, "longest_prior_m": 16000, "pct": 31.9},
+        severity="high",
+        band="moderate",
+        date="2025-10-18",
+        focus=("legs", "hips", "load"),
+    ),
+    "hill_heavy_week": finding(
+        "hill_heavy_week",
+        "Hill-heavy week",
+        {"outdoor_m": 24000, "gain_m": 480, "gain_per_km": 20.0},
+        threshold=15,
+        focus=("legs", "trunk"),
+    ),
+    "hard_surface_streak": finding(
+        "hard_surface_streak",
+        "Hard-surface streak",
+        {"streak_days": 6, "streak_start": "2025-10-13", "streak_end": "2025-10-18"},
+        severity="info",
+        focus=("feet", "mobility"),
+    ),
+    "missed_strength_days": finding(
+        "missed_strength_days",
+        "Missed strength days",
+        {"strength_days": 0, "target_days": 2},
+        severity="info",
+        focus=("hips", "legs", "load"),
+    ),
+    "no_rest_day": finding(
+        "no_rest_day",
+        "No rest day",
+        {"rest_days": 0, "target_days": 1},
+        focus=("mobility", "trunk"),
+    ),
+    "monotony": finding(
+        "monotony",
+        "Training monotony",
+        {"monotony": 2.43, "strain": 5110.0},
+        threshold=2.0,
+        severity="info",
+    ),
+    "acwr": finding(
+        "acwr",
+        "Acute:chronic workload ratio",
+        {"acwr": 1.62, "acute_m": 52000, "chronic_m": 32100},
+        threshold=1.5,
+        severity="info",
+    ),
+    "shoe_mileage": finding(
+        "shoe_mileage",
+        "Shoe mileage",
+        {"gear_id": "g123", "gear_name": "Pegasus 40", "gear_m": 842000, "limit_m": 800000},
+        severity="info",
+        focus=("feet",),
+    ),
+}
+
+EIGHT_WEEKS_M = {
+    WEEK - dt.timedelta(weeks=back): metres
+    for back, metres in enumerate([52000, 38000, 41000, 36000, 37000, 30000, 12500, 28000])
+}
+
+
+def links(rules: list[str]) -> DigestLinks:
+    return DigestLinks(
+        unsubscribe=f"{BASE}/email/unsubscribe?token=unsub-token",
+        preferences=f"{BASE}/email/preferences?token=prefs-token",
+        pause=f"{BASE}/email/pause?token=pause-token&weeks=2",
+        mute={rule: f"{BASE}/email/mute?token=mute-{rule}" for rule in rules},
+        unsubscribe_mailto="mailto:unsubscribe@sg.example.org?subject=unsubscribe",
+    )
+
+
+def digest(
+    findings: list[dict[str, Any]],
+    units: str = "km",
+    *,
+    athlete_id: int = 7,
+    week: dt.date = WEEK,
+    weekly_m: dict[dt.date, int] | None = None,
+) -> DigestContext:
+    return DigestContext(
+        athlete=AthleteView(id=athlete_id, first_name="Ana", units=units),
+        week_start=week,
+        findings=findings,
+        weekly_distance_m=EIGHT_WEEKS_M if weekly_m is None else weekly_m,
+        links=links([str(f["rule"]) for f in findings]),
+    )
