@@ -1,0 +1,162 @@
+"""The shared rate budget: priorities, header truth, windows, Redis atomicity, 429 deferral."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+import redis
+import requests
+from sqlalchemy.orm import Session, sessionmaker
+
+from integrations.strava.budget import (
+    MemoryBudget,
+    Priority,
+    RateBudget,
+    RedisBudget,
+    ms_to_next_day,
+    ms_to_next_window,
+)
+from integrations.strava.context import StravaContext, make_context
+from integrations.strava.errors import BudgetExceeded
+from integrations.strava.simulator import SimClock, Simulator
+from integrations.strava.sync import refresh_window, sync_one_activity
+from strideguard.settings import Settings
+from tests.strava.conftest import OTHER, connect_directly, seed
+
+NOW = dt.datetime(2026, 3, 4, 10, 7, 30, tzinfo=dt.UTC)
+
+
+def _headers(read_usage: tuple[int, int], read_limit: tuple[int, int] = (100, 1000)) -> dict[str, str]:
+    return {
+        "X-ReadRateLimit-Limit": f"{read_limit[0]},{read_limit[1]}",
+        "X-ReadRateLimit-Usage": f"{read_usage[0]},{read_usage[1]}",
+        "X-RateLimit-Limit": "200,2000",
+        "X-RateLimit-Usage": f"{read_usage[0]},{read_usage[1]}",
+    }
+
+
+def _spend(budget: RateBudget, priority: Priority, now: dt.datetime) -> int:
+    granted = 0
+    while True:
+        try:
+            budget.reserve(priority, now)
+        except BudgetExceeded as exceeded:
+            assert exceeded.retry_after_ms == ms_to_next_window(now)
+            return granted
+        granted += 1
+
+
+@pytest.fixture(params=["memory", "redis"])
+def budget(request: pytest.FixtureRequest) -> RateBudget:
+    if request.param == "memory":
+        return MemoryBudget()
+    namespace = request.getfixturevalue("redis_namespace")
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    return RedisBudget(client, namespace=namespace)
+
+
+def test_priorities_get_their_share_of_a_window(budget: RateBudget) -> None:
+    assert _spend(budget, Priority.BACKGROUND, NOW) == 60
+    assert _spend(budget, Priority.EVALUATION, NOW) == 25  # up to 85
+    assert _spend(budget, Priority.BACKFILL, NOW) == 10  # up to 95
+    next_window = NOW + dt.timedelta(milliseconds=ms_to_next_window(NOW))
+    budget.reserve(Priority.BACKGROUND, next_window)  # a new window starts from zero
+
+
+def test_reported_usage_wins_when_higher_than_our_count(budget: RateBudget) -> None:
+    budget.reserve(Priority.BACKGROUND, NOW)
+    budget.observe(_headers((85, 300)), NOW)  # another instance spent most of the window
+    with pytest.raises(BudgetExceeded):
+        budget.reserve(Priority.EVALUATION, NOW)
+    budget.reserve(Priority.BACKFILL, NOW)
+    budget.observe(_headers((3, 300)), NOW)  # lower than ours: ours stands
+    assert budget.usage(NOW).read_window == 86
+
+
+def test_limits_learned_from_headers_and_the_daily_cap_defers_to_midnight(
+    budget: RateBudget,
+) -> None:
+    budget.observe(_headers((0, 849), read_limit=(100, 1000)), NOW)
+    budget.reserve(Priority.EVALUATION, NOW)  # 850 of 1000 today
+    with pytest.raises(BudgetExceeded) as exceeded:
+        budget.reserve(Priority.EVALUATION, NOW)
+    assert exceeded.value.retry_after_ms == ms_to_next_day(NOW)
+    budget.observe(_headers((0, 0), read_limit=(10, 1000)), NOW)
+    assert budget.limits().read_window == 10
+
+
+def test_redis_budget_is_shared_and_atomic_across_clients(
+    redis_url: str, redis_namespace: str
+) -> None:
+    budgets = [
+        RedisBudget(redis.Redis.from_url(redis_url), namespace=redis_namespace) for _ in range(4)
+    ]
+    granted: list[int] = []
+    gate = threading.Barrier(len(budgets))
+
+    def worker(budget: RedisBudget) -> None:
+        gate.wait()
+        granted.append(_spend(budget, Priority.EVALUATION, NOW))
+
+    threads = [threading.Thread(target=worker, args=(b,)) for b in budgets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sum(granted) == 85
+    assert budgets[0].usage(NOW).read_window == 85
+
+
+def _ctx_for(sim: Simulator, settings: Settings, sessions: sessionmaker[Session]) -> StravaContext:
+    return make_context(
+        settings.model_copy(update={"strava_base_url": sim.base_url}),
+        sessions,
+        budget=MemoryBudget(),
+        clock=sim.clock.now,
+    )
+
+
+def test_our_budget_stops_before_strava_would_say_429(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    clock = SimClock(NOW, ticking=False)
+    with Simulator(seed(), clock=clock, read_limits=(10, 1000)) as sim:
+        ctx = _ctx_for(sim, settings, sessions)
+        athlete_id = connect_directly(ctx, sim, OTHER)
+        synced = 0
+        with pytest.raises(BudgetExceeded) as exceeded:
+            for activity_id in range(9_000_000, 9_000_050):
+                sync_one_activity(ctx, athlete_id, activity_id, priority=Priority.BACKFILL)
+                synced += 1
+        assert synced == 9  # 95% of a 10-request window, learned from the headers
+        assert exceeded.value.retry_after_ms == ms_to_next_window(clock.now())
+        assert [r.status for r in sim.requests if r.status == 429] == []
+
+
+def test_a_429_defers_to_the_next_window_and_sends_nothing_more(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    clock = SimClock(NOW, ticking=False)
+    with Simulator(seed(), clock=clock, read_limits=(5, 1000)) as sim:
+        ctx = _ctx_for(sim, settings, sessions)
+        athlete_id = connect_directly(ctx, sim, OTHER)
+        # another application instance spends the whole window behind our back
+        stranger = sim.issue_tokens(OTHER)["access_token"]
+        for _ in range(5):
+            requests.get(
+                f"{sim.base_url}/api/v3/athlete",
+                headers={"Authorization": f"Bearer {stranger}"},
+                timeout=5,
+            )
+        with pytest.raises(BudgetExceeded) as exceeded:
+            refresh_window(ctx, athlete_id)
+        assert exceeded.value.retry_after_ms == ms_to_next_window(clock.now())
+        seen = len(sim.requests)
+        with pytest.raises(BudgetExceeded):
+            refresh_window(ctx, athlete_id)
+        assert len(sim.requests) == seen  # deferred without asking Strava again
+        clock.advance(exceeded.value.retry_after_ms / 1000)
+        assert refresh_window(ctx, athlete_id).fetched == 450
+        assert sum(1 for r in sim.requests if r.status == 429) == 1
