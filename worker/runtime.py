@@ -113,11 +113,14 @@ class WorkerRuntime:
         self.engine.dispose()
 
 
-def start_runtime(settings: Settings) -> WorkerRuntime:
+def start_runtime(
+    settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow
+) -> WorkerRuntime:
     """Build the runtime for `settings` and declare the actors on its broker.
 
     The broker also becomes dramatiq's global broker, so anything that looks it up the
-    dramatiq way (the `dramatiq` CLI, middleware) finds the same one.
+    dramatiq way (the `dramatiq` CLI, middleware) finds the same one. `clock` lets the demo
+    and tests share a simulated Strava's time.
     """
     # Imported here: actors.py imports the job modules, which import this module.
     from worker.actors import declare_actors
@@ -127,7 +130,11 @@ def start_runtime(settings: Settings) -> WorkerRuntime:
     dramatiq.set_broker(broker)
     engine = make_engine(settings.database_url)
     runtime = WorkerRuntime(
-        settings=settings, engine=engine, sessions=make_sessionmaker(engine), broker=broker
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        broker=broker,
+        clock=clock,
     )
     declare_actors(runtime)
     return runtime

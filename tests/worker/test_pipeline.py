@@ -1,0 +1,194 @@
+"""The whole pipeline: scheduler -> evaluate_week (Strava simulator over HTTP) -> outbox -> SMTP.
+
+Real Redis broker with worker threads, real SMTP server, real stravalib against the simulator,
+on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from integrations.strava.simulator import SimClock, Simulator
+from strideguard.links import read_link_token
+from strideguard.models import Alert, Evaluation, OutboxEmail
+from strideguard.settings import Settings
+from tests.worker.conftest import SmtpServer
+from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
+from worker.embedded import InProcessWorker
+from worker.runtime import WorkerRuntime, start_runtime
+from worker.scheduler import Scheduler
+
+NOW = dt.datetime(2025, 10, 20, 7, 0, tzinfo=dt.UTC)  # Monday 09:00 in Oslo
+WEEK = dt.date(2025, 10, 13)
+# Steady 20 km weeks over the whole six-week lookback.
+PRIOR = {dt.date(2025, 9, 8) + dt.timedelta(weeks=i): (5.0, 5.0, 10.0) for i in range(5)}
+RISKY_ID, QUIET_ID = 501, 502
+CONNECTED = dt.datetime(2025, 10, 8, tzinfo=dt.UTC)  # a Wednesday
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 45, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    return SimClock(NOW, ticking=True)
+
+
+@pytest.fixture
+def sim(clock: SimClock) -> Iterator[Simulator]:
+    athletes = [
+        sim_athlete(RISKY_ID, "Risa", history(1000, {**PRIOR, WEEK: (10.0, 10.0, 20.0)})),
+        sim_athlete(QUIET_ID, "Quinn", history(2000, {**PRIOR, WEEK: (5.0, 5.0, 10.0)})),
+    ]
+    with Simulator(athletes, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock) as s:
+        yield s
+
+
+@pytest.fixture
+def pipeline_settings(
+    worker_env: Callable[..., Settings],
+    redis_url: str,
+    redis_namespace: str,
+    smtp: SmtpServer,
+    sim: Simulator,
+) -> Settings:
+    return worker_env(
+        REDIS_URL=redis_url,
+        QUEUE_NAMESPACE=redis_namespace,
+        SMTP_URL=smtp.url,
+        STRAVA_BASE_URL=sim.base_url,
+        STRAVA_CLIENT_ID=str(CLIENT_ID),
+        STRAVA_CLIENT_SECRET=CLIENT_SECRET,
+    )
+
+
+@pytest.fixture
+def running(pipeline_settings: Settings, clock: SimClock) -> Iterator[WorkerRuntime]:
+    runtime = start_runtime(pipeline_settings, clock=clock.now)
+    pool = InProcessWorker(runtime, threads=2).start()
+    yield runtime
+    pool.stop()
+    runtime.close()
+
+
+def settled(runtime: WorkerRuntime) -> bool:
+    with runtime.sessions() as session:
+        pending = session.scalar(
+            select(Evaluation.id).where(Evaluation.status == "pending").limit(1)
+        )
+        unsent = session.scalar(select(OutboxEmail.id).where(OutboxEmail.status != "sent").limit(1))
+        any_evaluation = session.scalar(select(Evaluation.id).limit(1))
+    return any_evaluation is not None and pending is None and unsent is None
+
+
+def text_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def html_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def test_risky_week_gets_exactly_one_correct_digest_and_quiet_week_none(
+    running: WorkerRuntime, sim: Simulator, smtp: SmtpServer, pipeline_settings: Settings
+) -> None:
+    risky = connect(
+        running.sessions,
+        running.strava,
+        sim,
+        RISKY_ID,
+        email="risa@example.com",
+        connected_at=CONNECTED,
+    )
+    quiet = connect(
+        running.sessions,
+        running.strava,
+        sim,
+        QUIET_ID,
+        email="quinn@example.com",
+        connected_at=CONNECTED,
+    )
+    scheduler = Scheduler(running)
+    report = scheduler.tick()
+    # Connected on 8 October: the weeks of 6 and 13 October closed since.
+    assert sorted(report.scheduled) == [
+        (risky, dt.date(2025, 10, 6)),
+        (risky, WEEK),
+        (quiet, dt.date(2025, 10, 6)),
+        (quiet, WEEK),
+    ]
+    wait_for(lambda: settled(running), what="evaluations done and digests sent")
+    # More ticks (and the reconciler in them) change nothing.
+    scheduler.tick()
+    scheduler.tick()
+    time.sleep(0.5)
+
+    assert len(smtp.inbox.messages) == 1
+    message = smtp.inbox.messages[0]
+    assert message["To"] == "risa@example.com"
+    assert message["From"] == "strideguard <alerts@strideguard.example.org>"
+    assert message["Message-ID"] == f"<digest-{risky}-2025-10-13@strideguard.example.org>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # The strongest signal leads the subject: the single-run spike, with the week named.
+    assert str(message["Subject"]).startswith("Your week of 13 Oct: one run 100% longer")
+
+    text = text_part(message).replace("\r\n", "\n")
+    prose = " ".join(text.split())  # the text part is wrapped at 72 columns
+    # The runner's own figures, in km: 40 km against a 4-week average of 20 km.
+    assert "You ran 40.0 km this week, 100% more than your 4-week average of 20.0 km" in prose
+    # The longest run (20 km) against the longest of the previous 30 days (10 km).
+    assert "20.0 km" in prose
+    assert "10.0 km" in prose
+    # Exercises with dosage, 2-4 per rule.
+    exercises = re.findall(r"^  \* .+\(.+\)$", text, flags=re.MULTILINE)
+    assert 2 <= len(exercises)
+    assert "not medical advice" in prose.lower()
+
+    # Links: signed for this runner, pointing at our public URL.
+    unsubscribe = str(message["List-Unsubscribe"]).strip("<>")
+    parts = urlsplit(unsubscribe)
+    assert f"{parts.scheme}://{parts.netloc}" == "https://strideguard.example.org"
+    token = parse_qs(parts.query)["token"][0]
+    assert read_link_token(token, "unsubscribe", pipeline_settings)["athlete_id"] == risky
+    html = html_part(message)
+    assert unsubscribe.replace("&", "&amp;") in html or unsubscribe in html
+    assert "/email/mute?" in html
+
+    with running.sessions() as session:
+        alerts = session.scalars(select(Alert).where(Alert.athlete_id == risky)).all()
+        outbox = session.scalars(select(OutboxEmail)).all()
+        statuses = dict(
+            session.execute(
+                select(Evaluation.athlete_id, Evaluation.status).where(
+                    Evaluation.week_start == WEEK
+                )
+            ).all()
+        )
+    fired = {alert.rule_id: alert for alert in alerts}
+    assert {"weekly_distance_spike", "single_run_spike"} <= set(fired)
+    spike = fired["weekly_distance_spike"].finding
+    assert spike["figures"]["week_m"] == 40000
+    assert spike["figures"]["baseline_m"] == 20000
+    assert {alert.week_start for alert in alerts} == {WEEK}
+    assert len(outbox) == 1
+    assert outbox[0].athlete_id == risky
+    assert all(alert.outbox_id == outbox[0].id for alert in alerts)
+    assert statuses == {risky: "done", quiet: "done"}
