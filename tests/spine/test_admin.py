@@ -184,7 +184,7 @@ def test_dashboard_shows_athletes_outbox_failures_and_alert_counts(
     assert "revoked" in page
     assert "refresh refused: connection revoked" in page
     assert "SMTP 451 try again later" in page
-    assert re.search(r"<th class="num">pending</th>.*?<th class="num">sent</th>", page, re.S)
+    assert re.search(r'<th class="num">pending</th>.*?<th class="num">sent</th>', page, re.S)
     row = re.search(r"<td>weekly_distance_spike</td>(.*?)</tr>", page, re.S)
     assert row is not None
     assert row.group(1).rstrip().endswith('<td class="num">2</td>')
