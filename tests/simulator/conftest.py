@@ -78,7 +78,13 @@ def sim(clock: SimClock) -> Iterator[Simulator]:
 
 def authorize(sim: Simulator, scopes: list[Any], state: str = "st4te") -> dict[str, list[str]]:
     """Open the authorize URL like a browser and return the query of the redirect back."""
-    url = authorize_url(sim.base_url, CLIENT_ID, REDIRECT, scope=scopes, state=state)
+    return authorize_via_browser(sim.base_url, CLIENT_ID, scopes, state)
+
+
+def authorize_via_browser(
+    base_url: str, client_id: int, scopes: list[Any] | None = None, state: str = "st4te"
+) -> dict[str, list[str]]:
+    url = authorize_url(base_url, client_id, REDIRECT, scope=scopes, state=state)
     answer = requests.get(url, allow_redirects=False, timeout=5)
     assert answer.status_code == 302, answer.text
     location = answer.headers["Location"]

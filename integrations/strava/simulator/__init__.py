@@ -7,7 +7,19 @@ with webhook delivery, Strava's rate limits and error bodies, and injectable fau
 
 from integrations.strava.simulator.app import RequestRecord
 from integrations.strava.simulator.clock import SimClock
+from integrations.strava.simulator.generator import generate_history, generate_seed
+from integrations.strava.simulator.seedfile import SeedError, load_seed, write_seed
 from integrations.strava.simulator.simulator import Simulator
 from integrations.strava.simulator.webhooks import Delivery
 
-__all__ = ["Delivery", "RequestRecord", "SimClock", "Simulator"]
+__all__ = [
+    "Delivery",
+    "RequestRecord",
+    "SeedError",
+    "SimClock",
+    "Simulator",
+    "generate_history",
+    "generate_seed",
+    "load_seed",
+    "write_seed",
+]

@@ -38,6 +38,7 @@ class Session:
     minutes: int = 0
     slot: str = "morning"  # morning | lunch | evening
     private: bool = False
+    manual: bool = False  # typed in by hand: no device, no GPS, no heart rate
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ KINDS: dict[str, tuple[str, str, bool, int | None, tuple[int, int]]] = {
     "trail": ("TrailRun", "Run", False, None, (390, 480)),
     "treadmill": ("Run", "Run", True, 0, (315, 345)),
     "virtual": ("VirtualRun", "VirtualRun", False, None, (300, 340)),
-    "strength": ("WeightTraining", "WeightTraining", True, None, (0, 0)),
+    "strength": ("WeightTraining", "WeightTraining", True, 30, (0, 0)),
 }
 SHOES = (
     ("Nike", "Pegasus 41"),
@@ -268,7 +269,9 @@ def _random_week(rng: random.Random, profile: Profile, index: int) -> list[Sessi
         }.get(kind, rng.uniform(2, 10) * profile.hilly)
         km = 10.0 if kind == "race" else round(share * rng.uniform(0.8, 1.2), 1)
         slot = rng.choice(("morning", "morning", "lunch", "evening"))
-        sessions.append(Session(day, kind, km, gain, slot=slot, private=rng.random() < 0.02))
+        manual = kind == "easy" and rng.random() < 0.03
+        private = rng.random() < 0.02
+        sessions.append(Session(day, kind, km, gain, slot=slot, private=private, manual=manual))
     strength_days = rng.sample(range(7), rng.choice((0, 1, 2, 2, 2, 3)))
     for day in strength_days:
         private = rng.random() < 0.15
@@ -323,12 +326,12 @@ def _activity(
     label, start_utc, offset = strava_timezone(local, place.tz)
     activity_id = 10_000_000_000 + athlete_id * 100_000 + seq
     strength = session.kind == "strength"
-    manual = strength and rng.random() < 0.3
+    manual = session.manual or (strength and rng.random() < 0.3)
     distance = round(session.km * 1000 * rng.uniform(0.995, 1.005), 1) if session.km else 0.0
     moving = session.minutes * 60 if strength else round(distance * rng.uniform(*pace) / 1000)
     elapsed = moving + (0 if manual else rng.randrange(5, 240 if session.kind != "long" else 600))
-    gain = 0.0 if trainer else round(distance / 1000 * session.gain_per_km, 1)
-    outdoor = not trainer and not strength
+    gain = 0.0 if trainer or manual else round(distance / 1000 * session.gain_per_km, 1)
+    outdoor = not trainer and not strength and not manual
     if session.kind == "virtual":
         origin = WATOPIA
     else:
@@ -347,7 +350,6 @@ def _activity(
     if shoe is not None:
         shoe["distance"] += distance
     upload_id = None if manual else 10_000_000_000 + athlete_id * 10_000 + seq
-    elev_low = round(rng.uniform(0, 120), 1) if outdoor else None
     activity: dict[str, Any] = {
         "resource_state": 2,
         "athlete": {"id": athlete_id, "resource_state": 1},
@@ -358,7 +360,7 @@ def _activity(
         "total_elevation_gain": gain,
         "type": legacy,
         "sport_type": sport_type,
-        "workout_type": None if manual else workout_type,
+        "workout_type": workout_type,
         "id": activity_id,
         "start_date": _stamp(start_utc),
         "start_date_local": _stamp(local),  # local wall time with Strava's misleading Z
@@ -391,16 +393,19 @@ def _activity(
         "has_heartrate": has_hr,
         "heartrate_opt_out": False,
         "display_hide_heartrate_option": has_hr,
-        "elev_high": None if elev_low is None else round(elev_low + gain / 3 + 5, 1),
-        "elev_low": elev_low,
         "upload_id": upload_id,
-        "upload_id_str": None if upload_id is None else str(upload_id),
         "external_id": None if upload_id is None else f"garmin_ping_{upload_id}",
         "from_accepted_tag": False,
         "pr_count": rng.randrange(0, 2) if outdoor else 0,
         "total_photo_count": 0,
         "has_kudoed": False,
     }
+    if upload_id is not None:
+        activity["upload_id_str"] = str(upload_id)
+    if outdoor:  # Strava leaves the elevation range out for indoor and manual entries
+        low_m = rng.uniform(0, 120)
+        activity["elev_high"] = round(low_m + gain / 3 + 5, 1)
+        activity["elev_low"] = round(low_m, 1)
     if distance:
         activity["average_cadence"] = round(rng.uniform(79, 90), 1)
     if has_hr:
