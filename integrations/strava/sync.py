@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,9 +30,6 @@ log = logging.getLogger(__name__)
 # Time-zone slack on the window start: a run at 23:00 local on the first day may be the next
 # day in UTC, or the previous one.
 WINDOW_SLACK = dt.timedelta(days=1)
-# Shoe distance moves slowly against a limit of hundreds of kilometres; re-reading it monthly
-# keeps the shoe rule honest without a request per shoe per week.
-GEAR_MAX_AGE = dt.timedelta(days=28)
 
 _UPDATABLE = (
     "sport_type",
@@ -87,8 +84,7 @@ def refresh_window(
         report.upserted = upsert_activities(session, athlete_id, rows)
         report.deleted = _delete_missing(session, athlete_id, after, {r["strava_id"] for r in rows})
         _adopt_timezone(session, athlete_id, rows)
-    stale_gear = _stale_gear(ctx.sessions, athlete_id, rows, now)
-    for gear_id in stale_gear:
+    for gear_id in _unknown_gear(ctx.sessions, athlete_id, rows, after):
         try:
             gear = api.gear(gear_id)
         except StravaNotFound:
@@ -96,6 +92,8 @@ def refresh_window(
         with ctx.sessions.begin() as session:
             _store_gear(session, athlete_id, gear_id, gear, now)
         report.gear_fetched.append(gear_id)
+    with ctx.sessions.begin() as session:
+        _roll_gear(session, athlete_id, after, now)
     with ctx.sessions.begin() as session:
         connection = _connection(session, athlete_id)
         connection.last_synced_at = now
@@ -206,27 +204,53 @@ def _adopt_timezone(session: Session, athlete_id: int, rows: Sequence[Mapping[st
         athlete.timezone = latest["timezone"]
 
 
-def _stale_gear(
+def _unknown_gear(
     sessions: sessionmaker[Session],
     athlete_id: int,
     rows: Sequence[Mapping[str, Any]],
-    now: dt.datetime,
+    after: dt.datetime,
 ) -> list[str]:
+    """Gear used in the window whose distance we cannot carry forward from our own rows.
+
+    A shoe is read from Strava when first seen, or when its last count predates the window
+    (the activities in between are no longer visible to us). Otherwise `_roll_gear` adds the
+    runs since, so steady state costs no gear request at all.
+    """
     used = sorted({row["gear_id"] for row in rows if row["gear_id"]})
     if not used:
         return []
     with sessions() as session:
-        known = {
-            gear.strava_gear_id: gear.synced_at
+        counted_until = {
+            gear.strava_gear_id: _aware(gear.synced_at)
             for gear in session.scalars(
                 select(Gear).where(Gear.athlete_id == athlete_id, Gear.strava_gear_id.in_(used))
             )
         }
-    return [
-        gear_id
-        for gear_id in used
-        if gear_id not in known or now - _aware(known[gear_id]) > GEAR_MAX_AGE
-    ]
+    return [g for g in used if g not in counted_until or counted_until[g] < after]
+
+
+def _roll_gear(session: Session, athlete_id: int, after: dt.datetime, now: dt.datetime) -> None:
+    """Add each shoe's runs since its last count, so `distance_m` stays current.
+
+    Each activity is counted once, in the interval its start falls into. A late upload that
+    started before the last count is missed, and an edit to a counted run is not taken back;
+    both are small against a limit of hundreds of kilometres, and the count is re-read from
+    Strava whenever the athlete's refreshes lapse for longer than the window.
+    """
+    for gear in session.scalars(select(Gear).where(Gear.athlete_id == athlete_id)):
+        since = _aware(gear.synced_at)
+        if since < after or since >= now:
+            continue
+        added = session.scalar(
+            select(func.coalesce(func.sum(Activity.distance_m), 0)).where(
+                Activity.athlete_id == athlete_id,
+                Activity.gear_id == gear.strava_gear_id,
+                Activity.start_date > since,
+                Activity.start_date <= now,
+            )
+        )
+        gear.distance_m += int(added or 0)
+        gear.synced_at = now
 
 
 def _store_gear(

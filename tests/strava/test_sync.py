@@ -132,18 +132,33 @@ def test_timezone_follows_the_latest_activity_unless_locked(
         assert session.get_one(Athlete, athlete_id).timezone == "Europe/Paris"
 
 
-def test_gear_distance_is_read_once_per_gear_and_counted(
+def _shoe(sessions: sessionmaker[Session]) -> Gear:
+    with sessions() as session:
+        return session.scalars(select(Gear)).one()
+
+
+def test_gear_is_read_once_then_carried_forward_from_our_own_rows(
     ctx: StravaContext, sim: Simulator, sessions: sessionmaker[Session]
 ) -> None:
     athlete_id = connect_directly(ctx, sim)
-    report = refresh_window(ctx, athlete_id)
-    assert report.gear_fetched == ["g77"]
-    assert sum(1 for r in sim.requests if r.path.startswith("/api/v3/gear/")) == 1
-    with sessions() as session:
-        shoe = session.scalars(select(Gear)).one()
-    assert (shoe.strava_gear_id, shoe.distance_m, shoe.name) == ("g77", 412346, "Trail shoe")
-    sim.clock.advance(29 * 24 * 3600)  # a month later the distance is read again
     assert refresh_window(ctx, athlete_id).gear_fetched == ["g77"]
+    shoe = _shoe(sessions)
+    assert (shoe.strava_gear_id, shoe.distance_m, shoe.name) == ("g77", 412346, "Trail shoe")
+    # a week later: two new runs in that shoe, counted without asking Strava about the shoe
+    sim.clock.advance(7 * 24 * 3600)
+    sim.add_activity(RUNNER, run(7200, sim.clock.now() - dt.timedelta(days=2), distance=20000))
+    sim.add_activity(RUNNER, run(7201, sim.clock.now() - dt.timedelta(days=1), distance=10500))
+    sim.add_activity(RUNNER, run(7202, sim.clock.now(), distance=9999, gear_id=None))
+    report = refresh_window(ctx, athlete_id)
+    assert report.gear_fetched == [] and report.requests == 1
+    assert _shoe(sessions).distance_m == 412346 + 30500
+    assert refresh_window(ctx, athlete_id).gear_fetched == []  # nothing counted twice
+    assert _shoe(sessions).distance_m == 412346 + 30500
+    # refreshes lapsed for longer than the window: our rows cannot bridge the gap
+    sim.clock.advance(8 * 7 * 24 * 3600)
+    sim.add_activity(RUNNER, run(7300, sim.clock.now(), distance=5000))
+    assert refresh_window(ctx, athlete_id).gear_fetched == ["g77"]
+    assert _shoe(sessions).distance_m == 412346  # Strava's figure (the simulator's is fixed)
 
 
 def test_single_activity_sync_and_delete(
