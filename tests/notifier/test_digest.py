@@ -38,7 +38,7 @@ def _plain(html: str) -> str:
             chunks.append(text)
 
     Text().feed(html)
-    return " ".join(" ".join(chunks).split())
+    return " ".join(" ".join(chunks).replace("\u00a0", " ").split())
 
 
 def _one_line(text: str) -> str:

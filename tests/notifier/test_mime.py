@@ -34,7 +34,7 @@ def test_multipart_alternative_with_text_then_html() -> None:
     text = parts[0].get_content()
     assert "You ran 52.0 km this week" in text
     assert "not medical advice" in text
-    assert "<strong>52.0 km</strong>" in parts[1].get_content()
+    assert "<strong>52.0&nbsp;km</strong>" in parts[1].get_content()
     assert parts[0].get_content_charset() == "utf-8"
 
 

@@ -86,3 +86,12 @@ def weekday_day_month(value: dt.date | str) -> str:
     """ "Sat 18 Oct", for a single run."""
     day = as_date(value)
     return f"{day:%a} {day.day} {day:%b}"
+
+
+_SMALL_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def count_things(count: int) -> str:
+    """ "two things": small counts in words, as a sentence can start with them."""
+    word = _SMALL_NUMBERS[count] if 0 <= count < len(_SMALL_NUMBERS) else str(count)
+    return f"{word} {'thing' if count == 1 else 'things'}"

@@ -52,6 +52,7 @@ BUILT_IN_RULES = (
 SEVERITY_RANK = {"high": 0, "warning": 1, "info": 2}
 ADVICE_BLOCKS = ("figures", "why", "do")
 _RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+_NUMBER_AND_UNIT = re.compile(r"(?<=\d) (?=(?:km|mi|m|ft)\b)")
 TEXT_WIDTH = 72
 T = TypeVar("T")
 
@@ -187,8 +188,11 @@ def render_sections(digest: DigestContext) -> list[Section]:
 
 
 def _escaped(html: str) -> Markup:
-    """Output of an autoescaped .html partial: its values are already escaped."""
-    return Markup(html)  # noqa: S704
+    """Output of an autoescaped .html partial: its values are already escaped.
+
+    A figure and its unit are glued with a no-break space so "21.1 km" never wraps apart.
+    """
+    return Markup(_NUMBER_AND_UNIT.sub("\u00a0", html))  # noqa: S704
 
 
 def _importance(finding: Mapping[str, Any]) -> tuple[int, int, int, str, str]:
@@ -318,6 +322,7 @@ def email_environment() -> Environment:
         day_month=formatting.day_month,
         weekday_day_month=formatting.weekday_day_month,
         capfirst=lambda text: text[:1].upper() + text[1:],
+        count_things=formatting.count_things,
         wrap=_wrap,
     )
     return env
