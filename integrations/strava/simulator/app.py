@@ -273,8 +273,10 @@ class StravaApp:
     def _fault(self, req: SimRequest) -> SimResponse | None:
         with self._lock:
             for fault in self._faults:
-                if req.path.startswith(fault.prefix) and fault.remaining > 0:
+                if req.path.startswith(fault.prefix):
                     fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
                     if fault.status is None:
                         return SimResponse(0, hold_s=fault.hold_s)
                     reason = "Service Unavailable" if fault.status == 503 else "Server Error"
