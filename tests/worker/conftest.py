@@ -3,6 +3,7 @@ real SMTP (aiosmtpd on loopback), and rows for an athlete with a Strava connecti
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import socket
@@ -33,19 +34,33 @@ class Inbox:
     """Messages an SMTP handler accepted; `stall` holds DATA until released (mid-send kills)."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    # Recipients refused with a permanent 550 at RCPT time.
+    refuse: set[str] = field(default_factory=set)
     stall: threading.Event | None = None
     stalled: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
-        if self.stall is not None:
-            self.stalled.set()
-            # Never answer: the client waits until the worker is killed.
-            while not self.stall.is_set():
-                import asyncio
+    async def handle_RCPT(
+        self,
+        _server: SMTP,
+        _session: Session,
+        envelope: Envelope,
+        address: str,
+        _rcpt_options: list[str],
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
+        stall = self.stall
+        if stall is not None:
+            self.stalled.set()
+            # No answer until released: the client waits, and the test kills it meanwhile.
+            while not stall.is_set():
                 await asyncio.sleep(0.05)
-            return "451 stalled"
+            return "451 4.3.0 stalled"
         message = message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[arg-type]
         assert isinstance(message, EmailMessage)
         with self.lock:
