@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,24 +157,21 @@ def purge_expired(sessions: sessionmaker[Session], retention_days: int, now: dt.
 
 def upsert_activities(session: Session, athlete_id: int, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert or update by Strava id with ON CONFLICT, so two syncs at once cannot collide."""
+    if not rows:
+        return 0
     synced_at = utcnow()
     values = [{**row, "athlete_id": athlete_id, "synced_at": synced_at} for row in rows]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # Chunks keep SQLite under its bound-parameter cap on a long history.
-    for chunk in _chunks(values, 500):
-        statement = insert(Activity).values(chunk)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Activity.strava_id],
-                set_={name: statement.excluded[name] for name in (*_UPDATABLE, "synced_at")},
-            )
-        )
+    statement = insert(Activity)
+    # One cached statement run over many parameter sets (no bound-parameter cap to hit).
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Activity.strava_id],
+            set_={name: statement.excluded[name] for name in (*_UPDATABLE, "synced_at")},
+        ),
+        values,
+    )
     return len(values)
-
-
-def _chunks(values: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _delete_missing(session: Session, athlete_id: int, after: dt.datetime, seen: set[int]) -> int:

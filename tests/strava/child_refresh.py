@@ -22,7 +22,9 @@ def refresh_in_child(
     settings = load_settings()
     engine = make_engine(settings.database_url)
     now = dt.datetime.fromisoformat(now_iso)
-    ctx = make_context(settings, make_sessionmaker(engine), budget=MemoryBudget(), clock=lambda: now)
+    ctx = make_context(
+        settings, make_sessionmaker(engine), budget=MemoryBudget(), clock=lambda: now
+    )
     start.wait(10)
     token = access_token(ctx, athlete_id)
     results.put((token.token, token.version))

@@ -68,7 +68,11 @@ def run(
         "start_date_local": local.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "timezone": tz,
         "utc_offset": offset_h * 3600.0,
-        "map": {"id": f"a{activity_id}", "summary_polyline": "y_wwFbstbM@b@DD", "resource_state": 2},
+        "map": {
+            "id": f"a{activity_id}",
+            "summary_polyline": "y_wwFbstbM@b@DD",
+            "resource_state": 2,
+        },
         "start_latlng": [59.91, 10.75],
         "end_latlng": [59.92, 10.76],
         "trainer": False,
@@ -123,7 +127,9 @@ def clock() -> SimClock:
 
 @pytest.fixture
 def sim(clock: SimClock) -> Iterator[Simulator]:
-    with Simulator(seed(), client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock) as running:
+    with Simulator(
+        seed(), client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock
+    ) as running:
         yield running
 
 
@@ -136,9 +142,7 @@ def _strava_env(monkeypatch: pytest.MonkeyPatch, sim: Simulator, public_url: str
 
 
 @pytest.fixture
-def settings(
-    app_settings: Settings, sim: Simulator, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
+def settings(app_settings: Settings, sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Settings:
     _strava_env(monkeypatch, sim, "http://testserver")
     return load_settings()
 
@@ -149,7 +153,10 @@ def ctx(settings: Settings, sessions: sessionmaker[Session], clock: SimClock) ->
 
 
 def connect_directly(
-    ctx: StravaContext, sim: Simulator, strava_id: int = RUNNER, scopes: str = "read,activity:read_all"
+    ctx: StravaContext,
+    sim: Simulator,
+    strava_id: int = RUNNER,
+    scopes: str = "read,activity:read_all",
 ) -> int:
     """An athlete connected without the browser dance (for tests not about OAuth)."""
     grant = sim.issue_tokens(strava_id, scopes.split(","))

@@ -28,7 +28,9 @@ from tests.strava.conftest import OTHER, connect_directly, seed
 NOW = dt.datetime(2026, 3, 4, 10, 7, 30, tzinfo=dt.UTC)
 
 
-def _headers(read_usage: tuple[int, int], read_limit: tuple[int, int] = (100, 1000)) -> dict[str, str]:
+def _headers(
+    read_usage: tuple[int, int], read_limit: tuple[int, int] = (100, 1000)
+) -> dict[str, str]:
     return {
         "X-ReadRateLimit-Limit": f"{read_limit[0]},{read_limit[1]}",
         "X-ReadRateLimit-Usage": f"{read_usage[0]},{read_usage[1]}",

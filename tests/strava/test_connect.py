@@ -70,7 +70,9 @@ def test_backfill_after_connect_reads_the_window_in_one_request(
     follow_back(browser, strava_round_trip(browser))
     before = len(sim.requests)
     run_job(ctx, app.jobs[0])
-    api_calls = [r for r in sim.requests[before:] if r.path.startswith("/api/v3/athlete/activities")]
+    api_calls = [
+        r for r in sim.requests[before:] if r.path.startswith("/api/v3/athlete/activities")
+    ]
     assert len(api_calls) == 1
     with sessions() as session:
         stored = session.scalars(select(Activity)).all()
@@ -130,9 +132,7 @@ def test_denied_access_gets_a_friendly_page_with_retry(
     assert row_counts(sessions)["athletes"] == 0
 
 
-def test_replayed_callback_is_refused(
-    browser: TestClient, sessions: sessionmaker[Session]
-) -> None:
+def test_replayed_callback_is_refused(browser: TestClient, sessions: sessionmaker[Session]) -> None:
     click = click_connect(browser)
     cookie = browser.cookies.get(BROWSER_COOKIE)
     answer = strava_answers(click)
@@ -147,7 +147,11 @@ def test_replayed_callback_is_refused(
 
 
 def test_state_problems_are_refused_and_store_nothing(
-    app: AppUnderTest, ctx: StravaContext, sim: Simulator, clock: object, sessions: sessionmaker[Session]
+    app: AppUnderTest,
+    ctx: StravaContext,
+    sim: Simulator,
+    clock: object,
+    sessions: sessionmaker[Session],
 ) -> None:
     # missing cookie: a different browser reaches the callback
     with TestClient(app.app) as starter, TestClient(app.app) as stranger:

@@ -26,7 +26,9 @@ def _everything_for(ctx: StravaContext, sim: Simulator, strava_id: int) -> int:
         session.flush()
         session.add(Evaluation(athlete_id=athlete_id, week_start=week, due_at=START))
         session.add(
-            Alert(athlete_id=athlete_id, week_start=week, rule_id="no_rest_day", outbox_id=outbox.id)
+            Alert(
+                athlete_id=athlete_id, week_start=week, rule_id="no_rest_day", outbox_id=outbox.id
+            )
         )
         session.add(
             WebhookEvent(

@@ -18,7 +18,15 @@ from integrations.strava.subscription import ensure_subscription
 from integrations.strava.sync import backfill
 from strideguard.cli.main import app as cli
 from strideguard.models import Activity, StravaSubscription, WebhookEvent
-from tests.strava.conftest import RUNNER, START, VERIFY_TOKEN, LiveApp, connect_directly, row_counts, run
+from tests.strava.conftest import (
+    RUNNER,
+    START,
+    VERIFY_TOKEN,
+    LiveApp,
+    connect_directly,
+    row_counts,
+    run,
+)
 
 
 def _subscribed(live: LiveApp) -> int:
@@ -44,7 +52,11 @@ def _event(subscription_id: int, **changes: object) -> dict[str, object]:
 def test_validation_echoes_the_challenge_only_for_our_verify_token(live: LiveApp) -> None:
     ok = requests.get(
         f"{live.url}/strava/webhook",
-        params={"hub.mode": "subscribe", "hub.challenge": "15f7d1a9", "hub.verify_token": VERIFY_TOKEN},
+        params={
+            "hub.mode": "subscribe",
+            "hub.challenge": "15f7d1a9",
+            "hub.verify_token": VERIFY_TOKEN,
+        },
         timeout=5,
     )
     assert ok.status_code == 200
@@ -135,7 +147,9 @@ def test_the_same_event_twice_is_recorded_and_enqueued_once(
 ) -> None:
     subscription_id = _subscribed(live)
     for _ in range(2):
-        answer = requests.post(f"{live.url}/strava/webhook", json=_event(subscription_id), timeout=5)
+        answer = requests.post(
+            f"{live.url}/strava/webhook", json=_event(subscription_id), timeout=5
+        )
         assert answer.status_code == 200
     assert row_counts(sessions)["webhook_events"] == 1
     assert len(live.jobs) == 1

@@ -1,0 +1,283 @@
+"""Strava requests per athlete-week in steady state, and 429s, for 1,000 simulated runners.
+
+    .venv/bin/python bench/strava_requests.py [--athletes 1000] [--out PATH]
+
+Everything real but the calendar: the simulator serves Strava over HTTP with the default limits
+(100 reads / 15 min, 1,000 / day), our web app is served by uvicorn and receives every webhook,
+the sync functions run through stravalib against a SQLite database, and one shared budget
+(in memory, as in the embedded default) guards every request. Time is the simulator's clock,
+moved from event to event: uploads (each sends a webhook), and each runner's weekly
+evaluation at Monday 06:00 in their own zone, which refreshes their lookback window. A job
+that meets a spent budget is deferred to the time `BudgetExceeded` names, as the worker does.
+
+Timeline: a warm-up backfill of everyone (as if they had all just connected; not measured),
+then two measured weeks: every upload as it happens, and two weekly evaluations per runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import heapq
+import itertools
+import json
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from alembic import command
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from integrations.strava.budget import MemoryBudget, Priority
+from integrations.strava.context import StravaContext, make_context
+from integrations.strava.errors import BudgetExceeded, StravaError
+from integrations.strava.jobs import StravaJob, run_job
+from integrations.strava.mapping import parse_utc
+from integrations.strava.simulator import SimClock, Simulator
+from integrations.strava.simulator.generator import generate_seed
+from integrations.strava.subscription import ensure_subscription
+from integrations.strava.sync import backfill, refresh_window
+from integrations.strava.tokens import store_grant
+from strideguard.db import alembic_config, make_engine, make_sessionmaker
+from strideguard.models import Athlete
+from strideguard.settings import Settings
+from strideguard.web.app import create_app
+
+WARM_UP_MONDAY = dt.date(2026, 3, 2)  # week W-1: everyone connects and is backfilled
+FIRST_MEASURED_MONDAY = dt.date(2026, 3, 9)
+MEASURED_WEEKS = 2
+LOOKBACK_WEEKS = 6
+UPLOAD_DELAY = dt.timedelta(minutes=5)  # watch to Strava after the activity ends
+EVALUATION_LOCAL_TIME = dt.time(6, 0)
+RESULTS = Path(__file__).parent / "results" / "strava_requests.json"
+
+
+@dataclass(order=True)
+class Event:
+    at: dt.datetime
+    seq: int
+    run: Callable[[], None] = field(compare=False)
+
+
+class Timeline:
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.queue: list[Event] = []
+        self.counter = itertools.count()
+
+    def at(self, when: dt.datetime, action: Callable[[], None]) -> None:
+        heapq.heappush(self.queue, Event(when, next(self.counter), action))
+
+    def run_until(self, end: dt.datetime | None = None) -> None:
+        while self.queue and (end is None or self.queue[0].at < end):
+            event = heapq.heappop(self.queue)
+            if event.at > self.clock.now():
+                self.clock.set(event.at)
+            event.run()
+
+
+@dataclass
+class Tally:
+    deferrals: int = 0
+    failures: list[str] = field(default_factory=list)
+    evaluation_delays_s: list[float] = field(default_factory=list)
+    webhook_jobs: int = 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _settings(tmp: Path, sim: Simulator, port: int) -> Settings:
+    return Settings(
+        DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
+        STRAVA_BASE_URL=sim.base_url,
+        STRAVA_CLIENT_ID=sim.client_id,
+        STRAVA_CLIENT_SECRET=sim.client_secret,
+        STRAVA_WEBHOOK_VERIFY_TOKEN="bench-verify",  # noqa: S106 - a throwaway bench value
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        SECRET_KEY="bench-secret-" + "x" * 32,
+        TOKEN_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        LOOKBACK_WEEKS=LOOKBACK_WEEKS,
+    )
+
+
+def _serve(
+    settings: Settings, ctx: StravaContext, enqueue: Callable[[StravaJob], None], port: int
+) -> uvicorn.Server:
+    app = create_app(settings)
+    app.state.strava = ctx
+    app.state.strava_enqueue = enqueue
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    return server
+
+
+def _upload_time(activity: dict[str, Any]) -> dt.datetime:
+    started = parse_utc(str(activity["start_date"]))
+    return started + dt.timedelta(seconds=int(activity.get("elapsed_time") or 0)) + UPLOAD_DELAY
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--athletes", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    began = time.monotonic()
+
+    last_day = FIRST_MEASURED_MONDAY + dt.timedelta(weeks=MEASURED_WEEKS) - dt.timedelta(days=1)
+    seed = generate_seed(args.athletes, LOOKBACK_WEEKS + 1 + MEASURED_WEEKS + 1, end=last_day)
+    warm_up = dt.datetime.combine(WARM_UP_MONDAY, dt.time(), dt.UTC)
+    uploads: list[tuple[int, dict[str, Any]]] = []
+    for entry in seed:
+        already: list[dict[str, Any]] = []
+        later: list[dict[str, Any]] = []
+        for activity in entry["activities"]:
+            (already if _upload_time(activity) < warm_up else later).append(activity)
+        entry["activities"] = already
+        uploads.extend((int(entry["athlete"]["id"]), activity) for activity in later)
+
+    clock = SimClock(warm_up, ticking=False)
+    tally = Tally()
+    shm = Path("/dev/shm")  # noqa: S108 - a private TemporaryDirectory inside it
+    scratch = str(shm) if shm.is_dir() else None  # the bench counts requests, not fsyncs
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp, Simulator(seed, clock=clock) as sim:
+        port = _free_port()
+        settings = _settings(Path(tmp), sim, port)
+        command.upgrade(alembic_config(settings.database_url), "head")
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        ctx = make_context(settings, sessions, budget=MemoryBudget(), clock=clock.now)
+        timeline = Timeline(clock)
+        received: list[StravaJob] = []
+        lock = threading.Lock()
+
+        def enqueue(job: StravaJob) -> None:  # called on the web server's thread
+            with lock:
+                received.append(job)
+
+        server = _serve(settings, ctx, enqueue, port)
+        ensure_subscription(ctx)
+
+        def drain_webhooks() -> None:
+            with lock:
+                jobs, received[:] = list(received), []
+            for job in jobs:
+                tally.webhook_jobs += 1
+                attempt(functools.partial(run_job, ctx, job), clock.now())
+
+        def attempt(work: Callable[[], object], due: dt.datetime, measured: bool = False) -> None:
+            try:
+                work()
+            except BudgetExceeded as exceeded:
+                tally.deferrals += 1
+                retry_at = clock.now() + dt.timedelta(milliseconds=exceeded.retry_after_ms)
+                timeline.at(retry_at, functools.partial(attempt, work, due, measured))
+                return
+            except StravaError as error:
+                tally.failures.append(f"{type(error).__name__}: {error}")
+                return
+            if measured:
+                tally.evaluation_delays_s.append((clock.now() - due).total_seconds())
+
+        # everyone connects at the start of the warm-up week
+        athlete_ids: dict[int, int] = {}
+        with sessions.begin() as session:
+            for entry in seed:
+                strava_id = int(entry["athlete"]["id"])
+                athlete = Athlete(strava_athlete_id=strava_id, email=f"{strava_id}@example.org")
+                session.add(athlete)
+                session.flush()
+                grant = sim.issue_tokens(strava_id)
+                store_grant(session, ctx, athlete.id, grant, "read,activity:read_all")
+                athlete_ids[strava_id] = athlete.id
+        for athlete_id in athlete_ids.values():
+            connect = functools.partial(backfill, ctx, athlete_id)
+            timeline.at(warm_up, functools.partial(attempt, connect, warm_up))
+
+        for strava_id, activity in uploads:
+
+            def upload(strava_id: int = strava_id, activity: dict[str, Any] = activity) -> None:
+                sim.add_activity(strava_id, activity, wait=True)
+                drain_webhooks()
+
+            timeline.at(_upload_time(activity), upload)
+
+        timeline.run_until(
+            dt.datetime.combine(FIRST_MEASURED_MONDAY, dt.time(), dt.UTC) - dt.timedelta(hours=20)
+        )
+        warm_up_requests = len(sim.requests)
+        with sessions() as session:
+            zones = {
+                row.id: row.timezone
+                for row in session.execute(select(Athlete.id, Athlete.timezone))
+            }
+        for week in range(MEASURED_WEEKS):
+            monday = FIRST_MEASURED_MONDAY + dt.timedelta(weeks=week)
+            for athlete_id in athlete_ids.values():
+                local = dt.datetime.combine(
+                    monday, EVALUATION_LOCAL_TIME, ZoneInfo(zones[athlete_id])
+                )
+                due = local.astimezone(dt.UTC)
+                evaluate = functools.partial(
+                    refresh_window, ctx, athlete_id, priority=Priority.EVALUATION
+                )
+                timeline.at(due, functools.partial(attempt, evaluate, due, True))
+        timeline.run_until()
+        sim.flush_webhooks()
+        server.should_exit = True
+        engine.dispose()
+
+        measured = sim.requests[warm_up_requests:]
+        api = [r for r in measured if r.path.startswith("/api/v3/")]
+        oauth = [r for r in measured if r.path.startswith("/oauth/")]
+        athlete_weeks = args.athletes * MEASURED_WEEKS
+        delays = sorted(tally.evaluation_delays_s)
+        result = {
+            "athletes": args.athletes,
+            "measured_weeks": MEASURED_WEEKS,
+            "limits": {"read_15min": 100, "read_daily": 1000},
+            "webhook_sync": settings.strava_webhook_sync,
+            "api_requests_per_athlete_week": round(len(api) / athlete_weeks, 4),
+            "oauth_token_requests_per_athlete_week": round(len(oauth) / athlete_weeks, 4),
+            "requests_429_measured": sum(1 for r in measured if r.status == 429),
+            "requests_429_including_warm_up": sum(1 for r in sim.requests if r.status == 429),
+            "warm_up_api_requests": sum(
+                1 for r in sim.requests[:warm_up_requests] if r.path.startswith("/api/v3/")
+            ),
+            "evaluations_done": len(delays),
+            "evaluation_delay_minutes": {
+                "median": round(statistics.median(delays) / 60, 1) if delays else None,
+                "p95": round(delays[int(len(delays) * 0.95) - 1] / 60, 1) if delays else None,
+                "max": round(delays[-1] / 60, 1) if delays else None,
+            },
+            "budget_deferrals": tally.deferrals,
+            "webhook_events_handled": tally.webhook_jobs,
+            "webhooks_delivered": sum(1 for d in sim.deliveries if d.delivered),
+            "failures": tally.failures[:10],
+            "wall_seconds": round(time.monotonic() - began, 1),
+            "targets": {"api_requests_per_athlete_week": "<= 1.1", "requests_429": 0},
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0 if result["requests_429_measured"] == 0 and not tally.failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
