@@ -36,7 +36,8 @@ def test_full_scope_connects_stores_encrypted_tokens_and_starts_backfill(
 ) -> None:
     start = click_connect(browser)
     cookie = start.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
     assert "scope=read%2Cactivity%3Aread_all" in start.headers["location"]
 
     page = follow_back(browser, strava_answers(start))
@@ -117,7 +118,8 @@ def test_narrow_scope_explains_what_is_missing_and_stores_nothing(
     assert expected in page.text
     assert "/connect/strava?retry=1" in page.text
     counts = row_counts(sessions)
-    assert counts["athletes"] == 0 and counts["strava_connections"] == 0
+    assert counts["athletes"] == 0
+    assert counts["strava_connections"] == 0
     assert app.jobs == []
 
 
@@ -177,6 +179,7 @@ def test_state_problems_are_refused_and_store_nothing(
     with TestClient(app.app) as browser:
         assert browser.get("/strava/callback?code=abc&scope=read").status_code == 400
     counts = row_counts(sessions)
-    assert counts["athletes"] == 0 and counts["strava_connections"] == 0
+    assert counts["athletes"] == 0
+    assert counts["strava_connections"] == 0
     with sessions() as session:
         assert len(session.scalars(select(OAuthState)).all()) >= 3

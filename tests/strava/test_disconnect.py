@@ -58,8 +58,10 @@ def test_disconnect_deauthorizes_and_deletes_every_row_of_the_athlete(
     assert [r.status for r in deauthorized] == [200]
     after = row_counts(sessions)
     # exactly the bystander's rows remain: every table lost the disconnected athlete's share
-    assert after["athletes"] == 1 and after["strava_connections"] == 1
-    assert after["activities"] == 450 and after["gear"] == 0
+    assert after["athletes"] == 1
+    assert after["strava_connections"] == 1
+    assert after["activities"] == 450
+    assert after["gear"] == 0
     for table in ("evaluations", "alerts", "outbox_emails", "webhook_events"):
         assert after[table] == before[table] // 2, table
     # the bystander is untouched and can still sync
@@ -77,7 +79,8 @@ def test_disconnect_when_strava_is_down_still_deletes_and_says_so(
     assert page.status_code == 200
     assert "strava.com/settings/apps" in page.text
     counts = row_counts(sessions)
-    assert counts["athletes"] == 0 and counts["activities"] == 0
+    assert counts["athletes"] == 0
+    assert counts["activities"] == 0
 
 
 def test_disconnect_refuses_a_tampered_or_wrong_purpose_link(

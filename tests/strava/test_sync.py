@@ -66,7 +66,8 @@ def test_pagination_at_200_per_page_reads_450_activities_in_three_requests(
     report = backfill(ctx, athlete_id)
     pages = [r for r in sim.requests if r.path == "/api/v3/athlete/activities"]
     assert len(pages) == 3
-    assert report.fetched == 450 and report.requests == 3
+    assert report.fetched == 450
+    assert report.requests == 3
     assert len(_activities(sessions)) == 450
 
 
@@ -79,7 +80,8 @@ def test_refresh_updates_changed_rows_deletes_missing_ones_and_is_idempotent(
     sim.update_activity(RUNNER, 5003, distance=21097.5, sport_type="TrailRun")
     first = refresh_window(ctx, athlete_id)
     second = refresh_window(ctx, athlete_id)
-    assert first.deleted == 1 and second.deleted == 0
+    assert first.deleted == 1
+    assert second.deleted == 0
     stored = _activities(sessions)
     assert 5002 not in stored
     assert stored[5003].distance_m == 21098
@@ -150,7 +152,8 @@ def test_gear_is_read_once_then_carried_forward_from_our_own_rows(
     sim.add_activity(RUNNER, run(7201, sim.clock.now() - dt.timedelta(days=1), distance=10500))
     sim.add_activity(RUNNER, run(7202, sim.clock.now(), distance=9999, gear_id=None))
     report = refresh_window(ctx, athlete_id)
-    assert report.gear_fetched == [] and report.requests == 1
+    assert report.gear_fetched == []
+    assert report.requests == 1
     assert _shoe(sessions).distance_m == 412346 + 30500
     assert refresh_window(ctx, athlete_id).gear_fetched == []  # nothing counted twice
     assert _shoe(sessions).distance_m == 412346 + 30500
@@ -184,7 +187,6 @@ def test_purge_drops_activities_older_than_retention(
     remaining = _activities(sessions)
     cutoff = START - dt.timedelta(days=7)
     assert removed == 21 - len(remaining)
-    assert remaining and all(
-        a.start_date.replace(tzinfo=dt.UTC) >= cutoff for a in remaining.values()
-    )
+    assert remaining
+    assert all(a.start_date.replace(tzinfo=dt.UTC) >= cutoff for a in remaining.values())
     assert purge_expired(sessions, 7, START) == 0

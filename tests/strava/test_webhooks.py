@@ -100,7 +100,8 @@ def test_a_delete_event_removes_the_activity(
     athlete_id = connect_directly(ctx, sim)
     backfill(ctx, athlete_id)
     delivery = sim.delete_activity(RUNNER, 5003, wait=True)
-    assert delivery is not None and delivery.delivered
+    assert delivery is not None
+    assert delivery.delivered
     assert len(live.jobs) == 1
     run_job(ctx, live.jobs[0])
     with sessions() as session:
@@ -120,7 +121,8 @@ def test_a_create_event_with_immediate_sync_stores_the_activity(
     run_job(ctx, live.jobs[0])
     with sessions() as session:
         stored = session.get(Activity, 7001)
-    assert stored is not None and stored.athlete_id == athlete_id
+    assert stored is not None
+    assert stored.athlete_id == athlete_id
     assert stored.distance_m == 8000
 
 
@@ -133,7 +135,8 @@ def test_deauthorization_event_leaves_nothing_behind(
     backfill(ctx, athlete_id)
     sim.delete_activity(RUNNER, 5001, wait=True)  # leaves a webhook_events row behind it
     delivery = sim.deauthorize_athlete(RUNNER, wait=True)
-    assert delivery is not None and delivery.delivered
+    assert delivery is not None
+    assert delivery.delivered
     for job in live.jobs:
         run_job(ctx, job)
     counts = row_counts(sessions)
