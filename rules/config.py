@@ -371,8 +371,9 @@ class _Parser:
                     )
                     continue
                 expr = self.expression(value, scope, f"let.{name}", "num")
+                # A broken let is still declared, so its uses do not report it again.
+                scope.lets[name] = expr.type if expr is not None else "num"
                 if expr is not None:
-                    scope.lets[name] = expr.type
                     lets.append((name, expr))
 
         def optional_expr(key: str, want: ValueType) -> Expr | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from strideguard.cli import admin_cmd, db_cmd, keys_cmd, sim_cmd, web_cmd, worker_cmd
+from strideguard.cli import admin_cmd, db_cmd, keys_cmd, rules_cmd, sim_cmd, web_cmd, worker_cmd
 
 app = typer.Typer(
     name="strideguard",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(admin_cmd.app, name="admin")
 app.add_typer(sim_cmd.app, name="strava-sim")
 app.command("web")(web_cmd.web)
