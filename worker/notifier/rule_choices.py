@@ -1,16 +1,15 @@
 """Which rules a runner can mute: the rules in force, by title.
 
-The rules box owns the list (`rules.load_config`). If its package is unavailable or the file
-is broken, the page still works from the advice templates we ship, so a runner is never
-stuck unable to mute.
+The rules box owns the list (`rules.load_config`). If the file is broken, the page still
+works from the advice templates we ship, so a runner is never stuck unable to mute.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 
+from rules import ConfigError, load_config
 from strideguard.settings import Settings
 from worker.notifier.render import BUILT_IN_RULES, EMAIL_TEMPLATES_DIR
 
@@ -25,20 +24,12 @@ class RuleChoice:
 
 def rules_in_force(settings: Settings) -> list[RuleChoice]:
     try:
-        rules_package = importlib.import_module("rules")
-        load_config = rules_package.load_config
-        config_error = rules_package.ConfigError
-    except (ImportError, AttributeError):
-        return _from_advice_templates()
-    try:
         config = load_config(settings.rules_path)
-    except config_error as problem:
+    except ConfigError as problem:
         log.warning("rules file unusable, offering the built-in rules to mute: %s", problem)
         return _from_advice_templates()
     return [
-        RuleChoice(rule_id, str(rule.title))
-        for rule_id, rule in config.rules.items()
-        if rule.enabled
+        RuleChoice(rule_id, rule.title) for rule_id, rule in config.rules.items() if rule.enabled
     ]
 
 
