@@ -7,8 +7,10 @@ strideguard strava-sim generate --athletes 50 --weeks 16 --out seed.json
 from __future__ import annotations
 
 import json
+import signal
 from datetime import date
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -31,6 +33,10 @@ def _limits(raw: str, option: str) -> tuple[int, int]:
     except ValueError:
         raise typer.BadParameter(f'{option} takes "15MIN,DAILY", e.g. "100,1000"') from None
     return short, daily
+
+
+def _stop_on_term(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @app.callback()
@@ -79,6 +85,7 @@ def serve(
     typer.echo(f"STRAVA_CLIENT_ID={client_id}")
     typer.echo(f"STRAVA_CLIENT_SECRET={client_secret}")
     typer.echo("Press Ctrl-C to stop.")
+    signal.signal(signal.SIGTERM, _stop_on_term)  # containers stop with SIGTERM
     try:
         sim.serve_forever()
     except KeyboardInterrupt:

@@ -65,9 +65,10 @@ def test_serve_prints_the_base_url_and_answers_real_requests(tmp_path: Path) -> 
         athlete = make_client(base_url, tokens["access_token"]).get_athlete()
         assert athlete.id == 100001
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)
     assert server.returncode == 0
+    assert server.stdout.read().strip().endswith("stopped")
 
 
 def test_serve_refuses_a_broken_seed_file(tmp_path: Path) -> None:

@@ -149,6 +149,11 @@ def test_refresh_keeps_the_token_while_more_than_an_hour_is_left(sim: Simulator)
     assert same["access_token"] == tokens["access_token"]
     assert same["refresh_token"] == tokens["refresh_token"]
     assert same["expires_at"] == tokens["expires_at"]
+    assert make_client(sim.base_url).protocol.rsession.post(
+        f"{sim.base_url}/oauth/token",
+        data={"client_id": CLIENT_ID, "client_secret": SECRET,
+              "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    ).json()["expires_in"] == 3601  # fmt: skip
 
 
 def test_refresh_near_expiry_rotates_both_tokens_and_the_old_refresh_token_dies(
@@ -199,3 +204,26 @@ def test_deauthorize_through_stravalib_revokes_every_token(sim: Simulator) -> No
         client.get_athlete()
     with pytest.raises(exc.Fault):
         make_client(sim.base_url).refresh_access_token(CLIENT_ID, SECRET, tokens["refresh_token"])
+
+
+def test_consent_page_is_skipped_for_scopes_already_granted_unless_forced(
+    sim: Simulator,
+) -> None:
+    connect(sim, scopes=["read", "activity:read"])
+    sim.show_consent_page(ATHLETE_ID)
+    client = make_client(sim.base_url)
+    again = client.authorization_url(
+        client_id=CLIENT_ID, redirect_uri=REDIRECT, scope=["activity:read"]
+    )
+    assert requests.get(again, allow_redirects=False, timeout=5).status_code == 302
+    more = client.authorization_url(
+        client_id=CLIENT_ID, redirect_uri=REDIRECT, scope=["activity:read_all"]
+    )
+    assert requests.get(more, allow_redirects=False, timeout=5).status_code == 200
+    forced = client.authorization_url(
+        client_id=CLIENT_ID,
+        redirect_uri=REDIRECT,
+        scope=["activity:read"],
+        approval_prompt="force",
+    )
+    assert requests.get(forced, allow_redirects=False, timeout=5).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -108,3 +109,33 @@ def test_daily_window_resets_at_utc_midnight(tight: Simulator) -> None:
         tight.clock.set(datetime(2025, 10, 22, 0, 0, 0, tzinfo=UTC))
         client.get_athlete()
         assert tight.rate_usage()["read_daily"] == 1
+
+
+def test_overall_limit_has_its_own_429_field() -> None:
+    sim = Simulator(seed(), read_limits=(100, 1000), overall_limits=(2, 2000))
+    with sim:
+        token = sim.issue_tokens(26462176)["access_token"]
+        statuses = []
+        for _ in range(3):
+            answer = requests.get(
+                f"{sim.base_url}/api/v3/athlete",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+            statuses.append(answer.status_code)
+        assert statuses == [200, 200, 429]
+        assert answer.json()["errors"][0]["field"] == "overall rate limit"
+
+
+def test_concurrent_clients_are_all_counted(sim: Simulator) -> None:
+    token = sim.issue_tokens(26462176)["access_token"]
+
+    def five_calls(_: int) -> list[int]:
+        client = make_client(sim.base_url, token)
+        return [len(list(client.get_activities(limit=3))) for _ in range(5)]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(five_calls, range(12)))
+    assert results == [[3] * 5] * 12
+    assert sim.rate_usage()["read_15min"] == 60
+    assert sim.count_requests(26462176, "/api/v3/athlete/activities") == 60
