@@ -245,3 +245,21 @@ def test_broken_template_raises_and_renders_nothing(
 def test_unknown_units_are_refused() -> None:
     with pytest.raises(ValueError, match="units must be 'km' or 'mi'"):
         render_digest(digest([BUILT_IN["no_rest_day"]], "furlongs"))
+
+
+def test_broken_exercise_library_fails_like_a_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "email_templates"
+    shutil.copytree(render.EMAIL_TEMPLATES_DIR, copy)
+    library = copy / "exercises.yaml"
+    library.write_text(library.read_text().replace("claim: strength", "claim: miracle", 1))
+    monkeypatch.setattr(render, "EMAIL_TEMPLATES_DIR", copy)
+    render.exercise_library.cache_clear()
+    try:
+        with pytest.raises(TemplateRenderError) as caught:
+            render_digest(digest([BUILT_IN["weekly_distance_spike"]]))
+    finally:
+        render.exercise_library.cache_clear()
+    assert caught.value.template == "exercises.yaml"
+    assert "claim: 'miracle' is not under 'claims'" in str(caught.value)

@@ -34,7 +34,13 @@ from markupsafe import Markup
 from worker.notifier import formatting
 from worker.notifier.chart import weekly_chart
 from worker.notifier.digest_links import DigestLinks
-from worker.notifier.exercises import Exercise, ExerciseLibrary, load_library, pick_exercises
+from worker.notifier.exercises import (
+    Exercise,
+    ExerciseLibrary,
+    ExerciseLibraryError,
+    load_library,
+    pick_exercises,
+)
 
 EMAIL_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "email_templates"
 # Tie-break after severity: strongest evidence first, so the subject names what matters most.
@@ -149,7 +155,10 @@ def render_digest(digest: DigestContext) -> RenderedEmail:
 def render_sections(digest: DigestContext) -> list[Section]:
     """Each fired finding with its advice rendered, most important first."""
     units = formatting.check_units(digest.athlete.units)
-    library = exercise_library()
+    try:
+        library = exercise_library()
+    except ExerciseLibraryError as problem:  # editable content, so it fails like a template
+        raise TemplateRenderError("exercises.yaml", None, str(problem)) from problem
     shown: list[str] = []
     sections = []
     for finding in sorted(digest.findings, key=_importance):
