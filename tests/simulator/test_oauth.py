@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -80,20 +81,22 @@ def test_consent_page_lists_scopes_and_honours_unticked_boxes(sim: Simulator) ->
     assert 'value="activity:read_all"' in page.text
     assert "Authorize" in page.text
     assert "Cancel" in page.text
-    form = {
-        "client_id": str(CLIENT_ID),
-        "redirect_uri": REDIRECT,
-        "state": "s2",
-        "athlete_id": str(OTHER_ATHLETE_ID),
-        "scope": ["activity:read"],  # the runner unticked activity:read_all
-        "decision": "authorize",
-    }
+    # submit the form as a browser would: its hidden fields, one box unticked, another athlete
+    form: dict[str, Any] = dict(
+        re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
+    )
+    assert form["state"] == "s2"
+    form.update(athlete_id=str(OTHER_ATHLETE_ID), scope=["activity:read"], decision="authorize")
     answer = requests.post(
         f"{sim.base_url}/oauth/authorize", data=form, allow_redirects=False, timeout=5
     )
     location = answer.headers["Location"]
     assert "scope=read,activity:read&" in location + "&"
     assert "state=s2" in location
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    tokens = make_client(sim.base_url).exchange_code_for_token(CLIENT_ID, SECRET, code)
+    assert isinstance(tokens, dict)
+    assert make_client(sim.base_url, tokens["access_token"]).get_athlete().id == OTHER_ATHLETE_ID
     cancel = requests.post(
         f"{sim.base_url}/oauth/authorize",
         data={**form, "decision": "cancel"},

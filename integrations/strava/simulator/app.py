@@ -293,7 +293,9 @@ class StravaApp:
             return SimResponse(400, bodies.INVALID_REDIRECT_URI)
         if req.method == "GET" and req.get("response_type") != "code":
             return SimResponse(400, bodies.bad_request("Authorize", "response_type"))
-        requested = parse_scopes(req.get("scope") or "read")
+        # the consent form sends what was asked as requested_scope and the ticked boxes as scope
+        asked = req.get("requested_scope") if req.method == "POST" else req.get("scope")
+        requested = parse_scopes(asked or "read")
         if requested is None:
             return SimResponse(400, bodies.INVALID_SCOPE)
         requested = requested | {"read"}
@@ -320,7 +322,7 @@ class StravaApp:
                         hidden={
                             "client_id": str(self.client_id),
                             "redirect_uri": redirect_uri,
-                            "scope": format_scopes(requested),
+                            "requested_scope": format_scopes(requested),
                             "state": state or "",
                         },
                         requested=requested,
