@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import typer
 
-from strideguard.cli import admin_cmd, db_cmd, keys_cmd, rules_cmd, sim_cmd, web_cmd, worker_cmd
+from strideguard.cli import (
+    admin_cmd,
+    db_cmd,
+    keys_cmd,
+    rules_cmd,
+    sim_cmd,
+    strava_cmd,
+    web_cmd,
+    worker_cmd,
+)
 
 app = typer.Typer(
     name="strideguard",
@@ -21,6 +30,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(admin_cmd.app, name="admin")
 app.add_typer(sim_cmd.app, name="strava-sim")
+app.add_typer(strava_cmd.app, name="strava")
 app.command("web")(web_cmd.web)
 app.command("worker")(worker_cmd.worker)
 app.command("scheduler")(worker_cmd.scheduler)
