@@ -52,8 +52,12 @@ def parse_pause_weeks(raw: str) -> int | None:
 
 
 def pause_until(today: dt.date, weeks: int) -> dt.date:
-    """Mail resumes on this date (the first digest due on or after it goes out)."""
-    return today + dt.timedelta(weeks=weeks)
+    """The last day a pause of `weeks` starting today covers (today counts as day one).
+
+    The worker sends nothing about any training week that touches this period
+    (worker/evaluation.py, `mail_blocked_reason`).
+    """
+    return today + dt.timedelta(weeks=weeks, days=-1)
 
 
 def check_preferences(

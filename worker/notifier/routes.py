@@ -311,7 +311,8 @@ def pause_page(request: Request) -> HTMLResponse:
     return _page(
         "confirm.html",
         heading="Pause your alerts?",
-        message="We keep watching your training but send no digests until the pause ends.",
+        message="We won't email you about any of your training during the pause. "
+        "Your Strava connection and settings stay as they are.",
         action=PATHS["pause"],
         token=token,
         button="Pause alerts",
@@ -343,7 +344,7 @@ async def pause(request: Request) -> HTMLResponse:
     return _message(
         200,
         "Alerts paused",
-        f"You'll get no digests until {until:%A} {until.day} {until:%B %Y}. "
+        f"We won't email you about your training up to {until:%A} {until.day} {until:%B %Y}. "
         "You can resume earlier from your preferences.",
         link=_preferences_url(settings, athlete_id),
     )
@@ -445,7 +446,7 @@ def _preferences_form(
     }
     paused = (
         athlete.paused_until
-        if athlete.paused_until and (athlete.paused_until > _local_today(athlete))
+        if athlete.paused_until and (athlete.paused_until >= _local_today(athlete))
         else None
     )
     return _page(
