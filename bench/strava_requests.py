@@ -93,6 +93,7 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     evaluation_delays_s: list[float] = field(default_factory=list)
     webhook_jobs: int = 0
+    webhook_round_trip_ms: list[float] = field(default_factory=list)
 
 
 def _free_port() -> int:
@@ -131,6 +132,17 @@ def _serve(
 def _upload_time(activity: dict[str, Any]) -> dt.datetime:
     started = parse_utc(str(activity["start_date"]))
     return started + dt.timedelta(seconds=int(activity.get("elapsed_time") or 0)) + UPLOAD_DELAY
+
+
+def _percentiles(samples: list[float]) -> dict[str, float | None]:
+    if not samples:
+        return {"median": None, "p99": None, "max": None}
+    ordered = sorted(samples)
+    return {
+        "median": round(statistics.median(ordered), 1),
+        "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 1),
+        "max": round(ordered[-1], 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         for strava_id, activity in uploads:
 
             def upload(strava_id: int = strava_id, activity: dict[str, Any] = activity) -> None:
-                sim.add_activity(strava_id, activity, wait=True)
+                posted = time.perf_counter()
+                sim.add_activity(strava_id, activity, wait=True)  # returns once we answered
+                tally.webhook_round_trip_ms.append((time.perf_counter() - posted) * 1000)
                 drain_webhooks()
 
             timeline.at(_upload_time(activity), upload)
@@ -267,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 "max": round(delays[-1] / 60, 1) if delays else None,
             },
             "budget_deferrals": tally.deferrals,
+            "webhook_post_round_trip_ms": _percentiles(tally.webhook_round_trip_ms),
             "webhook_events_handled": tally.webhook_jobs,
             "webhooks_delivered": sum(1 for d in sim.deliveries if d.delivered),
             "failures": tally.failures[:10],

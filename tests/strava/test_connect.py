@@ -8,10 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.context import StravaContext
-from integrations.strava.jobs import StravaJob, run_job
+from integrations.strava.jobs import BackgroundRunner, StravaJob, run_job
 from integrations.strava.oauth import BROWSER_COOKIE
 from integrations.strava.simulator import Simulator
 from strideguard.models import Activity, Athlete, OAuthState, StravaConnection
+from strideguard.settings import Settings
+from strideguard.web.app import create_app
 from tests.strava.conftest import (
     RUNNER,
     AppUnderTest,
@@ -183,3 +185,19 @@ def test_state_problems_are_refused_and_store_nothing(
     assert counts["strava_connections"] == 0
     with sessions() as session:
         assert len(session.scalars(select(OAuthState)).all()) >= 3
+
+
+def test_embedded_default_runs_the_backfill_in_the_background(
+    settings: Settings, ctx: StravaContext, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    app = create_app(settings)
+    app.state.strava = ctx  # shares the simulator's clock; no enqueue seam set
+    with TestClient(app) as browser:
+        page = follow_back(browser, strava_round_trip(browser))
+        assert page.status_code == 200
+        runner = app.state.strava_enqueue
+        assert isinstance(runner, BackgroundRunner)
+        runner.drain()
+        runner.shutdown()
+    with sessions() as session:
+        assert len(session.scalars(select(Activity)).all()) == 21
