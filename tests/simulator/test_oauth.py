@@ -230,3 +230,19 @@ def test_consent_page_is_skipped_for_scopes_already_granted_unless_forced(
         approval_prompt="force",
     )
     assert requests.get(forced, allow_redirects=False, timeout=5).status_code == 200
+
+
+def test_athlete_id_in_the_authorize_url_picks_who_is_signed_in(sim: Simulator) -> None:
+    url = make_client(sim.base_url).authorization_url(
+        client_id=CLIENT_ID, redirect_uri=REDIRECT, scope=["activity:read"]
+    )
+    location = requests.get(
+        f"{url}&athlete_id={OTHER_ATHLETE_ID}", allow_redirects=False, timeout=5
+    ).headers["Location"]
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    exchanged = make_client(sim.base_url).exchange_code_for_token(
+        CLIENT_ID, SECRET, code, return_athlete=True
+    )
+    assert isinstance(exchanged, tuple)
+    assert exchanged[1] is not None
+    assert exchanged[1].id == OTHER_ATHLETE_ID

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from integrations.strava.simulator.app import SimRequest, StravaApp
+
+log = logging.getLogger(__name__)
 
 
 class SimServer(ThreadingHTTPServer):
@@ -18,6 +22,12 @@ class SimServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: StravaApp) -> None:
         self.app = app
         super().__init__(address, SimHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up early (its own timeout) is normal here, not a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        log.exception("simulator request from %s failed", client_address[0])
 
 
 class SimHandler(BaseHTTPRequestHandler):
