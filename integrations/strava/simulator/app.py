@@ -154,6 +154,8 @@ class StravaApp:
         """Skip the browser: authorize `athlete_id` and return the token response body.
 
         For benchmarks and for tests that are not about OAuth."""
+        if athlete_id not in self._catalog.athletes:
+            raise KeyError(f"no athlete {athlete_id} in the simulator's seed")
         with self._lock:
             granted = frozenset(scopes) | {"read"}
             return self._token_body(self._grants.grant(athlete_id, granted, self.clock.time()))

@@ -68,6 +68,10 @@ class Catalog:
                 self.add(athlete_id, activity)
 
     def add(self, athlete_id: int, activity: Activity) -> Activity:
+        if athlete_id not in self.athletes:
+            raise KeyError(f"no athlete {athlete_id} in the simulator's seed")
+        if int(activity["id"]) in self.owner_of:
+            raise ValueError(f"activity {activity['id']} already exists")
         stored = dict(activity)
         stored["athlete"] = {"id": athlete_id, "resource_state": 1}
         self.athletes[athlete_id].insert(stored)
