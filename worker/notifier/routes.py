@@ -179,6 +179,30 @@ def _handled(refusal: Refusal) -> HTMLResponse:
     return _message(refusal.status, refusal.heading, refusal.message)
 
 
+def _open_link(request: Request, purpose: Purpose) -> tuple[str, dict[str, Any], Athlete]:
+    """For a GET: the link's token and payload, and the athlete it names (read only)."""
+    token = _token(request)
+    payload = _read(token, purpose, _settings(request))
+    with _sessions(request)() as session:
+        return token, payload, _athlete(session, payload)
+
+
+def _confirm(
+    purpose: Purpose, token: str, heading: str, message: str, button: str, **extra: Any
+) -> HTMLResponse:
+    """A page whose only way to change anything is its POST button."""
+    return _page(
+        "confirm.html",
+        heading=heading,
+        message=message,
+        action=PATHS[purpose],
+        token=token,
+        button=button,
+        pause_choices=extra.pop("pause_choices", None),
+        **extra,
+    )
+
+
 # ------------------------------------------------------------------ unsubscribe
 
 
@@ -186,27 +210,19 @@ def _handled(refusal: Refusal) -> HTMLResponse:
 def unsubscribe_page(request: Request) -> HTMLResponse:
     """A confirmation button only: link scanners that fetch GETs must not unsubscribe."""
     try:
-        token = _token(request)
-        payload = _read(token, "unsubscribe", _settings(request))
-        with _sessions(request)() as session:
-            athlete = _athlete(session, payload)
-            already = athlete.email_status == "unsubscribed"
+        token, _, athlete = _open_link(request, "unsubscribe")
     except Refusal as refusal:
         return _handled(refusal)
-    return _page(
-        "confirm.html",
-        heading="Unsubscribe from strideguard emails?" if not already else "You're unsubscribed",
-        message=(
+    if athlete.email_status == "unsubscribed":
+        heading = "You're unsubscribed"
+        message = "You already get no emails from us. Pressing the button again changes nothing."
+    else:
+        heading = "Unsubscribe from strideguard emails?"
+        message = (
             "You will get no more weekly digests. Your Strava connection stays as it is; "
             "you can disconnect it from your preferences."
-            if not already
-            else "You already get no emails from us. Pressing the button again changes nothing."
-        ),
-        action=PATHS["unsubscribe"],
-        token=token,
-        button="Unsubscribe",
-        pause_choices=None,
-    )
+        )
+    return _confirm("unsubscribe", token, heading, message, "Unsubscribe")
 
 
 @router.post(PATHS["unsubscribe"], response_class=HTMLResponse)
@@ -241,25 +257,19 @@ async def unsubscribe(request: Request) -> HTMLResponse:
 
 @router.get(PATHS["mute"], response_class=HTMLResponse)
 def mute_page(request: Request) -> HTMLResponse:
-    settings = _settings(request)
     try:
-        token = _token(request)
-        payload = _read(token, "mute", settings)
+        token, payload, _ = _open_link(request, "mute")
         rule_id = _muted_rule(payload)
-        with _sessions(request)() as session:
-            _athlete(session, payload)
     except Refusal as refusal:
         return _handled(refusal)
-    title = title_of(rule_id, rules_in_force(settings))
-    return _page(
-        "confirm.html",
-        heading=f"Stop alerts about {title.lower()}?",
-        message="Your digests will leave this check out. Other checks carry on, and you can "
+    title = title_of(rule_id, rules_in_force(_settings(request)))
+    return _confirm(
+        "mute",
+        token,
+        f"Stop alerts about {title.lower()}?",
+        "Your digests will leave this check out. Other checks carry on, and you can "
         "turn it back on in your preferences.",
-        action=PATHS["mute"],
-        token=token,
-        button="Stop these alerts",
-        pause_choices=None,
+        "Stop these alerts",
     )
 
 
@@ -300,22 +310,18 @@ def _muted_rule(payload: dict[str, Any]) -> str:
 @router.get(PATHS["pause"], response_class=HTMLResponse)
 def pause_page(request: Request) -> HTMLResponse:
     try:
-        token = _token(request)
-        payload = _read(token, "pause", _settings(request))
-        with _sessions(request)() as session:
-            _athlete(session, payload)
+        token, _, _ = _open_link(request, "pause")
     except Refusal as refusal:
         return _handled(refusal)
     asked = request.query_params.get("weeks", "")
     weeks = int(asked) if asked.isdigit() and int(asked) in PAUSE_CHOICES else DEFAULT_PAUSE_WEEKS
-    return _page(
-        "confirm.html",
-        heading="Pause your alerts?",
-        message="We won't email you about any of your training during the pause. "
+    return _confirm(
+        "pause",
+        token,
+        "Pause your alerts?",
+        "We won't email you about any of your training during the pause. "
         "Your Strava connection and settings stay as they are.",
-        action=PATHS["pause"],
-        token=token,
-        button="Pause alerts",
+        "Pause alerts",
         pause_choices=PAUSE_CHOICES,
         pause_selected=weeks,
     )
@@ -355,15 +361,11 @@ async def pause(request: Request) -> HTMLResponse:
 
 @router.get(PATHS["preferences"], response_class=HTMLResponse)
 def preferences_page(request: Request) -> HTMLResponse:
-    settings = _settings(request)
     try:
-        token = _token(request)
-        payload = _read(token, "preferences", settings)
-        with _sessions(request)() as session:
-            athlete = _athlete(session, payload)
-            return _preferences_form(athlete, token, settings, 200)
+        token, _, athlete = _open_link(request, "preferences")
     except Refusal as refusal:
         return _handled(refusal)
+    return _preferences_form(athlete, token, _settings(request), 200)
 
 
 @router.post(PATHS["preferences"], response_class=HTMLResponse)
