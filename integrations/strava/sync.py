@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.strava.athlete_api import PER_PAGE, AthleteApi, StravaNotFound
 from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
-from integrations.strava.errors import NotConnected
+from integrations.strava.errors import BudgetExceeded, NotConnected, StravaUnavailable
 from integrations.strava.mapping import activity_fields
 from strideguard.models import Activity, Athlete, Gear, StravaConnection, utcnow
 
@@ -88,6 +88,13 @@ def refresh_window(
         try:
             gear = api.gear(gear_id)
         except StravaNotFound:
+            continue
+        except (BudgetExceeded, StravaUnavailable) as error:
+            # The window is stored; a shoe can wait for the next refresh rather than make
+            # the whole window be fetched again.
+            log.info(
+                "shoe %s not read this time: %s", gear_id, error, extra={"athlete_id": athlete_id}
+            )
             continue
         with ctx.sessions.begin() as session:
             _store_gear(session, athlete_id, gear_id, gear, now)

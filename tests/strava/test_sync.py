@@ -190,3 +190,15 @@ def test_purge_drops_activities_older_than_retention(
     assert remaining
     assert all(a.start_date.replace(tzinfo=dt.UTC) >= cutoff for a in remaining.values())
     assert purge_expired(sessions, 7, START) == 0
+
+
+def test_a_shoe_that_cannot_be_read_waits_for_the_next_refresh(
+    ctx: StravaContext, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    athlete_id = connect_directly(ctx, sim)
+    sim.fail_next("/api/v3/gear/", 503)
+    report = refresh_window(ctx, athlete_id)
+    assert report.fetched == 21  # the window is stored all the same
+    assert report.gear_fetched == []
+    assert len(_activities(sessions)) == 21
+    assert refresh_window(ctx, athlete_id).gear_fetched == ["g77"]
