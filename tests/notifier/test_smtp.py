@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.notifier.worked import BUILT_IN, digest
 from worker.notifier.mime import build_message
@@ -124,6 +132,16 @@ def test_nothing_listening_is_transient() -> None:
         send_message(_message(), f"smtp://127.0.0.1:{_free_port()}", timeout=5)
 
 
+def test_silent_server_times_out_as_transient() -> None:
+    """A relay that accepts the connection but never greets (overloaded, or a black hole)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        with pytest.raises(TransientSendError, match="timed out"):
+            send_message(_message(), f"smtp://127.0.0.1:{port}", timeout=0.5)
+
+
 def test_login_and_no_credentials_in_logs(caplog: pytest.LogCaptureFixture) -> None:
     logins: list[tuple[bytes, bytes]] = []
 
@@ -169,3 +187,80 @@ def test_smtp_url_forms() -> None:
     assert "p@" not in target.safe_name
     with pytest.raises(PermanentSendError, match="SMTP_URL"):
         parse_smtp_url("http://relay.example.org")
+
+
+# ------------------------------------------------------------------ TLS
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "strideguard test relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _tls_server(tls_files: tuple[Path, Path], implicit: bool) -> tuple[Controller, Recorder]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*tls_files)
+    recorder = Recorder()
+    port = _free_port()
+    if implicit:
+        controller = Controller(recorder, hostname="127.0.0.1", port=port, ssl_context=context)
+    else:
+        controller = Controller(
+            recorder, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+        )
+    controller.start()
+    return controller, recorder
+
+
+@pytest.mark.parametrize(("scheme", "implicit"), [("smtps", True), ("smtp+starttls", False)])
+def test_tls_delivery_trusting_the_relay(
+    tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, scheme: str, implicit: bool
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files[0]))  # what the default context trusts
+    controller, recorder = _tls_server(tls_files, implicit)
+    try:
+        send_message(_message(), f"{scheme}://127.0.0.1:{controller.port}", timeout=5)
+    finally:
+        controller.stop()
+    assert len(recorder.received) == 1
+
+
+@pytest.mark.parametrize(("scheme", "implicit"), [("smtps", True), ("smtp+starttls", False)])
+def test_untrusted_certificate_is_permanent(
+    tls_files: tuple[Path, Path], scheme: str, implicit: bool
+) -> None:
+    controller, recorder = _tls_server(tls_files, implicit)
+    try:
+        with pytest.raises(PermanentSendError, match="TLS with"):
+            send_message(_message(), f"{scheme}://127.0.0.1:{controller.port}", timeout=5)
+    finally:
+        controller.stop()
+    assert recorder.received == []
