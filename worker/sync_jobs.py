@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def _start_attempt(runtime: WorkerRuntime, athlete_id: int) -> bool:
     """Count the attempt; False when there is nothing to sync (no or revoked connection)."""
+    gave_up: str | None = None
     with transaction(runtime.sessions) as session:
         connection = session.scalar(
             select(StravaConnection).where(StravaConnection.athlete_id == athlete_id)
@@ -33,11 +34,14 @@ def _start_attempt(runtime: WorkerRuntime, athlete_id: int) -> bool:
         if connection is None or connection.status != "active":
             return False
         if connection.sync_attempts >= runtime.settings.job_max_attempts:
-            reason = gave_up_text(connection.sync_attempts, connection.last_error)
-            connection.last_error = reason
+            # Recorded (committed) first, then raised: the reason must outlive the job.
+            gave_up = gave_up_text(connection.sync_attempts, connection.last_error)
+            connection.last_error = gave_up
             connection.sync_requested_at = None
-            raise GaveUp(reason)
-        connection.sync_attempts += 1
+        else:
+            connection.sync_attempts += 1
+    if gave_up is not None:
+        raise GaveUp(gave_up)
     return True
 
 

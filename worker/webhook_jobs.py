@@ -28,16 +28,19 @@ log = logging.getLogger(__name__)
 
 def process_event(runtime: WorkerRuntime, event_id: int) -> None:
     """The `process_webhook_event` job."""
+    gave_up: str | None = None
     with transaction(runtime.sessions) as session:
         event = session.get(WebhookEvent, event_id)
         if event is None or event.status != "received":
             return
         if event.attempts >= runtime.settings.job_max_attempts:
+            gave_up = gave_up_text(event.attempts, event.last_error)
             event.status = "failed"
-            event.last_error = gave_up_text(event.attempts, event.last_error)
-            raise GaveUp(event.last_error)
+            event.last_error = gave_up
         activity_id = event.object_id if event.object_type == "activity" else None
         aspect = event.aspect_type
+    if gave_up is not None:
+        raise GaveUp(gave_up)  # after the commit, so the reason stays on the row
     try:
         status = handle_event(runtime.strava, event_id)
     except BudgetExceeded as exc:

@@ -6,6 +6,7 @@ import typer
 import uvicorn
 
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.db import check_migrated, make_engine
 from strideguard.logs import configure_logging
 from strideguard.settings import get_settings
@@ -17,8 +18,13 @@ def web(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
 ) -> None:
-    """Run the web app (connect page, Strava callback and webhook, email links)."""
+    """Run the web app (connect page, Strava callback and webhook, email links).
+
+    Without REDIS_URL it also runs the background jobs and the scheduler in this process.
+    """
     settings = get_settings()
     configure_logging(settings.log_level)
     check_migrated(make_engine(settings.database_url))
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    app = create_app(settings)
+    attach_worker_or_exit(app, settings)
+    uvicorn.run(app, host=host, port=port, log_config=None)

@@ -17,6 +17,7 @@ import time
 from types import FrameType
 
 import typer
+from fastapi import FastAPI
 
 from strideguard.cli.errors import cli_errors, one_line_errors
 from strideguard.db import check_migrated, make_engine
@@ -36,6 +37,21 @@ def _prepare() -> Settings:
     check_migrated(engine)
     engine.dispose()
     return settings
+
+
+def attach_worker_or_exit(app: FastAPI, settings: Settings) -> None:
+    """Wire the web app's background work to the worker (see worker/web_seam.py).
+
+    An unreachable Redis becomes one line and exit code 2, like a bad DATABASE_URL.
+    """
+    from worker.broker import BrokerError
+    from worker.web_seam import attach_worker
+
+    try:
+        attach_worker(app, settings)
+    except BrokerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
+import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,12 +115,13 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def worker_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
-    """Settings for a worker test: short leases and retries so recovery happens in seconds."""
+def env_for(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
+    """Settings for a worker test on `database_url`: short leases and retries, so recovery
+    happens in seconds; `extra` adds or overrides variables."""
 
-    def make(**extra: str) -> Settings:
+    def make(database_url: str, **extra: str) -> Settings:
         values = {
-            "DATABASE_URL": db_url,
+            "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret-key-for-links",
             "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "PUBLIC_BASE_URL": "https://strideguard.example.org",
@@ -134,6 +138,23 @@ def worker_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Se
         return get_settings()
 
     return make
+
+
+@pytest.fixture
+def worker_env(env_for: Callable[..., Settings], db_url: str) -> Callable[..., Settings]:
+    """`env_for` on the parametrised database (SQLite and PostgreSQL)."""
+    return functools.partial(env_for, db_url)
+
+
+@pytest.fixture
+def sqlite_env(
+    env_for: Callable[..., Settings], sqlite_template: Path, tmp_path: Path
+) -> Callable[..., Settings]:
+    """`env_for` on a private SQLite file only: the embedded default, or tests where the
+    database does not matter."""
+    path = tmp_path / "embedded.db"
+    shutil.copy(sqlite_template, path)
+    return functools.partial(env_for, f"sqlite:///{path}")
 
 
 @pytest.fixture

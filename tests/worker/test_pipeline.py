@@ -14,11 +14,11 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.links import read_link_token
-from strideguard.models import Alert, Evaluation, OutboxEmail
+from strideguard.models import Activity, Alert, Evaluation, OutboxEmail, StravaConnection
 from strideguard.settings import Settings
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
@@ -360,3 +360,146 @@ def test_late_activity_adds_a_late_alert_but_never_a_second_email(
     late = [a for a in alerts if a.athlete_id == quiet]
     assert {a.rule_id for a in late} >= {"single_run_spike"}
     assert all(a.late and a.outbox_id is None and a.week_start == WEEK for a in late)
+
+
+def spend_evaluation_budget(runtime: WorkerRuntime) -> None:
+    from integrations.strava.budget import Priority
+    from integrations.strava.errors import BudgetExceeded
+
+    for _ in range(1000):
+        try:
+            runtime.strava.budget.reserve(Priority.EVALUATION, runtime.clock())
+        except BudgetExceeded:
+            return
+    raise AssertionError("the evaluation share never ran out")
+
+
+def test_spent_rate_budget_defers_the_evaluation_without_counting_an_attempt(
+    running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
+) -> None:
+
+    athlete = connect(
+        running.sessions,
+        running.strava,
+        sim,
+        RISKY_ID,
+        email="risa@example.com",
+        connected_at=CONNECTED,
+    )
+    spend_evaluation_budget(running)  # other evaluations used this window's share
+    scheduler = Scheduler(running)
+    scheduler.tick()
+
+    def deferred() -> bool:
+        rows = evaluation_rows(running).values()
+        return bool(rows) and all((row.last_error or "").startswith("deferred:") for row in rows)
+
+    wait_for(deferred, what="both weeks deferred")
+    scheduler.tick()  # the reconciler must not re-send a deferred week before its window
+    time.sleep(0.5)
+    for row in evaluation_rows(running).values():
+        assert row.status == "pending"
+        assert row.attempts == 0
+        due = row.due_at if row.due_at.tzinfo else row.due_at.replace(tzinfo=dt.UTC)
+        assert due > running.clock()  # the next rate window
+    assert [r for r in sim.requests if r.path.startswith("/api/v3/athlete/activities")] == []
+    assert smtp.inbox.messages == []
+    assert athlete in {key[0] for key in evaluation_rows(running)}
+
+
+def backfill_state(runtime: WorkerRuntime, athlete: int) -> StravaConnection:
+    with runtime.sessions() as session:
+        row = session.scalar(select(StravaConnection).where(StravaConnection.athlete_id == athlete))
+        assert row is not None
+        return row
+
+
+def not_backfilled(runtime: WorkerRuntime, sim: Simulator) -> int:
+    athlete = connect(
+        runtime.sessions,
+        runtime.strava,
+        sim,
+        QUIET_ID,
+        email="quinn@example.com",
+        connected_at=CONNECTED,
+    )
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(StravaConnection)
+            .where(StravaConnection.athlete_id == athlete)
+            .values(backfilled_at=None)
+        )
+    return athlete
+
+
+def test_backfill_through_the_seam_records_a_failure_then_recovers(
+    running: WorkerRuntime, sim: Simulator
+) -> None:
+    from integrations.strava.jobs import StravaJob
+    from worker.webhook_jobs import strava_enqueue
+
+    athlete = not_backfilled(running, sim)
+    sim.fail_next("/api/v3/athlete/activities", 503, count=1)
+    strava_enqueue(running)(StravaJob("backfill", athlete))
+
+    def done() -> bool:
+        state = backfill_state(running, athlete)
+        return state.backfilled_at is not None and state.sync_attempts == 0
+
+    wait_for(done, what="backfill")
+    # The first request failed, the dramatiq retry succeeded and cleared the row's error.
+    pages = [r.status for r in sim.requests if r.path.startswith("/api/v3/athlete/activities")]
+    assert pages == [503, 200]
+    state = backfill_state(running, athlete)
+    assert state.sync_requested_at is None
+    assert state.last_error is None
+    with running.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Activity)) == 30
+
+
+def test_backfill_that_keeps_failing_gives_up_with_the_reason(
+    running: WorkerRuntime, sim: Simulator
+) -> None:
+    from integrations.strava.jobs import StravaJob
+    from worker.webhook_jobs import strava_enqueue
+
+    athlete = not_backfilled(running, sim)
+    sim.fail_next("/api/v3/athlete/activities", 503, count=10_000)
+    strava_enqueue(running)(StravaJob("backfill", athlete))
+    wait_for(
+        lambda: (backfill_state(running, athlete).last_error or "").startswith("gave up"),
+        what="the backfill to give up",
+    )
+    state = backfill_state(running, athlete)
+    assert state.sync_attempts == running.settings.job_max_attempts
+    assert "last error: StravaUnavailable" in (state.last_error or "")
+    assert state.backfilled_at is None
+    # The reconciler leaves it alone now: no endless re-sends.
+    assert Scheduler(running).reconciler.run(running.clock() + dt.timedelta(hours=1)).syncs == 0
+
+
+def test_lost_backfill_message_is_re_sent_by_the_reconciler(
+    pipeline_settings: Settings, clock: SimClock, sim: Simulator, redis_namespace: str
+) -> None:
+    import redis
+
+    from integrations.strava.jobs import StravaJob
+    from worker.webhook_jobs import strava_enqueue
+
+    runtime = start_runtime(pipeline_settings, clock=clock.now)
+    try:
+        athlete = not_backfilled(runtime, sim)
+        strava_enqueue(runtime)(StravaJob("backfill", athlete))
+        client = redis.Redis.from_url(pipeline_settings.redis_url or "")
+        for key in client.scan_iter(f"{redis_namespace}*"):
+            client.delete(key)  # Redis lost the queue before any worker ran
+        pool = InProcessWorker(runtime, threads=2).start()
+        try:
+            scheduler = Scheduler(runtime)
+            clock.advance(runtime.settings.job_lease_seconds + 1)  # the request is now stale
+            scheduler.tick()
+            wait_for(lambda: backfill_state(runtime, athlete).backfilled_at is not None)
+        finally:
+            pool.stop()
+    finally:
+        runtime.close()

@@ -1,0 +1,49 @@
+"""Connect the web app to the worker: where the routes' background work goes.
+
+With REDIS_URL the web process only *sends*: connect and webhook routes put messages on the
+shared Redis queue and the worker processes run them. Without it (the embedded default, one
+process on SQLite) the web process also runs the jobs on worker threads and the scheduler on a
+thread of its own, so `strideguard web` alone is the whole service.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from strideguard.settings import Settings
+from worker.embedded import InProcessWorker
+from worker.runtime import WorkerRuntime, start_runtime
+from worker.webhook_jobs import strava_enqueue
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_THREADS = 4
+
+
+def attach_worker(app: FastAPI, settings: Settings) -> WorkerRuntime:
+    """Point `app.state.strava_enqueue` at our actors; in-process jobs without Redis.
+
+    Raises `worker.broker.BrokerError` when REDIS_URL is set but Redis cannot be reached.
+    """
+    runtime = start_runtime(settings)
+    app.state.strava_enqueue = strava_enqueue(runtime)
+    # One Strava context (and so one rate budget) for the routes and the jobs.
+    app.state.strava = runtime.strava
+    app.state.worker_runtime = runtime
+    pool: InProcessWorker | None = None
+    if not settings.redis_url:
+        pool = InProcessWorker(runtime, threads=EMBEDDED_THREADS, with_scheduler=True).start()
+
+    def shutdown() -> None:
+        if pool is not None:
+            pool.stop()
+        runtime.close()
+
+    app.router.add_event_handler("shutdown", shutdown)
+    log.info(
+        "background jobs: %s",
+        "sent to Redis for worker processes" if settings.redis_url else "run in this process",
+    )
+    return runtime
