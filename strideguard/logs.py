@@ -15,7 +15,7 @@ _SECRET_PATTERNS = [
     # key=value and JSON forms of the OAuth fields
     re.compile(
         r"(?i)((?:access_token|refresh_token|client_secret|code|password|verify_token"
-        r"|authorization)[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)[^\s\"'&,}]+"
+        r"|authorization|token|state|csrf)[\"']?\s*[:=]\s*[\"']?(?:Bearer\s+)?)[^\s\"'&,}]+"
     ),
     re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._~+/=-]+"),
     # Fernet tokens start with gAAAAA

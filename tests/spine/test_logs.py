@@ -20,6 +20,9 @@ SECRET = "deadbeefd7ab44704fb2a146bd98c7a349a2b43d"
         f"client_secret={SECRET}",
         f"stored gAAAAAB{SECRET}{SECRET}",
         f"code={SECRET}&scope=read",
+        f'"GET /email/unsubscribe?token={SECRET} HTTP/1.1" 200',
+        f"GET /strava/callback?state={SECRET}&code=abc",
+        f"csrf={SECRET}",
     ],
 )
 def test_secrets_are_replaced(line: str) -> None:
