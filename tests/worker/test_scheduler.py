@@ -156,3 +156,65 @@ def test_lookback_bounds_how_far_back_catch_up_goes(
         ]
     finally:
         runtime.close()
+
+
+def children_of(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return {int(child) for child in listing.read().split()}
+
+
+def test_worker_supervisor_restarts_a_dead_process_and_stops_cleanly(
+    sqlite_env: Callable[..., Settings], redis_url: str, redis_namespace: str
+) -> None:
+    import signal
+
+    sqlite_env(REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace)
+
+    supervisor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "strideguard.cli.main",
+            "worker",
+            "--processes",
+            "2",
+            "--threads",
+            "1",
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(children_of(supervisor.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        before = children_of(supervisor.pid)
+        assert len(before) == 2
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)  # e.g. the OOM killer
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            after = children_of(supervisor.pid)
+            if len(after) == 2 and victim not in after:
+                break
+            time.sleep(0.2)
+        assert len(after) == 2
+        assert victim not in after
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(60) == 0
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+
+
+def test_worker_without_redis_refuses_with_a_clear_message(
+    sqlite_env: Callable[..., Settings],
+) -> None:
+    sqlite_env()
+    result = subprocess.run(
+        [sys.executable, "-m", "strideguard.cli.main", "worker"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "REDIS_URL" in result.stderr
+    assert "Traceback" not in result.stderr

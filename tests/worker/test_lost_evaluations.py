@@ -1,0 +1,189 @@
+"""Evaluations survive a worker SIGKILLed mid-evaluation and a Redis flush with jobs queued.
+
+Worker processes run `strideguard worker` on real time, so the simulator runs on real time too
+and the training history sits in the weeks just before today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from integrations.strava.simulator import Simulator
+from strideguard.models import Alert, Evaluation, OutboxEmail
+from strideguard.settings import Settings
+from tests.worker.conftest import SmtpServer
+from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
+from worker.embedded import InProcessWorker
+from worker.runtime import WorkerRuntime, start_runtime
+from worker.scheduler import Scheduler
+from worker.weeks import due_at, latest_due_week
+
+RUNNER = 701
+OSLO = ZoneInfo("Europe/Oslo")
+GRACE = dt.timedelta(hours=6)
+
+
+def the_week() -> dt.date:
+    return latest_due_week(dt.datetime.now(dt.UTC), OSLO, GRACE)
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """Five steady 20 km weeks, then a 40 km week that has just closed."""
+    week = the_week()
+    weeks = {week - dt.timedelta(weeks=i): (5.0, 5.0, 10.0) for i in range(1, 6)}
+    weeks[week] = (10.0, 10.0, 20.0)
+    with Simulator(
+        [sim_athlete(RUNNER, "Kim", history(4000, weeks))],
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def runtime(
+    worker_env: Callable[..., Settings],
+    redis_url: str,
+    redis_namespace: str,
+    smtp: SmtpServer,
+    sim: Simulator,
+) -> Iterator[WorkerRuntime]:
+    settings = worker_env(
+        REDIS_URL=redis_url,
+        QUEUE_NAMESPACE=redis_namespace,
+        SMTP_URL=smtp.url,
+        STRAVA_BASE_URL=sim.base_url,
+        STRAVA_CLIENT_ID=str(CLIENT_ID),
+        STRAVA_CLIENT_SECRET=CLIENT_SECRET,
+    )
+    built = start_runtime(settings)
+    yield built
+    built.close()
+
+
+def connect_runner(runtime: WorkerRuntime, sim: Simulator) -> int:
+    """Connected after the previous week fell due: only the week just closed is news."""
+    week = the_week()
+    connected = due_at(week - dt.timedelta(weeks=1), OSLO, GRACE) + dt.timedelta(minutes=1)
+    return connect(
+        runtime.sessions,
+        runtime.strava,
+        sim,
+        RUNNER,
+        email="kim@example.com",
+        connected_at=connected,
+    )
+
+
+def state(runtime: WorkerRuntime) -> tuple[list[Evaluation], list[OutboxEmail], int]:
+    with runtime.sessions() as session:
+        evaluations = list(session.scalars(select(Evaluation)))
+        outbox = list(session.scalars(select(OutboxEmail)))
+        alerts = len(session.scalars(select(Alert.id)).all())
+    return evaluations, outbox, alerts
+
+
+def delivered(runtime: WorkerRuntime) -> bool:
+    evaluations, outbox, _ = state(runtime)
+    return (
+        bool(evaluations)
+        and all(e.status == "done" for e in evaluations)
+        and bool(outbox)
+        and all(o.status == "sent" for o in outbox)
+    )
+
+
+def reconcile_until(
+    runtime: WorkerRuntime, check: Callable[[], bool], timeout_s: float = 60
+) -> None:
+    scheduler = Scheduler(runtime)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        scheduler.tick()
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"not recovered in time: {state(runtime)}")
+
+
+def worker_process() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "strideguard.cli.main", "worker", "--threads", "2"],
+        env=dict(os.environ),
+    )
+
+
+def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
+    runtime: WorkerRuntime, sim: Simulator, smtp: SmtpServer
+) -> None:
+    athlete = connect_runner(runtime, sim)
+    # Strava hangs on the window refresh, so the kill lands inside the evaluation.
+    sim.timeout_next("/api/v3/athlete/activities", count=1, hold_s=60)
+    first = worker_process()
+    try:
+        assert Scheduler(runtime).schedule_due_weeks(dt.datetime.now(dt.UTC)) == [
+            (athlete, the_week())
+        ]
+
+        def claimed() -> bool:
+            evaluations, _, _ = state(runtime)
+            return bool(evaluations) and evaluations[0].started_at is not None
+
+        deadline = time.monotonic() + 60
+        while not claimed() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    [evaluation], outbox, alerts = state(runtime)
+    assert evaluation.status == "pending"
+    assert evaluation.attempts == 1
+    assert (outbox, alerts) == ([], 0)
+
+    second = worker_process()
+    try:
+        reconcile_until(runtime, lambda: delivered(runtime))
+        time.sleep(1)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(60)
+    [evaluation], outbox, alerts = state(runtime)
+    assert evaluation.attempts == 2
+    assert len(outbox) == 1
+    assert alerts >= 2  # weekly and single-run spikes, each written once
+    assert smtp.inbox.ids() == [outbox[0].message_id]
+
+
+def test_redis_flush_with_evaluations_queued_still_sends_the_digest_once(
+    runtime: WorkerRuntime, sim: Simulator, smtp: SmtpServer, redis_namespace: str
+) -> None:
+    connect_runner(runtime, sim)
+    scheduler = Scheduler(runtime)
+    assert len(scheduler.tick().scheduled) == 1  # enqueued, no worker running yet
+    client = redis.Redis.from_url(runtime.settings.redis_url or "")
+    for key in client.scan_iter(f"{redis_namespace}*"):
+        client.delete(key)
+
+    pool = InProcessWorker(runtime, threads=2).start()
+    try:
+        reconcile_until(runtime, lambda: delivered(runtime))
+        time.sleep(0.5)
+    finally:
+        pool.stop()
+    _, outbox, _ = state(runtime)
+    assert smtp.inbox.ids() == [outbox[0].message_id]
