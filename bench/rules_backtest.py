@@ -50,21 +50,7 @@ def timed(run: Callable[[], T], repeats: int) -> tuple[T, list[float]]:
 
 def first_athletes(columns: ActivityColumns, count: int) -> ActivityColumns:
     rows = columns.athlete < count
-    return ActivityColumns(
-        n_athletes=count,
-        athlete=columns.athlete[rows],
-        activity_id=columns.activity_id[rows],
-        local_s=columns.local_s[rows],
-        sport=columns.sport[rows],
-        sport_names=columns.sport_names,
-        distance_m=columns.distance_m[rows],
-        moving_time_s=columns.moving_time_s[rows],
-        gain_dm=columns.gain_dm[rows],
-        trainer=columns.trainer[rows],
-        manual=columns.manual[rows],
-        gear=columns.gear[rows],
-        gear_ids=columns.gear_ids,
-    )
+    return columns.select(rows, columns.athlete[rows], count)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

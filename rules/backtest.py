@@ -204,19 +204,5 @@ def _subset(
         rows = np.concatenate(
             [order[s:e] for s, e in zip(starts, ends, strict=True)] or [order[:0]]
         )
-    remap = np.searchsorted(chunk, columns.athlete[rows])
-    return ActivityColumns(
-        n_athletes=int(chunk.size),
-        athlete=remap.astype(np.int64),
-        activity_id=columns.activity_id[rows],
-        local_s=columns.local_s[rows],
-        sport=columns.sport[rows],
-        sport_names=columns.sport_names,
-        distance_m=columns.distance_m[rows],
-        moving_time_s=columns.moving_time_s[rows],
-        gain_dm=columns.gain_dm[rows],
-        trainer=columns.trainer[rows],
-        manual=columns.manual[rows],
-        gear=columns.gear[rows],
-        gear_ids=columns.gear_ids,
-    )
+    remap = np.searchsorted(chunk, columns.athlete[rows]).astype(np.int64)
+    return columns.select(rows, remap, int(chunk.size))

@@ -99,6 +99,26 @@ class ActivityColumns:
             gear_ids=tuple(g for g in gears if g is not None),
         )
 
+    def select(
+        self, rows: IntArray | BoolArray, athlete: IntArray, n_athletes: int
+    ) -> ActivityColumns:
+        """The activities at `rows`, with their athletes renumbered as `athlete`."""
+        return ActivityColumns(
+            n_athletes=n_athletes,
+            athlete=athlete,
+            activity_id=self.activity_id[rows],
+            local_s=self.local_s[rows],
+            sport=self.sport[rows],
+            sport_names=self.sport_names,
+            distance_m=self.distance_m[rows],
+            moving_time_s=self.moving_time_s[rows],
+            gain_dm=self.gain_dm[rows],
+            trainer=self.trainer[rows],
+            manual=self.manual[rows],
+            gear=self.gear[rows],
+            gear_ids=self.gear_ids,
+        )
+
     def of_sport(self, names: Iterable[str]) -> BoolArray:
         codes = [i for i, name in enumerate(self.sport_names) if name in set(names)]
         return np.isin(self.sport, codes)

@@ -71,7 +71,7 @@ class RuleDefinition:
     bands: tuple[tuple[str, int | float], ...]
     figures: tuple[tuple[str, Expr], ...]
     advice: Advice | None
-    exercise_focus: tuple[str, ...]
+    exercise_focus: list[str]
     description: str | None = None
     # parameters used as window lengths, with the whole-number range each function accepts
     count_params: Mapping[str, tuple[int, int]] = field(default_factory=dict)
@@ -485,12 +485,12 @@ class _Parser:
                 figures.append((name, expr))
         return tuple(figures)
 
-    def focus(self, node: Located | None) -> tuple[str, ...]:
+    def focus(self, node: Located | None) -> list[str]:
         if node is None:
-            return ()
+            return []
         if not isinstance(node.value, list):
             self.problems.add(node, "exercise_focus must be a list, e.g. [trunk, hips]")
-            return ()
+            return []
         tags: list[str] = []
         for item in node.value:
             if item.value in EXERCISE_FOCUS:
@@ -501,7 +501,7 @@ class _Parser:
                     f"exercise_focus {item.value!r} is not one of {', '.join(EXERCISE_FOCUS)}"
                     + _hint(item.value, EXERCISE_FOCUS),
                 )
-        return tuple(tags)
+        return tags
 
     def advice(self, node: Located | None) -> Advice | None:
         if node is None or node.value is None:

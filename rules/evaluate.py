@@ -199,7 +199,7 @@ class _AthleteView:
             threshold=threshold,
             advice_why=rule.advice.why if rule.advice else None,
             advice_do=rule.advice.do if rule.advice else None,
-            exercise_focus=rule.exercise_focus,
+            exercise_focus=tuple(rule.exercise_focus),
         )
 
 

@@ -352,3 +352,11 @@ def test_counts_match_a_hand_tally_of_the_stored_history(stored: sessionmaker[Se
     spike_line = next(line for line in table.splitlines() if "weekly_distance_spike" in line)
     assert str(tallies["weekly_distance_spike"]) in spike_line
     assert f"{report['athletes']} athletes" in table
+
+
+def test_metrics_lists_what_expressions_may_use() -> None:
+    result = invoke("metrics")
+    assert result.exit_code == 0
+    names = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")}
+    assert {"run_m", "gain_per_km", "hard_surface_streak_days", "prior_sum()"} <= names
+    assert "longest_run_within()" in names

@@ -62,7 +62,7 @@ def test_shipped_rules_are_valid_and_carry_the_catalog() -> None:
     assert (spike.title, spike.severity, spike.exercise_focus) == (
         "Weekly distance spike",
         "warning",
-        ("load", "trunk", "hips"),
+        ["load", "trunk", "hips"],
     )
     assert dict(spike.params) == {
         "threshold": 30,

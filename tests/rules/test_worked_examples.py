@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -403,3 +404,41 @@ def test_treadmill_and_trail_runs_count_as_running_but_not_as_road(config: Rules
     assert hill.figures["outdoor_m"] == 14_000  # only the trail run is outdoor
     assert hill.figures["gain_m"] == 300
     assert only(findings, "hard_surface_streak").value == 0
+
+
+def test_ewma_acwr_variant(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        """\
+version: 1
+rules:
+  acwr_ewma:
+    title: ACWR (EWMA)
+    enabled: true
+    severity: info
+    params: {threshold: 1.5}
+    let:
+      acute: ewma_daily_m(7)
+      chronic: ewma_daily_m(28)
+      acwr: acute / chronic
+    guards: [chronic > 0]
+    fires_when: acute > threshold * chronic
+    value: acwr
+    threshold: threshold
+    figures: {acwr: acwr, acute_m: 7 * acute, chronic_m: 7 * chronic}
+"""
+    )
+    config = load_config(path)
+    acts = [activity(MON + dt.timedelta(days=d), 7_000) for d in range(7)]
+    finding = only(evaluate_week(acts, MON, config), "acwr_ewma")
+    # E_t = λ·L + (1 − λ)·E_(t−1) from 0: after 7 days of L, E = L·(1 − (1 − λ)^7)
+    acute = 7_000 * (1 - (1 - 2 / 8) ** 7)
+    chronic = 7_000 * (1 - (1 - 2 / 29) ** 7)
+    assert finding.figures == {
+        "acwr": round(acute / chronic, 2),
+        "acute_m": round(7 * acute),
+        "chronic_m": round(7 * chronic),
+    }
+    assert finding.status == "fired"  # 6,066 vs 1.5 x 2,708 m a day: a sudden start
+    quiet = only(evaluate_week(acts, week(3), config), "acwr_ewma")
+    assert quiet.status == "clear"  # three weeks off: the acute load decays faster
