@@ -148,16 +148,17 @@ class Cohort:
 
         inside = (day >= self.day0) & (day < self.day0 + self.n_days)
         self.columns = columns
-        self._keep = inside
-        self._day = day - self.day0
-        self._running = running & inside
-        self._strength = strength & inside
+        self.day_index = day - self.day0
+        self.is_running = running & inside
+        self.is_strength = strength & inside
         treadmill = columns.trainer | columns.of_sport({"VirtualRun"})
-        self._treadmill = self._running & treadmill
-        self._outdoor = self._running & ~treadmill
-        self._trail = self._running & columns.of_sport({"TrailRun"})
-        hard = self._running & columns.of_sport({"Run"}) & ~columns.trainer
-        self._hard = hard & ~columns.manual if types.hard_surface_excludes_manual else hard
+        self.is_treadmill = self.is_running & treadmill
+        self.is_outdoor = self.is_running & ~treadmill
+        self.is_trail = self.is_running & columns.of_sport({"TrailRun"})
+        hard = self.is_running & columns.of_sport({"Run"}) & ~columns.trainer
+        self.is_hard_surface = (
+            hard & ~columns.manual if types.hard_surface_excludes_manual else hard
+        )
         self._cache: dict[str, Any] = {}
         self.week_index = np.arange(self.n_weeks)
         self.known = self.week_index[None, :] >= self.first_week[:, None]
@@ -176,14 +177,14 @@ class Cohort:
 
     def daily_sum(self, mask: BoolArray, weights: IntArray | None = None) -> IntArray:
         """Per athlete and local day, the sum of `weights` (or the count) over `mask`."""
-        flat = self.columns.athlete[mask] * self.n_days + self._day[mask]
+        flat = self.columns.athlete[mask] * self.n_days + self.day_index[mask]
         w = None if weights is None else weights[mask]
         total = np.bincount(flat, weights=w, minlength=self.n_athletes * self.n_days)
         return np.rint(total).astype(np.int64).reshape(self.n_athletes, self.n_days)
 
     def daily_max(self, mask: BoolArray, weights: IntArray) -> IntArray:
         out = np.zeros(self.n_athletes * self.n_days, dtype=np.int64)
-        flat = self.columns.athlete[mask] * self.n_days + self._day[mask]
+        flat = self.columns.athlete[mask] * self.n_days + self.day_index[mask]
         np.maximum.at(out, flat, weights[mask])
         return out.reshape(self.n_athletes, self.n_days)
 
@@ -196,7 +197,7 @@ class Cohort:
 
     def daily_run_m(self) -> IntArray:
         return self.cached(  # type: ignore[no-any-return]
-            "daily:run_m", lambda: self.daily_sum(self._running, self.columns.distance_m)
+            "daily:run_m", lambda: self.daily_sum(self.is_running, self.columns.distance_m)
         )
 
     def masked(self, series: NDArray[Any]) -> NDArray[Any]:
@@ -266,7 +267,7 @@ class Cohort:
 
         def build() -> dict[str, NDArray[Any]]:
             c = self.columns
-            idx = np.flatnonzero(self._running)
+            idx = np.flatnonzero(self.is_running)
             order = np.lexsort((c.activity_id[idx], c.local_s[idx], c.athlete[idx]))
             idx = idx[order]
             return {
@@ -274,8 +275,8 @@ class Cohort:
                 "athlete": c.athlete[idx],
                 "local_s": c.local_s[idx],
                 "distance_m": c.distance_m[idx],
-                "week": self._day[idx] // 7,
-                "day": self._day[idx] + self.day0,
+                "week": self.day_index[idx] // 7,
+                "day": self.day_index[idx] + self.day0,
                 "activity_id": c.activity_id[idx],
             }
 
@@ -328,14 +329,18 @@ def _sum_of(mask_name: str, field: str = "distance_m") -> Callable[[Cohort], Int
 week_metric("run_m", "num", "running metres in the week (Run, TrailRun, VirtualRun)")(
     lambda c: c.weekly_sum(c.daily_run_m())
 )
-week_metric("outdoor_m", "num", "running metres not on a treadmill or trainer")(_sum_of("_outdoor"))
-week_metric("treadmill_m", "num", "VirtualRun or Run with trainer: true, in metres")(
-    _sum_of("_treadmill")
+week_metric("outdoor_m", "num", "running metres not on a treadmill or trainer")(
+    _sum_of("is_outdoor")
 )
-week_metric("trail_m", "num", "TrailRun metres")(_sum_of("_trail"))
-week_metric("hard_surface_m", "num", "hard-surface proxy metres (outdoor Run)")(_sum_of("_hard"))
+week_metric("treadmill_m", "num", "VirtualRun or Run with trainer: true, in metres")(
+    _sum_of("is_treadmill")
+)
+week_metric("trail_m", "num", "TrailRun metres")(_sum_of("is_trail"))
+week_metric("hard_surface_m", "num", "hard-surface proxy metres (outdoor Run)")(
+    _sum_of("is_hard_surface")
+)
 week_metric("outdoor_gain_dm", "num", "elevation gain of outdoor runs, decimetres")(
-    _sum_of("_outdoor", "gain_dm")
+    _sum_of("is_outdoor", "gain_dm")
 )
 week_metric("outdoor_gain_m", "num", "elevation gain of outdoor runs, metres")(
     lambda c: c.metric("outdoor_gain_dm", WEEK_METRICS) / 10
@@ -352,12 +357,12 @@ def _gain_per_km(cohort: Cohort) -> FloatArray:
 
 @week_metric("longest_run_m", "num", "the longest single run of the week, metres")
 def _longest_run(cohort: Cohort) -> IntArray:
-    daily = cohort.daily_max(cohort._running, cohort.columns.distance_m)
+    daily = cohort.daily_max(cohort.is_running, cohort.columns.distance_m)
     return cohort.by_week(daily).max(axis=2)  # type: ignore[no-any-return]
 
 
 week_metric("run_count", "num", "number of runs in the week")(
-    lambda c: c.weekly_sum(c.daily_sum(c._running))
+    lambda c: c.weekly_sum(c.daily_sum(c.is_running))
 )
 week_metric("run_days", "num", "local days with at least one run")(
     lambda c: (c.by_week(c.daily_run_m()) > 0).sum(axis=2)
@@ -366,10 +371,10 @@ week_metric("rest_days", "num", "local days without a run (7 − run_days)")(
     lambda c: 7 - c.metric("run_days", WEEK_METRICS)
 )
 week_metric("strength_sessions", "num", "strength sessions of at least the minimum length")(
-    lambda c: c.weekly_sum(c.daily_sum(c._strength))
+    lambda c: c.weekly_sum(c.daily_sum(c.is_strength))
 )
 week_metric("strength_days", "num", "local days with a strength session (two on a day = one)")(
-    lambda c: (c.by_week(c.daily_sum(c._strength)) > 0).sum(axis=2)
+    lambda c: (c.by_week(c.daily_sum(c.is_strength)) > 0).sum(axis=2)
 )
 week_metric("prior_weeks", "num", "observed weeks before this one")(
     lambda c: np.clip(c.week_index[None, :] - c.first_week[:, None], 0, None)
@@ -378,7 +383,7 @@ week_metric("prior_weeks", "num", "observed weeks before this one")(
 
 def _streaks(cohort: Cohort) -> dict[str, IntArray]:
     """Consecutive local days with a hard-surface-proxy run; weeks do not break a streak."""
-    hard = cohort.daily_sum(cohort._hard) > 0
+    hard = cohort.daily_sum(cohort.is_hard_surface) > 0
     days = np.arange(cohort.n_days)
     last_break = np.maximum.accumulate(np.where(hard, -1, days), axis=1)
     streak = np.where(hard, days - last_break, 0)
@@ -437,14 +442,14 @@ def _worn_gear(cohort: Cohort) -> dict[str, NDArray[Any]]:
     ids = np.full(shape, None, dtype=object)
     names = np.full(shape, None, dtype=object)
     c = cohort.columns
-    for i in np.flatnonzero(cohort._running & (c.gear >= 0)):
+    for i in np.flatnonzero(cohort.is_running & (c.gear >= 0)):
         athlete = int(c.athlete[i])
         known = cohort.gear[athlete] if cohort.gear else None
         gear_id = c.gear_ids[int(c.gear[i])]
         shoe = known.get(gear_id) if known and gear_id else None
         if shoe is None or getattr(shoe, "retired", False):
             continue
-        week = int(cohort._day[i]) // 7
+        week = int(cohort.day_index[i]) // 7
         if shoe.distance_m > metres[athlete, week]:
             metres[athlete, week] = shoe.distance_m
             ids[athlete, week] = gear_id
