@@ -79,14 +79,13 @@ class Settings(BaseSettings):
     )
     # Redis key prefix of the queues, so several deployments (or tests) can share one Redis.
     queue_namespace: str = Field("strideguard", alias="QUEUE_NAMESPACE")
-    # How long a claimed job (evaluation, email, sync) counts as alive before it is retried.
-    job_lease_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(600, alias="JOB_LEASE_SECONDS")
+    # How long a claimed job (evaluation, email, sync) counts as alive before it is retried;
+    # keep it above the longest actor time limit (15 minutes).
+    job_lease_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(900, alias="JOB_LEASE_SECONDS")
     # Failed or crashed attempts after which a job gives up, with the reason on its DB row.
     job_max_attempts: Annotated[int, Field(ge=1, le=50)] = Field(8, alias="JOB_MAX_ATTEMPTS")
     # First retry delay; doubles each attempt, capped at one hour.
-    job_retry_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
-        60, alias="JOB_RETRY_SECONDS"
-    )
+    job_retry_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(60, alias="JOB_RETRY_SECONDS")
     # How often the scheduler looks for due weeks and lost jobs.
     scheduler_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
         60, alias="SCHEDULER_TICK_SECONDS"

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 
 import dramatiq
+from dramatiq.middleware import CurrentMessage
 
 from worker.runtime import WorkerRuntime
 from worker.scheduler import Scheduler
@@ -34,6 +35,7 @@ class InProcessWorker:
     _scheduler_thread: threading.Thread | None = None
 
     def start(self) -> InProcessWorker:
+        _log_job_ids()
         self._worker = dramatiq.Worker(
             self.runtime.broker, worker_threads=self.threads, worker_timeout=WORKER_IDLE_MS
         )
@@ -59,3 +61,19 @@ class InProcessWorker:
         if self._worker is not None:
             self._worker.stop(timeout=int(timeout_s * 1000))
             self._worker = None
+
+
+class JobIdFilter(logging.Filter):
+    """Stamp each log line written inside an actor with the dramatiq message id as `job_id`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = CurrentMessage.get_current_message()
+        if message is not None and not hasattr(record, "job_id"):
+            record.job_id = message.message_id
+        return True
+
+
+def _log_job_ids() -> None:
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, JobIdFilter) for f in handler.filters):
+            handler.addFilter(JobIdFilter())

@@ -14,12 +14,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
+from typing import TypeVar
 
 import typer
 from fastapi import FastAPI
 
-from strideguard.cli.errors import cli_errors, one_line_errors
+from strideguard.cli.errors import cli_errors
 from strideguard.db import check_migrated, make_engine
 from strideguard.logs import configure_logging
 from strideguard.settings import Settings, get_settings
@@ -44,14 +46,9 @@ def attach_worker_or_exit(app: FastAPI, settings: Settings) -> None:
 
     An unreachable Redis becomes one line and exit code 2, like a bad DATABASE_URL.
     """
-    from worker.broker import BrokerError
     from worker.web_seam import attach_worker
 
-    try:
-        attach_worker(app, settings)
-    except BrokerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    _or_exit(lambda: attach_worker(app, settings))
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -70,25 +67,23 @@ def worker(
 ) -> None:
     """Run background jobs (sync, evaluation, email) from the configured queue."""
     settings = _prepare()
-    if processes > 1:
-        _supervise(threads, processes)
-        return
     if not settings.redis_url:
         typer.echo(
             "error: setting REDIS_URL: worker processes need a shared queue. Without Redis the "
-            "jobs run in-process: `strideguard scheduler` runs them with its own worker threads.",
+            "jobs run in-process: `strideguard web` or `strideguard scheduler` runs them on its "
+            "own worker threads.",
             err=True,
         )
         raise typer.Exit(2)
-    from worker.broker import BrokerError
+    from worker.broker import make_broker
     from worker.embedded import InProcessWorker
     from worker.runtime import start_runtime
 
-    try:
-        runtime = start_runtime(settings)
-    except BrokerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    if processes > 1:
+        # Fail here, once, rather than in every child the supervisor would restart.
+        _or_exit(lambda: make_broker(settings).close())
+        raise typer.Exit(_supervise(threads, processes))
+    runtime = _or_exit(lambda: start_runtime(settings))
     stop = threading.Event()
     _stop_on_signals(stop)
     pool = InProcessWorker(runtime, threads=threads).start()
@@ -98,8 +93,26 @@ def worker(
     runtime.close()
 
 
-def _supervise(threads: int, processes: int) -> None:
-    """Keep `processes` single-process workers running; forward SIGTERM/SIGINT to them."""
+T = TypeVar("T")
+
+
+def _or_exit(start: Callable[[], T]) -> T:
+    """Run a start-up step; an unreachable Redis becomes one line and exit code 2."""
+    from worker.broker import BrokerError
+
+    try:
+        return start()
+    except BrokerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _supervise(threads: int, processes: int) -> int:
+    """Keep `processes` single-process workers running; forward SIGTERM/SIGINT to them.
+
+    A child that dies is replaced (dramatiq's own master does not do that). A child that exits
+    with code 2 cannot start at all (bad settings), so the supervisor stops with code 2 too.
+    """
     command = [
         sys.executable,
         "-m",
@@ -113,19 +126,27 @@ def _supervise(threads: int, processes: int) -> None:
     stop = threading.Event()
     _stop_on_signals(stop)
     children = [(_spawn(command), time.monotonic()) for _ in range(processes)]
+    exit_code = 0
     while not stop.wait(1.0):
         for index, (child, started) in enumerate(children):
             code = child.poll()
             if code is None:
                 continue
+            if code == 2:
+                log.error("worker process %d could not start; stopping", child.pid)
+                exit_code = 2
+                stop.set()
+                break
             if time.monotonic() - started < RESTART_BACKOFF_S:
-                time.sleep(RESTART_BACKOFF_S)
+                stop.wait(RESTART_BACKOFF_S)  # dying at boot: do not spin
             log.warning("worker process %d exited with %d; starting a new one", child.pid, code)
             children[index] = (_spawn(command), time.monotonic())
     for child, _started in children:
-        child.send_signal(signal.SIGTERM)
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
     for child, _started in children:
         child.wait()
+    return exit_code
 
 
 def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
@@ -144,30 +165,24 @@ def scheduler(
     Without REDIS_URL the queue is in-process, so the scheduler also runs the jobs itself.
     """
     settings = _prepare()
-    from worker.broker import BrokerError
     from worker.embedded import InProcessWorker
     from worker.runtime import start_runtime
     from worker.scheduler import Scheduler
     from worker.single_instance import AlreadyRunning, SchedulerLock
 
-    with one_line_errors():
-        try:
-            runtime = start_runtime(settings)
-        except BrokerError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        stop = threading.Event()
-        _stop_on_signals(stop)
-        try:
-            with SchedulerLock(runtime.engine):
-                pool = None
-                if not settings.redis_url:
-                    pool = InProcessWorker(runtime, threads=threads).start()
-                Scheduler(runtime).loop(stop)
-                if pool is not None:
-                    pool.stop()
-        except AlreadyRunning as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        finally:
-            runtime.close()
+    runtime = _or_exit(lambda: start_runtime(settings))
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        with SchedulerLock(runtime.engine):
+            pool = None
+            if not settings.redis_url:
+                pool = InProcessWorker(runtime, threads=threads).start()
+            Scheduler(runtime).loop(stop)
+            if pool is not None:
+                pool.stop()
+    except AlreadyRunning as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()

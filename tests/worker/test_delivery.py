@@ -7,6 +7,7 @@ and recovery driven by the DB (the reconciler), not by dramatiq's 60 s heartbeat
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
@@ -243,8 +244,12 @@ def test_a_digest_that_keeps_killing_its_worker_gives_up_with_the_reason(
 
 
 def test_late_alert_rides_along_with_the_next_digest_labelled_late(
-    mail_runtime: WorkerRuntime, smtp: SmtpServer, threads: InProcessWorker
+    mail_runtime: WorkerRuntime,
+    smtp: SmtpServer,
+    threads: InProcessWorker,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="worker")
     athlete = add_athlete(mail_runtime.sessions)
     earlier = WEEK - dt.timedelta(weeks=1)
     outbox_id = add_digest(mail_runtime.sessions, athlete, WEEK, late_from=earlier)
@@ -265,3 +270,7 @@ def test_late_alert_rides_along_with_the_next_digest_labelled_late(
     with mail_runtime.sessions() as session:
         carriers = session.scalars(select(Alert.outbox_id).where(Alert.athlete_id == athlete)).all()
     assert carriers == [outbox_id, outbox_id]
+    # The log line says which runner and which job, for grepping.
+    [sent] = [r for r in caplog.records if r.getMessage() == "digest sent"]
+    assert sent.__dict__["athlete_id"] == athlete
+    assert len(sent.__dict__["job_id"]) == 36  # the dramatiq message id

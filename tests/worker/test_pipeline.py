@@ -95,6 +95,20 @@ def settled(runtime: WorkerRuntime) -> bool:
     return any_evaluation is not None and pending is None and unsent is None
 
 
+def describe(runtime: WorkerRuntime, smtp: SmtpServer) -> str:
+    """The jobs' rows and the mail received, for a failure message."""
+    with runtime.sessions() as session:
+        evaluations = [
+            (e.athlete_id, e.week_start, e.status, e.attempts, e.last_error)
+            for e in session.scalars(select(Evaluation))
+        ]
+        outbox = [
+            (o.athlete_id, o.week_start, o.status, o.attempts, o.last_error)
+            for o in session.scalars(select(OutboxEmail))
+        ]
+    return f"evaluations={evaluations} outbox={outbox} received={smtp.inbox.ids()}"
+
+
 def text_part(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
@@ -141,7 +155,7 @@ def test_risky_week_gets_exactly_one_correct_digest_and_quiet_week_none(
     scheduler.tick()
     time.sleep(0.5)
 
-    assert len(smtp.inbox.messages) == 1
+    assert len(smtp.inbox.messages) == 1, describe(running, smtp)
     message = smtp.inbox.messages[0]
     assert message["To"] == "risa@example.com"
     assert message["From"] == "strideguard <alerts@strideguard.example.org>"
