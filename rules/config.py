@@ -297,7 +297,8 @@ class _Parser:
         if _is_number(node.value):
             text = str(node.value)
         elif isinstance(node.value, str):
-            text = node.value
+            # A `|` block keeps its line breaks; an expression reads them as spaces.
+            text = " ".join(node.value.splitlines())
         else:
             self.problems.add(node, f"{what} must be an expression, not {node.value!r}")
             return None
@@ -310,7 +311,8 @@ class _Parser:
             self.problems.add(node, f"{what} must be a condition (a comparison such as x > 3)")
             return None
         if want == "num" and expr.type != "num":
-            self.problems.add(node, f"{what} must be a number, not a condition")
+            kind = {"bool": "a condition", "date": "a date", "text": "text"}[expr.type]
+            self.problems.add(node, f"{what} must be a number, not {kind}")
             return None
         return expr
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rules import ConfigError, ConfigHolder, evaluate_week, load_config
+from rules import ConfigError, ConfigHolder, RulesConfig, evaluate_week, load_config
 from rules.config import SHIPPED_RULES
 from tests.rules.builders import activity, only
 
@@ -160,6 +160,22 @@ def test_window_parameter_must_be_a_whole_number(tmp_path: Path) -> None:
     assert errors_for(tmp_path, text) == [
         "9:14: params.weeks: 2.5 is out of range: a window length is a whole number 1 to 104"
     ]
+
+
+def test_multi_line_expressions_and_non_numbers(tmp_path: Path) -> None:
+    text = GOOD_RULE.replace(
+        "    fires_when: run_m > threshold",
+        "    fires_when: |\n      run_m > threshold\n      and run_days >= 2",
+    )
+    assert load_config_text(tmp_path, text).rules["long_week"].fires_when.type == "bool"
+    text = GOOD_RULE.replace("    value: run_m", "    value: hard_surface_streak_start")
+    assert errors_for(tmp_path, text) == ["10:12: value must be a number, not a date"]
+
+
+def load_config_text(tmp_path: Path, text: str) -> RulesConfig:
+    path = tmp_path / "ok.yaml"
+    path.write_text(text)
+    return load_config(path)
 
 
 def test_parameter_may_not_shadow_a_metric(tmp_path: Path) -> None:
