@@ -33,7 +33,12 @@ from sqlalchemy.orm import Session
 import rules
 from integrations.strava import sync as strava_sync
 from integrations.strava.budget import Priority
-from integrations.strava.errors import BudgetExceeded, ConnectionRevoked, NotConnected
+from integrations.strava.errors import (
+    BudgetExceeded,
+    ConnectionRevoked,
+    NotConnected,
+    StravaError,
+)
 from strideguard.db import transaction
 from strideguard.models import Activity, Alert, Athlete, Evaluation, Gear, OutboxEmail
 from worker.claims import (
@@ -359,6 +364,14 @@ def _evaluate_claimed(
     except (ConnectionRevoked, NotConnected) as exc:
         _skip(runtime, claim_, error_text(exc), athlete_id)
         return None
+    except StravaError as exc:
+        if exc.retryable:
+            raise
+        # Strava refused the request itself (e.g. our app credentials): retrying cannot help.
+        reason = error_text(exc)
+        with transaction(runtime.sessions) as session:
+            release(session, claim_.evaluation_id, status="failed", last_error=reason)
+        raise GaveUp(reason) from exc
     config = runtime.rules.current()
     refreshed_at = runtime.clock()
     with runtime.sessions() as session:

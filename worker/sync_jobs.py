@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from integrations.strava import sync
 from integrations.strava.budget import Priority
-from integrations.strava.errors import BudgetExceeded, ConnectionRevoked, NotConnected
+from integrations.strava.errors import BudgetExceeded, StravaError
 from strideguard.db import transaction
 from strideguard.models import StravaConnection
 from worker.claims import GaveUp, error_text, gave_up_text
@@ -75,8 +75,14 @@ def run_sync(
         )
         resend(exc.retry_after_ms)
         return
-    except (ConnectionRevoked, NotConnected) as exc:
-        _set_connection(runtime, athlete_id, last_error=error_text(exc), sync_requested_at=None)
+    except StravaError as exc:
+        # Revoked, not connected, or refused outright: no retry can help, so stop asking.
+        _set_connection(
+            runtime,
+            athlete_id,
+            last_error=error_text(exc),
+            **({} if exc.retryable else {"sync_requested_at": None}),
+        )
         raise
     except Exception as exc:
         _set_connection(runtime, athlete_id, last_error=error_text(exc))

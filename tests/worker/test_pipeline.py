@@ -517,3 +517,25 @@ def test_lost_backfill_message_is_re_sent_by_the_reconciler(
             pool.stop()
     finally:
         runtime.close()
+
+
+def test_strava_refusing_the_request_fails_the_week_at_once(
+    running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
+) -> None:
+    connect(
+        running.sessions,
+        running.strava,
+        sim,
+        QUIET_ID,
+        email="quinn@example.com",
+        connected_at=CONNECTED,
+    )
+    sim.fail_next("/api/v3/athlete/activities", 400, count=10_000)
+    Scheduler(running).tick()
+    wait_for(lambda: evaluations_finished(running), what="evaluations to fail")
+    time.sleep(0.5)  # a retry, if any, would show as a second attempt
+    for row in evaluation_rows(running).values():
+        assert row.status == "failed"
+        assert row.attempts == 1
+        assert (row.last_error or "").startswith("StravaRejected")
+    assert smtp.inbox.messages == []
