@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             dt.datetime.combine(FIRST_MEASURED_MONDAY, dt.time(), dt.UTC) - dt.timedelta(hours=20)
         )
         warm_up_requests = len(sim.requests)
+        warm_up_deferrals = tally.deferrals
         with sessions() as session:
             zones = {
                 row.id: row.timezone
@@ -280,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
                 "p95": round(delays[int(len(delays) * 0.95) - 1] / 60, 1) if delays else None,
                 "max": round(delays[-1] / 60, 1) if delays else None,
             },
-            "budget_deferrals": tally.deferrals,
+            # a deferral is a job re-enqueued for the next window (no request, no sleep)
+            "budget_deferrals_warm_up": warm_up_deferrals,
+            "budget_deferrals_measured": tally.deferrals - warm_up_deferrals,
             "webhook_post_round_trip_ms": _percentiles(tally.webhook_round_trip_ms),
             "webhook_events_handled": tally.webhook_jobs,
             "webhooks_delivered": sum(1 for d in sim.deliveries if d.delivered),
