@@ -16,6 +16,7 @@ from dramatiq.middleware import CurrentMessage
 
 from worker.runtime import WorkerRuntime
 from worker.scheduler import Scheduler
+from worker.single_instance import AlreadyRunning
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,8 @@ class InProcessWorker:
         )
         self._worker.start()
         if self.with_scheduler:
-            scheduler = Scheduler(self.runtime)
             self._scheduler_thread = threading.Thread(
-                target=scheduler.run_forever, args=(self._stop,), name="scheduler", daemon=True
+                target=self._run_scheduler, name="scheduler", daemon=True
             )
             self._scheduler_thread.start()
         log.info(
@@ -52,6 +52,13 @@ class InProcessWorker:
             " and the scheduler" if self.with_scheduler else "",
         )
         return self
+
+    def _run_scheduler(self) -> None:
+        try:
+            Scheduler(self.runtime).run_forever(self._stop)
+        except AlreadyRunning as exc:
+            # This process still runs the jobs it is handed; the other one schedules.
+            log.error("scheduler not started here: %s", exc)
 
     def stop(self, timeout_s: float = 30) -> None:
         """Finish in-flight jobs, then stop (the scheduler first, so it enqueues nothing new)."""

@@ -16,6 +16,7 @@ from integrations.strava.context import StravaContext
 from integrations.strava.simulator import Simulator
 from integrations.strava.tokens import store_grant
 from strideguard.models import Athlete
+from tests.worker.conftest import SmtpServer
 
 OSLO_OFFSET = dt.timedelta(hours=2)  # CEST, September and October
 CLIENT_ID = 1234
@@ -119,3 +120,13 @@ def connect(
         connection.created_at = connected_at
         connection.backfilled_at = connected_at
         return athlete.id
+
+
+def simulated_services(sim: Simulator, smtp: SmtpServer) -> dict[str, str]:
+    """Settings that point Strava at the simulator and mail at the test SMTP server."""
+    return {
+        "SMTP_URL": smtp.url,
+        "STRAVA_BASE_URL": sim.base_url,
+        "STRAVA_CLIENT_ID": str(CLIENT_ID),
+        "STRAVA_CLIENT_SECRET": CLIENT_SECRET,
+    }

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,21 +22,12 @@ from strideguard.models import Athlete, OutboxEmail
 from strideguard.settings import Settings
 from tests.worker.conftest import SmtpServer, add_athlete, queued
 from tests.worker.digests import WEEK, add_digest, alert_count, athletes_with_digests, outbox_rows
+from tests.worker.waiting import reconcile_until, wait_for, worker_process
 from worker import outbox
 from worker.claims import GaveUp
 from worker.embedded import InProcessWorker
 from worker.notifier.render import TemplateRenderError
 from worker.runtime import WorkerRuntime, start_runtime
-from worker.scheduler import Scheduler
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float = 45, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -66,28 +54,6 @@ def threads(mail_runtime: WorkerRuntime) -> Iterator[InProcessWorker]:
 def all_sent(runtime: WorkerRuntime) -> bool:
     rows = outbox_rows(runtime.sessions)
     return bool(rows) and all(row.status == "sent" for row in rows.values())
-
-
-def reconcile_until(
-    runtime: WorkerRuntime, check: Callable[[], bool], timeout_s: float = 45
-) -> None:
-    """Tick the scheduler (its reconciler) until `check` holds, as the scheduler process would."""
-    scheduler = Scheduler(runtime)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        scheduler.tick()
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError("the reconciler did not finish the work in time")
-
-
-def worker_process() -> subprocess.Popen[bytes]:
-    """`strideguard worker` as operators run it, against this test's Redis namespace and DB."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "strideguard.cli.main", "worker", "--threads", "2"],
-        env=dict(os.environ),
-    )
 
 
 def test_sigkill_mid_send_then_reconciler_delivers_exactly_once(
@@ -117,7 +83,7 @@ def test_sigkill_mid_send_then_reconciler_delivers_exactly_once(
 
     second = worker_process()
     try:
-        reconcile_until(mail_runtime, lambda: all_sent(mail_runtime))
+        reconcile_until(mail_runtime, lambda: all_sent(mail_runtime), what="every digest sent")
         time.sleep(1)  # any stray redelivery would land now
     finally:
         second.send_signal(signal.SIGTERM)
@@ -145,7 +111,7 @@ def test_redis_flush_with_jobs_queued_loses_no_email(
 
     pool = InProcessWorker(mail_runtime, threads=2).start()
     try:
-        reconcile_until(mail_runtime, lambda: all_sent(mail_runtime))
+        reconcile_until(mail_runtime, lambda: all_sent(mail_runtime), what="every digest sent")
         time.sleep(0.5)
     finally:
         pool.stop()

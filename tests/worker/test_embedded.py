@@ -7,7 +7,6 @@ import: an in-process runtime and a Redis runtime live side by side in one proce
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -21,21 +20,20 @@ from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from tests.worker.conftest import SmtpServer, queued
 from tests.worker.digests import athletes_with_digests, outbox_rows
-from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
+from tests.worker.strava_history import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    connect,
+    history,
+    sim_athlete,
+    simulated_services,
+)
+from tests.worker.waiting import wait_for
 from worker.broker import BrokerError
 from worker.runtime import WorkerRuntime, start_runtime
 from worker.weeks import week_start_of
 
 RUNNER = 601
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float = 45, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -52,12 +50,7 @@ def sim() -> Iterator[Simulator]:
 def embedded_settings(
     sqlite_env: Callable[..., Settings], smtp: SmtpServer, sim: Simulator
 ) -> Settings:
-    return sqlite_env(
-        SMTP_URL=smtp.url,
-        STRAVA_BASE_URL=sim.base_url,
-        STRAVA_CLIENT_ID=str(CLIENT_ID),
-        STRAVA_CLIENT_SECRET=CLIENT_SECRET,
-    )
+    return sqlite_env(**simulated_services(sim, smtp))
 
 
 @pytest.fixture

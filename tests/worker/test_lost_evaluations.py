@@ -7,10 +7,7 @@ and the training history sits in the weeks just before today.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
@@ -23,7 +20,15 @@ from integrations.strava.simulator import Simulator
 from strideguard.models import Alert, Evaluation, OutboxEmail
 from strideguard.settings import Settings
 from tests.worker.conftest import SmtpServer
-from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
+from tests.worker.strava_history import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    connect,
+    history,
+    sim_athlete,
+    simulated_services,
+)
+from tests.worker.waiting import reconcile_until, wait_for, worker_process
 from worker.embedded import InProcessWorker
 from worker.runtime import WorkerRuntime, start_runtime
 from worker.scheduler import Scheduler
@@ -61,12 +66,7 @@ def runtime(
     sim: Simulator,
 ) -> Iterator[WorkerRuntime]:
     settings = worker_env(
-        REDIS_URL=redis_url,
-        QUEUE_NAMESPACE=redis_namespace,
-        SMTP_URL=smtp.url,
-        STRAVA_BASE_URL=sim.base_url,
-        STRAVA_CLIENT_ID=str(CLIENT_ID),
-        STRAVA_CLIENT_SECRET=CLIENT_SECRET,
+        REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace, **simulated_services(sim, smtp)
     )
     built = start_runtime(settings)
     yield built
@@ -105,26 +105,6 @@ def delivered(runtime: WorkerRuntime) -> bool:
     )
 
 
-def reconcile_until(
-    runtime: WorkerRuntime, check: Callable[[], bool], timeout_s: float = 60
-) -> None:
-    scheduler = Scheduler(runtime)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        scheduler.tick()
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"not recovered in time: {state(runtime)}")
-
-
-def worker_process() -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "strideguard.cli.main", "worker", "--threads", "2"],
-        env=dict(os.environ),
-    )
-
-
 def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
     runtime: WorkerRuntime, sim: Simulator, smtp: SmtpServer
 ) -> None:
@@ -141,10 +121,8 @@ def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
             evaluations, _, _ = state(runtime)
             return bool(evaluations) and evaluations[0].started_at is not None
 
-        deadline = time.monotonic() + 60
-        while not claimed() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)
+        wait_for(claimed, what="a worker to claim the evaluation")
+        time.sleep(0.5)  # into the hanging Strava request
         first.send_signal(signal.SIGKILL)
         first.wait(30)
     finally:
@@ -157,7 +135,7 @@ def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
 
     second = worker_process()
     try:
-        reconcile_until(runtime, lambda: delivered(runtime))
+        reconcile_until(runtime, lambda: delivered(runtime), what="the digest delivered")
         time.sleep(1)
     finally:
         second.send_signal(signal.SIGTERM)
@@ -181,7 +159,7 @@ def test_redis_flush_with_evaluations_queued_still_sends_the_digest_once(
 
     pool = InProcessWorker(runtime, threads=2).start()
     try:
-        reconcile_until(runtime, lambda: delivered(runtime))
+        reconcile_until(runtime, lambda: delivered(runtime), what="the digest delivered")
         time.sleep(0.5)
     finally:
         pool.stop()

@@ -21,7 +21,15 @@ from strideguard.links import read_link_token
 from strideguard.models import Activity, Alert, Evaluation, OutboxEmail, StravaConnection
 from strideguard.settings import Settings
 from tests.worker.conftest import SmtpServer
-from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
+from tests.worker.strava_history import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    connect,
+    history,
+    sim_athlete,
+    simulated_services,
+)
+from tests.worker.waiting import wait_for
 from worker.embedded import InProcessWorker
 from worker.runtime import WorkerRuntime, start_runtime
 from worker.scheduler import Scheduler
@@ -32,15 +40,6 @@ WEEK = dt.date(2025, 10, 13)
 PRIOR = {dt.date(2025, 9, 8) + dt.timedelta(weeks=i): (5.0, 5.0, 10.0) for i in range(5)}
 RISKY_ID, QUIET_ID = 501, 502
 CONNECTED = dt.datetime(2025, 10, 8, tzinfo=dt.UTC)  # a Wednesday
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float = 45, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -67,12 +66,7 @@ def pipeline_settings(
     sim: Simulator,
 ) -> Settings:
     return worker_env(
-        REDIS_URL=redis_url,
-        QUEUE_NAMESPACE=redis_namespace,
-        SMTP_URL=smtp.url,
-        STRAVA_BASE_URL=sim.base_url,
-        STRAVA_CLIENT_ID=str(CLIENT_ID),
-        STRAVA_CLIENT_SECRET=CLIENT_SECRET,
+        REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace, **simulated_services(sim, smtp)
     )
 
 
@@ -83,6 +77,28 @@ def running(pipeline_settings: Settings, clock: SimClock) -> Iterator[WorkerRunt
     yield runtime
     pool.stop()
     runtime.close()
+
+
+def connect_risky(runtime: WorkerRuntime, sim: Simulator) -> int:
+    return connect(
+        runtime.sessions,
+        runtime.strava,
+        sim,
+        RISKY_ID,
+        email="risa@example.com",
+        connected_at=CONNECTED,
+    )
+
+
+def connect_quiet(runtime: WorkerRuntime, sim: Simulator) -> int:
+    return connect(
+        runtime.sessions,
+        runtime.strava,
+        sim,
+        QUIET_ID,
+        email="quinn@example.com",
+        connected_at=CONNECTED,
+    )
 
 
 def settled(runtime: WorkerRuntime) -> bool:
@@ -106,7 +122,12 @@ def describe(runtime: WorkerRuntime, smtp: SmtpServer) -> str:
             (o.athlete_id, o.week_start, o.status, o.attempts, o.last_error)
             for o in session.scalars(select(OutboxEmail))
         ]
-    return f"evaluations={evaluations} outbox={outbox} received={smtp.inbox.ids()}"
+        alerts = [
+            (a.athlete_id, a.week_start, a.rule_id, a.finding.get("figures"))
+            for a in session.scalars(select(Alert))
+        ]
+    received = [(str(m["To"]), str(m["Message-ID"]), str(m["Date"])) for m in smtp.inbox.messages]
+    return f"evaluations={evaluations} outbox={outbox} alerts={alerts} received={received}"
 
 
 def text_part(message: EmailMessage) -> str:
@@ -124,22 +145,8 @@ def html_part(message: EmailMessage) -> str:
 def test_risky_week_gets_exactly_one_correct_digest_and_quiet_week_none(
     running: WorkerRuntime, sim: Simulator, smtp: SmtpServer, pipeline_settings: Settings
 ) -> None:
-    risky = connect(
-        running.sessions,
-        running.strava,
-        sim,
-        RISKY_ID,
-        email="risa@example.com",
-        connected_at=CONNECTED,
-    )
-    quiet = connect(
-        running.sessions,
-        running.strava,
-        sim,
-        QUIET_ID,
-        email="quinn@example.com",
-        connected_at=CONNECTED,
-    )
+    risky = connect_risky(running, sim)
+    quiet = connect_quiet(running, sim)
     scheduler = Scheduler(running)
     report = scheduler.tick()
     # Connected on 8 October: the weeks of 6 and 13 October closed since.
@@ -221,14 +228,7 @@ def evaluations_finished(runtime: WorkerRuntime) -> bool:
 def test_revoked_connection_skips_the_week_with_the_reason(
     running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
 ) -> None:
-    risky = connect(
-        running.sessions,
-        running.strava,
-        sim,
-        RISKY_ID,
-        email="risa@example.com",
-        connected_at=CONNECTED,
-    )
+    risky = connect_risky(running, sim)
     sim.revoke(RISKY_ID)  # revoked on strava.com; no webhook told us
     Scheduler(running).tick()
     wait_for(lambda: evaluations_finished(running), what="evaluations finished")
@@ -244,14 +244,7 @@ def test_revoked_connection_skips_the_week_with_the_reason(
 def test_strava_outage_gives_up_after_the_attempt_limit_with_the_reason(
     running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
 ) -> None:
-    connect(
-        running.sessions,
-        running.strava,
-        sim,
-        QUIET_ID,
-        email="quinn@example.com",
-        connected_at=CONNECTED,
-    )
+    connect_quiet(running, sim)
     sim.fail_next("/api/v3/athlete/activities", 503, count=10_000)
     Scheduler(running).tick()
     wait_for(lambda: evaluations_finished(running), what="evaluations to give up")
@@ -268,14 +261,7 @@ def test_an_evaluation_that_keeps_killing_its_worker_gives_up(
     from worker.claims import GaveUp
     from worker.evaluation import run_evaluate_week
 
-    athlete = connect(
-        running.sessions,
-        running.strava,
-        sim,
-        QUIET_ID,
-        email="quinn@example.com",
-        connected_at=CONNECTED,
-    )
+    athlete = connect_quiet(running, sim)
     with running.sessions.begin() as session:
         session.add(
             Evaluation(
@@ -309,25 +295,11 @@ def test_late_activity_adds_a_late_alert_but_never_a_second_email(
     from tests.worker.strava_history import activity
     from worker.webhook_jobs import strava_enqueue
 
-    risky = connect(
-        running.sessions,
-        running.strava,
-        sim,
-        RISKY_ID,
-        email="risa@example.com",
-        connected_at=CONNECTED,
-    )
-    quiet = connect(
-        running.sessions,
-        running.strava,
-        sim,
-        QUIET_ID,
-        email="quinn@example.com",
-        connected_at=CONNECTED,
-    )
+    risky = connect_risky(running, sim)
+    quiet = connect_quiet(running, sim)
     Scheduler(running).tick()
     wait_for(lambda: settled(running), what="the first round")
-    assert len(smtp.inbox.messages) == 1  # the risky runner's digest
+    assert len(smtp.inbox.messages) == 1, describe(running, smtp)  # the risky runner's digest
 
     first_round = {who: evaluation_rows(running)[(who, WEEK)].finished_at for who in (risky, quiet)}
     # Both runners upload a long Sunday run after their week was judged.
@@ -392,14 +364,7 @@ def test_spent_rate_budget_defers_the_evaluation_without_counting_an_attempt(
     running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
 ) -> None:
 
-    athlete = connect(
-        running.sessions,
-        running.strava,
-        sim,
-        RISKY_ID,
-        email="risa@example.com",
-        connected_at=CONNECTED,
-    )
+    athlete = connect_risky(running, sim)
     spend_evaluation_budget(running)  # other evaluations used this window's share
     scheduler = Scheduler(running)
     scheduler.tick()
@@ -429,14 +394,7 @@ def backfill_state(runtime: WorkerRuntime, athlete: int) -> StravaConnection:
 
 
 def not_backfilled(runtime: WorkerRuntime, sim: Simulator) -> int:
-    athlete = connect(
-        runtime.sessions,
-        runtime.strava,
-        sim,
-        QUIET_ID,
-        email="quinn@example.com",
-        connected_at=CONNECTED,
-    )
+    athlete = connect_quiet(runtime, sim)
     with runtime.sessions.begin() as session:
         session.execute(
             update(StravaConnection)
@@ -446,15 +404,22 @@ def not_backfilled(runtime: WorkerRuntime, sim: Simulator) -> int:
     return athlete
 
 
-def test_backfill_through_the_seam_records_a_failure_then_recovers(
-    running: WorkerRuntime, sim: Simulator
-) -> None:
+def start_backfill(runtime: WorkerRuntime, sim: Simulator, *, failures: int) -> int:
+    """A fresh connection handed to the worker through the web seam, with Strava failing
+    the first `failures` requests for activities."""
     from integrations.strava.jobs import StravaJob
     from worker.webhook_jobs import strava_enqueue
 
-    athlete = not_backfilled(running, sim)
-    sim.fail_next("/api/v3/athlete/activities", 503, count=1)
-    strava_enqueue(running)(StravaJob("backfill", athlete))
+    athlete = not_backfilled(runtime, sim)
+    sim.fail_next("/api/v3/athlete/activities", 503, count=failures)
+    strava_enqueue(runtime)(StravaJob("backfill", athlete))
+    return athlete
+
+
+def test_backfill_through_the_seam_records_a_failure_then_recovers(
+    running: WorkerRuntime, sim: Simulator
+) -> None:
+    athlete = start_backfill(running, sim, failures=1)
 
     def done() -> bool:
         state = backfill_state(running, athlete)
@@ -474,12 +439,7 @@ def test_backfill_through_the_seam_records_a_failure_then_recovers(
 def test_backfill_that_keeps_failing_gives_up_with_the_reason(
     running: WorkerRuntime, sim: Simulator
 ) -> None:
-    from integrations.strava.jobs import StravaJob
-    from worker.webhook_jobs import strava_enqueue
-
-    athlete = not_backfilled(running, sim)
-    sim.fail_next("/api/v3/athlete/activities", 503, count=10_000)
-    strava_enqueue(running)(StravaJob("backfill", athlete))
+    athlete = start_backfill(running, sim, failures=10_000)
     wait_for(
         lambda: (backfill_state(running, athlete).last_error or "").startswith("gave up"),
         what="the backfill to give up",
@@ -522,14 +482,7 @@ def test_lost_backfill_message_is_re_sent_by_the_reconciler(
 def test_strava_refusing_the_request_fails_the_week_at_once(
     running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
 ) -> None:
-    connect(
-        running.sessions,
-        running.strava,
-        sim,
-        QUIET_ID,
-        email="quinn@example.com",
-        connected_at=CONNECTED,
-    )
+    connect_quiet(running, sim)
     sim.fail_next("/api/v3/athlete/activities", 400, count=10_000)
     Scheduler(running).tick()
     wait_for(lambda: evaluations_finished(running), what="evaluations to fail")
