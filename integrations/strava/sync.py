@@ -53,6 +53,9 @@ class SyncReport:
     upserted: int = 0
     deleted: int = 0
     gear_fetched: list[str] = field(default_factory=list)
+    # The window's activities as fetched (Activity columns without athlete_id): evaluation
+    # judges these rather than re-reading rows a concurrent retention purge may remove.
+    activities: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 def window_start(now: dt.datetime, lookback_weeks: int) -> dt.datetime:
@@ -81,6 +84,7 @@ def refresh_window(
     with ctx.sessions.begin() as session:
         report = SyncReport(athlete_id, fetched=len(summaries))
         rows = [activity_fields(summary) for summary in summaries]
+        report.activities = rows
         report.upserted = upsert_activities(session, athlete_id, rows)
         report.deleted = _delete_missing(session, athlete_id, after, {r["strava_id"] for r in rows})
         _adopt_timezone(session, athlete_id, rows)
