@@ -6,7 +6,8 @@
    another worker holds it or it is finished, and the message is simply dropped;
 2. skip (status `skipped`, reason in `last_error`) when the Strava connection is revoked;
 3. refresh the lookback window from Strava (defer, not fail, when the rate budget is spent);
-4. run the rules over the athlete's activities with their overrides and gear;
+4. run the rules over the window's activities as Strava returned them (not over rows the
+   retention purge may be deleting meanwhile), with the athlete's overrides and gear;
 5. drop muted rules, and everything while paused or when mail cannot be delivered;
 6. in ONE transaction: insert the fired alerts (unique per athlete, week and rule), the outbox
    row if there are new alerts and no digest exists for the week yet, and mark the row done.
@@ -40,7 +41,7 @@ from integrations.strava.errors import (
     StravaError,
 )
 from strideguard.db import transaction
-from strideguard.models import Activity, Alert, Athlete, Evaluation, Gear, OutboxEmail
+from strideguard.models import Alert, Athlete, Evaluation, Gear, OutboxEmail
 from worker.claims import (
     GaveUp,
     error_text,
@@ -210,30 +211,6 @@ def record_outcome(
     return outbox_id
 
 
-def lookback_start(week_start: dt.date, lookback_weeks: int) -> dt.date:
-    """First local day whose activities the rules may read for `week_start`."""
-    return week_start - lookback_weeks * WEEK
-
-
-def load_activities(
-    session: Session, athlete_id: int, week_start: dt.date, lookback_weeks: int
-) -> list[Activity]:
-    """The athlete's activities from the lookback window through the end of the week."""
-    first = dt.datetime.combine(lookback_start(week_start, lookback_weeks), dt.time())
-    end = dt.datetime.combine(week_start + WEEK, dt.time())
-    return list(
-        session.scalars(
-            select(Activity)
-            .where(
-                Activity.athlete_id == athlete_id,
-                Activity.start_date_local >= first,
-                Activity.start_date_local < end,
-            )
-            .order_by(Activity.start_date_local)
-        )
-    )
-
-
 def history_start(refreshed_at: dt.datetime, lookback_weeks: int) -> dt.date:
     """The first local day a window refresh at `refreshed_at` is sure to have fetched.
 
@@ -357,7 +334,9 @@ def _evaluate_claimed(
         _skip(runtime, claim_, blocked, athlete_id)
         return None
     try:
-        strava_sync.refresh_window(runtime.strava, athlete_id, priority=Priority.EVALUATION)
+        window = strava_sync.refresh_window(
+            runtime.strava, athlete_id, priority=Priority.EVALUATION
+        )
     except BudgetExceeded as exc:
         _defer(runtime, claim_, athlete_id, week_start, exc)
         raise Deferred from exc
@@ -377,9 +356,11 @@ def _evaluate_claimed(
     with runtime.sessions() as session:
         athlete = session.get(Athlete, athlete_id)
         assert athlete is not None  # the claim holds the row and athletes cascade to it
-        activities = load_activities(
-            session, athlete_id, week_start, runtime.settings.lookback_weeks
-        )
+        # Judged on what Strava just returned, not on rows re-read from the database: the
+        # daily retention purge may delete older rows at any moment.
+        activities = [
+            rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window.activities
+        ]
         gear = load_gear(session, athlete_id)
         try:
             findings = rules.evaluate_week(

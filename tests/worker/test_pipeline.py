@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -492,3 +493,35 @@ def test_strava_refusing_the_request_fails_the_week_at_once(
         assert row.attempts == 1
         assert (row.last_error or "").startswith("StravaRejected")
     assert smtp.inbox.messages == []
+
+
+def test_retention_purge_between_refresh_and_judgement_changes_nothing(
+    running: WorkerRuntime, sim: Simulator, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daily purge keeps 7 days of rows; the rules need 6 weeks. A purge that lands while
+    a week is being judged must not leave the rules looking at a half-empty history."""
+    from integrations.strava import sync
+
+    real_refresh = sync.refresh_window
+
+    def refresh_then_purge(*args: Any, **kwargs: Any) -> sync.SyncReport:
+        report = real_refresh(*args, **kwargs)
+        sync.purge_expired(running.sessions, running.settings.retention_days, running.clock())
+        return report
+
+    monkeypatch.setattr(sync, "refresh_window", refresh_then_purge)
+    risky = connect_risky(running, sim)
+    connect_quiet(running, sim)
+    Scheduler(running).tick()
+    wait_for(lambda: settled(running), what="evaluations done and digests sent")
+    assert [str(m["To"]) for m in smtp.inbox.messages] == ["risa@example.com"], describe(
+        running, smtp
+    )
+    with running.sessions() as session:
+        spike = session.scalar(
+            select(Alert.finding).where(
+                Alert.athlete_id == risky, Alert.rule_id == "weekly_distance_spike"
+            )
+        )
+    assert spike is not None
+    assert spike["figures"]["baseline_m"] == 20000
