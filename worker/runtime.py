@@ -67,8 +67,8 @@ class Jobs:
     def send_digest(self, outbox_id: int, *, delay: int | None = None) -> None:
         self._send(SEND_DIGEST, outbox_id, delay=delay)
 
-    def purge_expired(self) -> None:
-        self._send(PURGE_EXPIRED)
+    def purge_expired(self, *, delay: int | None = None) -> None:
+        self._send(PURGE_EXPIRED, delay=delay)
 
 
 @dataclass

@@ -8,20 +8,27 @@ job re-enqueues itself for the next window and gives the attempt back.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from integrations.strava import sync
 from integrations.strava.budget import Priority
 from integrations.strava.errors import BudgetExceeded, StravaError
 from strideguard.db import transaction
-from strideguard.models import StravaConnection
+from strideguard.models import Evaluation, OutboxEmail, StravaConnection
 from worker.claims import GaveUp, error_text, gave_up_text
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
+
+# How long a deferred purge waits before looking again, and how old a waiting digest may be
+# before the purge stops waiting for it.
+PURGE_RETRY = dt.timedelta(minutes=1)
+PURGE_WAITS_FOR_DIGESTS = dt.timedelta(hours=1)
 
 
 def _start_attempt(runtime: WorkerRuntime, athlete_id: int) -> bool:
@@ -108,6 +115,39 @@ def refresh_window(runtime: WorkerRuntime, athlete_id: int) -> None:
     )
 
 
+def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -> str | None:
+    """Why the retention purge should wait a little, or None.
+
+    A digest renders its weekly chart from activity rows just refreshed for its evaluation, so
+    the purge waits while a week is being judged or a fresh digest is on its way. Only fresh
+    digests count: one stuck for longer (SMTP down) must not hold retention back.
+    """
+    judging = session.scalar(
+        select(Evaluation.id)
+        .where(Evaluation.status == "pending", Evaluation.started_at > now - lease)
+        .limit(1)
+    )
+    if judging is not None:
+        return "a week is being judged"
+    sending = session.scalar(
+        select(OutboxEmail.id)
+        .where(
+            OutboxEmail.status.in_(("pending", "sending")),
+            OutboxEmail.created_at > now - PURGE_WAITS_FOR_DIGESTS,
+        )
+        .limit(1)
+    )
+    return None if sending is None else "a digest is being sent"
+
+
 def purge_expired(runtime: WorkerRuntime) -> None:
-    removed = sync.purge_expired(runtime.sessions, runtime.settings.retention_days, runtime.clock())
+    """The daily retention purge (Strava's cache terms), after in-flight evaluations and mail."""
+    now = runtime.clock()
+    with runtime.sessions() as session:
+        busy = purge_busy_reason(session, now, runtime.lease)
+    if busy is not None:
+        log.info("retention purge deferred: %s", busy)
+        runtime.jobs.purge_expired(delay=int(PURGE_RETRY.total_seconds() * 1000))
+        return
+    removed = sync.purge_expired(runtime.sessions, runtime.settings.retention_days, now)
     log.info("purged %d activities older than %d days", removed, runtime.settings.retention_days)

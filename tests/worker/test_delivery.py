@@ -240,3 +240,40 @@ def test_late_alert_rides_along_with_the_next_digest_labelled_late(
     [sent] = [r for r in caplog.records if r.getMessage() == "digest sent"]
     assert sent.__dict__["athlete_id"] == athlete
     assert len(sent.__dict__["job_id"]) == 36  # the dramatiq message id
+
+
+def test_retention_purge_waits_for_a_fresh_digest_then_runs(mail_runtime: WorkerRuntime) -> None:
+    from sqlalchemy import func, select
+
+    from strideguard.models import Activity
+    from worker import sync_jobs
+
+    athlete = add_athlete(mail_runtime.sessions)
+    outbox_id = add_digest(mail_runtime.sessions, athlete)
+    month_ago = mail_runtime.clock() - dt.timedelta(days=30)
+    with transaction(mail_runtime.sessions) as session:
+        session.add(
+            Activity(
+                strava_id=123,
+                athlete_id=athlete,
+                sport_type="Run",
+                start_date=month_ago,
+                start_date_local=month_ago.replace(tzinfo=None),
+                distance_m=10000,
+            )
+        )
+
+    def stored() -> int:
+        with mail_runtime.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(Activity)) or 0)
+
+    sync_jobs.purge_expired(mail_runtime)
+    assert stored() == 1  # the digest's chart still needs the rows
+    assert len(queued(mail_runtime, "maintenance.DQ")) == 1  # looks again in a minute
+
+    with transaction(mail_runtime.sessions) as session:
+        session.execute(
+            update(OutboxEmail).where(OutboxEmail.id == outbox_id).values(status="sent")
+        )
+    sync_jobs.purge_expired(mail_runtime)
+    assert stored() == 0
