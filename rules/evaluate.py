@@ -241,7 +241,8 @@ def evaluate_week(
 
     Activities after that week are ignored (a week is judged on what had happened by its end).
     `history_start`: the day from which the caller's activity list is complete (e.g. the
-    start of its lookback window), so quiet weeks after it count as real zero weeks.
+    start of its lookback window), so quiet weeks after it count as real zero weeks and a week
+    that began before it is unknown.
     """
     if week_start.weekday() != 0:
         raise ValueError(f"week_start {week_start} is not a Monday")

@@ -104,7 +104,9 @@ class Cohort:
 
     `end_monday` is the last week evaluated; activities after it are ignored, so a week is
     judged only on what had happened by its end. `history_start` (a date) declares that the
-    input is complete from that day on, so quiet weeks after it count as real zeros.
+    input is complete from that day on, so quiet weeks after it count as real zeros; a week
+    that began before it is unknown even if some of its activities are present (a fetch window
+    that opens mid-week would otherwise make that week look light).
     """
 
     def __init__(
@@ -130,7 +132,9 @@ class Cohort:
         first = np.full(self.n_athletes, no_start, dtype=np.int64)
         np.minimum.at(first, columns.athlete[signal], monday_ordinal(day[signal]))
         if history_start is not None:
-            first = np.minimum(first, monday_ordinal(history_start))
+            # Complete only from `history_start`: a week that began before it is partly unseen,
+            # so it is unknown (not a light week), whatever activities it shows.
+            first = np.full(self.n_athletes, monday_ordinal(history_start + 6), dtype=np.int64)
         if end_monday is None:
             end_monday = int(monday_ordinal(day[signal]).max()) if signal.any() else None
         observed = first[first != no_start]

@@ -442,3 +442,18 @@ rules:
     assert finding.status == "fired"  # 6,066 vs 1.5 x 2,708 m a day: a sudden start
     quiet = only(evaluate_week(acts, week(3), config), "acwr_ewma")
     assert quiet.status == "clear"  # three weeks off: the acute load decays faster
+
+
+def test_a_week_the_fetch_window_opened_in_the_middle_of_is_unknown(config: RulesConfig) -> None:
+    # The Strava window starts on Thursday: Monday's strength session was never fetched, so
+    # the week would look like a missed strength day. It must be unknown instead.
+    thursday = MON + dt.timedelta(days=3)
+    acts = [strength(thursday), activity(thursday, 8_000), strength(week(1))]
+    finding = only(evaluate_week(acts, MON, config, history_start=thursday), "missed_strength_days")
+    assert finding.status == "insufficient_history"
+    # The next week is wholly inside the window and is judged as usual.
+    next_week = only(
+        evaluate_week(acts, week(1), config, history_start=thursday), "missed_strength_days"
+    )
+    assert next_week.status == "fired"
+    assert next_week.figures == {"strength_days": 1, "target_days": 2}
