@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -44,9 +46,8 @@ class Scheduler:
     def schedule_due_weeks(self, now: dt.datetime) -> list[tuple[int, dt.date]]:
         """Create the evaluations that became due and enqueue them; the new (athlete, week)s."""
         runtime = self.runtime
-        grace = dt.timedelta(hours=runtime.settings.evaluation_grace_hours)
-        created: list[tuple[int, dt.date]] = []
-        with transaction(runtime.sessions) as session:
+        rows: list[dict[str, object]] = []
+        with runtime.sessions() as session:
             athletes = session.execute(
                 select(
                     Athlete.id,
@@ -57,34 +58,61 @@ class Scheduler:
                 .join(StravaConnection, StravaConnection.athlete_id == Athlete.id)
                 .where(StravaConnection.status == "active", Athlete.email_status == "ok")
             ).all()
-            for athlete_id, timezone, created_at, connected_at in athletes:
-                zone = zone_or_utc(timezone)
-                since = max(aware(created_at) or now, aware(connected_at) or now)
-                weeks = due_weeks(
-                    now, zone, grace, since=since, lookback_weeks=runtime.settings.lookback_weeks
-                )
-                if not weeks:
-                    continue
-                rows = [
-                    {
-                        "athlete_id": athlete_id,
-                        "week_start": week,
-                        "status": "pending",
-                        "due_at": due_at(week, zone, grace),
-                        "attempts": 0,
-                    }
-                    for week in weeks
-                ]
-                inserted = session.execute(
-                    insert_ignoring_duplicates(session, Evaluation).returning(
-                        Evaluation.athlete_id, Evaluation.week_start
-                    ),
-                    rows,
-                )
-                created.extend((row.athlete_id, row.week_start) for row in inserted)
+        for athlete_id, timezone, created_at, connected_at in athletes:
+            zone = zone_or_utc(timezone)
+            since = max(aware(created_at) or now, aware(connected_at) or now)
+            weeks = due_weeks(
+                now, zone, self.grace, since=since, lookback_weeks=runtime.settings.lookback_weeks
+            )
+            rows.extend(self._evaluation_rows(athlete_id, weeks, zone))
+        return self._create(rows, now)
+
+    def schedule_weeks(
+        self, athlete_id: int, weeks: Sequence[dt.date]
+    ) -> list[tuple[int, dt.date]]:
+        """Evaluate these weeks of one athlete (each once), whether or not they are news.
+
+        The demo and operators replaying history use this; the regular path is
+        `schedule_due_weeks`, which never reaches back before the athlete connected.
+        """
+        with self.runtime.sessions() as session:
+            timezone = session.scalar(select(Athlete.timezone).where(Athlete.id == athlete_id))
+        rows = self._evaluation_rows(athlete_id, weeks, zone_or_utc(timezone))
+        return self._create(rows, self.runtime.clock())
+
+    @property
+    def grace(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.runtime.settings.evaluation_grace_hours)
+
+    def _evaluation_rows(
+        self, athlete_id: int, weeks: Sequence[dt.date], zone: ZoneInfo
+    ) -> list[dict[str, object]]:
+        return [
+            {
+                "athlete_id": athlete_id,
+                "week_start": week,
+                "status": "pending",
+                "due_at": due_at(week, zone, self.grace),
+                "attempts": 0,
+            }
+            for week in weeks
+        ]
+
+    def _create(self, rows: list[dict[str, object]], now: dt.datetime) -> list[tuple[int, dt.date]]:
+        """Insert the evaluations that do not exist yet and enqueue exactly those."""
+        if not rows:
+            return []
+        with transaction(self.runtime.sessions) as session:
+            inserted = session.execute(
+                insert_ignoring_duplicates(session, Evaluation).returning(
+                    Evaluation.athlete_id, Evaluation.week_start
+                ),
+                rows,
+            )
+            created = [(row.athlete_id, row.week_start) for row in inserted]
         # Enqueued after the commit, so a worker never looks for a row that is not there yet.
         for athlete_id, week in created:
-            runtime.jobs.evaluate_week(athlete_id, week)
+            self.runtime.jobs.evaluate_week(athlete_id, week)
             self.reconciler.note_sent(("evaluation", athlete_id, week), now)
         if created:
             log.info("scheduled %d athlete-weeks for evaluation", len(created))

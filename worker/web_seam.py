@@ -22,8 +22,13 @@ log = logging.getLogger(__name__)
 EMBEDDED_THREADS = 4
 
 
-def attach_worker(app: FastAPI, settings: Settings) -> WorkerRuntime:
+def attach_worker(
+    app: FastAPI, settings: Settings, *, with_scheduler: bool = True
+) -> WorkerRuntime:
     """Point `app.state.strava_enqueue` at our actors; in-process jobs without Redis.
+
+    `with_scheduler=False` is for callers that decide themselves which weeks to evaluate (the
+    demo replays past weeks; the scheduler would treat them as history, not news).
 
     Raises `worker.broker.BrokerError` when REDIS_URL is set but Redis cannot be reached.
     """
@@ -34,7 +39,9 @@ def attach_worker(app: FastAPI, settings: Settings) -> WorkerRuntime:
     app.state.worker_runtime = runtime
     pool: InProcessWorker | None = None
     if not settings.redis_url:
-        pool = InProcessWorker(runtime, threads=EMBEDDED_THREADS, with_scheduler=True).start()
+        pool = InProcessWorker(
+            runtime, threads=EMBEDDED_THREADS, with_scheduler=with_scheduler
+        ).start()
 
     def shutdown() -> None:
         if pool is not None:
