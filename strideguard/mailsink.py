@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 import threading
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+
+from strideguard.web.live import free_port
 
 
 def _file_stem(message: EmailMessage, fallback: int) -> str:
@@ -32,6 +33,8 @@ class _FileHandler:
         self.directory = directory
         self.count = 0
         self.lock = threading.Lock()
+        # Message-ID (with its angle brackets) -> the .eml file it was filed as.
+        self.files: dict[str, Path] = {}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content
@@ -43,7 +46,10 @@ class _FileHandler:
         with self.lock:
             self.count += 1
             stem = _file_stem(message, self.count)
-        (self.directory / f"{stem}.eml").write_bytes(raw)
+        eml = self.directory / f"{stem}.eml"
+        eml.write_bytes(raw)
+        with self.lock:
+            self.files[str(message.get("Message-ID", "")).strip()] = eml
         html = message.get_body(preferencelist=("html",))
         if html is not None:
             (self.directory / f"{stem}.html").write_text(html.get_content(), encoding="utf-8")
@@ -67,9 +73,15 @@ class OutboxSink:
     def received(self) -> int:
         return self._handler.count
 
+    @property
+    def files(self) -> dict[str, Path]:
+        """Message-ID -> .eml path of everything received so far."""
+        with self._handler.lock:
+            return dict(self._handler.files)
+
     def start(self) -> OutboxSink:
         if self._controller.port == 0:
-            self._controller.port = _free_port()
+            self._controller.port = free_port()
         self._controller.start()
         return self
 
@@ -86,10 +98,3 @@ class OutboxSink:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

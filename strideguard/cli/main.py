@@ -11,6 +11,7 @@ import typer
 from strideguard.cli import (
     admin_cmd,
     db_cmd,
+    demo_cmd,
     keys_cmd,
     rules_cmd,
     sim_cmd,
@@ -32,6 +33,7 @@ app.add_typer(admin_cmd.app, name="admin")
 app.add_typer(sim_cmd.app, name="strava-sim")
 app.add_typer(strava_cmd.app, name="strava")
 app.command("web")(web_cmd.web)
+app.command("demo")(demo_cmd.demo)
 app.command("worker")(worker_cmd.worker)
 app.command("scheduler")(worker_cmd.scheduler)
 

@@ -1,4 +1,4 @@
-"""A live server over real HTTP and a headless Chromium driven by Playwright.
+"""A headless Chromium driven by Playwright, for tests against a live server.
 
 Playwright drives the system Chromium (Debian's package) rather than downloading a browser of
 its own, which this machine could not do. Screenshots go to tests/artifacts/.
@@ -7,15 +7,10 @@ its own, which this machine could not do. Screenshots go to tests/artifacts/.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.conftest import SERVICES_REQUIRED
@@ -31,37 +26,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class LiveServer:
-    """uvicorn serving an app in a background thread, for clients that need real HTTP."""
-
-    def __init__(self, app: FastAPI, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the live server did not start within 10 s")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

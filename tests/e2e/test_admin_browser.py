@@ -9,7 +9,7 @@ from playwright.sync_api import Browser
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
-from tests.e2e.conftest import LiveServer
+from strideguard.web.live import LiveServer
 
 PASSWORD = "correct horse battery"
 
