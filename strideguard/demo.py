@@ -30,6 +30,7 @@ from integrations.strava.simulator import Simulator, generate_history
 from strideguard.db import alembic_config
 from strideguard.mailsink import OutboxSink
 from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail, StravaConnection
+from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer, free_port
@@ -65,9 +66,17 @@ def last_closed_sunday(today: dt.date) -> dt.date:
 class Demo:
     """Start with `with Demo(workdir, outbox) as demo:`, then `connect()` and `evaluate(...)`."""
 
-    def __init__(self, workdir: Path, outbox: Path, *, today: dt.date | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        outbox: Path,
+        *,
+        today: dt.date | None = None,
+        admin_password: str | None = None,
+    ) -> None:
         self.workdir = workdir
         self.outbox = outbox
+        self.admin_password = admin_password
         self.end = last_closed_sunday(today or dt.date.today())
         self.history = generate_history(
             DEMO_ATHLETE_ID,
@@ -128,6 +137,7 @@ class Demo:
             token_encryption_key=Fernet.generate_key().decode(),
             # Replaying 16 weeks needs all of them fetched at evaluation time.
             lookback_weeks=DEMO_WEEKS,
+            admin_password_hash=hash_password(self.admin_password) if self.admin_password else None,
         )
         app = create_app(self.settings)
         self.runtime: WorkerRuntime = attach_worker(app, self.settings, with_scheduler=False)

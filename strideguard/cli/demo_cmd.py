@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -38,8 +39,9 @@ def demo(
     configure_logging("WARNING")
     logging.getLogger("strideguard.settings").setLevel(logging.ERROR)
     console = Console()
+    admin_password = secrets.token_urlsafe(12) if keep_running else None
     try:
-        with Demo(workdir, outbox) as run:
+        with Demo(workdir, outbox, admin_password=admin_password) as run:
             console.print(
                 f"Strava simulator at {run.simulator.base_url}; strideguard at {run.base_url}"
             )
@@ -55,8 +57,9 @@ def demo(
             console.print(f"{sent} digests delivered over SMTP into {outbox}/ (.eml and .html).")
             if keep_running:
                 console.print(
-                    f"The web app stays up at {run.base_url} (open the .html files and follow "
-                    "their links to the preferences page). Ctrl-C to stop."
+                    f"The web app stays up at {run.base_url}: open the .html files and follow "
+                    f"their links to the preferences page, or sign in at {run.base_url}/admin "
+                    f"with the password {admin_password} (this run only). Ctrl-C to stop."
                 )
                 _wait_for_interrupt()
     except DemoError as exc:
