@@ -14,8 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/strideguard db upgrade
-	$(BIN)/strideguard web
+	$(BIN)/strideguard demo $(DEMO_ARGS)
 
 serve: $(STAMP)
 	$(BIN)/strideguard db upgrade

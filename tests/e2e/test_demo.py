@@ -63,7 +63,7 @@ def test_demo_emails_the_risky_weeks_and_preferences_change_the_next_digest(
         assert {w for w, r in first.items() if r.email} == {weeks[9], weeks[11]}
         assert first[weeks[9]].rules == ["weekly_distance_spike"]
         assert first[weeks[11]].rules == ["hill_heavy_week"]
-        assert all(first[w].rules == [] for w in weeks[:9] + [weeks[10]])
+        assert all(first[w].rules == [] for w in [*weeks[:9], weeks[10]])
 
         # The spike email carries the runner's own figures, in their units.
         spike = _message(first[weeks[9]])
