@@ -17,8 +17,7 @@ demo: $(STAMP)
 	$(BIN)/strideguard demo $(DEMO_ARGS)
 
 serve: $(STAMP)
-	$(BIN)/strideguard db upgrade
-	$(BIN)/strideguard web
+	$(BIN)/strideguard serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

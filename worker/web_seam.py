@@ -23,10 +23,16 @@ EMBEDDED_THREADS = 4
 
 
 def attach_worker(
-    app: FastAPI, settings: Settings, *, with_scheduler: bool = True
+    app: FastAPI,
+    settings: Settings,
+    *,
+    with_scheduler: bool = True,
+    run_jobs: bool | None = None,
 ) -> WorkerRuntime:
     """Point `app.state.strava_enqueue` at our actors; in-process jobs without Redis.
 
+    `run_jobs=True` runs worker threads here even with REDIS_URL (`strideguard serve`, the
+    whole service in one process); the default runs them only when there is no Redis.
     `with_scheduler=False` is for callers that decide themselves which weeks to evaluate (the
     demo replays past weeks; the scheduler would treat them as history, not news).
 
@@ -38,7 +44,7 @@ def attach_worker(
     app.state.strava = runtime.strava
     app.state.worker_runtime = runtime
     pool: InProcessWorker | None = None
-    if not settings.redis_url:
+    if run_jobs or (run_jobs is None and not settings.redis_url):
         pool = InProcessWorker(
             runtime, threads=EMBEDDED_THREADS, with_scheduler=with_scheduler
         ).start()

@@ -14,6 +14,7 @@ from strideguard.cli import (
     demo_cmd,
     keys_cmd,
     rules_cmd,
+    serve_cmd,
     sim_cmd,
     strava_cmd,
     web_cmd,
@@ -34,6 +35,7 @@ app.add_typer(sim_cmd.app, name="strava-sim")
 app.add_typer(strava_cmd.app, name="strava")
 app.command("web")(web_cmd.web)
 app.command("demo")(demo_cmd.demo)
+app.command("serve")(serve_cmd.serve)
 app.command("worker")(worker_cmd.worker)
 app.command("scheduler")(worker_cmd.scheduler)
 

@@ -41,14 +41,16 @@ def _prepare() -> Settings:
     return settings
 
 
-def attach_worker_or_exit(app: FastAPI, settings: Settings) -> None:
+def attach_worker_or_exit(
+    app: FastAPI, settings: Settings, *, run_jobs: bool | None = None
+) -> None:
     """Wire the web app's background work to the worker (see worker/web_seam.py).
 
     An unreachable Redis becomes one line and exit code 2, like a bad DATABASE_URL.
     """
     from worker.web_seam import attach_worker
 
-    _or_exit(lambda: attach_worker(app, settings))
+    _or_exit(lambda: attach_worker(app, settings, run_jobs=run_jobs))
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
