@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from strideguard.db import transaction
 from strideguard.passwords import verify_password
 from strideguard.settings import Settings
-from strideguard.web import admin_auth, admin_queries
+from strideguard.web import admin_auth, admin_operations, admin_queries
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -90,7 +90,9 @@ def dashboard(request: Request) -> Response:
     session = admin_auth.current_session(request, _settings(request))
     if session is None:
         return RedirectResponse("/admin/login", status_code=303)
-    today = dt.datetime.now(dt.UTC).date()
+    now = dt.datetime.now(dt.UTC)
+    today = now.date()
+    runtime = getattr(request.app.state, "worker_runtime", None)
     with request.app.state.sessions() as db:
         context = {
             "csrf": session.csrf,
@@ -98,6 +100,7 @@ def dashboard(request: Request) -> Response:
             "outbox": admin_queries.outbox_counts(db),
             "failures": admin_queries.failed_jobs(db),
             "alerts": admin_queries.alert_counts(db, today),
+            "operations": admin_operations.operations(runtime, now) if runtime else None,
         }
     response = templates.TemplateResponse(request, "admin/dashboard.html", context)
     response.headers["Cache-Control"] = "no-store"
