@@ -22,7 +22,8 @@ def _dashboard(client: TestClient) -> str:
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None
     client.post("/admin/login", data={"password": PASSWORD, "csrf": csrf.group(1)})
-    return client.get("/admin").text
+    page_text: str = client.get("/admin").text
+    return page_text
 
 
 def test_budget_queues_and_rules_in_force(app_settings: Settings, tmp_path: Path) -> None:
