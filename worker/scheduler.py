@@ -54,13 +54,20 @@ class Scheduler:
                     Athlete.timezone,
                     Athlete.created_at,
                     StravaConnection.created_at.label("connected_at"),
+                    StravaConnection.backfilled_at,
                 )
                 .join(StravaConnection, StravaConnection.athlete_id == Athlete.id)
                 .where(StravaConnection.status == "active", Athlete.email_status == "ok")
             ).all()
-        for athlete_id, timezone, created_at, connected_at in athletes:
+        for athlete_id, timezone, created_at, connected_at, backfilled_at in athletes:
             zone = zone_or_utc(timezone)
-            since = max(aware(created_at) or now, aware(connected_at) or now)
+            # Weeks already due when the runner (re)connected are history, not news; the
+            # backfill that follows every (re)connect stamps backfilled_at.
+            since = max(
+                moment
+                for moment in (aware(created_at), aware(connected_at), aware(backfilled_at))
+                if moment is not None
+            )
             weeks = due_weeks(
                 now, zone, self.grace, since=since, lookback_weeks=runtime.settings.lookback_weeks
             )

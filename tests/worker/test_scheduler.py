@@ -218,3 +218,22 @@ def test_worker_without_redis_refuses_with_a_clear_message(
     assert result.returncode == 2
     assert "REDIS_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reconnecting_after_a_revocation_does_not_replay_the_weeks_missed(
+    runtime: WorkerRuntime,
+) -> None:
+    from sqlalchemy import update
+
+    from strideguard.models import StravaConnection
+
+    athlete = add_athlete(runtime.sessions, connected_at=dt.datetime(2025, 6, 2, 12, tzinfo=UTC))
+    # Revoked in July; reconnected (and backfilled again) on Wednesday 10 September.
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(StravaConnection)
+            .where(StravaConnection.athlete_id == athlete)
+            .values(backfilled_at=dt.datetime(2025, 9, 10, 9, tzinfo=UTC))
+        )
+    report = Scheduler(runtime).tick(dt.datetime(2025, 9, 15, 7, tzinfo=UTC))
+    assert report.scheduled == [(athlete, dt.date(2025, 9, 8))]
