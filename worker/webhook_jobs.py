@@ -37,6 +37,10 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
             gave_up = gave_up_text(event.attempts, event.last_error)
             event.status = "failed"
             event.last_error = gave_up
+        else:
+            # Counted before the work, so a run that kills its worker is counted too; handed
+            # back below once handle_event has counted (or, for a deferral, not) by itself.
+            event.attempts += 1
         activity_id = event.object_id if event.object_type == "activity" else None
         aspect = event.aspect_type
     if gave_up is not None:
@@ -47,6 +51,13 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
         log.info("Strava budget spent; webhook event %d deferred", event_id)
         runtime.jobs.process_webhook_event(event_id, delay=exc.retry_after_ms)
         return
+    finally:
+        with transaction(runtime.sessions) as session:
+            session.execute(
+                update(WebhookEvent)
+                .where(WebhookEvent.id == event_id)
+                .values(attempts=WebhookEvent.attempts - 1)
+            )
     if status == "processed" and activity_id is not None and aspect != "delete":
         reopen_week_of(runtime, activity_id)
 

@@ -277,3 +277,45 @@ def test_retention_purge_waits_for_a_fresh_digest_then_runs(mail_runtime: Worker
         )
     sync_jobs.purge_expired(mail_runtime)
     assert stored() == 0
+
+
+def webhook_event(runtime: WorkerRuntime, owner_id: int, activity_id: int, attempts: int) -> int:
+    from strideguard.models import WebhookEvent
+
+    with transaction(runtime.sessions) as session:
+        event = WebhookEvent(
+            subscription_id=1,
+            object_type="activity",
+            object_id=activity_id,
+            aspect_type="delete",
+            owner_id=owner_id,
+            event_time=1_760_000_000,
+            updates={},
+            attempts=attempts,
+        )
+        session.add(event)
+        session.flush()
+        return event.id
+
+
+def test_webhook_event_that_keeps_killing_its_worker_gives_up(
+    mail_runtime: WorkerRuntime,
+) -> None:
+    from strideguard.models import WebhookEvent
+    from worker import webhook_jobs
+
+    add_athlete(mail_runtime.sessions, strava_id=4242)
+    fine = webhook_event(mail_runtime, 4242, 55, attempts=0)
+    webhook_jobs.process_event(mail_runtime, fine)
+    # Three runs that each died before recording anything (the attempt was counted up front).
+    poison = webhook_event(mail_runtime, 4242, 56, attempts=mail_runtime.settings.job_max_attempts)
+    with pytest.raises(GaveUp):
+        webhook_jobs.process_event(mail_runtime, poison)
+    with mail_runtime.sessions() as session:
+        done = session.get(WebhookEvent, fine)
+        failed = session.get(WebhookEvent, poison)
+        assert done is not None
+        assert failed is not None
+    assert (done.status, done.attempts) == ("processed", 1)
+    assert failed.status == "failed"
+    assert "gave up after 3 attempts" in (failed.last_error or "")
