@@ -24,6 +24,8 @@ from strideguard.models import Athlete, StravaSubscription, WebhookEvent, utcnow
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024
+# Ids and times are stored in BIGINT columns; a larger number must be refused, not crash the insert.
+MAX_ID = 2**63 - 1
 
 _INT_FIELDS = ("event_time", "object_id", "owner_id", "subscription_id")
 _CHOICES = {"aspect_type": ("create", "update", "delete"), "object_type": ("activity", "athlete")}
@@ -48,7 +50,9 @@ class PushEvent:
 def parse_event(body: bytes) -> PushEvent:
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError:
+        raise EventError("body is not a Strava event: JSON nested too deeply") from None
+    except ValueError as error:  # bad UTF-8, bad JSON, or an integer of thousands of digits
         raise EventError(f"body is not valid JSON: {error}") from None
     if not isinstance(raw, dict):
         raise EventError("body must be a JSON object")
@@ -60,8 +64,8 @@ def parse_event(body: bytes) -> PushEvent:
         raise EventError(f"missing field {missing[0]!r}")
     for name in _INT_FIELDS:
         value = raw[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise EventError(f"field {name!r} must be a non-negative integer")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
+            raise EventError(f"field {name!r} must be a non-negative integer below 2**63")
     for name, allowed in _CHOICES.items():
         if raw[name] not in allowed:
             raise EventError(f"field {name!r} must be one of {', '.join(allowed)}")
