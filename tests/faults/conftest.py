@@ -1,0 +1,83 @@
+"""Fault-case fixtures: the production shape (PostgreSQL, Redis, worker processes) under test.
+
+Every case runs on PostgreSQL only: the faults are those of a deployment with a database
+server and a Redis queue, and the 20-second database outage needs a server to cut.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integrations.strava.simulator import SimClock
+from strideguard.settings import Settings
+from tests.faults.redis_server import RedisServer
+from tests.faults.world import FaultWorld, closing_week, seeded_simulator, world_env
+from tests.worker.conftest import SmtpServer, env_for, smtp, worker_env  # noqa: F401
+from worker.runtime import start_runtime
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(db_url: str) -> str:
+    """The shared `db_url` (a fresh, migrated database), on PostgreSQL only."""
+    return db_url
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may flush, crash and restart."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.crash()
+
+
+@pytest.fixture
+def make_world(
+    worker_env: Callable[..., Settings],  # noqa: F811
+    redis_url: str,
+    redis_namespace: str,
+    smtp: SmtpServer,  # noqa: F811
+) -> Iterator[Callable[..., FaultWorld]]:
+    """Build the world: `now` (None = real time) starts the simulated clock, `queue_url`
+    replaces the shared Redis, `sim_options` go to the simulator, `env` to the settings."""
+    built: list[FaultWorld] = []
+
+    def make(
+        *,
+        now: dt.datetime | None = None,
+        queue_url: str | None = None,
+        sim_options: dict[str, Any] | None = None,
+        connect: bool = True,
+        **env: str,
+    ) -> FaultWorld:
+        clock = SimClock(now) if now is not None else SimClock()
+        week = closing_week(clock.now())
+        sim, seeds = seeded_simulator(week, clock, **(sim_options or {}))
+        sim.start()
+        settings = worker_env(
+            REDIS_URL=queue_url or redis_url,
+            QUEUE_NAMESPACE=redis_namespace,
+            **{**world_env(sim, smtp), **env},
+        )
+        runtime = start_runtime(settings, clock=clock.now) if now else start_runtime(settings)
+        world = FaultWorld(
+            runtime=runtime,
+            sim=sim,
+            smtp=smtp,
+            week=week,
+            seeds=seeds,
+            read_limits=(sim_options or {}).get("read_limits", (100, 1000)),
+        )
+        built.append(world)
+        if connect:
+            world.connect_all()
+        return world
+
+    yield make
+    for world in built:
+        world.sim.stop()
+        world.runtime.close()

@@ -1,0 +1,88 @@
+"""PostgreSQL unreachable for 20 seconds, through a proxy the test cuts (tests/faults/tcp_proxy.py).
+
+Jobs in flight when the database goes fail and are retried once it is back (the attempt is on
+their rows), the web app answers /healthz with 503 rather than a traceback meanwhile, the
+scheduler keeps ticking through the errors, and everything due completes afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from strideguard.models import Evaluation
+from strideguard.web.app import create_app
+from tests.faults.tcp_proxy import TcpProxy
+from tests.faults.world import WorldFactory
+from tests.worker.waiting import wait_for
+from worker.scheduler import Scheduler
+
+pytestmark = pytest.mark.faults
+
+OUTAGE_S = 20  # the issue's figure
+ACTIVITIES = "/api/v3/athlete/activities"
+
+
+@pytest.fixture
+def proxy(db_url: str) -> Iterator[TcpProxy]:
+    url = make_url(db_url)
+    running = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    yield running
+    running.close()
+
+
+def through(proxy: TcpProxy, db_url: str) -> str:
+    return (
+        make_url(db_url)
+        .set(host="127.0.0.1", port=proxy.port)
+        .render_as_string(hide_password=False)
+    )
+
+
+def test_database_away_for_20_seconds_then_everything_due_completes(
+    make_world: WorldFactory, proxy: TcpProxy, db_url: str
+) -> None:
+    world = make_world(DATABASE_URL=through(proxy, db_url))
+    runtime = world.runtime
+    web = TestClient(create_app(runtime.settings))
+    assert web.get("/healthz").status_code == 200
+    # Strava holds the window requests for a few seconds: the evaluations are in flight
+    # when the database goes, and need it again when Strava answers.
+    world.sim.timeout_next(ACTIVITIES, count=len(world.athletes), hold_s=3)
+    stop = threading.Event()
+    scheduler = threading.Thread(target=Scheduler(runtime).loop, args=(stop,), daemon=True)
+    with world.threads(count=len(world.athletes)):
+        scheduler.start()
+        try:
+
+            def all_claimed() -> bool:
+                with world.sessions() as session:
+                    started = session.scalars(select(Evaluation.started_at)).all()
+                return len(started) == len(world.athletes) and None not in started
+
+            wait_for(all_claimed, what="every evaluation in flight")
+            proxy.cut()
+            cut_at = time.monotonic()
+            outage = web.get("/healthz")
+            assert outage.status_code == 503
+            assert outage.json() == {"status": "error", "database": "OperationalError"}
+            time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - cut_at)))
+            assert web.get("/healthz").status_code == 503  # still away at the end
+            proxy.restore()
+            assert web.get("/healthz").status_code == 200
+            world.settle()
+        finally:
+            stop.set()
+            scheduler.join(10)
+    assert proxy.refused > 0  # the app did try, and was turned away
+    with world.sessions() as session:
+        attempts = session.scalars(select(Evaluation.attempts)).all()
+    # The attempt the outage broke is counted; the retry after it finished the week.
+    assert sorted(attempts) == [2] * len(world.athletes)
+    world.assert_nothing_lost()
