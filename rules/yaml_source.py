@@ -4,7 +4,8 @@ Every error an admin sees must point at the line to fix, so the file is composed
 (safe loader only) and turned into `Located` values that keep their marks. Only the plain YAML
 types are accepted: any other tag (`!!python/object`, custom `!tags`) is refused, as are
 duplicate keys (YAML silently keeps the last one, hiding a typo) and alias expansion beyond a
-small budget (a "billion laughs" file would otherwise eat the process).
+small budget (a "billion laughs" file would otherwise eat the process) and nesting
+deeper than the composer's recursion can take.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import yaml
 MAX_FILE_BYTES = 1_000_000
 MAX_ALIASES = 100
 MAX_NODES = 20_000
+MAX_DEPTH = 50
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
@@ -64,10 +66,30 @@ def _mark(node_mark: yaml.Mark | None) -> Mark:
     return Mark(node_mark.line + 1, node_mark.column + 1)
 
 
-def _count_aliases(text: str) -> None:
+_OPENERS = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSERS = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _check_tokens(text: str) -> None:
+    """Refuse alias bombs and deep nesting before composing, which recurses per level."""
     aliases = 0
+    depth = 0
     for token in yaml.scan(text, Loader=yaml.SafeLoader):
-        if isinstance(token, yaml.AliasToken):
+        if isinstance(token, _OPENERS):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlSourceError(
+                    _mark(token.start_mark),
+                    f"values nested more than {MAX_DEPTH} levels deep; rules files are flat",
+                )
+        elif isinstance(token, _CLOSERS):
+            depth -= 1
+        elif isinstance(token, yaml.AliasToken):
             aliases += 1
             if aliases > MAX_ALIASES:
                 raise YamlSourceError(
@@ -124,7 +146,7 @@ def load_located(text: str) -> Located:
     if len(text.encode()) > MAX_FILE_BYTES:
         raise YamlSourceError(Mark(1, 1), f"file is larger than {MAX_FILE_BYTES} bytes")
     try:
-        _count_aliases(text)
+        _check_tokens(text)
         loader = yaml.SafeLoader(text)
         try:
             root = loader.get_single_node()
