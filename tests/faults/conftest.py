@@ -13,10 +13,17 @@ from typing import Any
 
 import pytest
 
-from integrations.strava.simulator import SimClock
+from integrations.strava.simulator import SimClock, Simulator
 from strideguard.settings import Settings
 from tests.faults.redis_server import RedisServer
-from tests.faults.world import FaultWorld, closing_week, seeded_simulator, world_env
+from tests.faults.world import (
+    RUNNERS,
+    FaultWorld,
+    Runners,
+    closing_week,
+    seeded_simulator,
+    world_env,
+)
 from tests.worker.conftest import SmtpServer, env_for, smtp, worker_env  # noqa: F401
 from worker.runtime import start_runtime
 
@@ -42,21 +49,25 @@ def make_world(
     redis_namespace: str,
     smtp: SmtpServer,  # noqa: F811
 ) -> Iterator[Callable[..., FaultWorld]]:
-    """Build the world: `now` (None = real time) starts the simulated clock, `queue_url`
-    replaces the shared Redis, `sim_options` go to the simulator, `env` to the settings."""
+    """Build the world: `now` (None = real time) starts the simulated clock, `week` is the
+    runners' closing week (default: the newest one due), `queue_url` replaces the shared Redis,
+    `sim_class` and `sim_options` make the simulator, `env` goes to the settings."""
     built: list[FaultWorld] = []
 
     def make(
         *,
         now: dt.datetime | None = None,
+        week: dt.date | None = None,
+        runners: Runners = RUNNERS,
         queue_url: str | None = None,
+        sim_class: type[Simulator] = Simulator,
         sim_options: dict[str, Any] | None = None,
         connect: bool = True,
         **env: str,
     ) -> FaultWorld:
         clock = SimClock(now) if now is not None else SimClock()
-        week = closing_week(clock.now())
-        sim, seeds = seeded_simulator(week, clock, **(sim_options or {}))
+        week = week or closing_week(clock.now())
+        sim, seeds = seeded_simulator(week, clock, runners, sim_class, **(sim_options or {}))
         sim.start()
         settings = worker_env(
             REDIS_URL=queue_url or redis_url,

@@ -39,11 +39,14 @@ GRACE = dt.timedelta(hours=6)
 STEADY = (5.0, 5.0, 10.0)  # 20 km a week
 RISKY = (10.0, 10.0, 20.0)  # 40 km, with one run twice the longest before it
 # Strava id -> (first name, the closing week's runs); ids of activities start at id * 100.
-RUNNERS: dict[int, tuple[str, tuple[float, float, float]]] = {
+RUNNERS: Runners = {
     811: ("Risa", RISKY),
     812: ("Quinn", STEADY),
     813: ("Remy", RISKY),
 }
+Runners = dict[int, tuple[str, tuple[float, float, float]]]
+# Another application's user on the same Strava: its requests spend the shared rate limit.
+FOREIGN = 899
 # Keep every synced row: the activity check compares the whole lookback window.
 RETENTION_DAYS = "365"
 
@@ -91,6 +94,12 @@ class FaultWorld:
                 email=f"runner{strava_id}@example.com",
                 connected_at=connected,
             )
+
+    def add_activities(self, strava_id: int, activities: list[dict[str, Any]]) -> None:
+        """More history on Strava for a runner (the checks expect it too)."""
+        for activity in activities:
+            self.sim.add_activity(strava_id, activity)
+        self.seeds[strava_id].extend(activities)
 
     def needs_backfill(self, strava_id: int) -> int:
         """Forget the runner's first sync, as if they had just connected; their athletes.id."""
@@ -144,20 +153,34 @@ class FaultWorld:
             )
         return bool(evaluations) and "pending" not in evaluations and unsent is None and not syncing
 
+    def evaluations_finished(self) -> bool:
+        with self.sessions() as session:
+            statuses = session.scalars(select(Evaluation.status)).all()
+        return bool(statuses) and "pending" not in statuses
+
+    def settle_evaluations(self) -> None:
+        """Tick the scheduler until every due week is judged (mail may still be on its way)."""
+        reconcile_until(self.runtime, self.evaluations_finished, what="every due week judged")
+
     def settle(self, what: str = "every job done") -> None:
         """Tick the scheduler (due weeks and the reconciler) until no work is left."""
         reconcile_until(self.runtime, self.settled, what=what)
 
 
 def seeded_simulator(
-    week: dt.date, clock: SimClock, **options: Any
+    week: dt.date,
+    clock: SimClock,
+    runners: Runners,
+    sim_class: type[Simulator] = Simulator,
+    **options: Any,
 ) -> tuple[Simulator, dict[int, list[dict[str, Any]]]]:
     seeds = {
         strava_id: training(strava_id * 100, week, closing)
-        for strava_id, (_name, closing) in RUNNERS.items()
+        for strava_id, (_name, closing) in runners.items()
     }
-    sim = Simulator(
-        [sim_athlete(strava_id, RUNNERS[strava_id][0], seeds[strava_id]) for strava_id in seeds],
+    sim = sim_class(
+        [sim_athlete(strava_id, runners[strava_id][0], seeds[strava_id]) for strava_id in seeds]
+        + [sim_athlete(FOREIGN, "Other", [])],
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         clock=clock,
