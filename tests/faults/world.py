@@ -162,6 +162,17 @@ class FaultWorld:
         """Tick the scheduler until every due week is judged (mail may still be on its way)."""
         reconcile_until(self.runtime, self.evaluations_finished, what="every due week judged")
 
+    def mail_settled(self) -> bool:
+        with self.sessions() as session:
+            unsent = session.scalars(
+                select(OutboxEmail.id).where(OutboxEmail.status.in_(("pending", "sending")))
+            ).all()
+        return not unsent
+
+    def settle_mail(self) -> None:
+        """Tick the scheduler until every digest written so far is out."""
+        reconcile_until(self.runtime, self.mail_settled, what="every digest delivered")
+
     def settle(self, what: str = "every job done") -> None:
         """Tick the scheduler (due weeks and the reconciler) until no work is left."""
         reconcile_until(self.runtime, self.settled, what=what)
