@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from integrations.strava.connect_email import (
     EmailFormError,
@@ -40,6 +41,7 @@ from integrations.strava.oauth import (
 from integrations.strava.webhooks import (
     MAX_BODY_BYTES,
     EventError,
+    PushEvent,
     known_subscription,
     parse_event,
     record_event,
@@ -300,13 +302,20 @@ async def webhook_event(request: Request) -> JSONResponse:
         event = parse_event(body)
     except EventError as problem:
         return JSONResponse({"error": str(problem)}, 400)
-    ctx = strava_context(request)
+    # The database and the queue block: on a worker thread they cannot stall the event loop,
+    # which would make every concurrent webhook wait behind this one.
+    return await run_in_threadpool(
+        _accept_event, strava_context(request), strava_enqueue(request), event
+    )
+
+
+def _accept_event(ctx: StravaContext, enqueue: Enqueue, event: PushEvent) -> JSONResponse:
     if not known_subscription(ctx, event.subscription_id):
         return JSONResponse({"error": "unknown subscription_id"}, 403)
     event_id = record_event(ctx, event)
     if event_id is None:
         return JSONResponse({"status": "duplicate"})
-    strava_enqueue(request)(StravaJob("webhook_event", event_id))
+    enqueue(StravaJob("webhook_event", event_id))
     return JSONResponse({"status": "received"})
 
 
