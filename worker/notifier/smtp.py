@@ -7,7 +7,9 @@ is dead so stop mailing the athlete (`PermanentBounce`), or this message can nev
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -98,17 +100,30 @@ def send_message(msg: EmailMessage, smtp_url: str, timeout: float = 30) -> None:
 
 
 def _connect(target: SmtpTarget, timeout: float) -> smtplib.SMTP:
-    context = ssl.create_default_context()
     if target.scheme == "smtps":
-        return smtplib.SMTP_SSL(target.host, target.port, timeout=timeout, context=context)
+        return smtplib.SMTP_SSL(target.host, target.port, timeout=timeout, context=_tls_context())
     client = smtplib.SMTP(target.host, target.port, timeout=timeout)
     if target.scheme == "smtp+starttls":
         try:
-            client.starttls(context=context)
+            client.starttls(context=_tls_context())
         except BaseException:
             client.close()
             raise
     return client
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The default TLS context, built once per CA setting rather than once per email.
+
+    Loading the system's CA store takes longer than rendering and sending a digest (measured
+    in bench/email_pipeline.py), and plain smtp:// needs no context at all.
+    """
+    return _default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _default_context(_cafile: str | None, _capath: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 def _classify(code: int, reply: bytes | str, *, recipient_refused: bool) -> SendError:
