@@ -133,13 +133,13 @@ def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
     assert evaluation.attempts == 1
     assert (outbox, alerts) == ([], 0)
 
-    second = worker_process()
+    # Recovery on worker threads here (a worker process restarting is test_delivery's case).
+    pool = InProcessWorker(runtime, threads=2).start()
     try:
         reconcile_until(runtime, lambda: delivered(runtime), what="the digest delivered")
         time.sleep(1)
     finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(60)
+        pool.stop()
     [evaluation], outbox, alerts = state(runtime)
     assert evaluation.attempts == 2
     assert len(outbox) == 1
