@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import TextIO
 
 _SECRET_PATTERNS = [
     # key=value and JSON forms of the OAuth fields
@@ -43,8 +44,24 @@ class RedactingFormatter(logging.Formatter):
         return redact(f"{line} {extras}" if extras else line)
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted.
+
+    A handler that captured the stream at configure time keeps writing to it after the
+    program (or a test runner) swapped stderr out and closed the old one.
+    """
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        """The stream is always the current stderr."""
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
