@@ -7,6 +7,7 @@ so a green run always means the server-backed tests ran.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -96,8 +97,13 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     yield
     get_settings.cache_clear()
+    # A command under test may configure logging for the whole process; undo it.
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 # ---------------------------------------------------------------- databases

@@ -82,7 +82,7 @@ def test_subscribe_command_creates_then_repairs_the_subscription(
     # the app moved: the old subscription points at a dead callback and must be replaced
     sim.subscriptions[0].callback_url = "http://old-host.invalid/strava/webhook"
     repaired = runner.invoke(cli, ["strava", "subscribe", "--format", "json"])
-    actions = json.loads(repaired.output)["actions"]
+    actions = json.loads(repaired.stdout)["actions"]
     assert actions[0].startswith("deleted subscription")
     assert actions[1].startswith("created subscription")
     assert [s.callback_url for s in sim.subscriptions] == [f"{live.url}/strava/webhook"]
