@@ -7,15 +7,17 @@ import logging
 import secrets
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from strideguard.cli.errors import cli_errors
-from strideguard.demo import DEMO_EMAIL, DEMO_WEEKS, DEMO_ZONE, Demo, DemoError, WeekResult
 from strideguard.logs import configure_logging
+
+if TYPE_CHECKING:
+    from strideguard.demo import WeekResult
 
 
 @cli_errors
@@ -36,6 +38,10 @@ def demo(
     Needs no server and no network: the Strava simulator, the database (SQLite), the queue
     (in-process) and the mail server (a local sink writing .eml and .html files) all run here.
     """
+    # Imported here: the demo pulls in the simulator, the worker and the web app, and
+    # `strideguard --help` should not wait for them.
+    from strideguard.demo import DEMO_EMAIL, DEMO_WEEKS, DEMO_ZONE, Demo, DemoError
+
     configure_logging("WARNING")
     logging.getLogger("strideguard.settings").setLevel(logging.ERROR)
     console = Console()

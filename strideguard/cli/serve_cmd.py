@@ -16,7 +16,6 @@ from strideguard.db import alembic_config, check_migrated, check_reachable, make
 from strideguard.logs import configure_logging
 from strideguard.mailsink import OutboxSink
 from strideguard.settings import get_settings
-from strideguard.web.app import create_app
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +47,8 @@ def serve(
         sink = OutboxSink(OUTBOX).start()
         settings = settings.model_copy(update={"smtp_url": sink.smtp_url})
         log.warning("SMTP_URL is not set: digests are filed under %s/ as .eml and .html", OUTBOX)
+    from strideguard.web.app import create_app  # the web stack is heavy: load on use
+
     app = create_app(settings)
     attach_worker_or_exit(app, settings, run_jobs=True)
     try:

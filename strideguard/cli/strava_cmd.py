@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import typer
-from stravalib import exc as strava_exc
 
 from strideguard.cli.errors import cli_errors
 from strideguard.db import check_migrated, make_engine, make_sessionmaker
@@ -25,6 +24,8 @@ def subscribe(
     needed (Strava then calls our webhook to check the verify token, so the web app must be
     reachable), and records its id so forged events are refused.
     """
+    from stravalib import exc as strava_exc
+
     from integrations.strava.context import make_context
     from integrations.strava.errors import StravaError
     from integrations.strava.subscription import ensure_subscription

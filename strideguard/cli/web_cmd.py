@@ -10,7 +10,6 @@ from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.db import check_migrated, make_engine
 from strideguard.logs import configure_logging
 from strideguard.settings import get_settings
-from strideguard.web.app import create_app
 
 
 @cli_errors
@@ -25,6 +24,8 @@ def web(
     settings = get_settings()
     configure_logging(settings.log_level)
     check_migrated(make_engine(settings.database_url))
+    from strideguard.web.app import create_app  # the web stack is heavy: load on use
+
     app = create_app(settings)
     attach_worker_or_exit(app, settings)
     uvicorn.run(app, host=host, port=port, log_config=None)
