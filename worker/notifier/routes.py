@@ -307,14 +307,19 @@ def _muted_rule(payload: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ pause
 
 
+def _pause_choice(raw: str) -> int | None:
+    """The offered pause length `raw` names, compared as text: `str.isdigit()` accepts "²",
+    which `int()` refuses, and `int()` refuses numbers of thousands of digits."""
+    return next((weeks for weeks in PAUSE_CHOICES if raw == str(weeks)), None)
+
+
 @router.get(PATHS["pause"], response_class=HTMLResponse)
 def pause_page(request: Request) -> HTMLResponse:
     try:
         token, _, _ = _open_link(request, "pause")
     except Refusal as refusal:
         return _handled(refusal)
-    asked = request.query_params.get("weeks", "")
-    weeks = int(asked) if asked.isdigit() and int(asked) in PAUSE_CHOICES else DEFAULT_PAUSE_WEEKS
+    weeks = _pause_choice(request.query_params.get("weeks", "")) or DEFAULT_PAUSE_WEEKS
     return _confirm(
         "pause",
         token,
@@ -331,10 +336,10 @@ def pause_page(request: Request) -> HTMLResponse:
 async def pause(request: Request) -> HTMLResponse:
     form = await _form(request)
     settings = _settings(request)
-    raw_weeks = _field(form, "weeks")
+    weeks = _pause_choice(_field(form, "weeks"))
     try:
         payload = _read(_token(request, form), "pause", settings)
-        if not raw_weeks.isdigit() or int(raw_weeks) not in PAUSE_CHOICES:
+        if weeks is None:
             raise Refusal(
                 400,
                 "Choose how long to pause",
@@ -342,7 +347,7 @@ async def pause(request: Request) -> HTMLResponse:
             )
         with transaction(_sessions(request)) as session:
             athlete = _athlete(session, payload)
-            until = pause_until(_local_today(athlete), int(raw_weeks))
+            until = pause_until(_local_today(athlete), weeks)
             athlete.paused_until = until
             athlete_id = athlete.id
     except Refusal as refusal:
