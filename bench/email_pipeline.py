@@ -1,6 +1,6 @@
 """Email pipeline: sign links, render, inline CSS, build MIME and deliver digests over SMTP.
 
-    .venv/bin/python bench/email_pipeline.py [--digests 300] [--repeats 3]
+    .venv/bin/python bench/email_pipeline.py [--digests 200] [--repeats 3]
 
 Each email goes through exactly what `send_digest` does after it has loaded the row: signed
 links (`make_digest_links`), `render_digest` (Jinja2, chart, CSS inlined by css-inline),
@@ -128,7 +128,7 @@ def processes(count: int) -> Callable[[int, int], float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--digests", type=int, default=300)
+    parser.add_argument("--digests", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
