@@ -53,6 +53,18 @@ def test_headers() -> None:
     assert parsed["Auto-Submitted"] == "auto-generated"
 
 
+def test_list_unsubscribe_is_plain_on_the_wire() -> None:
+    """Mail clients read the raw header: encoded words would hide the URLs from them."""
+    context = digest([BUILT_IN["no_rest_day"]])
+    msg = build_message(
+        render_digest(context), "a@example.org", "s@example.org", "<x-1@x.org>", context.links
+    )
+    raw = msg.as_bytes()
+    line = next(header for header in raw.split(b"\n") if header.startswith(b"List-Unsubscribe:"))
+    assert b"=?utf-8?" not in line
+    assert f"<{context.links.unsubscribe}>".encode() in line
+
+
 def test_message_id_gets_angle_brackets_and_bad_ones_are_refused() -> None:
     context = digest([BUILT_IN["no_rest_day"]])
     rendered = render_digest(context)

@@ -7,6 +7,7 @@ one-click unsubscribe button.
 
 from __future__ import annotations
 
+import email.policy
 import re
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -16,6 +17,11 @@ from worker.notifier.digest_links import DigestLinks
 from worker.notifier.render import RenderedEmail
 
 _MESSAGE_ID = re.compile(r"^<?([^<>@\s]+@[^<>@\s]+)>?$")
+
+# Headers longer than 78 characters with no space to fold at (List-Unsubscribe's signed URLs)
+# would otherwise be written as RFC 2047 encoded words, which mail clients do not decode in
+# List-Unsubscribe; RFC 5322 allows lines up to 998 characters.
+HEADER_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 def build_message(
@@ -31,7 +37,7 @@ def build_message(
         raise ValueError(f"message_id must look like <id@domain>, not {message_id!r}")
     if "@" not in parseaddr(to)[1]:
         raise ValueError("the recipient address is missing or has no @")
-    msg = EmailMessage()
+    msg = EmailMessage(policy=HEADER_POLICY)
     msg["Subject"] = rendered.subject
     msg["From"] = from_
     msg["To"] = to
