@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, alias="REDIS_URL")
     smtp_url: str | None = Field(None, alias="SMTP_URL")
     mail_from: str = Field("strideguard <alerts@localhost>", alias="MAIL_FROM")
+    # The mailto: half of List-Unsubscribe; requests arriving there are applied with
+    # `strideguard admin unsubscribe EMAIL`. Default: the MAIL_FROM address.
+    unsubscribe_mailbox: str | None = Field(None, alias="UNSUBSCRIBE_MAILBOX")
     strava_client_id: int | None = Field(None, alias="STRAVA_CLIENT_ID")
     strava_client_secret: str | None = Field(None, alias="STRAVA_CLIENT_SECRET", repr=False)
     strava_base_url: str = Field("https://www.strava.com", alias="STRAVA_BASE_URL")
@@ -155,6 +159,11 @@ class Settings(BaseSettings):
         if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return upper
+
+    @property
+    def unsubscribe_address(self) -> str | None:
+        """Where mail clients send an unsubscribe request by email."""
+        return self.unsubscribe_mailbox or parseaddr(self.mail_from)[1] or None
 
     @property
     def embedded(self) -> bool:

@@ -96,7 +96,12 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
     if not runtime.settings.smtp_url:
         _retry_later(runtime, claim_, "SMTP_URL is not set; the digest waits until it is")
         return
-    links = make_digest_links(athlete.id, [f["rule"] for f in digest.findings], runtime.settings)
+    links = make_digest_links(
+        athlete.id,
+        [f["rule"] for f in digest.findings],
+        runtime.settings,
+        unsubscribe_mailbox=runtime.settings.unsubscribe_address,
+    )
     try:
         rendered = render_digest(
             DigestContext(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import typer
+from sqlalchemy import CursorResult, func, update
 
+from strideguard.cli.errors import cli_errors
+from strideguard.db import check_migrated, make_engine, make_sessionmaker, transaction
+from strideguard.models import Athlete
 from strideguard.passwords import hash_password
+from strideguard.settings import get_settings
 
-app = typer.Typer(help="Admin view access.", no_args_is_help=True)
+app = typer.Typer(help="Admin view access and operator actions.", no_args_is_help=True)
 
 
 @app.command("hash-password")
@@ -20,3 +25,24 @@ def hash_password_command(
         typer.echo("error: use at least 10 characters", err=True)
         raise typer.Exit(1)
     typer.echo(f"ADMIN_PASSWORD_HASH={hash_password(password)}")
+
+
+@app.command()
+@cli_errors
+def unsubscribe(email: str = typer.Argument(..., help="The address that asked to stop.")) -> None:
+    """Stop all mail to EMAIL, as a request sent to the List-Unsubscribe mailbox asks."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    check_migrated(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        result = session.execute(
+            update(Athlete)
+            .where(func.lower(Athlete.email) == email.strip().lower())
+            .values(email_status="unsubscribed", email_status_reason="asked by email")
+        )
+        count = result.rowcount if isinstance(result, CursorResult) else 0
+    engine.dispose()
+    if not count:
+        typer.echo(f"no athlete has the address {email}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"unsubscribed {count} athlete(s) with the address {email}")

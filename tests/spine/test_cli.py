@@ -10,9 +10,13 @@ from typing import Any
 import pytest
 import typer
 from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from strideguard.cli.main import app
+from strideguard.models import Athlete
+from strideguard.settings import Settings
 
 runner = CliRunner()
 
@@ -97,3 +101,18 @@ def test_keys_generate_prints_usable_keys() -> None:
 def _server_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
+
+
+def test_admin_unsubscribe_stops_mail_to_an_address(
+    app_settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as session:
+        session.add(Athlete(strava_athlete_id=5, email="Ada@Example.org"))
+        session.add(Athlete(strava_athlete_id=6, email="bo@example.org"))
+    result = runner.invoke(app, ["admin", "unsubscribe", "ada@example.org"])
+    assert result.exit_code == 0, result.output
+    with sessions() as session:
+        statuses = dict(session.execute(select(Athlete.email, Athlete.email_status)).all())
+    assert statuses == {"Ada@Example.org": "unsubscribed", "bo@example.org": "ok"}
+    missing = runner.invoke(app, ["admin", "unsubscribe", "nobody@example.org"])
+    assert missing.exit_code == 1
