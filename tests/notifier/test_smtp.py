@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from strideguard.web.live import free_port
 from tests.notifier.worked import BUILT_IN, digest
 from worker.notifier.mime import build_message
 from worker.notifier.render import render_digest
@@ -56,17 +57,10 @@ class Recorder:
         return "250 Message accepted"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Recorder, str]]:
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield recorder, f"smtp://127.0.0.1:{controller.port}"
     controller.stop()
@@ -129,7 +123,7 @@ def test_554_on_data_is_permanent_but_not_a_bounce(smtp_server: tuple[Recorder, 
 
 def test_nothing_listening_is_transient() -> None:
     with pytest.raises(TransientSendError, match=r"cannot reach smtp://127\.0\.0\.1"):
-        send_message(_message(), f"smtp://127.0.0.1:{_free_port()}", timeout=5)
+        send_message(_message(), f"smtp://127.0.0.1:{free_port()}", timeout=5)
 
 
 def test_silent_server_times_out_as_transient() -> None:
@@ -155,7 +149,7 @@ def test_login_and_no_credentials_in_logs(caplog: pytest.LogCaptureFixture) -> N
     controller = Controller(
         recorder,
         hostname="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         authenticator=authenticate,
         auth_require_tls=False,
     )
@@ -229,7 +223,7 @@ def _tls_server(tls_files: tuple[Path, Path], implicit: bool) -> tuple[Controlle
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*tls_files)
     recorder = Recorder()
-    port = _free_port()
+    port = free_port()
     if implicit:
         controller = Controller(recorder, hostname="127.0.0.1", port=port, ssl_context=context)
     else:

@@ -7,7 +7,6 @@ the same clock, so a test ages a token by moving one clock.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, Base
 from strideguard.settings import Settings, load_settings
 from strideguard.web.app import create_app
+from strideguard.web.live import free_port
 
 START = dt.datetime(2026, 3, 4, 10, 7, 30, tzinfo=dt.UTC)  # a Wednesday morning
 RUNNER = 134815
@@ -224,12 +224,6 @@ def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
 # ------------------------------------------------------------------ a real server for webhooks
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class LiveApp(AppUnderTest):
     def __init__(self, settings: Settings, ctx: StravaContext, port: int) -> None:
         super().__init__(settings, ctx)
@@ -259,7 +253,7 @@ def live(
     clock: SimClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[LiveApp]:
-    port = _free_port()
+    port = free_port()
     _strava_env(monkeypatch, sim, f"http://127.0.0.1:{port}")
     live_settings = load_settings()
     live_ctx = make_context(live_settings, sessions, budget=MemoryBudget(), clock=clock.now)
