@@ -185,7 +185,7 @@ def test_risky_week_gets_exactly_one_correct_digest_and_quiet_week_none(
     assert "not medical advice" in prose.lower()
 
     # Links: signed for this runner, pointing at our public URL.
-    unsubscribe = str(message["List-Unsubscribe"]).strip("<>")
+    [unsubscribe] = re.findall(r"<(https://[^>]+)>", str(message["List-Unsubscribe"]))
     parts = urlsplit(unsubscribe)
     assert f"{parts.scheme}://{parts.netloc}" == "https://strideguard.example.org"
     token = parse_qs(parts.query)["token"][0]
