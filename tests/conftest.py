@@ -90,11 +90,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(autouse=True)
 def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test starts from the defaults, in its own working directory (so ./var is private)."""
-    for name in os.environ:
-        if name.split("_")[0] in ("DATABASE", "REDIS", "SMTP", "STRAVA", "PUBLIC", "SECRET") or (
-            name in ("TOKEN_ENCRYPTION_KEY", "RULES_PATH", "RETENTION_DAYS", "LOOKBACK_WEEKS")
-        ):
-            monkeypatch.delenv(name)
+    for info in Settings.model_fields.values():
+        if info.alias:
+            monkeypatch.delenv(info.alias, raising=False)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     root = logging.getLogger()
