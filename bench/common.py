@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as EventType
@@ -203,6 +203,11 @@ def service_env(database_url: str, namespace: str, **extra: str) -> dict[str, st
         **extra,
     )
     return env
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """The Settings a `strideguard` process started with `env` would read."""
+    return Settings.model_validate({k: v for k, v in env.items() if k in SETTING_NAMES})
 
 
 def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -39,10 +39,10 @@ from typing import Any
 import redis
 from common import (
     REDIS_URL,
-    SETTING_NAMES,
     scratch_postgres,
     scratch_redis_namespace,
     service_env,
+    settings_from,
     wait_for_workers,
     write_result,
 )
@@ -54,7 +54,6 @@ from integrations.strava.simulator import SimClock, Simulator
 from integrations.strava.simulator.generator import generate_seed
 from integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, StravaConnection
-from strideguard.settings import Settings
 from worker.embedded import InProcessWorker
 from worker.runtime import Jobs, WorkerRuntime, start_runtime
 from worker.webhook_jobs import strava_enqueue
@@ -104,13 +103,9 @@ def keys(namespace: str) -> tuple[str, str]:
     return f"{namespace}:sim-clock", f"{namespace}:sim-delayed"
 
 
-def settings_from_env() -> Settings:
-    return Settings.model_validate({k: v for k, v in os.environ.items() if k in SETTING_NAMES})
-
-
 def run_worker_process(threads: int) -> None:
     """A worker process on simulated time: `strideguard worker` with the two seams above."""
-    settings = settings_from_env()
+    settings = settings_from(os.environ)
     client = redis.Redis.from_url(REDIS_URL)
     clock_key, delayed_key = keys(settings.queue_namespace)
     clock = RedisClock(client, clock_key)
@@ -242,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 STRAVA_CLIENT_ID=str(sim.client_id),
                 STRAVA_CLIENT_SECRET=sim.client_secret,
             )
-            settings = Settings.model_validate({k: v for k, v in env.items() if k in SETTING_NAMES})
+            settings = settings_from(env)
             runtime = start_runtime(settings, clock=clock.now)
             athlete_ids = connect_everyone(runtime, sim, [int(e["athlete"]["id"]) for e in seed])
             log = Path(tmp) / "workers.log"

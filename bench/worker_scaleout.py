@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 from common import (
-    SETTING_NAMES,
     SmtpSinkProcess,
     cpu_seconds,
     scratch_postgres,
     scratch_redis_namespace,
     service_env,
+    settings_from,
     start_process,
     stop_processes,
     wait_for_workers,
@@ -43,7 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import Evaluation, OutboxEmail
-from strideguard.settings import Settings
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
 from worker.runtime import start_runtime
 from worker.scheduler import Scheduler
@@ -86,7 +85,7 @@ def one_run(
             STRAVA_CLIENT_ID=str(CLIENT_ID),
             STRAVA_CLIENT_SECRET=CLIENT_SECRET,
         )
-        settings = Settings.model_validate({k: v for k, v in env.items() if k in SETTING_NAMES})
+        settings = settings_from(env)
         runtime = start_runtime(settings)
         for index in range(args.athletes):
             connect(
