@@ -18,8 +18,9 @@ from integrations.strava.simulator import Simulator
 from integrations.strava.sync import refresh_window
 from integrations.strava.tokens import access_token
 from strideguard.models import StravaConnection
+from tests.faults.checks import StravaView, assert_nothing_lost
 from tests.strava.child_refresh import refresh_in_child
-from tests.strava.conftest import CLIENT_ID, CLIENT_SECRET, connect_directly
+from tests.strava.conftest import CLIENT_ID, CLIENT_SECRET, connect_directly, seed
 
 SIX_HOURS = 6 * 60 * 60
 
@@ -104,6 +105,7 @@ def test_threads_refreshing_at_once_burn_one_refresh_token(
     assert refresh_window(ctx, athlete_id).fetched == 21
 
 
+@pytest.mark.faults
 def test_two_processes_refreshing_at_once_keep_the_connection(
     ctx: StravaContext, sim: Simulator, sessions: sessionmaker[Session]
 ) -> None:
@@ -129,6 +131,8 @@ def test_two_processes_refreshing_at_once_keep_the_connection(
     assert _refreshes(sim) == 1
     assert _connection(sessions).status == "active"
     assert refresh_window(ctx, athlete_id).fetched == 21
+    seeds = {runner["athlete"]["id"]: runner["activities"] for runner in seed()}
+    assert_nothing_lost(sessions, ctx.settings, clock=ctx.clock, strava=StravaView(sim, seeds))
 
 
 def test_a_401_forces_one_refresh_and_one_retry(

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from strideguard.db import transaction
 from strideguard.models import Athlete, OutboxEmail
 from strideguard.settings import Settings
+from tests.faults.checks import assert_nothing_lost
 from tests.worker.conftest import SmtpServer, add_athlete, queued
 from tests.worker.digests import WEEK, add_digest, alert_count, athletes_with_digests, outbox_rows
 from tests.worker.waiting import reconcile_until, wait_for, worker_process
@@ -51,11 +52,17 @@ def threads(mail_runtime: WorkerRuntime) -> Iterator[InProcessWorker]:
     pool.stop()
 
 
+def nothing_lost(runtime: WorkerRuntime, smtp: SmtpServer) -> None:
+    """The fault suite's end-of-case check, on mail alone: these digests were written here."""
+    assert_nothing_lost(runtime.sessions, runtime.settings, inbox=smtp.inbox, mail_only=True)
+
+
 def all_sent(runtime: WorkerRuntime) -> bool:
     rows = outbox_rows(runtime.sessions)
     return bool(rows) and all(row.status == "sent" for row in rows.values())
 
 
+@pytest.mark.faults
 def test_sigkill_mid_send_then_reconciler_delivers_exactly_once(
     mail_runtime: WorkerRuntime, smtp: SmtpServer
 ) -> None:
@@ -95,8 +102,10 @@ def test_sigkill_mid_send_then_reconciler_delivers_exactly_once(
     assert len(smtp.inbox.messages) == 1
     assert smtp.inbox.ids() == [row.message_id]
     assert alert_count(mail_runtime.sessions) == alerts_before
+    nothing_lost(mail_runtime, smtp)
 
 
+@pytest.mark.faults
 def test_redis_flush_with_jobs_queued_loses_no_email(
     mail_runtime: WorkerRuntime, smtp: SmtpServer, redis_namespace: str
 ) -> None:
@@ -117,8 +126,10 @@ def test_redis_flush_with_jobs_queued_loses_no_email(
         pool.stop()
     rows = outbox_rows(mail_runtime.sessions)
     assert sorted(smtp.inbox.ids()) == sorted(rows[i].message_id for i in ids)
+    nothing_lost(mail_runtime, smtp)
 
 
+@pytest.mark.faults
 def test_smtp_down_for_a_while_delays_mail_and_loses_none(
     mail_runtime: WorkerRuntime, smtp: SmtpServer, threads: InProcessWorker
 ) -> None:
@@ -143,6 +154,7 @@ def test_smtp_down_for_a_while_delays_mail_and_loses_none(
     row = outbox_rows(mail_runtime.sessions)[outbox_id]
     assert row.last_error is None
     assert row.attempts >= 3
+    nothing_lost(mail_runtime, smtp)
 
 
 def test_permanent_bounce_marks_the_athlete_and_is_not_retried(
