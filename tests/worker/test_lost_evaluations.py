@@ -10,6 +10,7 @@ import datetime as dt
 import signal
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from integrations.strava.simulator import Simulator
 from strideguard.models import Alert, Evaluation, OutboxEmail
 from strideguard.settings import Settings
+from tests.faults.checks import StravaView, assert_nothing_lost
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -43,14 +45,24 @@ def the_week() -> dt.date:
     return latest_due_week(dt.datetime.now(dt.UTC), OSLO, GRACE)
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
+def kims_history() -> list[dict[str, Any]]:
     """Five steady 20 km weeks, then a 40 km week that has just closed."""
     week = the_week()
     weeks = {week - dt.timedelta(weeks=i): (5.0, 5.0, 10.0) for i in range(1, 6)}
     weeks[week] = (10.0, 10.0, 20.0)
+    return history(4000, weeks)
+
+
+def nothing_lost(runtime: WorkerRuntime, sim: Simulator, smtp: SmtpServer) -> None:
+    """The fault suite's end-of-case check."""
+    view = StravaView(sim, {RUNNER: kims_history()})
+    assert_nothing_lost(runtime.sessions, runtime.settings, inbox=smtp.inbox, strava=view)
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
     with Simulator(
-        [sim_athlete(RUNNER, "Kim", history(4000, weeks))],
+        [sim_athlete(RUNNER, "Kim", kims_history())],
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
     ) as running:
@@ -105,6 +117,7 @@ def delivered(runtime: WorkerRuntime) -> bool:
     )
 
 
+@pytest.mark.faults
 def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
     runtime: WorkerRuntime, sim: Simulator, smtp: SmtpServer
 ) -> None:
@@ -145,8 +158,10 @@ def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
     assert len(outbox) == 1
     assert alerts >= 2  # weekly and single-run spikes, each written once
     assert smtp.inbox.ids() == [outbox[0].message_id]
+    nothing_lost(runtime, sim, smtp)
 
 
+@pytest.mark.faults
 def test_redis_flush_with_evaluations_queued_still_sends_the_digest_once(
     runtime: WorkerRuntime, sim: Simulator, smtp: SmtpServer, redis_namespace: str
 ) -> None:
@@ -165,3 +180,4 @@ def test_redis_flush_with_evaluations_queued_still_sends_the_digest_once(
         pool.stop()
     _, outbox, _ = state(runtime)
     assert smtp.inbox.ids() == [outbox[0].message_id]
+    nothing_lost(runtime, sim, smtp)
