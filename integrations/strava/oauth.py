@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from stravalib import exc as strava_exc
 
 from integrations.strava.athlete_api import AthleteApi
@@ -66,8 +66,12 @@ def begin_connect(ctx: StravaContext, *, force_prompt: bool = False) -> ConnectS
     client_id, _secret = ctx.credentials()
     nonce = secrets.token_urlsafe(24)
     browser_secret = secrets.token_urlsafe(24)
+    now = ctx.clock()
     with ctx.sessions.begin() as session:
-        session.add(OAuthState(nonce=nonce, created_at=ctx.clock()))
+        # Anyone may start a connect; an expired state can never be spent, so it goes here,
+        # or abandoned visits would grow the table without bound.
+        session.execute(delete(OAuthState).where(OAuthState.created_at < now - STATE_MAX_AGE))
+        session.add(OAuthState(nonce=nonce, created_at=now))
     state = _serializer(ctx).dumps({"n": nonce, "b": _digest(browser_secret)})
     url = authorize_url(
         ctx.settings.strava_base_url,

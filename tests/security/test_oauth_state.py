@@ -142,3 +142,17 @@ def test_replayed_reply_exchanges_no_second_code(
     counts = row_counts(sessions)
     assert (counts["athletes"], counts["strava_connections"]) == (1, 1)
     assert len(app.jobs) == 1
+
+
+def test_abandoned_connects_do_not_pile_up(
+    app: AppUnderTest, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    """Anyone can open /connect/strava: each visit stores a state, which must not outlive
+    the ten minutes it can be used in, or bots grow the table without bound."""
+    with TestClient(app.app) as bot:
+        for _ in range(5):
+            click_connect(bot)
+        assert row_counts(sessions)["oauth_states"] == 5
+        sim.clock.advance(10 * 60 + 1)
+        click_connect(bot)
+    assert row_counts(sessions)["oauth_states"] == 1
