@@ -246,3 +246,35 @@ def test_bad_tokens_change_nobody_and_a_token_for_a_changes_a_only(
     assert answer.status_code == 200, answer.text
     assert _state(sessions, b) == before[b]
     assert _state(sessions, a) != before[a]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_forms_echo_hostile_input_escaped(
+    app: AppUnderTest, ctx: StravaContext, runners: Runners
+) -> None:
+    """The forms show what was typed back with the error; it must come back as text."""
+    script = '"><script>alert(document.cookie)</script>'
+    preferences = make_link_token(runners.a, "preferences", ctx.settings)
+    with TestClient(app.app) as client:
+        pages = [
+            client.post(
+                "/connect/email",
+                data={"token": email_form_token(ctx, runners.a), "email": script},
+            ),
+            client.post(
+                "/email/preferences",
+                data={
+                    "token": preferences,
+                    "csrf": csrf_token(preferences, ctx.settings),
+                    "email": script,
+                    "units": script,
+                    "timezone": script,
+                    "pause_weeks": script,
+                    "muted_rules": [script],
+                },
+            ),
+        ]
+    for page in pages:
+        assert page.status_code == 400
+        assert "<script>" not in page.text
+        assert "&lt;script&gt;" in page.text
