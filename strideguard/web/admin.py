@@ -59,17 +59,22 @@ def login(
     if not admin_auth.csrf_matches(request.cookies.get(admin_auth.LOGIN_CSRF_COOKIE, ""), csrf):
         return _login_page(request, "The form expired. Please try again.", 400)
     remote = admin_auth.client_key(request)
-    with transaction(request.app.state.sessions) as session:
-        wait_s = admin_auth.throttled_for(session, remote)
-        if wait_s:
-            return _login_page(
-                request,
-                f"Too many failed logins. Try again in {wait_s // 60 + 1} minutes.",
-                429,
-            )
-        if not verify_password(password, settings.admin_password_hash):
-            admin_auth.record_failure(session, remote)
-            return _login_page(request, "Wrong password.", 401)
+    sessions = request.app.state.sessions
+    # Counted as a failure before the check, so guesses sent at once see one another.
+    with transaction(sessions) as session:
+        attempt = admin_auth.record_failure(session, remote)
+    with transaction(sessions) as session:
+        wait_s = admin_auth.throttled_for(session, remote, pending=1)
+    right = not wait_s and verify_password(password, settings.admin_password_hash)
+    if wait_s or right:  # only a wrong password stays counted
+        with transaction(sessions) as session:
+            admin_auth.forget_attempt(session, attempt)
+    if wait_s:
+        return _login_page(
+            request, f"Too many failed logins. Try again in {wait_s // 60 + 1} minutes.", 429
+        )
+    if not right:
+        return _login_page(request, "Wrong password.", 401)
     response = RedirectResponse("/admin", status_code=303)
     admin_auth.start_session(response, settings)
     return response

@@ -80,8 +80,13 @@ def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def throttled_for(session: Session, remote: str, now: dt.datetime | None = None) -> int:
-    """Seconds until `remote` may try again, or 0. Old failures are pruned on the way."""
+def throttled_for(
+    session: Session, remote: str, now: dt.datetime | None = None, *, pending: int = 0
+) -> int:
+    """Seconds until `remote` may try again, or 0. Old failures are pruned on the way.
+
+    `pending`: attempts of this request already recorded (and so counted) as failures.
+    """
     now = now or utcnow()
     since = now - THROTTLE_WINDOW
     session.execute(delete(AdminLoginFailure).where(AdminLoginFailure.at < since))
@@ -91,7 +96,7 @@ def throttled_for(session: Session, remote: str, now: dt.datetime | None = None)
         )
     ).one()
     overall = session.scalar(select(func.count()).where(AdminLoginFailure.at >= since)) or 0
-    if mine[0] < MAX_FAILURES_PER_CLIENT and overall < MAX_FAILURES_OVERALL:
+    if mine[0] - pending < MAX_FAILURES_PER_CLIENT and overall - pending < MAX_FAILURES_OVERALL:
         return 0
     oldest = mine[1] or now
     if oldest.tzinfo is None:  # SQLite hands back naive UTC
@@ -99,5 +104,13 @@ def throttled_for(session: Session, remote: str, now: dt.datetime | None = None)
     return max(1, int((oldest + THROTTLE_WINDOW - now).total_seconds()))
 
 
-def record_failure(session: Session, remote: str) -> None:
-    session.add(AdminLoginFailure(remote=remote))
+def record_failure(session: Session, remote: str) -> int:
+    """Count an attempt as failed; its id, for `forget_attempt` when it was not."""
+    failure = AdminLoginFailure(remote=remote)
+    session.add(failure)
+    session.flush()
+    return failure.id
+
+
+def forget_attempt(session: Session, failure_id: int) -> None:
+    session.execute(delete(AdminLoginFailure).where(AdminLoginFailure.id == failure_id))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.budget import MemoryBudget
@@ -113,6 +114,35 @@ def test_throttle_survives_a_restart_and_lifts_after_its_window(
         assert _login(TestClient(restarted, client=ATTACKER), PASSWORD) == 303
     finally:
         restarted.state.engine.dispose()
+
+
+def test_concurrent_guesses_get_no_more_tries_than_one_by_one(
+    admin_app: FastAPI, sessions: sessionmaker[Session]
+) -> None:
+    """Guesses sent at once must not all pass the check before any failure is counted."""
+    guesses = 3 * admin_auth.MAX_FAILURES_PER_CLIENT
+    ready = threading.Barrier(guesses)
+    statuses: list[int] = []
+
+    def guess() -> None:
+        client = TestClient(admin_app, client=ATTACKER)
+        csrf = _csrf(client.get("/admin/login").text)
+        ready.wait()
+        answer = client.post(
+            "/admin/login", data={"password": "wrong", "csrf": csrf}, follow_redirects=False
+        )
+        statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(guesses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(statuses) <= {401, 429}
+    assert statuses.count(401) <= admin_auth.MAX_FAILURES_PER_CLIENT
+    with sessions() as session:
+        recorded = session.scalar(select(func.count()).select_from(AdminLoginFailure))
+    assert recorded == statuses.count(401)
 
 
 # ------------------------------------------------------------------ CSRF
