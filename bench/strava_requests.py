@@ -11,18 +11,27 @@ evaluation at Monday 06:00 in their own zone, which refreshes their lookback win
 that meets a spent budget is deferred to the time `BudgetExceeded` names, as the worker does.
 
 Timeline: a warm-up backfill of everyone (as if they had all just connected; not measured),
-then two measured weeks: every upload as it happens, and two weekly evaluations per runner.
+then the measured weeks (8 by default): every upload as it happens, and one weekly evaluation
+per runner per week.
+
+Side by side, in the same process, a naive baseline runs against its own simulator built from
+the same seed with the same default limits (an application's budget is its own, so the two
+must not share one): every simulated hour, for every runner, GET /athlete/activities?after=
+<last activity seen>, refreshing the token when it expires. The naive poller is sent plain
+HTTP on one keep-alive connection (no stravalib) because it makes about 168 requests per
+runner-week; it runs over `--naive-weeks` of the same measured period.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
 import functools
 import heapq
+import http.client
 import itertools
 import json
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,10 +41,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import uvicorn
 from alembic import command
+from common import free_port, latency_summary
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
@@ -56,7 +67,7 @@ from strideguard.web.app import create_app
 
 WARM_UP_MONDAY = dt.date(2026, 3, 2)  # week W-1: everyone connects and is backfilled
 FIRST_MEASURED_MONDAY = dt.date(2026, 3, 9)
-MEASURED_WEEKS = 2
+MEASURED_WEEKS = 8
 LOOKBACK_WEEKS = 6
 UPLOAD_DELAY = dt.timedelta(minutes=5)  # watch to Strava after the activity ends
 EVALUATION_LOCAL_TIME = dt.time(6, 0)
@@ -96,12 +107,6 @@ class Tally:
     webhook_round_trip_ms: list[float] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _settings(tmp: Path, sim: Simulator, port: int) -> Settings:
     return Settings(
         DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
@@ -134,26 +139,122 @@ def _upload_time(activity: dict[str, Any]) -> dt.datetime:
     return started + dt.timedelta(seconds=int(activity.get("elapsed_time") or 0)) + UPLOAD_DELAY
 
 
-def _percentiles(samples: list[float]) -> dict[str, float | None]:
-    if not samples:
-        return {"median": None, "p99": None, "max": None}
-    ordered = sorted(samples)
+@dataclass
+class NaiveTally:
+    requests: int = 0
+    requests_429: int = 0
+    activities_seen: int = 0
+    token_refreshes: int = 0
+
+
+class NaivePoller:
+    """The baseline: every hour, ask Strava for each runner's activities since the last seen."""
+
+    def __init__(self, sim: Simulator, strava_ids: list[int], since: dt.datetime) -> None:
+        self.sim = sim
+        split = urlsplit(sim.base_url)
+        self.http = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port)
+        self.grants = {sid: sim.issue_tokens(sid) for sid in strava_ids}
+        self.last_seen = dict.fromkeys(strava_ids, int(since.timestamp()))
+        self.tally = NaiveTally()
+
+    def _call(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+        self.http.request(method, path, headers=headers)
+        response = self.http.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+    def _token(self, strava_id: int) -> str:
+        grant = self.grants[strava_id]
+        if int(grant["expires_at"]) <= self.sim.clock.time() + 60:
+            form = urlencode(
+                {
+                    "client_id": self.sim.client_id,
+                    "client_secret": self.sim.client_secret,
+                    "grant_type": "refresh_token",
+                    "refresh_token": grant["refresh_token"],
+                }
+            )
+            status, body = self._call("POST", f"/oauth/token?{form}", {})
+            if status == 200:
+                self.tally.token_refreshes += 1
+                self.grants[strava_id] = grant = body
+        return str(grant["access_token"])
+
+    def poll_everyone(self) -> None:
+        for strava_id in self.grants:
+            query = urlencode({"after": self.last_seen[strava_id], "per_page": 200})
+            status, body = self._call(
+                "GET",
+                f"/api/v3/athlete/activities?{query}",
+                {"Authorization": f"Bearer {self._token(strava_id)}"},
+            )
+            self.tally.requests += 1
+            if status == 429:
+                self.tally.requests_429 += 1
+            elif status == 200 and body:
+                self.tally.activities_seen += len(body)
+                self.last_seen[strava_id] = max(
+                    int(parse_utc(str(a["start_date"])).timestamp()) for a in body
+                )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def run_naive_poller(
+    seed: list[dict[str, Any]],
+    uploads: list[tuple[int, dict[str, Any]]],
+    start: dt.datetime,
+    weeks: int,
+) -> dict[str, Any]:
+    """The hourly poller over `weeks` from `start`, on its own simulator with the same seed."""
+    clock = SimClock(start, ticking=False)
+    pending = sorted(uploads, key=lambda upload: _upload_time(upload[1]))
+    before = [u for u in pending if _upload_time(u[1]) < start]
+    later = [u for u in pending if _upload_time(u[1]) >= start]
+    began = time.monotonic()
+    with Simulator(copy.deepcopy(seed), clock=clock) as sim:
+        for strava_id, activity in before:
+            sim.add_activity(strava_id, copy.deepcopy(activity))
+        poller = NaivePoller(sim, [int(e["athlete"]["id"]) for e in seed], start)
+        hour = start
+        end = start + dt.timedelta(weeks=weeks)
+        while hour < end:
+            clock.set(hour)
+            while later and _upload_time(later[0][1]) <= hour:
+                strava_id, activity = later.pop(0)
+                sim.add_activity(strava_id, copy.deepcopy(activity))
+            poller.poll_everyone()
+            hour += dt.timedelta(hours=1)
+        poller.close()
+    tally = poller.tally
+    athlete_weeks = len(seed) * weeks
     return {
-        "median": round(statistics.median(ordered), 1),
-        "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 1),
-        "max": round(ordered[-1], 1),
+        "weeks": weeks,
+        "api_requests_per_athlete_week": round(tally.requests / athlete_weeks, 2),
+        "requests": tally.requests,
+        "requests_429": tally.requests_429,
+        "share_429": round(tally.requests_429 / max(1, tally.requests), 4),
+        "activities_seen": tally.activities_seen,
+        "token_refreshes": tally.token_refreshes,
+        "wall_seconds": round(time.monotonic() - began, 1),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--athletes", type=int, default=1000)
+    parser.add_argument("--weeks", type=int, default=MEASURED_WEEKS, help="measured weeks")
+    parser.add_argument(
+        "--naive-weeks", type=int, default=1, help="weeks the naive hourly poller runs (0: none)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     began = time.monotonic()
 
-    last_day = FIRST_MEASURED_MONDAY + dt.timedelta(weeks=MEASURED_WEEKS) - dt.timedelta(days=1)
-    seed = generate_seed(args.athletes, LOOKBACK_WEEKS + 1 + MEASURED_WEEKS + 1, end=last_day)
+    weeks = args.weeks
+    last_day = FIRST_MEASURED_MONDAY + dt.timedelta(weeks=weeks) - dt.timedelta(days=1)
+    seed = generate_seed(args.athletes, LOOKBACK_WEEKS + 1 + weeks + 1, end=last_day)
     warm_up = dt.datetime.combine(WARM_UP_MONDAY, dt.time(), dt.UTC)
     uploads: list[tuple[int, dict[str, Any]]] = []
     for entry in seed:
@@ -163,13 +264,15 @@ def main(argv: list[str] | None = None) -> int:
             (already if _upload_time(activity) < warm_up else later).append(activity)
         entry["activities"] = already
         uploads.extend((int(entry["athlete"]["id"]), activity) for activity in later)
+    naive_seed = copy.deepcopy(seed)
+    naive_uploads = copy.deepcopy(uploads)
 
     clock = SimClock(warm_up, ticking=False)
     tally = Tally()
     shm = Path("/dev/shm")  # noqa: S108 - a private TemporaryDirectory inside it
     scratch = str(shm) if shm.is_dir() else None  # the bench counts requests, not fsyncs
     with tempfile.TemporaryDirectory(dir=scratch) as tmp, Simulator(seed, clock=clock) as sim:
-        port = _free_port()
+        port = free_port()
         settings = _settings(Path(tmp), sim, port)
         command.upgrade(alembic_config(settings.database_url), "head")
         engine = make_engine(settings.database_url)
@@ -242,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                 row.id: row.timezone
                 for row in session.execute(select(Athlete.id, Athlete.timezone))
             }
-        for week in range(MEASURED_WEEKS):
+        for week in range(weeks):
             monday = FIRST_MEASURED_MONDAY + dt.timedelta(weeks=week)
             for athlete_id in athlete_ids.values():
                 local = dt.datetime.combine(
@@ -261,11 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         measured = sim.requests[warm_up_requests:]
         api = [r for r in measured if r.path.startswith("/api/v3/")]
         oauth = [r for r in measured if r.path.startswith("/oauth/")]
-        athlete_weeks = args.athletes * MEASURED_WEEKS
+        athlete_weeks = args.athletes * weeks
         delays = sorted(tally.evaluation_delays_s)
         result = {
             "athletes": args.athletes,
-            "measured_weeks": MEASURED_WEEKS,
+            "measured_weeks": weeks,
             "limits": {"read_15min": 100, "read_daily": 1000},
             "webhook_sync": settings.strava_webhook_sync,
             "api_requests_per_athlete_week": round(len(api) / athlete_weeks, 4),
@@ -284,13 +387,20 @@ def main(argv: list[str] | None = None) -> int:
             # a deferral is a job re-enqueued for the next window (no request, no sleep)
             "budget_deferrals_warm_up": warm_up_deferrals,
             "budget_deferrals_measured": tally.deferrals - warm_up_deferrals,
-            "webhook_post_round_trip_ms": _percentiles(tally.webhook_round_trip_ms),
+            "webhook_post_round_trip_ms": latency_summary(tally.webhook_round_trip_ms),
             "webhook_events_handled": tally.webhook_jobs,
             "webhooks_delivered": sum(1 for d in sim.deliveries if d.delivered),
             "failures": tally.failures[:10],
             "wall_seconds": round(time.monotonic() - began, 1),
             "targets": {"api_requests_per_athlete_week": "<= 1.1", "requests_429": 0},
         }
+    if args.naive_weeks:
+        start = dt.datetime.combine(FIRST_MEASURED_MONDAY, dt.time(), dt.UTC)
+        naive = run_naive_poller(naive_seed, naive_uploads, start, min(args.naive_weeks, weeks))
+        result["naive_hourly_poller"] = naive
+        result["naive_to_ours_requests_ratio"] = round(
+            naive["api_requests_per_athlete_week"] / result["api_requests_per_athlete_week"], 1
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
