@@ -248,6 +248,9 @@ class OutboxEmail(Base):
     # pending | sending | sent | failed | cancelled
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts whose sender died holding the lease; only these can give the digest up, since
+    # transient SMTP failures are retried for days and must not use up the crash allowance.
+    crashes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -84,8 +84,10 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
     if claim_ is None:
         log.info("digest not claimable (sent, not due, or held by a live sender)", extra=context)
         return
-    if claim_.after_crash and claim_.attempts > runtime.settings.job_max_attempts:
-        _finish(runtime, claim_, "failed", gave_up_text(claim_.attempts - 1, claim_.last_error))
+    # Only crashes count here: transient SMTP failures are retried until the digest is stale.
+    if claim_.after_crash and claim_.crashes >= runtime.settings.job_max_attempts:
+        reason = gave_up_text(claim_.attempts - 1, claim_.last_error)
+        _finish(runtime, claim_, "failed", f"{reason} ({claim_.crashes} of them crashed)")
         raise GaveUp(f"outbox {outbox_id}: attempts exhausted")
     with runtime.sessions() as session:
         digest = _load(runtime, session, outbox_id)

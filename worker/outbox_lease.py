@@ -28,6 +28,8 @@ class OutboxClaim:
     lease_until: dt.datetime
     # True when the previous holder's lease ran out: it crashed (or hung) mid-send.
     after_crash: bool
+    # How many holders died so far, this one's predecessor included.
+    crashes: int
     last_error: str | None
     created_at: dt.datetime
 
@@ -48,24 +50,36 @@ def claim(
 ) -> OutboxClaim | None:
     """Take the row for one send attempt; None when it is not due or someone else holds it."""
     previous = session.scalar(select(OutboxEmail.status).where(OutboxEmail.id == outbox_id))
+    after_crash = previous == "sending"
     lease_until = now + lease
     result = session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.id == outbox_id, claimable(now))  # type: ignore[arg-type]
-        .values(status="sending", lease_until=lease_until, attempts=OutboxEmail.attempts + 1)
+        # The status read above is part of the condition: `after_crash` is about this claim.
+        .where(OutboxEmail.id == outbox_id, OutboxEmail.status == previous)
+        .where(claimable(now))  # type: ignore[arg-type]
+        .values(
+            status="sending",
+            lease_until=lease_until,
+            attempts=OutboxEmail.attempts + 1,
+            crashes=OutboxEmail.crashes + (1 if after_crash else 0),
+        )
     )
     if rowcount(result) != 1:
         return None
     row = session.execute(
-        select(OutboxEmail.attempts, OutboxEmail.last_error, OutboxEmail.created_at).where(
-            OutboxEmail.id == outbox_id
-        )
+        select(
+            OutboxEmail.attempts,
+            OutboxEmail.crashes,
+            OutboxEmail.last_error,
+            OutboxEmail.created_at,
+        ).where(OutboxEmail.id == outbox_id)
     ).one()
     return OutboxClaim(
         outbox_id=outbox_id,
         attempts=row.attempts,
         lease_until=lease_until,
-        after_crash=previous == "sending",
+        after_crash=after_crash,
+        crashes=row.crashes,
         last_error=row.last_error,
         created_at=row.created_at,
     )

@@ -1,4 +1,5 @@
-"""A worker process SIGKILLed in the middle of a sync.
+"""A worker process SIGKILLed in the middle of a sync, and in the middle of a send that
+follows a long SMTP outage.
 
 The kills in the middle of an evaluation and of an email send are in tests/worker
 (test_lost_evaluations.py, test_delivery.py); they are marked `faults` and end with the same
@@ -8,15 +9,18 @@ check as these.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 import pytest
 from sqlalchemy import select
 
 from integrations.strava.jobs import StravaJob
-from strideguard.models import StravaConnection
+from strideguard.models import OutboxEmail, StravaConnection
 from tests.faults.world import FaultWorld, WorldFactory
+from tests.worker.conftest import SmtpServer
 from tests.worker.waiting import wait_for, worker_process
+from worker.scheduler import Scheduler
 from worker.webhook_jobs import strava_enqueue
 
 pytestmark = pytest.mark.faults
@@ -29,6 +33,11 @@ def connection_of(world: FaultWorld, athlete: int) -> StravaConnection:
         return session.scalars(
             select(StravaConnection).where(StravaConnection.athlete_id == athlete)
         ).one()
+
+
+def digests(world: FaultWorld) -> list[OutboxEmail]:
+    with world.sessions() as session:
+        return list(session.scalars(select(OutboxEmail)))
 
 
 def test_sigkill_mid_backfill_then_the_sync_and_the_week_complete(
@@ -65,4 +74,43 @@ def test_sigkill_mid_backfill_then_the_sync_and_the_week_complete(
     done = connection_of(world, athlete)
     assert done.backfilled_at is not None
     assert done.sync_attempts == 0
+    world.assert_nothing_lost()
+
+
+def test_sigkill_mid_send_after_a_long_smtp_outage_still_delivers_once(
+    make_world: WorldFactory, smtp: SmtpServer
+) -> None:
+    """Transient SMTP failures pile up attempts on the row; one crash after them is still
+    only one crash, and must not make the sender give the digest up."""
+    world = make_world()
+    max_attempts = world.runtime.settings.job_max_attempts
+    smtp.stop()
+    first = worker_process()
+    try:
+        Scheduler(world.runtime).tick()
+
+        def retried_beyond_the_limit() -> bool:
+            rows = digests(world)
+            return len(rows) == 2 and all(row.attempts > max_attempts for row in rows)
+
+        wait_for(retried_beyond_the_limit, what="digests retried while SMTP is down")
+        release = threading.Event()
+        smtp.inbox.stall = release
+        smtp.start()
+        assert smtp.inbox.stalled.wait(60), "no sender reached the SMTP DATA phase"
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    smtp.inbox.stall = None
+    release.set()
+    assert smtp.inbox.messages == []
+    second = worker_process()
+    try:
+        world.settle()
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(60)
+    assert {row.status for row in digests(world)} == {"sent"}
     world.assert_nothing_lost()

@@ -209,6 +209,7 @@ def test_a_digest_that_keeps_killing_its_worker_gives_up_with_the_reason(
             .values(
                 status="sending",
                 attempts=mail_runtime.settings.job_max_attempts,
+                crashes=mail_runtime.settings.job_max_attempts - 1,  # this claim finds the last
                 lease_until=mail_runtime.clock() - dt.timedelta(seconds=1),
             )
         )
@@ -219,6 +220,29 @@ def test_a_digest_that_keeps_killing_its_worker_gives_up_with_the_reason(
     assert "gave up after 3 attempts" in (row.last_error or "")
     assert "killed or out of memory" in (row.last_error or "")
     assert smtp.inbox.messages == []
+
+
+def test_one_crash_after_many_smtp_retries_does_not_give_the_digest_up(
+    mail_runtime: WorkerRuntime, smtp: SmtpServer
+) -> None:
+    """Regression: the crash allowance counted every attempt, so a sender killed once after
+    an SMTP outage had retried the digest a few times dropped it undelivered."""
+    outbox_id = athletes_with_digests(mail_runtime.sessions, 1)[0]
+    with transaction(mail_runtime.sessions) as session:
+        session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == outbox_id)
+            .values(
+                status="sending",  # the sender died holding the lease, once
+                attempts=mail_runtime.settings.job_max_attempts + 3,  # SMTP was down before
+                last_error="TransientSendError: cannot reach smtp://127.0.0.1:25",
+                lease_until=mail_runtime.clock() - dt.timedelta(seconds=1),
+            )
+        )
+    outbox.send_digest(mail_runtime, outbox_id)
+    row = outbox_rows(mail_runtime.sessions)[outbox_id]
+    assert (row.status, row.crashes) == ("sent", 1)
+    assert smtp.inbox.ids() == [row.message_id]
 
 
 def test_late_alert_rides_along_with_the_next_digest_labelled_late(
