@@ -1,5 +1,5 @@
-"""A worker process SIGKILLed in the middle of a sync, and in the middle of a send that
-follows a long SMTP outage.
+"""A worker process SIGKILLed in the middle of a sync, in the middle of a send that follows a
+long SMTP outage, and between the SMTP server's accept and the commit that marks it sent.
 
 The kills in the middle of an evaluation and of an email send are in tests/worker
 (test_lost_evaluations.py, test_delivery.py); they are marked `faults` and end with the same
@@ -8,17 +8,20 @@ check as these.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
 from integrations.strava.jobs import StravaJob
 from strideguard.models import OutboxEmail, StravaConnection
-from tests.faults.world import FaultWorld, WorldFactory
-from tests.worker.conftest import SmtpServer
+from tests.faults.world import RUNNERS, FaultWorld, WorldFactory
+from tests.worker.conftest import Inbox, SmtpServer
 from tests.worker.waiting import wait_for, worker_process
 from worker.scheduler import Scheduler
 from worker.webhook_jobs import strava_enqueue
@@ -114,3 +117,53 @@ def test_sigkill_mid_send_after_a_long_smtp_outage_still_delivers_once(
         second.wait(60)
     assert {row.status for row in digests(world)} == {"sent"}
     world.assert_nothing_lost()
+
+
+@dataclass
+class AcceptThenHold(Inbox):
+    """Keeps the message, then holds back the 250 until released: the sender can be killed
+    after the server has the digest and before the sender hears it was accepted."""
+
+    hold: threading.Event = field(default_factory=threading.Event)
+    holding: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        self.holding.set()
+        while not self.hold.is_set():
+            await asyncio.sleep(0.05)
+        return reply
+
+
+def test_sigkill_between_smtp_accept_and_mark_sent_duplicates_once_at_most(
+    make_world: WorldFactory, smtp: SmtpServer
+) -> None:
+    """The one documented duplicate (worker/outbox.py): the server accepted the digest, the
+    sender died before recording it, so the next sender delivers it again, same Message-ID."""
+    world = make_world(runners={811: RUNNERS[811], 812: RUNNERS[812]})  # one digest due
+    inbox = AcceptThenHold()
+    smtp.stop()
+    smtp.inbox = inbox
+    smtp.start()
+    first = worker_process()
+    try:
+        Scheduler(world.runtime).tick()
+        assert inbox.holding.wait(60), "no sender reached the end of DATA"
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        inbox.hold.set()
+    [held] = digests(world)
+    assert held.status == "sending"  # the server has it; the row does not know
+    second = worker_process()
+    try:
+        world.settle()
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(60)
+    [row] = digests(world)
+    assert (row.status, row.crashes) == ("sent", 1)
+    assert inbox.ids() == [row.message_id, row.message_id]
+    world.assert_nothing_lost(accept_then_kill=True)
