@@ -40,7 +40,7 @@ PUBLIC_PATHS = {
     "/email/preferences",
     "/healthz",
 }
-EXAMPLES_PER_OPERATION = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 8}
+EXAMPLES_PER_OPERATION = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 5}
 TEXT = {"type": "string", "maxLength": 60}
 
 
