@@ -13,11 +13,14 @@ from integrations.strava.routes import router as strava_router
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
 from strideguard.web import admin
+from strideguard.web.headers import SecurityHeaders
 from worker.notifier.routes import router as notifier_router
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="strideguard", version="0.1.0")
+    # No interactive docs: they load scripts from a CDN; the schema stays at /openapi.json.
+    app = FastAPI(title="strideguard", version="0.1.0", docs_url=None, redoc_url=None)
+    app.add_middleware(SecurityHeaders)
     engine = make_engine(settings.database_url)
     app.state.settings = settings
     app.state.engine = engine
