@@ -15,7 +15,8 @@ import pytest
 
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.settings import Settings
-from tests.faults.redis_server import RedisServer
+from tests.conftest import SERVICES_REQUIRED
+from tests.faults.redis_server import REDIS_SERVER, RedisServer
 from tests.faults.world import (
     RUNNERS,
     FaultWorld,
@@ -37,6 +38,11 @@ def db_url(db_url: str) -> str:
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own, which it may flush, crash and restart."""
+    if not Path(REDIS_SERVER).is_file():
+        problem = f"no redis-server binary at {REDIS_SERVER} (install the redis-server package)"
+        if SERVICES_REQUIRED:
+            pytest.fail(f"STRIDEGUARD_REQUIRE_SERVICES=1 but {problem}", pytrace=False)
+        pytest.skip(problem)
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.crash()
