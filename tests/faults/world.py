@@ -203,5 +203,14 @@ def seeded_simulator(
 WorldFactory = Callable[..., FaultWorld]
 
 
+# Short, so recovery after a kill is quick, yet above one job's run time on a busy machine:
+# a lease that runs out under a live sender makes a second sender repeat its work.
+LEASE_SECONDS = "5"
+
+
 def world_env(sim: Simulator, smtp: SmtpServer) -> dict[str, str]:
-    return {**simulated_services(sim, smtp), "RETENTION_DAYS": RETENTION_DAYS}
+    return {
+        **simulated_services(sim, smtp),
+        "RETENTION_DAYS": RETENTION_DAYS,
+        "JOB_LEASE_SECONDS": LEASE_SECONDS,
+    }
