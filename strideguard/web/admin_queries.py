@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +19,8 @@ from strideguard.models import (
     StravaConnection,
     WebhookEvent,
 )
+
+_Erred = TypeVar("_Erred", OutboxEmail, Evaluation, StravaConnection)
 
 
 @dataclass(frozen=True)
@@ -91,53 +95,53 @@ def outbox_counts(session: Session) -> dict[str, int]:
 
 
 def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
-    """Every job whose DB row carries an error, newest kinds first."""
-    failures: list[FailedJob] = []
-    for outbox in session.scalars(
-        select(OutboxEmail).where(OutboxEmail.last_error.is_not(None)).limit(limit)
-    ):
-        failures.append(
+    """Every job whose DB row carries an error, by kind: emails, evaluations, syncs, webhooks."""
+
+    def erred(model: type[_Erred]) -> Sequence[_Erred]:
+        return session.scalars(
+            select(model).where(model.last_error.is_not(None)).limit(limit)
+        ).all()
+
+    failures = [
+        *(
             FailedJob(
                 "email",
-                f"athlete {outbox.athlete_id}, week {outbox.week_start} ({outbox.status})",
-                outbox.attempts,
-                outbox.last_error or "",
+                f"athlete {row.athlete_id}, week {row.week_start} ({row.status})",
+                row.attempts,
+                row.last_error or "",
             )
-        )
-    for evaluation in session.scalars(
-        select(Evaluation).where(Evaluation.last_error.is_not(None)).limit(limit)
-    ):
-        failures.append(
+            for row in erred(OutboxEmail)
+        ),
+        *(
             FailedJob(
                 "evaluation",
-                f"athlete {evaluation.athlete_id}, week {evaluation.week_start} "
-                f"({evaluation.status})",
-                evaluation.attempts,
-                evaluation.last_error or "",
+                f"athlete {row.athlete_id}, week {row.week_start} ({row.status})",
+                row.attempts,
+                row.last_error or "",
             )
-        )
-    for connection in session.scalars(
-        select(StravaConnection).where(StravaConnection.last_error.is_not(None)).limit(limit)
-    ):
-        failures.append(
+            for row in erred(Evaluation)
+        ),
+        *(
             FailedJob(
                 "sync",
-                f"athlete {connection.athlete_id} ({connection.status})",
-                connection.sync_attempts,
-                connection.last_error or "",
+                f"athlete {row.athlete_id} ({row.status})",
+                row.sync_attempts,
+                row.last_error or "",
             )
-        )
-    for event in session.scalars(
-        select(WebhookEvent).where(WebhookEvent.status == "failed").limit(limit)
-    ):
-        failures.append(
+            for row in erred(StravaConnection)
+        ),
+        *(
             FailedJob(
                 "webhook",
-                f"{event.object_type} {event.object_id} {event.aspect_type}",
-                event.attempts,
-                event.last_error or "",
+                f"{row.object_type} {row.object_id} {row.aspect_type}",
+                row.attempts,
+                row.last_error or "",
             )
-        )
+            for row in session.scalars(
+                select(WebhookEvent).where(WebhookEvent.status == "failed").limit(limit)
+            )
+        ),
+    ]
     return failures[:limit]
 
 
