@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 
 from strideguard.db import alembic_config
 from strideguard.settings import Settings
+from strideguard.web.live import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -40,12 +41,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 SETTING_NAMES = frozenset(
     info.alias for info in Settings.model_fields.values() if info.alias is not None
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def percentile(ordered: list[float], fraction: float) -> float:

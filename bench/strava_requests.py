@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 from alembic import command
-from common import free_port, latency_summary
+from common import latency_summary
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
@@ -64,6 +64,7 @@ from strideguard.db import alembic_config, make_engine, make_sessionmaker
 from strideguard.models import Athlete
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
+from strideguard.web.live import free_port
 
 WARM_UP_MONDAY = dt.date(2026, 3, 2)  # week W-1: everyone connects and is backfilled
 FIRST_MEASURED_MONDAY = dt.date(2026, 3, 9)

@@ -31,7 +31,6 @@ from typing import Any
 
 from common import (
     cpu_seconds,
-    free_port,
     latency_summary,
     scratch_postgres,
     scratch_redis_namespace,
@@ -45,6 +44,7 @@ from sqlalchemy import func, select
 
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.models import Athlete, StravaSubscription, WebhookEvent
+from strideguard.web.live import free_port
 
 SUBSCRIPTION_ID = 120475
 RUNNERS = 500

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -16,21 +15,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@contextmanager
-def one_line_errors() -> Iterator[None]:
-    try:
-        yield
-    except (SettingsError, DatabaseError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Decorator form of `one_line_errors` for command functions."""
+    """Wrap a command so settings and database problems end as one line and exit code 2."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with one_line_errors():
+        try:
             return func(*args, **kwargs)
+        except (SettingsError, DatabaseError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
 
     return wrapper

@@ -7,15 +7,12 @@ the same clock, so a test ages a token by moving one clock.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -29,7 +26,7 @@ from integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, Base
 from strideguard.settings import Settings, load_settings
 from strideguard.web.app import create_app
-from strideguard.web.live import free_port
+from strideguard.web.live import LiveServer, free_port
 
 START = dt.datetime(2026, 3, 4, 10, 7, 30, tzinfo=dt.UTC)  # a Wednesday morning
 RUNNER = 134815
@@ -225,24 +222,18 @@ def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
 
 
 class LiveApp(AppUnderTest):
+    """The app served over real HTTP, so the simulator can deliver webhooks to it."""
+
     def __init__(self, settings: Settings, ctx: StravaContext, port: int) -> None:
         super().__init__(settings, ctx)
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.server = LiveServer(self.app, port=port)
+        self.url = self.server.url
 
     def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
+        self.server.start()
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.server.stop()
 
 
 @pytest.fixture
