@@ -275,6 +275,25 @@ class AdminLoginFailure(Base):
     __table_args__ = (Index("ix_admin_login_failures_remote_at", "remote", "at"),)
 
 
+class AdminSession(Base):
+    """A signed-in admin, so a session can be ended server-side (logout, new password).
+
+    Only a SHA-256 of the session id is kept: a copy of the database cannot sign anyone in.
+    """
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the ADMIN_PASSWORD_HASH in force at login; a new hash ends older sessions.
+    password_tag: Mapped[str] = mapped_column(String(64))
+    remote: Mapped[str] = mapped_column(String(64))  # the address that signed in
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class StravaSubscription(Base):
     """Our Strava push subscription; webhook POSTs naming any other id are refused."""
 

@@ -76,31 +76,31 @@ def login(
     if not right:
         return _login_page(request, "Wrong password.", 401)
     response = RedirectResponse("/admin", status_code=303)
-    admin_auth.start_session(response, settings)
+    admin_auth.start_session(request, response, settings)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, csrf: Annotated[str, Form(max_length=128)]) -> Response:
-    session = admin_auth.current_session(request, _settings(request))
-    if session is None or not admin_auth.csrf_matches(session.csrf, csrf):
+    signed_in = admin_auth.current_session(request, _settings(request))
+    if signed_in is not None and not admin_auth.csrf_matches(signed_in.csrf, csrf):
         return Response("Invalid or missing CSRF token.", status_code=403)
     response = RedirectResponse("/admin/login", status_code=303)
-    response.delete_cookie(admin_auth.SESSION_COOKIE, path="/admin")
+    admin_auth.end_session(request, response, signed_in)
     return response
 
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request) -> Response:
-    session = admin_auth.current_session(request, _settings(request))
-    if session is None:
+    signed_in = admin_auth.current_session(request, _settings(request))
+    if signed_in is None:
         return RedirectResponse("/admin/login", status_code=303)
     now = dt.datetime.now(dt.UTC)
     today = now.date()
     runtime = getattr(request.app.state, "worker_runtime", None)
     with request.app.state.sessions() as db:
         context = {
-            "csrf": session.csrf,
+            "csrf": signed_in.csrf,
             "athletes": admin_queries.athletes(db),
             "outbox": admin_queries.outbox_counts(db),
             "failures": admin_queries.failed_jobs(db),

@@ -1,8 +1,9 @@
 """Admin sessions: a hashed password from settings, a signed cookie, CSRF and throttling.
 
 The admin view shows athletes' data, so it gets the full set: HttpOnly + SameSite=Strict
-cookies (Secure over https), a CSRF token on every form, and a cap on failed logins per client
-and overall, counted in the database so it holds across web processes.
+cookies (Secure over https), a CSRF token on every form, a session that the server can end
+(strideguard.admin_sessions), and a cap on failed logins per client and overall, counted in the
+database so it holds across web processes.
 """
 
 from __future__ import annotations
@@ -17,19 +18,24 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from strideguard import admin_sessions
+from strideguard.db import transaction
 from strideguard.models import AdminLoginFailure, utcnow
 from strideguard.settings import Settings
 
 SESSION_COOKIE = "sg_admin"
 LOGIN_CSRF_COOKIE = "sg_admin_login"
-SESSION_MAX_AGE_S = 8 * 3600
+SESSION_MAX_AGE_S = int(admin_sessions.LIFETIME.total_seconds())
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
 MAX_FAILURES_PER_CLIENT = 5
 MAX_FAILURES_OVERALL = 50
 
 
 @dataclass(frozen=True)
-class AdminSession:
+class SignedIn:
+    """The admin behind a request: the session to end at logout, the token their forms carry."""
+
+    session_id: str
     csrf: str
 
 
@@ -53,23 +59,44 @@ def set_cookie(response: Response, settings: Settings, name: str, value: str, ma
     )
 
 
-def start_session(response: Response, settings: Settings) -> None:
-    token = _serializer(settings).dumps({"csrf": secrets.token_urlsafe(24)})
+def start_session(request: Request, response: Response, settings: Settings) -> None:
+    """Open a session for the admin who just gave the right password, and hand them its cookie."""
+    assert settings.admin_password_hash  # only a right password gets here
+    with transaction(request.app.state.sessions) as session:
+        session_id = admin_sessions.open_session(
+            session, settings.admin_password_hash, client_key(request), utcnow()
+        )
+    token = _serializer(settings).dumps({"sid": session_id, "csrf": secrets.token_urlsafe(24)})
     set_cookie(response, settings, SESSION_COOKIE, token, SESSION_MAX_AGE_S)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin")
 
 
-def current_session(request: Request, settings: Settings) -> AdminSession | None:
+def end_session(request: Request, response: Response, signed_in: SignedIn | None) -> None:
+    """Revoke the session server-side, so copies of the cookie stop working too, and drop the
+    cookie. None: the session is already over (idle, expired, revoked); only the cookie goes."""
+    if signed_in is not None:
+        with transaction(request.app.state.sessions) as session:
+            admin_sessions.revoke(session, signed_in.session_id, utcnow())
+    response.delete_cookie(SESSION_COOKIE, path="/admin")
+
+
+def current_session(request: Request, settings: Settings) -> SignedIn | None:
+    """The signed-in admin, if the cookie is genuine and its session still live in the database."""
     token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    if not token or not settings.admin_password_hash:
         return None
     try:
         payload = _serializer(settings).loads(token, max_age=SESSION_MAX_AGE_S)
     except BadSignature:
         return None
-    if not isinstance(payload, dict) or not isinstance(payload.get("csrf"), str):
+    if not isinstance(payload, dict):
         return None
-    return AdminSession(csrf=payload["csrf"])
+    session_id, csrf = payload.get("sid"), payload.get("csrf")
+    if not isinstance(session_id, str) or not isinstance(csrf, str):
+        return None
+    with transaction(request.app.state.sessions) as session:
+        live = admin_sessions.touch(session, session_id, settings.admin_password_hash, utcnow())
+    return SignedIn(session_id, csrf) if live else None
 
 
 def csrf_matches(expected: str, submitted: str | None) -> bool:

@@ -1,34 +1,44 @@
 """Admin login under attack: throttling per client and overall, kept in the database across a
-restart; CSRF on the admin forms; and the flags of every cookie the app sets.
+restart; CSRF on the admin forms; the flags of every cookie the app sets; and sessions the server
+ends (logout, timeouts, a new password) whoever holds a copy of the cookie.
 
 tests/spine/test_admin.py checks one client's five failures and the session cookie; this file
 adds what an attacker would try next: another address, a forged X-Forwarded-For, many
-addresses at once, waiting for a restart, and CSRF values from another session.
+addresses at once, waiting for a restart, CSRF values from another session, a stolen or forged
+session cookie, and a read of the sessions table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
+import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from itsdangerous import URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.budget import MemoryBudget
 from integrations.strava.context import make_context
 from integrations.strava.oauth import BROWSER_COOKIE
 from integrations.strava.simulator import SimClock
-from strideguard.models import AdminLoginFailure
+from strideguard import admin_sessions
+from strideguard.models import AdminLoginFailure, AdminSession
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.web import admin_auth
 from strideguard.web.app import create_app
 from tests.strava.conftest import AppUnderTest
+from worker import sync_jobs
+from worker.runtime import start_runtime
 
 PASSWORD = "correct horse battery"
 ATTACKER = ("203.0.113.5", 40000)
@@ -210,3 +220,178 @@ def test_every_cookie_is_httponly_samesite_and_secure_over_https(
         assert "httponly" in flags, name
         assert re.search(r"samesite=(lax|strict)", header, re.I), name
         assert ("secure" in flags) == (scheme == "https"), name
+
+
+# ------------------------------------------------------------------ server-side sessions
+
+
+def _dashboard(client: TestClient) -> int:
+    status: int = client.get("/admin", follow_redirects=False).status_code
+    return status
+
+
+def _holding(app: FastAPI, cookie: str) -> TestClient:
+    """Another browser with a copy of an admin's session cookie, as a thief would have it."""
+    client = TestClient(app)
+    client.cookies.set(admin_auth.SESSION_COOKIE, cookie, path="/admin")
+    return client
+
+
+def _session_id(settings: Settings, cookie: str) -> str:
+    session_id: str = admin_auth._serializer(settings).loads(cookie)["sid"]
+    return session_id
+
+
+def _age(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    cookie: str,
+    by: dt.timedelta,
+    *columns: str,
+) -> None:
+    """Move the cookie's session row back in time (in Python: no date arithmetic in SQL)."""
+    id_hash = hashlib.sha256(_session_id(settings, cookie).encode()).hexdigest()
+    with sessions.begin() as session:
+        row = session.scalars(select(AdminSession).where(AdminSession.id_hash == id_hash)).one()
+        for column in columns:
+            setattr(row, column, getattr(row, column) - by)
+
+
+def test_a_copied_cookie_stops_working_after_logout(admin_app: FastAPI) -> None:
+    admin, csrf = _logged_in(admin_app)
+    colleague, _ = _logged_in(admin_app)
+    thief = _holding(admin_app, admin.cookies[admin_auth.SESSION_COOKIE])
+    assert _dashboard(thief) == 200
+    signed_out = admin.post("/admin/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert signed_out.status_code == 303
+    assert _dashboard(thief) == 303
+    # the thief's own sign-out just drops the dead cookie; it ends nobody else's session
+    assert thief.post("/admin/logout", data={"csrf": csrf}).url.path == "/admin/login"
+    assert _dashboard(colleague) == 200
+
+
+def test_a_session_ends_after_idling_or_its_lifetime_and_activity_keeps_it_alive(
+    admin_settings: Settings, admin_app: FastAPI, sessions: sessionmaker[Session]
+) -> None:
+    admin, _ = _logged_in(admin_app)
+    cookie = admin.cookies[admin_auth.SESSION_COOKIE]
+    almost_idle = admin_sessions.IDLE_TIMEOUT - dt.timedelta(minutes=1)
+    for _ in range(2):  # idle twice that long in all, but each request restarts the idle clock
+        _age(sessions, admin_settings, cookie, almost_idle, "last_seen_at")
+        assert _dashboard(admin) == 200
+    # busy all along, but signed in longer ago than the lifetime (the cookie's own signed
+    # timestamp is fresh, so only the server can tell)
+    lifetime = admin_sessions.LIFETIME + dt.timedelta(seconds=1)
+    _age(sessions, admin_settings, cookie, lifetime, "created_at", "expires_at")
+    assert _dashboard(admin) == 303
+
+    admin, _ = _logged_in(admin_app)
+    cookie = admin.cookies[admin_auth.SESSION_COOKIE]
+    idle = admin_sessions.IDLE_TIMEOUT + dt.timedelta(seconds=1)
+    _age(sessions, admin_settings, cookie, idle, "last_seen_at")
+    assert _dashboard(admin) == 303
+
+
+def test_a_session_opened_before_a_password_change_is_refused(
+    admin_settings: Settings, admin_app: FastAPI
+) -> None:
+    admin, _ = _logged_in(admin_app)
+    cookie = admin.cookies[admin_auth.SESSION_COOKIE]
+    new_password = "a brand new passphrase"
+    changed = create_app(
+        admin_settings.model_copy(update={"admin_password_hash": hash_password(new_password)})
+    )
+    try:
+        after = _holding(changed, cookie)  # same SECRET_KEY: the signature still checks out
+        assert _dashboard(after) == 303
+        assert _login(after, new_password) == 303
+        assert _dashboard(after) == 200
+    finally:
+        changed.state.engine.dispose()
+    assert _dashboard(admin) == 200  # under the old hash it is live: the new hash ended it
+
+
+def _flip_signature(settings: Settings, cookie: str) -> str:
+    body, signature = cookie.rsplit(".", 1)
+    return f"{body}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+
+
+def _swap_session_id(settings: Settings, cookie: str) -> str:
+    """Another session id in the payload, the timestamp and signature left as they were."""
+    payload, signed = cookie.split(".", 1)
+    data = json.loads(base64_decode(payload))
+    data["sid"] = secrets.token_urlsafe(32)
+    return f"{base64_encode(json.dumps(data)).decode()}.{signed}"
+
+
+def _sign_unknown_session(settings: Settings, cookie: str) -> str:
+    """Signed with the real SECRET_KEY (say it leaked), naming a session nobody opened."""
+    return admin_auth._serializer(settings).dumps({"sid": secrets.token_urlsafe(32), "csrf": "x"})
+
+
+def _sign_with_another_key(settings: Settings, cookie: str) -> str:
+    """The real session id, signed with a key that is not this server's."""
+    forger = URLSafeTimedSerializer("another-" + settings.signing_key(), salt="admin-session")
+    return forger.dumps({"sid": _session_id(settings, cookie), "csrf": "x"})
+
+
+@pytest.mark.parametrize(
+    "forge", [_flip_signature, _swap_session_id, _sign_unknown_session, _sign_with_another_key]
+)
+def test_a_tampered_or_forged_cookie_is_refused(
+    admin_settings: Settings, admin_app: FastAPI, forge: Callable[[Settings, str], str]
+) -> None:
+    admin, _ = _logged_in(admin_app)
+    cookie = admin.cookies[admin_auth.SESSION_COOKIE]
+    forged = forge(admin_settings, cookie)
+    assert forged != cookie
+    assert _dashboard(_holding(admin_app, forged)) == 303
+    assert _dashboard(_holding(admin_app, cookie)) == 200  # the genuine one, still live
+
+
+def test_the_database_holds_only_a_hash_of_the_session_id(
+    admin_settings: Settings, admin_app: FastAPI, sessions: sessionmaker[Session]
+) -> None:
+    admin, _ = _logged_in(admin_app)
+    cookie = admin.cookies[admin_auth.SESSION_COOKIE]
+    session_id = _session_id(admin_settings, cookie)
+    with sessions() as session:
+        rows = session.execute(text("SELECT * FROM admin_sessions")).mappings().all()
+    assert len(rows) == 1
+    stored = " ".join(str(value) for value in rows[0].values())
+    assert session_id not in stored
+    assert str(admin_settings.admin_password_hash) not in stored
+    assert rows[0]["id_hash"] == hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def test_the_daily_purge_deletes_ended_sessions_and_keeps_live_ones(
+    admin_settings: Settings, admin_app: FastAPI, sessions: sessionmaker[Session]
+) -> None:
+    live, _ = _logged_in(admin_app)
+    signed_out, csrf = _logged_in(admin_app)
+    signed_out.post("/admin/logout", data={"csrf": csrf})
+    idle, _ = _logged_in(admin_app)
+    _age(
+        sessions,
+        admin_settings,
+        idle.cookies[admin_auth.SESSION_COOKIE],
+        admin_sessions.IDLE_TIMEOUT,
+        "last_seen_at",
+    )
+    expired, _ = _logged_in(admin_app)
+    _age(
+        sessions,
+        admin_settings,
+        expired.cookies[admin_auth.SESSION_COOKIE],
+        admin_sessions.LIFETIME,
+        "created_at",
+        "expires_at",
+    )
+    runtime = start_runtime(admin_settings)
+    try:
+        sync_jobs.purge_expired(runtime)
+    finally:
+        runtime.close()
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AdminSession)) == 1
+    assert _dashboard(live) == 200
