@@ -39,6 +39,7 @@ def _specs() -> list[ActorSpec]:
         ActorSpec(rt.BACKFILL, "sync", 15 * MINUTE_MS, sync_jobs.backfill),
         ActorSpec(rt.REFRESH_WINDOW, "sync", 10 * MINUTE_MS, sync_jobs.refresh_window),
         ActorSpec(rt.PROCESS_WEBHOOK_EVENT, "sync", 2 * MINUTE_MS, webhook_jobs.process_event),
+        ActorSpec(rt.DRAIN_WEBHOOK_EVENTS, "sync", 5 * MINUTE_MS, webhook_jobs.drain_events),
         ActorSpec(rt.EVALUATE_WEEK, "evaluate", 10 * MINUTE_MS, evaluation.run_evaluate_week),
         ActorSpec(rt.SEND_DIGEST, "email", 2 * MINUTE_MS, outbox.send_digest),
         ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CursorResult, Insert
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -34,17 +32,6 @@ def rowcount(result: object) -> int:
     """Rows an UPDATE matched; the claim succeeded only if it is 1."""
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
-
-
-def insert_ignoring_duplicates(session: Session, table: type[object]) -> Insert:
-    """An INSERT that skips rows colliding with a unique key, on PostgreSQL and SQLite alike.
-
-    The unique keys (athlete, week, rule) and (athlete, week) are what make a job that runs
-    twice write once, so duplicates are expected here, not errors.
-    """
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()  # type: ignore[no-any-return]
 
 
 def aware(moment: dt.datetime | None) -> dt.datetime | None:

@@ -42,11 +42,11 @@ from integrations.strava.errors import (
 )
 from strideguard.db import transaction
 from strideguard.models import Alert, Athlete, Evaluation, Gear, OutboxEmail
+from strideguard.upsert import insert_ignoring_duplicates
 from worker.claims import (
     GaveUp,
     error_text,
     gave_up_text,
-    insert_ignoring_duplicates,
     rowcount,
 )
 from worker.runtime import WorkerRuntime

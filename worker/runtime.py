@@ -26,6 +26,7 @@ from integrations.strava.context import StravaContext, make_context
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.models import utcnow
 from strideguard.settings import Settings
+from worker.drain_requests import DrainRequests, make_drain_requests
 
 if TYPE_CHECKING:
     from rules import ConfigHolder
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 BACKFILL = "backfill_athlete"
 REFRESH_WINDOW = "refresh_window"
 PROCESS_WEBHOOK_EVENT = "process_webhook_event"
+DRAIN_WEBHOOK_EVENTS = "drain_webhook_events"
 EVALUATE_WEEK = "evaluate_week"
 SEND_DIGEST = "send_digest"
 PURGE_EXPIRED = "purge_expired"
@@ -59,6 +61,9 @@ class Jobs:
     def process_webhook_event(self, event_id: int, *, delay: int | None = None) -> None:
         self._send(PROCESS_WEBHOOK_EVENT, event_id, delay=delay)
 
+    def drain_webhook_events(self) -> None:
+        self._send(DRAIN_WEBHOOK_EVENTS)
+
     def evaluate_week(
         self, athlete_id: int, week_start: dt.date, *, delay: int | None = None
     ) -> None:
@@ -81,10 +86,12 @@ class WorkerRuntime:
     broker: dramatiq.Broker
     clock: Callable[[], dt.datetime] = utcnow
     jobs: Jobs = field(init=False)
+    webhook_drains: DrainRequests = field(init=False)
     strava: StravaContext = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = Jobs(self.broker)
+        self.webhook_drains = make_drain_requests(self.broker)
         # The budget's keys live under the queue namespace, so deployments sharing a Redis
         # (and tests) keep separate budgets.
         budget = make_budget(

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from strideguard.db import transaction
 from strideguard.models import Athlete, Evaluation, StravaConnection
-from worker.claims import aware, insert_ignoring_duplicates
+from strideguard.upsert import insert_ignoring_duplicates
+from worker.claims import aware
 from worker.reconciler import Reconciler, ReconcileReport
 from worker.runtime import WorkerRuntime
 from worker.single_instance import SchedulerLock

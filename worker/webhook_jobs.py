@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from collections.abc import Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from integrations.strava.errors import BudgetExceeded
 from integrations.strava.jobs import Enqueue, StravaJob
-from integrations.strava.webhooks import handle_event
+from integrations.strava.webhooks import apply_activity_events, handle_event
 from strideguard.db import transaction
 from strideguard.models import Activity, StravaConnection, WebhookEvent
 from worker.claims import GaveUp, gave_up_text
@@ -25,12 +27,35 @@ from worker.weeks import week_start_of
 
 log = logging.getLogger(__name__)
 
+# Events applied per transaction by a drain.
+DRAIN_BATCH = 500
+# A drain waits this long before it starts, so the events of the next moment share its run
+# rather than each sending a drain of its own. Processing an event only marks it (the next
+# window refresh reads the activity), so the wait costs the runner nothing.
+GATHER_SECONDS = 0.2
+
+
+def drain_events(runtime: WorkerRuntime) -> None:
+    """The `drain_webhook_events` job: apply every waiting event that needs no Strava request."""
+    time.sleep(GATHER_SECONDS)
+    runtime.webhook_drains.started()
+    mode = runtime.settings.strava_webhook_sync
+    while True:
+        now = runtime.clock()
+        with transaction(runtime.sessions) as session:
+            batch = apply_activity_events(session, mode, now, DRAIN_BATCH)
+            reopened = reopen_weeks_of(session, batch.changed_activities, now)
+        _evaluate_again(runtime, reopened)
+        if batch.events < DRAIN_BATCH:
+            return
+
 
 def process_event(runtime: WorkerRuntime, event_id: int) -> None:
     """The `process_webhook_event` job."""
     gave_up: str | None = None
     with transaction(runtime.sessions) as session:
-        event = session.get(WebhookEvent, event_id)
+        # Locked (on PostgreSQL) so a drain holding the row finishes first and this sees it done.
+        event = session.get(WebhookEvent, event_id, with_for_update=True)
         if event is None or event.status != "received":
             return
         if event.attempts >= runtime.settings.job_max_attempts:
@@ -59,28 +84,36 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
                 .values(attempts=WebhookEvent.attempts - 1)
             )
     if status == "processed" and activity_id is not None and aspect != "delete":
-        reopen_week_of(runtime, activity_id)
+        with transaction(runtime.sessions) as session:
+            reopened = reopen_weeks_of(session, [activity_id], runtime.clock())
+        _evaluate_again(runtime, reopened)
 
 
-def reopen_week_of(runtime: WorkerRuntime, activity_id: int) -> None:
-    """Re-judge the already-evaluated week an activity landed in (its alerts will be late)."""
-    now = runtime.clock()
-    with transaction(runtime.sessions) as session:
-        row = session.execute(
-            select(Activity.athlete_id, Activity.start_date_local).where(
-                Activity.strava_id == activity_id
-            )
-        ).first()
-        if row is None:
-            return
-        week = week_start_of(row.start_date_local.date())
-        reopened = reopen_for_late_activity(session, row.athlete_id, week, now)
-    if reopened:
+def reopen_weeks_of(
+    session: Session, activity_ids: Iterable[int], now: dt.datetime
+) -> list[tuple[int, dt.date]]:
+    """Send back for judging the finished weeks these activities landed in (alerts come late)."""
+    ids = list(activity_ids)
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Activity.athlete_id, Activity.start_date_local).where(Activity.strava_id.in_(ids))
+    ).all()
+    weeks = sorted({(row.athlete_id, week_start_of(row.start_date_local.date())) for row in rows})
+    return [
+        (athlete_id, week)
+        for athlete_id, week in weeks
+        if reopen_for_late_activity(session, athlete_id, week, now)
+    ]
+
+
+def _evaluate_again(runtime: WorkerRuntime, weeks: list[tuple[int, dt.date]]) -> None:
+    for athlete_id, week in weeks:
         log.info(
             "late activity: week re-opened for evaluation",
-            extra={"athlete_id": row.athlete_id, "week_start": week.isoformat()},
+            extra={"athlete_id": athlete_id, "week_start": week.isoformat()},
         )
-        runtime.jobs.evaluate_week(row.athlete_id, week)
+        runtime.jobs.evaluate_week(athlete_id, week)
 
 
 def strava_enqueue(runtime: WorkerRuntime) -> Enqueue:
@@ -91,8 +124,10 @@ def strava_enqueue(runtime: WorkerRuntime) -> Enqueue:
             with transaction(runtime.sessions) as session:
                 _mark_sync_requested(session, job.target_id, runtime.clock())
             runtime.jobs.backfill(job.target_id)
-        else:
+        elif not job.batchable:
             runtime.jobs.process_webhook_event(job.target_id)
+        elif runtime.webhook_drains.request():
+            runtime.jobs.drain_webhook_events()
 
     return enqueue
 

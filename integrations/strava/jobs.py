@@ -31,6 +31,9 @@ class StravaJob:
     kind: JobKind
     # athletes.id for "backfill"; webhook_events.id for "webhook_event"
     target_id: int
+    # A webhook event that needs no Strava request: a worker may apply it together with the
+    # others waiting (webhooks.apply_activity_events) instead of on its own.
+    batchable: bool = False
 
 
 Enqueue = Callable[[StravaJob], None]

@@ -38,11 +38,12 @@ from integrations.strava.oauth import (
     judge_scopes,
     spend_state,
 )
+from integrations.strava.subscription import KnownSubscription
 from integrations.strava.webhooks import (
     MAX_BODY_BYTES,
     EventError,
     PushEvent,
-    known_subscription,
+    applies_in_batch,
     parse_event,
     record_event,
 )
@@ -72,6 +73,15 @@ def strava_enqueue(request: Request) -> Enqueue:
         enqueue = BackgroundRunner(strava_context(request))
         state.strava_enqueue = enqueue
     return enqueue
+
+
+def _known_subscription(request: Request) -> KnownSubscription:
+    state = request.app.state
+    known: KnownSubscription | None = getattr(state, "known_subscription", None)
+    if known is None:
+        known = KnownSubscription()
+        state.known_subscription = known
+    return known
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -305,17 +315,24 @@ async def webhook_event(request: Request) -> JSONResponse:
     # The database and the queue block: on a worker thread they cannot stall the event loop,
     # which would make every concurrent webhook wait behind this one.
     return await run_in_threadpool(
-        _accept_event, strava_context(request), strava_enqueue(request), event
+        _accept_event,
+        strava_context(request),
+        strava_enqueue(request),
+        _known_subscription(request),
+        event,
     )
 
 
-def _accept_event(ctx: StravaContext, enqueue: Enqueue, event: PushEvent) -> JSONResponse:
-    if not known_subscription(ctx, event.subscription_id):
+def _accept_event(
+    ctx: StravaContext, enqueue: Enqueue, subscription: KnownSubscription, event: PushEvent
+) -> JSONResponse:
+    if not subscription.check(ctx.sessions, event.subscription_id):
         return JSONResponse({"error": "unknown subscription_id"}, 403)
     event_id = record_event(ctx, event)
     if event_id is None:
         return JSONResponse({"status": "duplicate"})
-    enqueue(StravaJob("webhook_event", event_id))
+    batchable = applies_in_batch(event, ctx.settings.strava_webhook_sync)
+    enqueue(StravaJob("webhook_event", event_id, batchable=batchable))
     return JSONResponse({"status": "received"})
 
 

@@ -7,7 +7,11 @@ events that name any other subscription.
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+import time
+from collections.abc import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import StravaRejected
@@ -47,3 +51,35 @@ def ensure_subscription(ctx: StravaContext) -> list[str]:
         session.execute(delete(StravaSubscription))
         session.add(StravaSubscription(subscription_id=ours, callback_url=target))
     return done
+
+
+class KnownSubscription:
+    """Whether a push event names our subscription, remembering a yes for `ttl_s` seconds.
+
+    Every webhook POST asks, and the answer only changes when an operator runs `strideguard
+    strava subscribe`, so a database read per event is wasted. Only a yes is remembered: a
+    forged id is looked up (and refused) every time, so requests cannot fill the memory. After a
+    subscription is replaced, the old id is still accepted for up to `ttl_s` seconds; its events
+    are about our own athletes, so nothing is let in that Strava did not send.
+    """
+
+    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._ours: tuple[int, float] | None = None  # (id, when read); Strava allows one
+
+    def check(self, sessions: sessionmaker[Session], subscription_id: int) -> bool:
+        now = self._clock()
+        ours = self._ours
+        if ours is not None and ours[0] == subscription_id and now - ours[1] < self._ttl_s:
+            return True
+        with sessions() as session:
+            found = session.scalar(
+                select(StravaSubscription.id).where(
+                    StravaSubscription.subscription_id == subscription_id
+                )
+            )
+        if found is None:
+            return False
+        self._ours = (subscription_id, now)
+        return True

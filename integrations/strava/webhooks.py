@@ -1,25 +1,33 @@
 """Strava push events: strict validation, idempotent recording, and what each event means.
 
 The POST handler must answer within Strava's 2 s (we aim for 50 ms), so it only validates,
-records and enqueues; `handle_event` does the work in a job. Anything that is not exactly a
-Strava event is refused with a message naming the field, and nothing is recorded.
+records and enqueues; the work happens in a job. Anything that is not exactly a Strava event is
+refused with a message naming the field, and nothing is recorded.
+
+Nearly every event is an activity created, updated or deleted, and needs no Strava request
+(the next window refresh reads the changes): `apply_activity_events` applies those many to a
+transaction. `handle_event` applies one event of any kind, including the ones that do need a
+request (deauthorization, and everything with STRAVA_WEBHOOK_SYNC=immediate).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Insert, and_, delete, select, update
+from sqlalchemy.orm import Session
 
 from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.disconnect import delete_athlete_data
 from integrations.strava.errors import BudgetExceeded, StravaError
 from integrations.strava.sync import delete_activity, sync_one_activity
-from strideguard.models import Athlete, StravaSubscription, WebhookEvent, utcnow
+from strideguard.models import Activity, Athlete, WebhookEvent, utcnow
+from strideguard.upsert import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -85,37 +93,115 @@ def parse_event(body: bytes) -> PushEvent:
     )
 
 
-def known_subscription(ctx: StravaContext, subscription_id: int) -> bool:
-    with ctx.sessions() as session:
-        return (
-            session.scalar(
-                select(StravaSubscription.id).where(
-                    StravaSubscription.subscription_id == subscription_id
-                )
-            )
-            is not None
-        )
+def applies_in_batch(event: PushEvent, sync_mode: str) -> bool:
+    """Whether the event needs no Strava request, so many can be applied in one transaction.
+
+    Keep in step with `_batchable`, the same test in SQL.
+    """
+    return event.object_type == "activity" and (
+        event.aspect_type == "delete" or sync_mode == "deferred"
+    )
+
+
+def _batchable(sync_mode: str) -> ColumnElement[bool]:
+    if sync_mode == "deferred":
+        return WebhookEvent.object_type == "activity"
+    return and_(WebhookEvent.object_type == "activity", WebhookEvent.aspect_type == "delete")
 
 
 def record_event(ctx: StravaContext, event: PushEvent) -> int | None:
-    """Store the event; its id, or None when Strava re-sent one we already have."""
-    try:
-        with ctx.sessions.begin() as session:
-            row = WebhookEvent(
-                subscription_id=event.subscription_id,
-                object_type=event.object_type,
-                object_id=event.object_id,
-                aspect_type=event.aspect_type,
-                owner_id=event.owner_id,
-                event_time=event.event_time,
-                updates=event.updates,
-                received_at=ctx.clock(),
+    """Store the event; its id, or None when Strava re-sent one we already have.
+
+    One statement, decided by the unique key on the event's identity, so two copies arriving
+    at once cannot both be recorded and a re-send costs no error path. Being one statement, it
+    runs in autocommit: no BEGIN and COMMIT round trips on a path that must answer at once.
+    """
+    with ctx.sessions() as session:
+        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        event_id: int | None = connection.scalar(
+            _record_statement(connection.dialect.name),
+            {
+                "subscription_id": event.subscription_id,
+                "object_type": event.object_type,
+                "object_id": event.object_id,
+                "aspect_type": event.aspect_type,
+                "owner_id": event.owner_id,
+                "event_time": event.event_time,
+                "updates": event.updates,
+                "status": "received",
+                "attempts": 0,
+                "received_at": ctx.clock(),
+            },
+        )
+        return event_id
+
+
+@functools.cache
+def _record_statement(dialect: str) -> Insert:
+    """Built once: constructing the statement cost more CPU than running it (a POST each)."""
+    table = WebhookEvent.__table__
+    return insert_ignoring_duplicates(dialect, table).returning(table.c.id)
+
+
+@dataclass(frozen=True)
+class AppliedBatch:
+    events: int
+    # Strava ids of activities created or updated for athletes we know: their weeks may need
+    # judging again.
+    changed_activities: list[int]
+
+
+def apply_activity_events(
+    session: Session, sync_mode: str, now: dt.datetime, limit: int
+) -> AppliedBatch:
+    """Apply up to `limit` waiting events that need no Strava request, in the caller's transaction.
+
+    The same outcome as `handle_event` for each (deletes remove the activity; a create or an
+    update is left to the next window refresh; an unknown athlete's event is ignored), at a
+    handful of statements per batch instead of several transactions per event. Two batches
+    running at once never apply an event twice: PostgreSQL skips rows another batch has
+    locked, and on SQLite only the first writer finds the row still `received`.
+    """
+    rows = session.execute(
+        select(
+            WebhookEvent.id, WebhookEvent.object_id, WebhookEvent.aspect_type, WebhookEvent.owner_id
+        )
+        .where(WebhookEvent.status == "received", _batchable(sync_mode))
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return AppliedBatch(0, [])
+    known = set(
+        session.scalars(
+            select(Athlete.strava_athlete_id).where(
+                Athlete.strava_athlete_id.in_({row.owner_id for row in rows})
             )
-            session.add(row)
-            session.flush()
-            return row.id
-    except IntegrityError:
-        return None
+        )
+    )
+    ours = [row for row in rows if row.owner_id in known]
+    deleted = [row.object_id for row in ours if row.aspect_type == "delete"]
+    if deleted:
+        session.execute(delete(Activity).where(Activity.strava_id.in_(deleted)))
+    for status, ids in (
+        ("processed", [row.id for row in ours]),
+        ("ignored", [row.id for row in rows if row.owner_id not in known]),
+    ):
+        if ids:
+            # The status test matters on SQLite, where nothing locks the rows read above: a
+            # second drain that read them too then changes nothing.
+            session.execute(
+                update(WebhookEvent)
+                .where(WebhookEvent.id.in_(ids), WebhookEvent.status == "received")
+                .values(
+                    status=status,
+                    attempts=WebhookEvent.attempts + 1,
+                    last_error=None,
+                    processed_at=now,
+                )
+            )
+    return AppliedBatch(len(rows), [row.object_id for row in ours if row.aspect_type != "delete"])
 
 
 def handle_event(ctx: StravaContext, event_id: int) -> str:
