@@ -13,6 +13,7 @@ from alembic import command
 from strideguard.cli.errors import cli_errors
 from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.db import alembic_config, check_migrated, check_reachable, make_engine
+from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
 from strideguard.mailsink import OutboxSink
 from strideguard.settings import get_settings
@@ -52,6 +53,7 @@ def serve(
     app = create_app(settings)
     attach_worker_or_exit(app, settings, run_jobs=True)
     try:
+        freeze_startup_objects()
         uvicorn.run(app, host=host, port=port, log_config=None)
     finally:
         if sink is not None:

@@ -8,6 +8,7 @@ import uvicorn
 from strideguard.cli.errors import cli_errors
 from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.db import check_migrated, make_engine
+from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
 from strideguard.settings import get_settings
 
@@ -28,4 +29,5 @@ def web(
 
     app = create_app(settings)
     attach_worker_or_exit(app, settings)
+    freeze_startup_objects()
     uvicorn.run(app, host=host, port=port, log_config=None)

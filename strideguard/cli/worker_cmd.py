@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from strideguard.cli.errors import cli_errors
 from strideguard.db import check_migrated, make_engine
+from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
 from strideguard.settings import Settings, get_settings
 
@@ -88,6 +89,7 @@ def worker(
     runtime = _or_exit(lambda: start_runtime(settings))
     stop = threading.Event()
     _stop_on_signals(stop)
+    freeze_startup_objects()
     pool = InProcessWorker(runtime, threads=threads).start()
     log.info("worker ready (pid %d)", os.getpid())
     stop.wait()
