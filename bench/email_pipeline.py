@@ -4,8 +4,9 @@
 
 Each email goes through exactly what `send_digest` does after it has loaded the row: signed
 links (`make_digest_links`), `render_digest` (Jinja2, chart, CSS inlined by css-inline),
-`build_message` and `send_message` (one SMTP connection per email, as the outbox sends) to an
-aiosmtpd server on loopback, which accepts and counts every message. Digests carry one to four
+`build_message` and `send_message` (each thread keeps its SMTP connection open from one email to
+the next, as the outbox's worker threads do) to an aiosmtpd server on loopback, which accepts
+and counts every message. Digests carry one to four
 of the built-in rules' worked findings (tests/notifier/worked.py), in km and mi.
 
 Ways to use 2 cores, side by side in this process and on the same digests: one process, one
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "digests_per_run": args.digests,
             "repeats": args.repeats,
-            "smtp": "aiosmtpd on loopback in its own process, one connection per email",
+            "smtp": "aiosmtpd on loopback in its own process, one kept connection per thread",
             "ways": figures,
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "best": best,

@@ -41,6 +41,7 @@ class Recorder:
         self.rcpt_reply = rcpt_reply
         self.data_reply = data_reply
         self.received: list[tuple[str, list[str], bytes]] = []
+        self.peers: list[Any] = []  # the client's (address, port): one per connection
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -54,6 +55,7 @@ class Recorder:
         if self.data_reply:
             return self.data_reply
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.peers.append(session.peer)
         return "250 Message accepted"
 
 
@@ -258,3 +260,50 @@ def test_untrusted_certificate_is_permanent(
     finally:
         controller.stop()
     assert recorder.received == []
+
+
+def test_digests_in_a_row_share_one_connection(smtp_server: tuple[Recorder, str]) -> None:
+    recorder, url = smtp_server
+    for _ in range(3):
+        send_message(_message(), url, timeout=5)
+    assert len(recorder.received) == 3
+    assert len(set(recorder.peers)) == 1
+
+
+def test_a_connection_the_server_dropped_is_replaced_before_sending() -> None:
+    """The relay restarted between two digests: the kept connection is dead, the mail is not."""
+    recorder = Recorder()
+    port = free_port()
+    url = f"smtp://127.0.0.1:{port}"
+    first = Controller(recorder, hostname="127.0.0.1", port=port)
+    first.start()
+    send_message(_message(), url, timeout=5)
+    first.stop()
+    second = Controller(recorder, hostname="127.0.0.1", port=port)
+    second.start()
+    try:
+        send_message(_message(), url, timeout=5)
+    finally:
+        second.stop()
+    assert len(recorder.received) == 2
+    assert len(set(recorder.peers)) == 2
+
+
+def test_a_connection_is_not_reused_after_an_error_or_past_its_message_limit(
+    smtp_server: tuple[Recorder, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.notifier import smtp
+
+    recorder, url = smtp_server
+    monkeypatch.setattr(smtp, "MESSAGES_PER_CONNECTION", 2)
+    for _ in range(3):
+        send_message(_message(), url, timeout=5)
+    recorder.data_reply = "451 4.3.0 Try again later"
+    with pytest.raises(TransientSendError):
+        send_message(_message(), url, timeout=5)
+    recorder.data_reply = None
+    send_message(_message(), url, timeout=5)
+    peers = recorder.peers
+    assert len(peers) == 4
+    # Two on the first connection, one on the second (which then failed), one on a third.
+    assert peers[0] == peers[1] != peers[2] != peers[3]

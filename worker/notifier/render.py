@@ -359,8 +359,13 @@ def _figure(context: Context, value: Any, name: str) -> str:
     return formatting.number(value, 0 if isinstance(value, int) else 2)
 
 
+@lru_cache(maxsize=4096)
 def _wrap(text: str, indent: str = "") -> str:
-    """Plain-text paragraphs wrapped for mail readers; URLs are never broken."""
+    """Plain-text paragraphs wrapped for mail readers; URLs are never broken.
+
+    Remembered: most paragraphs are the same advice in every digest, and wrapping them took
+    more time than the rest of the text part.
+    """
     return textwrap.fill(
         " ".join(text.split()),
         width=TEXT_WIDTH,

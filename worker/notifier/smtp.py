@@ -3,15 +3,24 @@
 The outbox needs three answers, not one: try again later (`TransientSendError`), this address
 is dead so stop mailing the athlete (`PermanentBounce`), or this message can never go
 (`PermanentSendError`). Nothing here logs the body or the SMTP credentials.
+
+Each worker thread keeps its SMTP connection open from one digest to the next: connecting,
+greeting, EHLO, login and QUIT cost more than sending a digest (bench/email_pipeline.py). A
+kept connection is checked with NOOP before each use, so one the server closed meanwhile is
+replaced before any message is sent on it; after `MESSAGES_PER_CONNECTION` messages, or any
+error, it is closed and the next send opens a new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import smtplib
 import ssl
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -20,6 +29,9 @@ from worker.notifier.mime import envelope_sender
 
 log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
+# Some providers refuse more messages than this on one connection; staying under it means
+# never meeting that refusal mid-burst.
+MESSAGES_PER_CONNECTION = 100
 
 
 class SendError(Exception):
@@ -78,9 +90,7 @@ def send_message(msg: EmailMessage, smtp_url: str, timeout: float = 30) -> None:
     target = parse_smtp_url(smtp_url)
     recipient = str(msg["To"])
     try:
-        with _connect(target, timeout) as client:
-            if target.username:
-                client.login(target.username, target.password or "")
+        with _kept_connection(smtp_url, target, timeout) as client:
             refused = client.send_message(msg, from_addr=envelope_sender(msg), to_addrs=[recipient])
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()), (0, b""))
@@ -97,6 +107,64 @@ def send_message(msg: EmailMessage, smtp_url: str, timeout: float = 30) -> None:
         code, reply = next(iter(refused.values()))
         raise _classify(code, reply, recipient_refused=True)
     log.info("sent message_id=%s via %s", msg["Message-ID"], target.safe_name)
+
+
+@dataclass
+class _Kept:
+    client: smtplib.SMTP
+    sent: int = 0
+
+
+_threads = threading.local()
+
+
+@contextlib.contextmanager
+def _kept_connection(smtp_url: str, target: SmtpTarget, timeout: float) -> Iterator[smtplib.SMTP]:
+    """This thread's live connection to `smtp_url`, opened (and logged in) when needed."""
+    kept: dict[str, _Kept] = _threads.__dict__.setdefault("connections", {})
+    current = kept.pop(smtp_url, None)
+    if current is not None and not _alive(current):
+        current = None
+    if current is None:
+        current = _Kept(_open(target, timeout))
+    try:
+        yield current.client
+    except BaseException:
+        _close(current.client)  # its state after an error is unknown: never reuse it
+        raise
+    current.sent += 1
+    if current.sent < MESSAGES_PER_CONNECTION:
+        kept[smtp_url] = current
+    else:
+        _close(current.client, polite=True)
+
+
+def _alive(kept: _Kept) -> bool:
+    try:
+        if kept.client.noop()[0] == 250:
+            return True
+    except (OSError, smtplib.SMTPException):
+        pass
+    _close(kept.client)
+    return False
+
+
+def _close(client: smtplib.SMTP, *, polite: bool = False) -> None:
+    with contextlib.suppress(OSError, smtplib.SMTPException):
+        if polite:
+            client.quit()
+    client.close()
+
+
+def _open(target: SmtpTarget, timeout: float) -> smtplib.SMTP:
+    client = _connect(target, timeout)
+    try:
+        if target.username:
+            client.login(target.username, target.password or "")
+    except BaseException:
+        client.close()
+        raise
+    return client
 
 
 def _connect(target: SmtpTarget, timeout: float) -> smtplib.SMTP:
