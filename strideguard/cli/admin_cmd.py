@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import typer
-from sqlalchemy import CursorResult, func, update
 
 from strideguard.cli.errors import cli_errors
-from strideguard.db import check_migrated, make_engine, make_sessionmaker, transaction
-from strideguard.models import Athlete
 from strideguard.passwords import hash_password
-from strideguard.settings import get_settings
 
 app = typer.Typer(help="Admin view access and operator actions.", no_args_is_help=True)
 
@@ -31,6 +27,12 @@ def hash_password_command(
 @cli_errors
 def unsubscribe(email: str = typer.Argument(..., help="The address that asked to stop.")) -> None:
     """Stop all mail to EMAIL, as a request sent to the List-Unsubscribe mailbox asks."""
+    from sqlalchemy import CursorResult, func, update
+
+    from strideguard.db import check_migrated, make_engine, make_sessionmaker, transaction
+    from strideguard.models import Athlete
+    from strideguard.settings import get_settings
+
     settings = get_settings()
     engine = make_engine(settings.database_url)
     check_migrated(engine)

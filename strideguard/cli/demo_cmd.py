@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from strideguard.cli.errors import cli_errors
 from strideguard.logs import configure_logging
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from strideguard.demo import WeekResult
 
 
@@ -40,6 +40,8 @@ def demo(
     """
     # Imported here: the demo pulls in the simulator, the worker and the web app, and
     # `strideguard --help` should not wait for them.
+    from rich.console import Console
+
     from strideguard.demo import DEMO_EMAIL, DEMO_WEEKS, DEMO_ZONE, Demo, DemoError
 
     configure_logging("WARNING")
@@ -74,6 +76,8 @@ def demo(
 
 
 def _table(results: list[WeekResult]) -> Table:
+    from rich.table import Table
+
     table = Table(title="The runner's weeks")
     table.add_column("week of")
     table.add_column("rules fired")

@@ -8,9 +8,6 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from strideguard.db import DatabaseError
-from strideguard.settings import SettingsError
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -20,6 +17,11 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        # Imported on call: every command module is loaded for `strideguard --help`, which
+        # needs neither the database layer nor the settings.
+        from strideguard.db import DatabaseError
+        from strideguard.settings import SettingsError
+
         try:
             return func(*args, **kwargs)
         except (SettingsError, DatabaseError) as exc:

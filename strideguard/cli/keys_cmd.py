@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 
 import typer
-from cryptography.fernet import Fernet
 
 app = typer.Typer(help="Generate secrets for .env.", no_args_is_help=True)
 
@@ -13,5 +12,7 @@ app = typer.Typer(help="Generate secrets for .env.", no_args_is_help=True)
 @app.command()
 def generate() -> None:
     """Print fresh TOKEN_ENCRYPTION_KEY and SECRET_KEY lines to paste into .env."""
+    from cryptography.fernet import Fernet
+
     typer.echo(f"TOKEN_ENCRYPTION_KEY={Fernet.generate_key().decode()}")
     typer.echo(f"SECRET_KEY={secrets.token_urlsafe(48)}")

@@ -1,5 +1,10 @@
 """The `strideguard` command. Each box adds its own sub-command module here.
 
+Every sub-command module is loaded to list the commands, so each imports its box inside the
+command function, never at the top: `strideguard --help` and a worker process would otherwise
+load numpy, alembic's commands, the web stack and the Strava simulator on every start
+(tests/spine/test_startup_imports.py keeps it so).
+
 Exit codes follow the usual habit: 0 success, 1 the command ran and found a problem (for example
 an invalid rules file), 2 the command could not run (bad settings, unreachable database).
 """

@@ -7,16 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
-from alembic import command
 
 from strideguard.cli.errors import cli_errors
 from strideguard.cli.worker_cmd import attach_worker_or_exit
-from strideguard.db import alembic_config, check_migrated, check_reachable, make_engine
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
-from strideguard.mailsink import OutboxSink
-from strideguard.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +30,13 @@ def serve(
     var/outbox/. With DATABASE_URL and REDIS_URL set the same code runs split instead:
     `strideguard web`, `strideguard worker` and `strideguard scheduler`.
     """
+    import uvicorn
+    from alembic import command
+
+    from strideguard.db import alembic_config, check_migrated, check_reachable, make_engine
+    from strideguard.mailsink import OutboxSink
+    from strideguard.settings import get_settings
+
     settings = get_settings()
     configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)

@@ -15,10 +15,6 @@ from typing import Annotated
 
 import typer
 
-from integrations.strava.simulator import Simulator
-from integrations.strava.simulator.generator import generate_history, generate_seed
-from integrations.strava.simulator.seedfile import SeedError, load_seed, write_seed
-
 app = typer.Typer(
     help="The Strava simulator: a Strava look-alike on loopback for the demo, tests and "
     "benchmarks.",
@@ -62,6 +58,10 @@ def serve(
     """Serve the simulated Strava until Ctrl-C (unless a sub-command is given)."""
     if ctx.invoked_subcommand is not None:
         return
+    from integrations.strava.simulator import Simulator
+    from integrations.strava.simulator.generator import generate_history
+    from integrations.strava.simulator.seedfile import SeedError, load_seed
+
     try:
         seed = load_seed(athletes) if athletes else [generate_history(1, scenario="demo")]
     except SeedError as exc:
@@ -107,6 +107,9 @@ def generate(
     output_format: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Write realistic Strava histories for N athletes in mixed time zones."""
+    from integrations.strava.simulator.generator import generate_seed
+    from integrations.strava.simulator.seedfile import write_seed
+
     try:
         last_day = date.fromisoformat(end) if end else None
     except ValueError:

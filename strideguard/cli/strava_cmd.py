@@ -7,8 +7,6 @@ import json
 import typer
 
 from strideguard.cli.errors import cli_errors
-from strideguard.db import check_migrated, make_engine, make_sessionmaker
-from strideguard.settings import get_settings
 
 app = typer.Typer(help="Strava connection housekeeping.", no_args_is_help=True)
 
@@ -29,6 +27,8 @@ def subscribe(
     from integrations.strava.context import make_context
     from integrations.strava.errors import StravaError
     from integrations.strava.subscription import ensure_subscription
+    from strideguard.db import check_migrated, make_engine, make_sessionmaker
+    from strideguard.settings import get_settings
 
     settings = get_settings()
     engine = make_engine(settings.database_url)

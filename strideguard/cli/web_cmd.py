@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
 from strideguard.cli.errors import cli_errors
 from strideguard.cli.worker_cmd import attach_worker_or_exit
-from strideguard.db import check_migrated, make_engine
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
-from strideguard.settings import get_settings
 
 
 @cli_errors
@@ -22,6 +19,11 @@ def web(
 
     Without REDIS_URL it also runs the background jobs and the scheduler in this process.
     """
+    import uvicorn
+
+    from strideguard.db import check_migrated, make_engine
+    from strideguard.settings import get_settings
+
     settings = get_settings()
     configure_logging(settings.log_level)
     check_migrated(make_engine(settings.database_url))

@@ -16,16 +16,18 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from fastapi import FastAPI
 
 from strideguard.cli.errors import cli_errors
-from strideguard.db import check_migrated, make_engine
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
-from strideguard.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from strideguard.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ RESTART_BACKOFF_S = 5.0
 
 
 def _prepare() -> Settings:
+    from strideguard.db import check_migrated, make_engine
+    from strideguard.settings import get_settings
+
     settings = get_settings()
     configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
