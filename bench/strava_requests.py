@@ -11,8 +11,8 @@ evaluation at Monday 06:00 in their own zone, which refreshes their lookback win
 that meets a spent budget is deferred to the time `BudgetExceeded` names, as the worker does.
 
 Timeline: a warm-up backfill of everyone (as if they had all just connected; not measured),
-then the measured weeks (8 by default): every upload as it happens, and one weekly evaluation
-per runner per week.
+with the shoe reads each backfill leaves to the background job, then the measured weeks (8 by
+default): every upload as it happens, and one weekly evaluation per runner per week.
 
 Side by side, in the same process, a naive baseline runs against its own simulator built from
 the same seed with the same default limits (an application's budget is its own, so the two
@@ -58,7 +58,7 @@ from integrations.strava.mapping import parse_utc
 from integrations.strava.simulator import SimClock, Simulator
 from integrations.strava.simulator.generator import generate_seed
 from integrations.strava.subscription import ensure_subscription
-from integrations.strava.sync import backfill, refresh_window
+from integrations.strava.sync import backfill, read_unknown_gear, refresh_window
 from integrations.strava.tokens import store_grant
 from strideguard.db import alembic_config, make_engine, make_sessionmaker
 from strideguard.models import Athlete
@@ -322,9 +322,16 @@ def main(argv: list[str] | None = None) -> int:
                 grant = sim.issue_tokens(strava_id)
                 store_grant(session, ctx, athlete.id, grant, "read,activity:read_all")
                 athlete_ids[strava_id] = athlete.id
+
+        def connect(athlete_id: int) -> None:
+            """The backfill job, then the shoe job it sends for the shoes it left unread."""
+            if backfill(ctx, athlete_id).gear_unread:
+                read_shoes = functools.partial(read_unknown_gear, ctx, athlete_id)
+                timeline.at(clock.now(), functools.partial(attempt, read_shoes, warm_up))
+
         for athlete_id in athlete_ids.values():
-            connect = functools.partial(backfill, ctx, athlete_id)
-            timeline.at(warm_up, functools.partial(attempt, connect, warm_up))
+            first_sync = functools.partial(connect, athlete_id)
+            timeline.at(warm_up, functools.partial(attempt, first_sync, warm_up))
 
         for strava_id, activity in uploads:
 

@@ -18,7 +18,7 @@ from typing import Any
 import dramatiq
 
 from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
-from worker import evaluation, outbox, sync_jobs, webhook_jobs
+from worker import evaluation, gear_jobs, outbox, sync_jobs, webhook_jobs
 from worker import runtime as rt
 from worker.claims import GaveUp
 
@@ -38,6 +38,7 @@ def _specs() -> list[ActorSpec]:
     return [
         ActorSpec(rt.BACKFILL, "sync", 15 * MINUTE_MS, sync_jobs.backfill),
         ActorSpec(rt.REFRESH_WINDOW, "sync", 10 * MINUTE_MS, sync_jobs.refresh_window),
+        ActorSpec(rt.READ_GEAR, "sync", 10 * MINUTE_MS, gear_jobs.read_gear),
         ActorSpec(rt.PROCESS_WEBHOOK_EVENT, "sync", 2 * MINUTE_MS, webhook_jobs.process_event),
         ActorSpec(rt.DRAIN_WEBHOOK_EVENTS, "sync", 5 * MINUTE_MS, webhook_jobs.drain_events),
         ActorSpec(rt.EVALUATE_WEEK, "evaluate", 10 * MINUTE_MS, evaluation.run_evaluate_week),

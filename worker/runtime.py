@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # Actor names, shared by the declarations (worker/actors.py) and the senders below.
 BACKFILL = "backfill_athlete"
 REFRESH_WINDOW = "refresh_window"
+READ_GEAR = "read_gear"
 PROCESS_WEBHOOK_EVENT = "process_webhook_event"
 DRAIN_WEBHOOK_EVENTS = "drain_webhook_events"
 EVALUATE_WEEK = "evaluate_week"
@@ -57,6 +58,9 @@ class Jobs:
 
     def refresh_window(self, athlete_id: int, *, delay: int | None = None) -> None:
         self._send(REFRESH_WINDOW, athlete_id, delay=delay)
+
+    def read_gear(self, athlete_id: int, *, delay: int | None = None) -> None:
+        self._send(READ_GEAR, athlete_id, delay=delay)
 
     def process_webhook_event(self, event_id: int, *, delay: int | None = None) -> None:
         self._send(PROCESS_WEBHOOK_EVENT, event_id, delay=delay)

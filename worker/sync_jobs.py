@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -25,6 +26,8 @@ from worker.claims import GaveUp, error_text, gave_up_text
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # How long a deferred purge waits before looking again, and how old a waiting digest may be
 # before the purge stops waiting for it.
@@ -65,15 +68,16 @@ def _set_connection(runtime: WorkerRuntime, athlete_id: int, **values: object) -
 def run_sync(
     runtime: WorkerRuntime,
     athlete_id: int,
-    do_sync: Callable[[], object],
+    do_sync: Callable[[], T],
     resend: Callable[[int], None],
-) -> None:
-    """Run `do_sync` with attempt counting, failure recording and budget deferral."""
+) -> T | None:
+    """Run `do_sync` with attempt counting, failure recording and budget deferral; its
+    result, or None when it did not run to the end (nothing to sync, or deferred)."""
     if not _start_attempt(runtime, athlete_id):
         log.info("no active Strava connection: nothing to sync", extra={"athlete_id": athlete_id})
-        return
+        return None
     try:
-        do_sync()
+        result = do_sync()
     except BudgetExceeded as exc:
         _set_connection(runtime, athlete_id, sync_attempts=StravaConnection.sync_attempts - 1)
         log.info(
@@ -82,7 +86,7 @@ def run_sync(
             extra={"athlete_id": athlete_id},
         )
         resend(exc.retry_after_ms)
-        return
+        return None
     except StravaError as exc:
         # Revoked, not connected, or refused outright: no retry can help, so stop asking.
         _set_connection(
@@ -96,15 +100,19 @@ def run_sync(
         _set_connection(runtime, athlete_id, last_error=error_text(exc))
         raise
     _set_connection(runtime, athlete_id, sync_attempts=0)
+    return result
 
 
 def backfill(runtime: WorkerRuntime, athlete_id: int) -> None:
-    run_sync(
+    """The first sync after connect; the shoes it leaves unread go to the `read_gear` job."""
+    report = run_sync(
         runtime,
         athlete_id,
         lambda: sync.backfill(runtime.strava, athlete_id),
         lambda delay: runtime.jobs.backfill(athlete_id, delay=delay),
     )
+    if report is not None and report.gear_unread:
+        runtime.jobs.read_gear(athlete_id)
 
 
 def refresh_window(runtime: WorkerRuntime, athlete_id: int) -> None:

@@ -4,13 +4,20 @@ The database is a short-lived cache of Strava (retention defaults to 7 days), so
 not trust old rows: `refresh_window` re-reads the whole lookback window (one request for about
 six weeks at 200 per page), upserts by Strava id, and deletes rows Strava no longer returns.
 Every function is safe to run twice.
+
+Shoes (gear) cost one request each and only the shoe-mileage rule reads them, so the first sync
+after connect stores the activities alone: every new runner's window comes before anyone's
+shoes. `read_unknown_gear` reads those shoes later, at background priority, and any later
+window refresh still reads a shoe it has no count for. A shoe not read yet has no `gear` row
+(never a placeholder at 0 km, which `_roll_gear` would then count on from): the shoe-mileage
+rule leaves it out, so a week run only in unread shoes is not judged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +60,8 @@ class SyncReport:
     upserted: int = 0
     deleted: int = 0
     gear_fetched: list[str] = field(default_factory=list)
+    # Shoes used in the window that still have no current count after this sync.
+    gear_unread: list[str] = field(default_factory=list)
     # The window's activities as fetched (Activity columns without athlete_id): evaluation
     # judges these rather than re-reading rows a concurrent retention purge may remove.
     activities: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -64,8 +73,12 @@ def window_start(now: dt.datetime, lookback_weeks: int) -> dt.datetime:
 
 
 def backfill(ctx: StravaContext, athlete_id: int) -> SyncReport:
-    """First sync after connect; highest priority because the runner just clicked."""
-    report = refresh_window(ctx, athlete_id, priority=Priority.BACKFILL)
+    """First sync after connect; highest priority because the runner just clicked.
+
+    Activities only: the shoes it leaves in `gear_unread` are for `read_unknown_gear`, so a
+    burst of new runners spends the backfill budget on what every rule needs.
+    """
+    report = refresh_window(ctx, athlete_id, priority=Priority.BACKFILL, read_gear=False)
     with ctx.sessions.begin() as session:
         connection = _connection(session, athlete_id)
         connection.backfilled_at = ctx.clock()
@@ -74,9 +87,16 @@ def backfill(ctx: StravaContext, athlete_id: int) -> SyncReport:
 
 
 def refresh_window(
-    ctx: StravaContext, athlete_id: int, *, priority: Priority = Priority.EVALUATION
+    ctx: StravaContext,
+    athlete_id: int,
+    *,
+    priority: Priority = Priority.EVALUATION,
+    read_gear: bool = True,
 ) -> SyncReport:
-    """Make our rows for the lookback window match Strava (inserts, updates and deletes)."""
+    """Make our rows for the lookback window match Strava (inserts, updates and deletes).
+
+    Shoes we have no count for are read too, unless `read_gear` is False (the backfill).
+    """
     now = ctx.clock()
     after = window_start(now, ctx.settings.lookback_weeks)
     api = AthleteApi(ctx, athlete_id, priority)
@@ -88,21 +108,16 @@ def refresh_window(
         report.upserted = upsert_activities(session, athlete_id, rows)
         report.deleted = _delete_missing(session, athlete_id, after, {r["strava_id"] for r in rows})
         _adopt_timezone(session, athlete_id, rows)
-    for gear_id in _unknown_gear(ctx.sessions, athlete_id, rows, after):
+    unknown = _unknown_gear(ctx.sessions, athlete_id, {row["gear_id"] for row in rows}, after)
+    if read_gear:
         try:
-            gear = api.gear(gear_id)
-        except StravaNotFound:
-            continue
+            for gear_id in _read_gear(ctx, api, unknown, now):
+                report.gear_fetched.append(gear_id)
         except (BudgetExceeded, StravaUnavailable) as error:
-            # The window is stored; a shoe can wait for the next refresh rather than make
+            # The window is stored; the shoes can wait for the next refresh rather than make
             # the whole window be fetched again.
-            log.info(
-                "shoe %s not read this time: %s", gear_id, error, extra={"athlete_id": athlete_id}
-            )
-            continue
-        with ctx.sessions.begin() as session:
-            _store_gear(session, athlete_id, gear_id, gear, now)
-        report.gear_fetched.append(gear_id)
+            log.info("shoes not all read this time: %s", error, extra={"athlete_id": athlete_id})
+    report.gear_unread = [gear_id for gear_id in unknown if gear_id not in report.gear_fetched]
     with ctx.sessions.begin() as session:
         _roll_gear(session, athlete_id, after, now)
     with ctx.sessions.begin() as session:
@@ -118,6 +133,50 @@ def refresh_window(
         extra={"athlete_id": athlete_id},
     )
     return report
+
+
+def read_unknown_gear(ctx: StravaContext, athlete_id: int) -> list[str]:
+    """Read, at background priority, the shoes of our stored window that we have no count for.
+
+    The ids come from our own rows, so this costs one request per shoe and none for the
+    activities. Raises `BudgetExceeded` when the background share is spent; the shoes read
+    before that are kept, so the retry starts where this one stopped. Returns the shoes read.
+    """
+    now = ctx.clock()
+    after = window_start(now, ctx.settings.lookback_weeks)
+    with ctx.sessions() as session:
+        used = set(
+            session.scalars(
+                select(Activity.gear_id)
+                .where(Activity.athlete_id == athlete_id, Activity.start_date > after)
+                .distinct()
+            )
+        )
+    unknown = _unknown_gear(ctx.sessions, athlete_id, used, after)
+    api = AthleteApi(ctx, athlete_id, Priority.BACKGROUND)
+    read = list(_read_gear(ctx, api, unknown, now))
+    log.info(
+        "shoes read: %d of %d unknown, %d requests",
+        len(read),
+        len(unknown),
+        api.requests_sent,
+        extra={"athlete_id": athlete_id},
+    )
+    return read
+
+
+def _read_gear(
+    ctx: StravaContext, api: AthleteApi, gear_ids: Sequence[str], now: dt.datetime
+) -> Iterator[str]:
+    """Read and store each shoe, yielding its id once stored; a shoe Strava lost is skipped."""
+    for gear_id in gear_ids:
+        try:
+            gear = api.gear(gear_id)
+        except StravaNotFound:
+            continue
+        with ctx.sessions.begin() as session:
+            _store_gear(session, api.athlete_id, gear_id, gear, now)
+        yield gear_id
 
 
 def _fetch_window(api: AthleteApi, after: dt.datetime) -> list[dict[str, Any]]:
@@ -215,7 +274,7 @@ def _adopt_timezone(session: Session, athlete_id: int, rows: Sequence[Mapping[st
 def _unknown_gear(
     sessions: sessionmaker[Session],
     athlete_id: int,
-    rows: Sequence[Mapping[str, Any]],
+    gear_ids: Iterable[str | None],
     after: dt.datetime,
 ) -> list[str]:
     """Gear used in the window whose distance we cannot carry forward from our own rows.
@@ -224,7 +283,7 @@ def _unknown_gear(
     (the activities in between are no longer visible to us). Otherwise `_roll_gear` adds the
     runs since, so steady state costs no gear request at all.
     """
-    used = sorted({row["gear_id"] for row in rows if row["gear_id"]})
+    used = sorted({gear_id for gear_id in gear_ids if gear_id})
     if not used:
         return []
     with sessions() as session:
