@@ -95,6 +95,8 @@ class StravaConnection(Base):
     backfilled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     sync_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the running sync attempt started (its lease); NULL when none runs.
+    sync_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     sync_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,7 +6,9 @@ so the scheduler runs `Reconciler.run` on each tick and sends a fresh message fo
 
 - evaluations pending and due, not held by a live attempt (`started_at` older than the lease);
 - outbox rows pending with `next_attempt_at` passed, or `sending` under an expired lease;
-- Strava syncs asked for (`sync_requested_at`) more than a lease ago and not done since;
+- Strava syncs asked for (`sync_requested_at`, moved to the next window when a sync is
+  deferred) more than a lease ago, not done since (for a first sync: not backfilled) and not
+  held by a live attempt;
 - webhook events received more than a lease ago and still unprocessed.
 
 A message sent for a job that is already queued is harmless (the job's claim drops the
@@ -94,11 +96,18 @@ class Reconciler:
                 .where(
                     StravaConnection.status == "active",
                     StravaConnection.sync_requested_at < stale,
+                    # A first sync is done only when backfilled: an evaluation's window
+                    # refresh in the meantime does not make the backfill lost for good.
                     or_(
+                        StravaConnection.backfilled_at.is_(None),
                         StravaConnection.last_synced_at.is_(None),
                         StravaConnection.last_synced_at < StravaConnection.sync_requested_at,
                     ),
                     StravaConnection.sync_attempts < runtime.settings.job_max_attempts,
+                    or_(
+                        StravaConnection.sync_started_at.is_(None),
+                        StravaConnection.sync_started_at < stale,
+                    ),
                 )
                 .limit(BATCH)
             ).all()

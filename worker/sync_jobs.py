@@ -3,7 +3,13 @@
 Attempts are counted on `strava_connections.sync_attempts` *before* each try and reset on
 success, so a sync that keeps killing its worker is counted too and stops after
 JOB_MAX_ATTEMPTS with the reason in `last_error`. A spent rate budget is not a failure: the
-job re-enqueues itself for the next window and gives the attempt back.
+job re-enqueues itself for the next window, gives the attempt back and moves
+`sync_requested_at` to that window, so the reconciler does not re-send it meanwhile.
+
+Each attempt holds a lease (`sync_started_at`) while it runs. A message for a sync that is
+held by a live attempt, or for a first sync already done, is dropped before any Strava request:
+a deferred backfill may arrive twice (its own delayed message and the reconciler's re-send),
+and a runner may click "Connect" twice.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from integrations.strava import sync
@@ -22,7 +28,7 @@ from integrations.strava.errors import BudgetExceeded, StravaError
 from strideguard import admin_sessions
 from strideguard.db import transaction
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, utcnow
-from worker.claims import GaveUp, error_text, gave_up_text
+from worker.claims import GaveUp, aware, error_text, gave_up_text, rowcount
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -35,33 +41,69 @@ PURGE_RETRY = dt.timedelta(minutes=1)
 PURGE_WAITS_FOR_DIGESTS = dt.timedelta(hours=1)
 
 
-def _start_attempt(runtime: WorkerRuntime, athlete_id: int) -> bool:
-    """Count the attempt; False when there is nothing to sync (no or revoked connection)."""
+def _claim(runtime: WorkerRuntime, athlete_id: int, *, first_sync: bool) -> bool:
+    """Count the attempt and take the lease; False when there is nothing to do.
+
+    One conditional UPDATE, so of two messages arriving together exactly one claims.
+    """
+    now = runtime.clock()
+    live_since = now - runtime.lease
+    claimable = [
+        StravaConnection.athlete_id == athlete_id,
+        StravaConnection.status == "active",
+        StravaConnection.sync_attempts < runtime.settings.job_max_attempts,
+        or_(
+            StravaConnection.sync_started_at.is_(None),
+            StravaConnection.sync_started_at < live_since,
+        ),
+    ]
+    if first_sync:
+        claimable.append(StravaConnection.backfilled_at.is_(None))
     gave_up: str | None = None
     with transaction(runtime.sessions) as session:
+        claimed = session.execute(
+            update(StravaConnection)
+            .where(*claimable)
+            .values(sync_attempts=StravaConnection.sync_attempts + 1, sync_started_at=now)
+        )
+        if rowcount(claimed) == 1:
+            return True
         connection = session.scalar(
             select(StravaConnection).where(StravaConnection.athlete_id == athlete_id)
         )
-        if connection is None or connection.status != "active":
-            return False
-        if connection.sync_attempts >= runtime.settings.job_max_attempts:
+        skipped = _why_skipped(connection, first_sync=first_sync, live_since=live_since)
+        if skipped is None and connection is not None:
             # Recorded (committed) first, then raised: the reason must outlive the job.
             gave_up = gave_up_text(connection.sync_attempts, connection.last_error)
             connection.last_error = gave_up
             connection.sync_requested_at = None
-        else:
-            connection.sync_attempts += 1
     if gave_up is not None:
         raise GaveUp(gave_up)
-    return True
+    log.info("Strava sync not run: %s", skipped, extra={"athlete_id": athlete_id})
+    return False
 
 
-def _set_connection(runtime: WorkerRuntime, athlete_id: int, **values: object) -> None:
+def _why_skipped(
+    connection: StravaConnection | None, *, first_sync: bool, live_since: dt.datetime
+) -> str | None:
+    """Why an unclaimable sync is simply dropped; None when its attempts are used up."""
+    if connection is None or connection.status != "active":
+        return "no active Strava connection"
+    if first_sync and connection.backfilled_at is not None:
+        return "the first sync is already done"
+    started = aware(connection.sync_started_at)
+    if started is not None and started >= live_since:
+        return "another attempt is running it"
+    return None
+
+
+def _release(runtime: WorkerRuntime, athlete_id: int, **values: object) -> None:
+    """End the attempt: free the lease and record its outcome."""
     with transaction(runtime.sessions) as session:
         session.execute(
             update(StravaConnection)
             .where(StravaConnection.athlete_id == athlete_id)
-            .values(**values)
+            .values(sync_started_at=None, **values)
         )
 
 
@@ -70,16 +112,23 @@ def run_sync(
     athlete_id: int,
     do_sync: Callable[[], T],
     resend: Callable[[int], None],
+    *,
+    first_sync: bool = False,
 ) -> T | None:
-    """Run `do_sync` with attempt counting, failure recording and budget deferral; its
-    result, or None when it did not run to the end (nothing to sync, or deferred)."""
-    if not _start_attempt(runtime, athlete_id):
-        log.info("no active Strava connection: nothing to sync", extra={"athlete_id": athlete_id})
+    """Run `do_sync` with the claim, failure recording and budget deferral; its result, or
+    None when it did not run to the end (nothing to do, or deferred)."""
+    if not _claim(runtime, athlete_id, first_sync=first_sync):
         return None
     try:
         result = do_sync()
     except BudgetExceeded as exc:
-        _set_connection(runtime, athlete_id, sync_attempts=StravaConnection.sync_attempts - 1)
+        due = runtime.clock() + dt.timedelta(milliseconds=exc.retry_after_ms)
+        _release(
+            runtime,
+            athlete_id,
+            sync_attempts=StravaConnection.sync_attempts - 1,
+            sync_requested_at=due,
+        )
         log.info(
             "Strava budget spent; sync deferred by %d ms",
             exc.retry_after_ms,
@@ -89,7 +138,7 @@ def run_sync(
         return None
     except StravaError as exc:
         # Revoked, not connected, or refused outright: no retry can help, so stop asking.
-        _set_connection(
+        _release(
             runtime,
             athlete_id,
             last_error=error_text(exc),
@@ -97,9 +146,9 @@ def run_sync(
         )
         raise
     except Exception as exc:
-        _set_connection(runtime, athlete_id, last_error=error_text(exc))
+        _release(runtime, athlete_id, last_error=error_text(exc))
         raise
-    _set_connection(runtime, athlete_id, sync_attempts=0)
+    _release(runtime, athlete_id, sync_attempts=0, sync_requested_at=None)
     return result
 
 
@@ -110,6 +159,7 @@ def backfill(runtime: WorkerRuntime, athlete_id: int) -> None:
         athlete_id,
         lambda: sync.backfill(runtime.strava, athlete_id),
         lambda delay: runtime.jobs.backfill(athlete_id, delay=delay),
+        first_sync=True,
     )
     if report is not None and report.gear_unread:
         runtime.jobs.read_gear(athlete_id)

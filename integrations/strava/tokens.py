@@ -63,6 +63,8 @@ def store_grant(
     connection.revoked_at = None
     connection.last_error = None
     connection.token_version = (connection.token_version or 0) + 1
+    # Every (re)connect is followed by a first sync of its own, which stamps this again.
+    connection.backfilled_at = None
     return connection
 
 

@@ -1,5 +1,5 @@
 """A crowd of new runners under a tight Strava budget: every runner's activities first, shoes
-later at background priority.
+later at background priority, and no request spent on a duplicate backfill message.
 
 The simulator serves Strava over HTTP with a small read limit (5 per 15 minutes), the jobs
 send real messages to the real Redis broker, and the test runs them in order on a frozen
@@ -13,12 +13,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.budget import WINDOW_S
+from integrations.strava.budget import WINDOW_S, Priority
+from integrations.strava.errors import BudgetExceeded
 from integrations.strava.jobs import StravaJob
 from integrations.strava.simulator import SimClock, Simulator
+from integrations.strava.sync import refresh_window
 from integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, Gear, StravaConnection
 from strideguard.settings import Settings
@@ -26,6 +28,7 @@ from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, OSLO_OFFSET, a
 from tests.worker.sync_queue import QueueRunner
 from worker import sync_jobs
 from worker.runtime import WorkerRuntime, start_runtime
+from worker.scheduler import Scheduler
 from worker.webhook_jobs import strava_enqueue
 
 NOW = dt.datetime(2026, 3, 4, 10, 0, tzinfo=dt.UTC)  # a Wednesday, on a window boundary
@@ -132,6 +135,22 @@ def stored_shoes(sessions: sessionmaker[Session]) -> dict[str, int]:
         return {g.strava_gear_id: g.distance_m for g in session.scalars(select(Gear))}
 
 
+def spend_the_backfill_share(runtime: WorkerRuntime) -> None:
+    """Another process spends what backfills may use of this window."""
+    try:
+        while True:
+            runtime.strava.budget.reserve(Priority.BACKFILL, runtime.clock())
+    except BudgetExceeded:
+        return
+
+
+def connection(runtime: WorkerRuntime, athlete: int) -> StravaConnection:
+    with runtime.sessions() as session:
+        return session.scalars(
+            select(StravaConnection).where(StravaConnection.athlete_id == athlete)
+        ).one()
+
+
 def test_every_runner_s_activities_come_before_any_shoe_and_shoes_use_the_background_share(
     runtime: WorkerRuntime, sim: Simulator, queue: QueueRunner
 ) -> None:
@@ -169,3 +188,77 @@ def test_a_shoe_job_waits_while_another_runner_s_first_sync_is_still_queued(
     assert paths[:2] == [ACTIVITIES, ACTIVITIES]
     assert len(paths) == 2 + 4
     assert all(path.startswith(GEAR) for path in paths[2:])
+
+
+def test_a_backfill_already_done_or_running_costs_no_request(
+    runtime: WorkerRuntime, sim: Simulator, queue: QueueRunner
+) -> None:
+    athlete = connect(runtime, sim, RUNNERS[0])
+    strava_enqueue(runtime)(StravaJob("backfill", athlete))
+    queue.run_until_idle()
+    done = len(api_requests(sim))
+    # Its own delayed message and the reconciler's re-send arrive after it finished.
+    runtime.jobs.backfill(athlete)
+    runtime.jobs.backfill(athlete)
+    assert queue.run_now() == 2
+    assert len(api_requests(sim)) == done
+    state = connection(runtime, athlete)
+    assert (state.sync_attempts, state.last_error, state.sync_started_at) == (0, None, None)
+
+    # A runner who clicks "Connect" twice: the second message meets the first one running.
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(StravaConnection)
+            .where(StravaConnection.athlete_id == athlete)
+            .values(backfilled_at=None, sync_started_at=runtime.clock())
+        )
+    sync_jobs.backfill(runtime, athlete)
+    assert len(api_requests(sim)) == done
+    assert connection(runtime, athlete).backfilled_at is None
+    # A lease that outlived its attempt (the worker died) does not hold the sync forever.
+    queue.clock.advance(runtime.settings.job_lease_seconds + 1)
+    sync_jobs.backfill(runtime, athlete)
+    assert api_requests(sim)[done:] == [ACTIVITIES]
+    assert connection(runtime, athlete).backfilled_at is not None
+
+
+def test_a_deferred_backfill_is_not_re_sent_by_the_reconciler_before_its_window(
+    runtime: WorkerRuntime, sim: Simulator, queue: QueueRunner
+) -> None:
+    athlete = connect(runtime, sim, RUNNERS[0])
+    spend_the_backfill_share(runtime)
+    strava_enqueue(runtime)(StravaJob("backfill", athlete))
+    queue.run_now()
+    next_window = NOW + dt.timedelta(seconds=WINDOW_S)
+    deferred = connection(runtime, athlete)
+    assert deferred.backfilled_at is None
+    assert deferred.sync_requested_at is not None
+    assert deferred.sync_requested_at.replace(tzinfo=dt.UTC) == next_window
+    reconciler = Scheduler(runtime).reconciler
+    lease = dt.timedelta(seconds=runtime.settings.job_lease_seconds)
+    # Its own delayed message will come: the reconciler waits for it.
+    assert reconciler.run(next_window - dt.timedelta(seconds=1)).syncs == 0
+    # The week's evaluation refreshes the window first; that is not the first sync.
+    queue.clock.advance(WINDOW_S)
+    refresh_window(runtime.strava, athlete, priority=Priority.EVALUATION)
+    # Lost after all (a lease past its window and still not backfilled): sent again, once.
+    assert reconciler.run(next_window + lease + dt.timedelta(seconds=1)).syncs == 1
+
+
+def test_a_reconnect_is_followed_by_a_first_sync_of_its_own(
+    runtime: WorkerRuntime, sim: Simulator, queue: QueueRunner
+) -> None:
+    athlete = connect(runtime, sim, RUNNERS[0])
+    strava_enqueue(runtime)(StravaJob("backfill", athlete))
+    queue.run_until_idle()
+    queue.clock.advance(7 * 24 * 3600)
+    with runtime.sessions.begin() as session:  # back from Strava's consent page once more
+        grant = sim.issue_tokens(RUNNERS[0], ["read", "activity:read_all"])
+        store_grant(session, runtime.strava, athlete, grant, "read,activity:read_all")
+    before = len(api_requests(sim))
+    strava_enqueue(runtime)(StravaJob("backfill", athlete))
+    queue.run_until_idle()
+    assert api_requests(sim)[before:][:1] == [ACTIVITIES]
+    backfilled_at = connection(runtime, athlete).backfilled_at
+    assert backfilled_at is not None
+    assert backfilled_at.replace(tzinfo=dt.UTC) == runtime.clock()
