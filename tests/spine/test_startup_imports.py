@@ -92,6 +92,12 @@ def test_worker_process_loads_only_what_runs_jobs(
                 break
     finally:
         worker.send_signal(signal.SIGTERM)
-        rest, _ = worker.communicate(timeout=60)
+        try:
+            rest = worker.communicate(timeout=60)[1]
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.communicate()
+            raise
     assert any("worker ready" in line for line in lines), "".join(lines[-20:]) + rest
     assert _loaded(lines, NOT_FOR_JOBS) == []
+    assert worker.returncode == 0, rest  # SIGTERM as it became ready stopped it cleanly
