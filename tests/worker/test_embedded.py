@@ -50,7 +50,9 @@ def sim() -> Iterator[Simulator]:
 def embedded_settings(
     sqlite_env: Callable[..., Settings], smtp: SmtpServer, sim: Simulator
 ) -> Settings:
-    return sqlite_env(**simulated_services(sim, smtp))
+    # The in-process scheduler sends the daily purge on its first tick, racing the backfill;
+    # with the default 7 days' retention, a run on a Sunday would purge all three weeks.
+    return sqlite_env(RETENTION_DAYS="60", **simulated_services(sim, smtp))
 
 
 @pytest.fixture
