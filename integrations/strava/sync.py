@@ -213,8 +213,13 @@ def sync_one_activity(
 def delete_activity(sessions: sessionmaker[Session], activity_id: int) -> bool:
     """Remove one activity (deleted on Strava). True if a row was there."""
     with sessions.begin() as session:
-        result = session.execute(delete(Activity).where(Activity.strava_id == activity_id))
-        return bool(getattr(result, "rowcount", 0))
+        return delete_activities(session, [activity_id]) == 1
+
+
+def delete_activities(session: Session, activity_ids: Sequence[int]) -> int:
+    """Remove activities deleted on Strava, in the caller's transaction; the rows removed."""
+    result = session.execute(delete(Activity).where(Activity.strava_id.in_(activity_ids)))
+    return int(getattr(result, "rowcount", 0))
 
 
 def purge_expired(sessions: sessionmaker[Session], retention_days: int, now: dt.datetime) -> int:

@@ -18,15 +18,15 @@ import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Insert, and_, delete, select, update
+from sqlalchemy import ColumnElement, Insert, and_, select, update
 from sqlalchemy.orm import Session
 
 from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.disconnect import delete_athlete_data
 from integrations.strava.errors import BudgetExceeded, StravaError
-from integrations.strava.sync import delete_activity, sync_one_activity
-from strideguard.models import Activity, Athlete, WebhookEvent, utcnow
+from integrations.strava.sync import delete_activities, delete_activity, sync_one_activity
+from strideguard.models import Athlete, WebhookEvent, utcnow
 from strideguard.upsert import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def apply_activity_events(
     ours = [row for row in rows if row.owner_id in known]
     deleted = [row.object_id for row in ours if row.aspect_type == "delete"]
     if deleted:
-        session.execute(delete(Activity).where(Activity.strava_id.in_(deleted)))
+        delete_activities(session, deleted)
     for status, ids in (
         ("processed", [row.id for row in ours]),
         ("ignored", [row.id for row in rows if row.owner_id not in known]),
