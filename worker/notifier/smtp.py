@@ -157,26 +157,21 @@ def _close(client: smtplib.SMTP, *, polite: bool = False) -> None:
 
 
 def _open(target: SmtpTarget, timeout: float) -> smtplib.SMTP:
-    client = _connect(target, timeout)
+    """A new connection, with TLS as the URL asks and logged in when it carries credentials."""
+    if target.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            target.host, target.port, timeout=timeout, context=_tls_context()
+        )
+    else:
+        client = smtplib.SMTP(target.host, target.port, timeout=timeout)
     try:
+        if target.scheme == "smtp+starttls":
+            client.starttls(context=_tls_context())
         if target.username:
             client.login(target.username, target.password or "")
     except BaseException:
         client.close()
         raise
-    return client
-
-
-def _connect(target: SmtpTarget, timeout: float) -> smtplib.SMTP:
-    if target.scheme == "smtps":
-        return smtplib.SMTP_SSL(target.host, target.port, timeout=timeout, context=_tls_context())
-    client = smtplib.SMTP(target.host, target.port, timeout=timeout)
-    if target.scheme == "smtp+starttls":
-        try:
-            client.starttls(context=_tls_context())
-        except BaseException:
-            client.close()
-            raise
     return client
 
 
