@@ -34,7 +34,11 @@ FREQUENCY = ("times a week", "once a day")
 def _messages() -> Iterator[tuple[str, RenderedEmail]]:
     everything: list[dict[str, Any]] = [BUILT_IN[rule] for rule in BUILT_IN_RULES] + [ADMIN_RULE]
     late = dict(BUILT_IN["no_rest_day"], week_start="2025-10-06", late=True)
-    cases = {"all rules": everything, "late update": [BUILT_IN["weekly_distance_spike"], late]}
+    cases = {
+        "all rules": everything,
+        "all but strong pain": [f for f in everything if f["rule"] != "back_pain_severe"],
+        "late update": [BUILT_IN["weekly_distance_spike"], late],
+    }
     cases |= {rule: [BUILT_IN[rule]] for rule in BUILT_IN_RULES}
     for units in ("km", "mi"):
         for name, findings in cases.items():
@@ -87,3 +91,16 @@ def test_safety_cue_red_flag_list_and_check_in_row_are_there(name: str) -> None:
     for score in range(11):
         assert f"score={score}\n" in email.text or f"score={score}" in email.text
         assert f'score={score}"' in email.html
+
+
+def test_a_busy_email_has_enough_cards_to_be_worth_scanning() -> None:
+    """The scan above must see many exercises, or "no exercise twice" proves nothing."""
+    assert len(CARD.findall(MESSAGES["all but strong pain (km)"].text)) >= 12
+
+
+def test_strong_pain_puts_the_red_flags_first_and_shows_no_exercises() -> None:
+    email = MESSAGES["all rules (mi)"]
+    assert email.text.index("WHEN TO GET MEDICAL HELP") < email.text.index("Hi Ana,")
+    assert "the warning signs are listed at the end" not in email.text
+    assert not CARD.search(email.text)
+    assert "Exercises to try" not in _visible(email.html)

@@ -179,13 +179,16 @@ def render_sections(digest: DigestContext) -> list[Section]:
     shown: list[str] = []
     # A rule whose own advice already makes an exercise claim keeps it from the cards.
     claimed = [kind for f in digest.findings for kind in CLAIM_IN_ADVICE.get(str(f["rule"]), ())]
+    # Pain strong enough to lead with the red flags: the runner should get checked before
+    # any exercise, so the whole email shows none.
+    red_flags_first = any(str(f["rule"]) in RED_FLAGS_FIRST for f in digest.findings)
     sections = []
     for finding in sorted(digest.findings, key=_importance):
         rule = str(finding["rule"])
         week = formatting.as_date(finding["week_start"])
         picks = (
-            []  # pain strong enough to lead with red flags gets no exercise cards
-            if rule in RED_FLAGS_FIRST
+            []
+            if red_flags_first
             else pick_exercises(
                 library,
                 finding.get("exercise_focus") or (),
