@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import textwrap
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -152,7 +152,7 @@ def render_digest(digest: DigestContext) -> RenderedEmail:
     sections = render_sections(digest)
     chart = weekly_chart(digest.week_start, digest.weekly_distance_m, units)
     page = {
-        "red_flags_first": any(s.rule in RED_FLAGS_FIRST for s in sections),
+        "red_flags_first": leads_with_red_flags(s.rule for s in sections),
         "athlete": digest.athlete,
         "units": units,
         "week_start": digest.week_start,
@@ -181,7 +181,7 @@ def render_sections(digest: DigestContext) -> list[Section]:
     claimed = [kind for f in digest.findings for kind in CLAIM_IN_ADVICE.get(str(f["rule"]), ())]
     # Pain strong enough to lead with the red flags: the runner should get checked before
     # any exercise, so the whole email shows none.
-    red_flags_first = any(str(f["rule"]) in RED_FLAGS_FIRST for f in digest.findings)
+    red_flags_first = leads_with_red_flags(str(f["rule"]) for f in digest.findings)
     sections = []
     for finding in sorted(digest.findings, key=_importance):
         rule = str(finding["rule"])
@@ -232,6 +232,11 @@ def render_sections(digest: DigestContext) -> list[Section]:
             )
         )
     return sections
+
+
+def leads_with_red_flags(rules: Iterable[str]) -> bool:
+    """Whether an email about these rules opens with the red-flag list (strong pain)."""
+    return any(rule in RED_FLAGS_FIRST for rule in rules)
 
 
 def _week_words(week: dt.date, late: bool) -> dict[str, str]:
