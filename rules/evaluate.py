@@ -210,6 +210,7 @@ def _single(
     gear: Mapping[str, GearLike] | None,
     end: dt.date | None,
     history_start: dt.date | None,
+    back_pain: Mapping[dt.date, int] | None = None,
 ) -> tuple[Cohort, _AthleteView]:
     effective = config.with_overrides(overrides)
     columns = ActivityColumns.from_athletes([list(activities)])
@@ -219,6 +220,7 @@ def _single(
         end_monday=end.toordinal() if end else None,
         history_start=history_start.toordinal() if history_start else None,
         gear=None if gear is None else [gear],
+        back_pain=[back_pain],
     )
     return cohort, _AthleteView(cohort, evaluate_cohort(cohort, effective), 0)
 
@@ -236,17 +238,21 @@ def evaluate_week(
     gear: Mapping[str, GearLike] | None = None,
     *,
     history_start: dt.date | None = None,
+    back_pain: Mapping[dt.date, int] | None = None,
 ) -> list[Finding]:
     """Every rule's finding for the local week starting on Monday `week_start`.
 
     Activities after that week are ignored (a week is judged on what had happened by its end).
     `history_start`: the day from which the caller's activity list is complete (e.g. the
     start of its lookback window), so quiet weeks after it count as real zero weeks and a week
-    that began before it is unknown.
+    that began before it is unknown. `back_pain` maps week Mondays to the runner's own
+    check-in answers (plain data: the engine never reads the database).
     """
     if week_start.weekday() != 0:
         raise ValueError(f"week_start {week_start} is not a Monday")
-    cohort, view = _single(activities, config, overrides, gear, week_start, history_start)
+    cohort, view = _single(
+        activities, config, overrides, gear, week_start, history_start, back_pain
+    )
     return view.week((week_start.toordinal() - cohort.day0) // 7)
 
 
@@ -257,8 +263,9 @@ def evaluate_all(
     gear: Mapping[str, GearLike] | None = None,
     *,
     history_start: dt.date | None = None,
+    back_pain: Mapping[dt.date, int] | None = None,
 ) -> list[Finding]:
     """Findings for every week from the first activity's week to the last activity's week."""
-    cohort, view = _single(activities, config, overrides, gear, None, history_start)
+    cohort, view = _single(activities, config, overrides, gear, None, history_start, back_pain)
     first = int(cohort.first_week[0])
     return [f for week in range(first, cohort.n_weeks) for f in view.week(week)]

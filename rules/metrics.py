@@ -102,6 +102,9 @@ def monday_ordinal(ordinal: Any) -> Any:
 class Cohort:
     """Athletes' activities on one Monday-aligned local calendar, with cached metrics.
 
+    `back_pain`, per athlete, maps a week's Monday to the runner's own 0-10 check-in answer
+    for that week; weeks without an answer are undefined, never zero.
+
     `end_monday` is the last week evaluated; activities after it are ignored, so a week is
     judged only on what had happened by its end. `history_start` (a date) declares that the
     input is complete from that day on, so quiet weeks after it count as real zeros; a week
@@ -117,9 +120,11 @@ class Cohort:
         end_monday: int | None = None,
         history_start: int | None = None,
         gear: Sequence[Mapping[str, GearLike] | None] | None = None,
+        back_pain: Sequence[Mapping[dt.date, int] | None] | None = None,
     ) -> None:
         self.types = types
         self.gear = gear
+        self.back_pain = back_pain
         self.n_athletes = columns.n_athletes
         day = columns.local_s // SECONDS_PER_DAY
         running = columns.of_sport(types.running) & (columns.distance_m > 0)
@@ -470,6 +475,44 @@ week_metric("gear_id", "text", "Strava id of that shoe", needs_gear=True)(
 week_metric("gear_name", "text", "name of that shoe", needs_gear=True)(
     lambda c: c.cached("gear", lambda: _worn_gear(c))["name"]
 )
+
+
+@week_metric("strength_types", "text", "the sport types counted as strength, comma-separated")
+def _strength_types(cohort: Cohort) -> NDArray[Any]:
+    names = ", ".join(sorted(cohort.types.strength))
+    return np.full((cohort.n_athletes, cohort.n_weeks), names, dtype=object)
+
+
+week_metric("strength_min_minutes", "num", "minutes a strength session needs to count")(
+    lambda c: c.types.strength_min_moving_time_s // 60
+)
+
+
+@week_metric("back_pain", "num", "the runner's own 0-10 back-pain answer (undefined if none)")
+def _back_pain(cohort: Cohort) -> FloatArray:
+    scores = np.full((cohort.n_athletes, cohort.n_weeks), np.nan)
+    for athlete, answers in enumerate(cohort.back_pain or ()):
+        for monday, score in (answers or {}).items():
+            week = (monday.toordinal() - cohort.day0) // 7
+            if 0 <= week < cohort.n_weeks:
+                scores[athlete, week] = score
+    return scores
+
+
+@week_metric(
+    "back_pain_weeks_rising",
+    "num",
+    "weeks in a row, ending with this one, that back pain was higher than the week before",
+)
+def _back_pain_rising(cohort: Cohort) -> IntArray:
+    pain = cohort.metric("back_pain", WEEK_METRICS)
+    rising = np.zeros(pain.shape, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        up = pain[:, 1:] > pain[:, :-1]  # an unanswered week on either side is not a rise
+    for week in range(1, cohort.n_weeks):
+        rising[:, week] = np.where(up[:, week - 1], rising[:, week - 1] + 1, 0)
+    return rising
+
 
 # -------------------------------------------------------------------- run metrics
 

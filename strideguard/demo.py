@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from integrations.strava.simulator import Simulator, generate_history
+from strideguard.checkins import record_checkin
 from strideguard.db import alembic_config
 from strideguard.mailsink import OutboxSink
 from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail, StravaConnection
@@ -46,6 +47,11 @@ DEMO_ZONE = "America/Denver"
 DEMO_EMAIL = "runner@example.org"
 FINISHED_EVALUATION = ("done", "skipped", "failed")
 FINISHED_EMAIL = ("sent", "failed", "cancelled")
+SCENARIOS = ("demo", "all-rules")
+# The runner's answers to "How is your back this week?" in the all-rules scenario, by week
+# index: rising from week 12, 5 in week 14 (back_pain_reported) and 8 in the big last week
+# (both back-pain rules, with the red flags first).
+ALL_RULES_CHECKINS = {12: 2, 13: 3, 14: 5, 15: 8}
 
 
 class DemoError(Exception):
@@ -74,7 +80,11 @@ class Demo:
         *,
         today: dt.date | None = None,
         admin_password: str | None = None,
+        scenario: str = "demo",
     ) -> None:
+        if scenario not in SCENARIOS:
+            raise DemoError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+        self.scenario = scenario
         self.workdir = workdir
         self.outbox = outbox
         self.admin_password = admin_password
@@ -86,7 +96,7 @@ class Demo:
             tz=DEMO_ZONE,
             seed=7,
             end=self.end,
-            scenario="demo",
+            scenario=scenario,
         )
         first_monday = self.end - dt.timedelta(days=6, weeks=DEMO_WEEKS - 1)
         self.weeks = [first_monday + dt.timedelta(weeks=n) for n in range(DEMO_WEEKS)]
@@ -177,7 +187,20 @@ class Demo:
             "saving the email address",
         )
         self.wait_for_backfill()
+        if self.scenario == "all-rules":
+            self.answer_checkins(ALL_RULES_CHECKINS)
         return connected.text + saved.text
+
+    def answer_checkins(self, answers: dict[int, int]) -> None:
+        """Store the runner's back-pain answers for replayed weeks (by index into `weeks`).
+
+        The check-in page records the week it is answered in; the demo compresses the
+        calendar, so it stores past weeks' answers directly, as if each was clicked that week.
+        """
+        athlete_id = self.athlete_id
+        with self.runtime.sessions.begin() as session:
+            for index, score in answers.items():
+                record_checkin(session, athlete_id, self.weeks[index], score, None)
 
     def wait_for_backfill(self, timeout_s: float = 60) -> None:
         def backfilled() -> bool:

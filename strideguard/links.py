@@ -13,8 +13,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from strideguard.settings import Settings
 
-Purpose = Literal["unsubscribe", "mute", "pause", "preferences"]
-PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "mute", "pause", "preferences")
+Purpose = Literal["unsubscribe", "mute", "pause", "preferences", "checkin"]
+PURPOSES: tuple[Purpose, ...] = ("unsubscribe", "mute", "pause", "preferences", "checkin")
 DAY_S = 24 * 60 * 60
 # Unsubscribe links must keep working long after the email arrived (people act on old mail).
 MAX_AGE_S: dict[Purpose, int] = {
@@ -22,6 +22,8 @@ MAX_AGE_S: dict[Purpose, int] = {
     "mute": 30 * DAY_S,
     "pause": 30 * DAY_S,
     "preferences": 30 * DAY_S,
+    # The back-pain check-in records the week it is answered in, so an old email still works.
+    "checkin": 30 * DAY_S,
 }
 Problem = Literal["tampered", "expired", "wrong_purpose"]
 

@@ -156,6 +156,26 @@ class Gear(Base):
     __table_args__ = (UniqueConstraint("athlete_id", "strava_gear_id"),)
 
 
+class BackPainCheckin(Base):
+    """The runner's own 0-10 answer to "How is your back this week?", one per local week.
+
+    Their own data: deleted with the athlete, and read only to advise that same runner.
+    """
+
+    __tablename__ = "back_pain_checkins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    week_start: Mapped[dt.date] = mapped_column(Date)  # local Monday of the week answered in
+    score: Mapped[int] = mapped_column(Integer)  # 0 = no pain ... 10 = worst imaginable
+    note: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (UniqueConstraint("athlete_id", "week_start"),)
+
+
 class OAuthState(Base):
     """A single-use OAuth `state` nonce; the signed token carries it, this row spends it."""
 

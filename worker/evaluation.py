@@ -7,7 +7,8 @@
 2. skip (status `skipped`, reason in `last_error`) when the Strava connection is revoked;
 3. refresh the lookback window from Strava (defer, not fail, when the rate budget is spent);
 4. run the rules over the window's activities as Strava returned them (not over rows the
-   retention purge may be deleting meanwhile), with the athlete's overrides and gear;
+   retention purge may be deleting meanwhile), with the athlete's overrides, gear and
+   back-pain check-ins (their own answers, passed in as plain data);
 5. drop muted rules, and everything while paused or when mail cannot be delivered;
 6. in ONE transaction: insert the fired alerts (unique per athlete, week and rule), the outbox
    row if there are new alerts and no digest exists for the week yet, and mark the row done.
@@ -40,6 +41,7 @@ from integrations.strava.errors import (
     NotConnected,
     StravaError,
 )
+from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
 from strideguard.models import Alert, Athlete, Evaluation, Gear, OutboxEmail
 from strideguard.upsert import insert_ignoring_duplicates
@@ -362,6 +364,7 @@ def _evaluate_claimed(
             rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window.activities
         ]
         gear = load_gear(session, athlete_id)
+        back_pain = answers_by_week(session, athlete_id)
         try:
             findings = rules.evaluate_week(
                 activities,
@@ -371,6 +374,7 @@ def _evaluate_claimed(
                 gear=gear,
                 # The refresh made our rows complete from here on; earlier weeks are unknown.
                 history_start=history_start(refreshed_at, runtime.settings.lookback_weeks),
+                back_pain=back_pain,
             )
         except rules.ConfigError as exc:
             # The athlete's overrides are invalid: no retry can fix that, a coach must.

@@ -174,7 +174,19 @@ def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
         )
         .order_by(Alert.id)
     ).all()
-    findings = [{**alert.finding, "late": False} for alert in own]
+    # Rules that were in last week's email too: the runner has read that advice before.
+    repeated = set(
+        session.scalars(
+            select(Alert.rule_id).where(
+                Alert.athlete_id == row.athlete_id,
+                Alert.week_start == row.week_start - WEEK,
+                Alert.outbox_id.is_not(None),
+            )
+        )
+    )
+    findings = [
+        {**alert.finding, "late": False, "repeat": alert.rule_id in repeated} for alert in own
+    ]
     findings += [{**alert.finding, "late": True} for alert in late]
     return Digest(
         athlete=athlete,

@@ -1,9 +1,9 @@
 """Disconnecting: tell Strava, then forget everything we hold about the athlete.
 
 Strava's terms ask for deletion on deauthorization, so the athlete row goes too and the
-database cascades the rest (connection and tokens, activities, gear, evaluations, alerts,
-outbox). Webhook events are keyed by Strava's owner id, not a foreign key, so they are deleted
-explicitly.
+database cascades the rest (connection and tokens, activities, gear, back-pain check-ins,
+evaluations, alerts, outbox). Webhook events are keyed by Strava's owner id, not a foreign
+key, so they are deleted explicitly.
 """
 
 from __future__ import annotations

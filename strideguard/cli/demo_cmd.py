@@ -28,6 +28,13 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Folder for the demo's SQLite file.")] = Path(
         "var/demo"
     ),
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help='"demo": the usual risky weeks; "all-rules": a runner whose weeks together '
+            "fire every enabled rule, four or more in one week, back-pain check-ins included."
+        ),
+    ] = "demo",
     keep_running: Annotated[
         bool,
         typer.Option("--keep-running", help="Leave the web app up afterwards (Ctrl-C stops it)."),
@@ -49,7 +56,7 @@ def demo(
     console = Console()
     admin_password = secrets.token_urlsafe(12) if keep_running else None
     try:
-        with Demo(workdir, outbox, admin_password=admin_password) as run:
+        with Demo(workdir, outbox, admin_password=admin_password, scenario=scenario) as run:
             console.print(
                 f"Strava simulator at {run.simulator.base_url}; strideguard at {run.base_url}"
             )

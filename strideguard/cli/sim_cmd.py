@@ -102,7 +102,9 @@ def generate(
     ),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same file."),
     scenario: str | None = typer.Option(
-        None, help='"demo": plant the demo patterns (needs --weeks >= 16).'
+        None,
+        help='"demo": plant the demo patterns; "all-rules": a last week that fires every '
+        "enabled training rule (both need --weeks >= 16).",
     ),
     output_format: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:

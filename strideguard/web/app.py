@@ -14,6 +14,7 @@ from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
 from strideguard.web import admin
 from strideguard.web.headers import SecurityHeaders
+from worker.notifier.checkin_routes import router as checkin_router
 from worker.notifier.routes import router as notifier_router
 
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(strava_router)
     app.include_router(notifier_router)
+    app.include_router(checkin_router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

@@ -15,8 +15,10 @@ from worker.notifier import render
 from worker.notifier.render import BUILT_IN_RULES, TemplateRenderError, render_digest
 
 RED_FLAG_SUBSTANCE = [
-    "same day",
-    "bladder or bowels",
+    "urgent or emergency care the same day",
+    "new bladder or bowel trouble",
+    "difficulty passing urine",
+    "control your bladder or bowels",
     "saddle area",
     "weakness or numbness in both legs",
     "promptly",
@@ -24,7 +26,7 @@ RED_FLAG_SUBSTANCE = [
     "pain at night that does not ease",
     "weight loss you cannot explain",
     "history of cancer",
-    "trauma",
+    "a recent fall or other injury",
     "pain that spreads down a leg",
 ]
 
@@ -179,7 +181,12 @@ def test_late_alert_is_labelled_as_an_update() -> None:
     assert "Update on the week of 6 Oct" in _plain(email.html)
     assert email.subject.startswith("Your week of 13 Oct: distance up 37%")
     only_late = render_digest(digest([late]))
-    assert only_late.subject == "Update on your week of 6 Oct: no rest day this week"
+    assert only_late.subject == "Update on your week of 6 Oct: no rest day"
+    # The late section names its own week, not "this week", which would be the digest's.
+    text = _one_line(only_late.text)
+    assert "You ran on 7 of 7 days the week of 6 Oct" in text
+    assert "Pick 1 day the coming week with no running" in text
+    assert "this week" not in text.split("Hi Ana,")[1].split("Your running over")[0]
 
 
 def test_admin_defined_rule_uses_its_yaml_advice_and_figures() -> None:
@@ -191,7 +198,8 @@ def test_admin_defined_rule_uses_its_yaml_advice_and_figures() -> None:
     )
     email = render_digest(digest([custom], "km"))
     text = _one_line(email.text)
-    assert "long run m 21.0 km; runs 3; share pct 49%." in text
+    # Figure names become labels; the unit suffix picks the format and is not printed.
+    assert "long run 21.0 km; runs 3; share 49%." in text
     assert "One run carried half your week." in text
     assert "Spread the distance out." in _plain(email.html)
     assert email.subject == "Your week of 13 Oct: long-run share"

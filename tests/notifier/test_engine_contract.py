@@ -62,6 +62,8 @@ def test_every_built_in_rule_fires_and_renders(tmp_path: Path) -> None:
         WEEK,
         config,
         gear={"g1": GearRecord(distance_m=842_000, name="Pegasus 40")},
+        # The runner's check-ins: strong pain in the risky week (both back-pain rules fire).
+        back_pain={WEEK - dt.timedelta(weeks=1): 2, WEEK: 8},
     )
     fired = [f.to_dict() | {"late": False} for f in findings if f.fired]
     assert {f["rule"] for f in fired} >= set(BUILT_IN_RULES)
@@ -73,4 +75,4 @@ def test_every_built_in_rule_fires_and_renders(tmp_path: Path) -> None:
             email = render_digest(digest([finding], units))
             assert email.subject.startswith("Your week of 13 Oct: ")
         together = render_digest(digest(fired, units))
-        assert together.subject.startswith("Your week of 13 Oct: one run 100% longer")
+        assert together.subject.startswith("Your week of 13 Oct: strong back pain, 8 out of 10")

@@ -12,9 +12,15 @@ from hypothesis import strategies as st
 
 from tests.notifier.worked import BUILT_IN, WEEK, digest
 from worker.notifier.exercises import TAGS, ExerciseLibraryError, load_library, pick_exercises
-from worker.notifier.render import BUILT_IN_RULES, exercise_library, render_digest, render_sections
+from worker.notifier.render import (
+    BUILT_IN_RULES,
+    RED_FLAGS_FIRST,
+    exercise_library,
+    render_digest,
+    render_sections,
+)
 
-STRETCHES = {"hip_flexor_stretch", "hamstring_stretch", "childs_pose", "cat_cow"}
+STRETCHES = {"hip_flexor_stretch", "hamstring_stretch", "childs_pose", "cat_cow", "knee_hug"}
 TRUNK_ENDURANCE = {"bird_dog", "front_plank", "side_plank", "dead_bug"}
 STRENGTH = {"glute_bridge", "hip_thrust", "goblet_squat", "romanian_deadlift"}
 
@@ -32,6 +38,8 @@ def test_claims_match_the_evidence_per_exercise() -> None:
     for exercise in by_id.values():
         assert exercise.dose, exercise.id
         assert any(ch.isdigit() for ch in exercise.dose), f"{exercise.id} has no dosage"
+        assert exercise.often.endswith(("a week", "if it feels good")), exercise.id
+    assert all(by_id[i].often == "2-3 times a week" for i in TRUNK_ENDURANCE | STRENGTH)
 
 
 def test_same_athlete_and_week_gives_the_same_email() -> None:
@@ -40,7 +48,7 @@ def test_same_athlete_and_week_gives_the_same_email() -> None:
     assert _picks("weekly_distance_spike", WEEK) == _picks("weekly_distance_spike", WEEK)
 
 
-@pytest.mark.parametrize("rule", BUILT_IN_RULES)
+@pytest.mark.parametrize("rule", [r for r in BUILT_IN_RULES if r not in RED_FLAGS_FIRST])
 def test_consecutive_weeks_get_different_picks(rule: str) -> None:
     weeks = [WEEK + dt.timedelta(weeks=n) for n in range(12)]
     picks = [_picks(rule, week) for week in weeks]
@@ -92,14 +100,47 @@ def test_library_errors_name_the_exercise_and_field(tmp_path: Path) -> None:
         "claims: {strength: Stronger.}\n"
         "exercises:\n"
         "  squat: {name: Squat, tags: [legs, wings], how: Sit down., dose: 3 x 8,"
-        " claim: strength}\n"
+        " often: twice a week, claim: strength}\n"
     )
     with pytest.raises(ExerciseLibraryError, match=r"exercises\.squat\.tags: unknown \['wings'\]"):
         load_library(path)
     path.write_text(
         "claims: {strength: Stronger.}\n"
         "exercises:\n"
-        "  squat: {name: Squat, tags: [legs], how: Sit down., dose: 3 x 8, claim: magic}\n"
+        "  squat: {name: Squat, tags: [legs], how: Sit down., dose: 3 x 8, often: twice a week,"
+        " claim: magic}\n"
     )
     with pytest.raises(ExerciseLibraryError, match=r"exercises\.squat\.claim: 'magic'"):
         load_library(path)
+    path.write_text(
+        "claims: {strength: Stronger.}\n"
+        "exercises:\n"
+        "  squat: {name: Squat, tags: [legs, load], how: Sit down., dose: 3 x 8,"
+        " often: twice a week, claim: strength}\n"
+    )
+    with pytest.raises(ExerciseLibraryError, match=r"exercises\.squat\.easier: a loaded"):
+        load_library(path)
+
+
+def test_every_loaded_exercise_has_a_bodyweight_version_and_the_plank_an_easier_one() -> None:
+    by_id = {e.id: e for e in exercise_library().exercises}
+    loaded = [e for e in by_id.values() if "load" in e.tags]
+    assert loaded
+    for exercise in loaded:
+        assert "weight" in (exercise.easier or ""), exercise.id
+    assert by_id["front_plank"].easier
+    assert "knees" in by_id["front_plank"].easier
+
+
+def test_rest_day_and_shoe_advice_stay_within_their_focus() -> None:
+    """No loaded lifts next to "take a day off running"; feet work, not trunk, for shoes."""
+    for week_offset in range(12):
+        week = WEEK + dt.timedelta(weeks=week_offset)
+        rest = render_sections(digest([BUILT_IN["no_rest_day"]], week=week))[0]
+        assert rest.exercises
+        assert all(e.tags == ("mobility",) for e in rest.exercises)
+        shoes = render_sections(digest([BUILT_IN["shoe_mileage"]], week=week))[0]
+        assert shoes.exercises
+        assert all("feet" in e.tags for e in shoes.exercises)
+        surface = render_sections(digest([BUILT_IN["hard_surface_streak"]], week=week))[0]
+        assert any("feet" in e.tags for e in surface.exercises)

@@ -41,7 +41,8 @@ def test_advice_block_matches_golden(rule: str, units: str) -> None:
     (section,) = render_sections(digest([BUILT_IN[rule]], units))
     text = "\n\n".join(
         [section.headline, section.figures_text, section.why_text, section.do_text]
-        + [f"{e.name} | {e.dose}" for e in section.exercises]
+        + [f"{e.name} | {e.dose} | {e.often}" for e in section.exercises]
+        + list(section.claims)
     )
     html = "\n\n".join([section.figures_html, section.why_html, section.do_html])
     _check(f"{rule}.{units}.txt", text + "\n")
@@ -55,3 +56,21 @@ def test_whole_digest_matches_golden() -> None:
     _check("digest.subject.txt", rendered.subject + "\n")
     _check("digest.body.txt", rendered.text)
     _check("digest.body.html", rendered.html)
+
+
+def test_four_rule_digest_matches_golden() -> None:
+    """The shape of a busy week: four checks at once, one of them the runner's own back pain."""
+    rendered = render_digest(
+        digest(
+            [
+                BUILT_IN["weekly_distance_spike"],
+                BUILT_IN["single_run_spike"],
+                BUILT_IN["no_rest_day"],
+                BUILT_IN["back_pain_reported"],
+            ],
+            "mi",
+        )
+    )
+    _check("four_rules.subject.txt", rendered.subject + "\n")
+    _check("four_rules.body.txt", rendered.text)
+    _check("four_rules.body.html", rendered.html)

@@ -5,63 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard import links as link_tokens
-from strideguard.db import make_engine, make_sessionmaker
 from strideguard.links import make_link_token
 from strideguard.models import Athlete
-from strideguard.settings import Settings, get_settings
-from strideguard.web.app import create_app
+from strideguard.settings import Settings
 from worker.notifier.digest_links import make_digest_links
 from worker.notifier.routes import csrf_token
-
-
-@pytest.fixture
-def settings(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("SECRET_KEY", "pages-test-key-" + "z" * 32)
-    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://testserver")
-    return get_settings()
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-    app.state.engine.dispose()
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def athlete_id(db: sessionmaker[Session]) -> int:
-    with db.begin() as session:
-        athlete = Athlete(
-            strava_athlete_id=134815,
-            firstname="Ana",
-            email="ana@example.org",
-            units="km",
-            timezone="Europe/Oslo",
-            muted_rules=[],
-        )
-        session.add(athlete)
-        session.flush()
-        return athlete.id
 
 
 def _athlete(db: sessionmaker[Session], athlete_id: int) -> Athlete:

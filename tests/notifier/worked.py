@@ -52,17 +52,19 @@ BUILT_IN: dict[str, dict[str, Any]] = {
     "weekly_distance_spike": finding(
         "weekly_distance_spike",
         "Weekly distance spike",
-        {"week_m": 52000, "baseline_m": 38000, "pct": 36.8, "prior_weeks": 4},
+        {"week_m": 52000, "baseline_m": 38000, "pct": 36.8, "prior_weeks": 4, "baseline_weeks": 4},
         threshold=30,
+        focus=("load", "trunk", "hips"),
     ),
     "single_run_spike": finding(
         "single_run_spike",
         "Single-run spike",
-        {"run_m": 21100, "longest_prior_m": 16000, "pct": 31.9},
+        {"run_m": 21100, "longest_prior_m": 16000, "pct": 31.9, "window_days": 30},
         severity="high",
+        threshold=10,
         band="moderate",
         date="2025-10-18",
-        focus=("legs", "hips", "load"),
+        focus=("load", "legs"),
     ),
     "hill_heavy_week": finding(
         "hill_heavy_week",
@@ -76,20 +78,26 @@ BUILT_IN: dict[str, dict[str, Any]] = {
         "Hard-surface streak",
         {"streak_days": 6, "streak_start": "2025-10-13", "streak_end": "2025-10-18"},
         severity="info",
-        focus=("feet", "mobility"),
+        focus=("feet", "legs"),
     ),
     "missed_strength_days": finding(
         "missed_strength_days",
         "Missed strength days",
-        {"strength_days": 0, "target_days": 2},
+        {
+            "strength_days": 0,
+            "target_days": 2,
+            "strength_types": "WeightTraining, Crossfit",
+            "strength_min_minutes": 10,
+        },
         severity="info",
-        focus=("hips", "legs", "load"),
+        focus=("trunk", "hips", "legs"),
     ),
     "no_rest_day": finding(
         "no_rest_day",
         "No rest day",
         {"rest_days": 0, "target_days": 1},
-        focus=("mobility", "trunk"),
+        severity="info",
+        focus=("mobility",),
     ),
     "monotony": finding(
         "monotony",
@@ -97,6 +105,7 @@ BUILT_IN: dict[str, dict[str, Any]] = {
         {"monotony": 2.43, "strain": 5110.0},
         threshold=2.0,
         severity="info",
+        focus=("load",),
     ),
     "acwr": finding(
         "acwr",
@@ -104,6 +113,7 @@ BUILT_IN: dict[str, dict[str, Any]] = {
         {"acwr": 1.62, "acute_m": 52000, "chronic_m": 32100},
         threshold=1.5,
         severity="info",
+        focus=("load",),
     ),
     "shoe_mileage": finding(
         "shoe_mileage",
@@ -111,6 +121,19 @@ BUILT_IN: dict[str, dict[str, Any]] = {
         {"gear_id": "g123", "gear_name": "Pegasus 40", "gear_m": 842000, "limit_m": 800000},
         severity="info",
         focus=("feet",),
+    ),
+    "back_pain_reported": finding(
+        "back_pain_reported",
+        "Back pain you reported",
+        {"pain": 5, "weeks_rising": 2, "week_m": 52000, "last_week_m": 38000},
+        focus=("mobility",),
+    ),
+    "back_pain_severe": finding(
+        "back_pain_severe",
+        "Strong back pain you reported",
+        {"pain": 8},
+        severity="high",
+        focus=(),
     ),
 }
 
@@ -125,6 +148,10 @@ def links(rules: list[str]) -> DigestLinks:
         unsubscribe=f"{BASE}/email/unsubscribe?token=unsub-token",
         preferences=f"{BASE}/email/preferences?token=prefs-token",
         pause=f"{BASE}/email/pause?token=pause-token&weeks=2",
+        checkin={
+            score: f"{BASE}/email/back-pain?token=checkin-token&score={score}"
+            for score in range(11)
+        },
         mute={rule: f"{BASE}/email/mute?token=mute-{rule}" for rule in rules},
         unsubscribe_mailto="mailto:unsubscribe@sg.example.org?subject=unsubscribe",
     )

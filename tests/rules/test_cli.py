@@ -42,7 +42,7 @@ def broken_rules(tmp_path: Path) -> Path:
 def test_check_valid_default_file() -> None:
     result = invoke("check")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().startswith(f"{SHIPPED_RULES}: OK, 10 rules (7 enabled)")
+    assert result.stdout.strip().startswith(f"{SHIPPED_RULES}: OK, 12 rules (9 enabled)")
     assert len(result.stdout.strip().splitlines()) == 1
 
 

@@ -51,6 +51,8 @@ def test_shipped_rules_are_valid_and_carry_the_catalog() -> None:
         "missed_strength_days",
         "no_rest_day",
         "shoe_mileage",
+        "back_pain_reported",
+        "back_pain_severe",
     }
     assert {r.id for r in config.rules.values() if r.enabled} == expected_on
     assert {r.id for r in config.rules.values() if not r.enabled} == {
@@ -287,7 +289,11 @@ def test_the_shipped_example_rule_works_when_switched_on() -> None:
     acts.append(activity(MON + dt.timedelta(days=4), 6_000))
     finding = only(evaluate_week(acts, MON, config, on), "long_run_share")
     assert (finding.status, finding.value, finding.threshold) == ("clear", 40.0, 40)
-    assert finding.figures == {"longest_run_m": 8_000, "run_m": 20_000}
+    assert finding.figures == {
+        "longest_run_m": 8_000,
+        "week_total_m": 20_000,
+        "share_of_week_pct": 40.0,
+    }
     assert finding.to_dict()["advice"]["why"].startswith("One run carrying")
     acts.append(activity(MON + dt.timedelta(days=5), 0))
     acts[0] = activity(MON, 8_001)

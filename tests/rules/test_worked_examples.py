@@ -44,6 +44,7 @@ def test_spike_fires_with_the_figures_a_human_checks(config: RulesConfig) -> Non
         "baseline_m": 38_000,
         "pct": 36.8,
         "prior_weeks": 4,
+        "baseline_weeks": 4,
     }
     assert finding.to_dict()["week_start"] == "2025-09-29"
 
@@ -286,7 +287,12 @@ def test_exactly_five_days_does_not_fire(config: RulesConfig) -> None:
 def test_two_strength_sessions_on_one_day_count_once(config: RulesConfig) -> None:
     acts = [activity(MON, 5_000), strength(MON, hour=7), strength(MON, hour=19)]
     finding = only(evaluate_week(acts, MON, config), "missed_strength_days")
-    assert finding.figures == {"strength_days": 1, "target_days": 2}
+    assert finding.figures == {
+        "strength_days": 1,
+        "target_days": 2,
+        "strength_types": "Crossfit, WeightTraining",
+        "strength_min_minutes": 10,
+    }
     assert finding.status == "fired"
     acts.append(strength(MON + dt.timedelta(days=3)))
     assert only(evaluate_week(acts, MON, config), "missed_strength_days").status == "clear"
@@ -456,4 +462,9 @@ def test_a_week_the_fetch_window_opened_in_the_middle_of_is_unknown(config: Rule
         evaluate_week(acts, week(1), config, history_start=thursday), "missed_strength_days"
     )
     assert next_week.status == "fired"
-    assert next_week.figures == {"strength_days": 1, "target_days": 2}
+    assert next_week.figures == {
+        "strength_days": 1,
+        "target_days": 2,
+        "strength_types": "Crossfit, WeightTraining",
+        "strength_min_minutes": 10,
+    }

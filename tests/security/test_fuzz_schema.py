@@ -38,6 +38,8 @@ PUBLIC_PATHS = {
     "/email/mute",
     "/email/pause",
     "/email/preferences",
+    "/email/back-pain",
+    "/email/back-pain/thanks",
     "/healthz",
 }
 EXAMPLES_PER_OPERATION = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 5}
@@ -59,7 +61,9 @@ def _form(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _complete(schema: dict[str, Any], tokens: dict[Purpose, str], csrf: str) -> dict[str, Any]:
+def _complete(
+    schema: dict[str, Any], tokens: dict[Purpose, str], csrf: str, checkin_csrf: str
+) -> dict[str, Any]:
     """The app's schema plus the inputs its hand-parsing handlers read."""
     schema = copy.deepcopy(schema)
     paths = schema["paths"]
@@ -86,6 +90,20 @@ def _complete(schema: dict[str, Any], tokens: dict[Purpose, str], csrf: str) -> 
                 "muted_rules": {"type": "array", "items": TEXT, "maxItems": 5},
             }
         path["post"]["requestBody"] = _form(fields)
+    checkin = _token_or_junk(tokens["checkin"])
+    for path in ("/email/back-pain", "/email/back-pain/thanks"):
+        paths[path]["get"]["parameters"] = [
+            {"name": "token", "in": "query", "schema": checkin},
+            {"name": "score", "in": "query", "schema": TEXT},
+        ]
+    paths["/email/back-pain"]["post"]["requestBody"] = _form(
+        {
+            "token": checkin,
+            "csrf": _token_or_junk(checkin_csrf),
+            "score": {"anyOf": [{"enum": ["0", "4", "10"]}, TEXT]},
+            "note": {"type": "string", "maxLength": 1200},
+        }
+    )
     ids = {"type": "integer"}
     paths["/strava/webhook"]["post"]["requestBody"] = {
         "required": True,
@@ -134,9 +152,14 @@ def fuzzed_app(
             ctx.settings,
             {"rule_id": "no_rest_day"} if purpose == "mute" else None,
         )
-        for purpose in ("unsubscribe", "mute", "pause", "preferences")
+        for purpose in ("unsubscribe", "mute", "pause", "preferences", "checkin")
     }
-    schema = _complete(app.app.openapi(), tokens, csrf_token(tokens["preferences"], ctx.settings))
+    schema = _complete(
+        app.app.openapi(),
+        tokens,
+        csrf_token(tokens["preferences"], ctx.settings),
+        csrf_token(tokens["checkin"], ctx.settings),
+    )
     return app, schema
 
 

@@ -151,7 +151,7 @@ def test_no_secret_is_logged_through_connect_refresh_webhook_and_digest(
     (message,) = smtp.inbox.messages
     body = _text_body(message)
     link_tokens = sorted(set(re.findall(r"token=([A-Za-z0-9_.-]{20,})", body)))
-    assert len(link_tokens) == 4  # mute, pause, preferences, unsubscribe
+    assert len(link_tokens) == 5  # mute, pause, preferences, unsubscribe, back-pain check-in
     secrets |= {f"link token {n}": token for n, token in enumerate(link_tokens)}
     for number, line in enumerate(line.strip() for line in body.splitlines()):
         if len(line) > 40 and "token=" not in line:

@@ -10,13 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.strava.context import StravaContext
 from integrations.strava.simulator import Simulator
 from integrations.strava.sync import backfill
+from strideguard.checkins import record_checkin
 from strideguard.links import make_link_token
 from strideguard.models import Alert, Evaluation, OutboxEmail, WebhookEvent
 from tests.strava.conftest import OTHER, RUNNER, START, connect_directly, row_counts
 
 
 def _everything_for(ctx: StravaContext, sim: Simulator, strava_id: int) -> int:
-    """A connected athlete with activities, gear, an event, an evaluation, an alert, an email."""
+    """A connected athlete with activities, gear, an event, an evaluation, an alert, an email
+    and a back-pain check-in."""
     athlete_id = connect_directly(ctx, sim, strava_id)
     backfill(ctx, athlete_id)
     week = dt.date(2026, 2, 23)
@@ -25,6 +27,7 @@ def _everything_for(ctx: StravaContext, sim: Simulator, strava_id: int) -> int:
         session.add(outbox)
         session.flush()
         session.add(Evaluation(athlete_id=athlete_id, week_start=week, due_at=START))
+        record_checkin(session, athlete_id, week, 5, "stiff after the long run")
         session.add(
             Alert(
                 athlete_id=athlete_id, week_start=week, rule_id="no_rest_day", outbox_id=outbox.id
@@ -62,7 +65,7 @@ def test_disconnect_deauthorizes_and_deletes_every_row_of_the_athlete(
     assert after["strava_connections"] == 1
     assert after["activities"] == 450
     assert after["gear"] == 0
-    for table in ("evaluations", "alerts", "outbox_emails", "webhook_events"):
+    for table in ("evaluations", "alerts", "outbox_emails", "webhook_events", "back_pain_checkins"):
         assert after[table] == before[table] // 2, table
     # the bystander is untouched and can still sync
     assert backfill(ctx, bystander).fetched == 450

@@ -278,6 +278,21 @@ def test_late_alert_rides_along_with_the_next_digest_labelled_late(
     assert len(sent.__dict__["job_id"]) == 36  # the dramatiq message id
 
 
+def test_a_rule_in_last_weeks_email_too_is_labelled_a_repeat(
+    mail_runtime: WorkerRuntime, smtp: SmtpServer, threads: InProcessWorker
+) -> None:
+    athlete = add_athlete(mail_runtime.sessions)
+    add_digest(mail_runtime.sessions, athlete, WEEK - dt.timedelta(weeks=1))
+    outbox_id = add_digest(mail_runtime.sessions, athlete, WEEK)
+    mail_runtime.jobs.send_digest(outbox_id)
+    wait_for(lambda: bool(smtp.inbox.messages))
+    [message] = smtp.inbox.messages
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    text = " ".join(str(part.get_content()).split())
+    assert "Second week in a row: this is the same check as last week's email." in text
+
+
 def test_retention_purge_waits_for_a_fresh_digest_then_runs(mail_runtime: WorkerRuntime) -> None:
     from sqlalchemy import func, select
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from integrations.strava.simulator import SimClock, Simulator
+from strideguard.checkins import record_checkin
 from strideguard.links import read_link_token
 from strideguard.models import Activity, Alert, Evaluation, OutboxEmail, StravaConnection
 from strideguard.settings import Settings
@@ -525,3 +526,25 @@ def test_retention_purge_between_refresh_and_judgement_changes_nothing(
         )
     assert spike is not None
     assert spike["figures"]["baseline_m"] == 20000
+
+
+def test_a_back_pain_check_in_reaches_the_rules_and_changes_the_email(
+    running: WorkerRuntime, sim: Simulator, smtp: SmtpServer, pipeline_settings: Settings
+) -> None:
+    """A quiet week stays quiet, unless the runner told us their back hurt that week."""
+    quiet = connect_quiet(running, sim)
+    with running.sessions.begin() as session:
+        record_checkin(session, quiet, WEEK, 5, "sore after sitting all day")
+    Scheduler(running).tick()
+    wait_for(lambda: settled(running), what="evaluations done and digests sent")
+    assert len(smtp.inbox.messages) == 1, describe(running, smtp)
+    [message] = smtp.inbox.messages
+    assert str(message["Subject"]) == "Your week of 13 Oct: back pain at 5 out of 10"
+    text = " ".join(text_part(message).split())
+    assert "You rated your back pain 5 out of 10 this week." in text
+    # The note stays on the page it was written on: it never travels in an email.
+    assert "sore after sitting" not in text
+    links = re.findall(r"https?://\S+/email/back-pain\?\S+", text)
+    assert len(links) == 11
+    token = parse_qs(urlsplit(links[7]).query)["token"][0]
+    assert read_link_token(token, "checkin", pipeline_settings)["athlete_id"] == quiet

@@ -17,17 +17,24 @@ PATHS: dict[Purpose, str] = {
     "mute": "/email/mute",
     "pause": "/email/pause",
     "preferences": "/email/preferences",
+    "checkin": "/email/back-pain",
 }
+CHECKIN_SCORES = range(11)  # 0 = no pain ... 10 = the worst imaginable
 DEFAULT_PAUSE_WEEKS = 2
 
 
 @dataclass(frozen=True)
 class DigestLinks:
-    """Absolute URLs for one digest. `mute` maps each fired rule id to its own link."""
+    """Absolute URLs for one digest.
+
+    `mute` maps each fired rule id to its own link; `checkin` maps each back-pain answer
+    (0-10) to a link that carries it.
+    """
 
     unsubscribe: str
     preferences: str
     pause: str
+    checkin: Mapping[int, str]
     mute: Mapping[str, str] = field(default_factory=dict)
     pause_weeks: int = DEFAULT_PAUSE_WEEKS
     # For the List-Unsubscribe header only; None when the operator reads no unsubscribe mailbox.
@@ -58,10 +65,15 @@ def make_digest_links(
     mailto = None
     if unsubscribe_mailbox:
         mailto = f"mailto:{quote(unsubscribe_mailbox, safe='@')}?subject=unsubscribe"
+    checkin_token = make_link_token(athlete_id, "checkin", settings)
     return DigestLinks(
         unsubscribe=url("unsubscribe"),
         preferences=url("preferences"),
         pause=url("pause", weeks=pause_weeks),
+        checkin={
+            score: link_url(settings, "checkin", checkin_token, score=score)
+            for score in CHECKIN_SCORES
+        },
         mute={rule: url("mute", rule_id=rule) for rule in dict.fromkeys(rule_ids)},
         pause_weeks=pause_weeks,
         unsubscribe_mailto=mailto,

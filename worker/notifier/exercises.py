@@ -3,7 +3,9 @@
 The library is content a coach edits, so a mistake in it must name the exercise and field.
 Picks are deterministic from athlete id, week and rule: re-rendering a digest gives the same
 email, the next week gives a different list, and two runners in the same week see different
-starting points.
+starting points. Within one email an exercise is shown once: a later rule whose pool is used
+up shows fewer cards rather than a repeat, and never cards outside its focus (a rest-day nudge
+must not grow loaded lifts, nor a shoe reminder trunk work).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Exercise:
     tags: tuple[str, ...]
     how: str
     dose: str
+    often: str  # how many times a week, printed next to the dose
+    easier: str | None  # a gentler version; for loaded moves, the one without weights
     claim: str  # the claim text itself, already resolved from `claims`
     claim_kind: str
 
@@ -45,10 +49,7 @@ class ExerciseLibrary:
     def pool(self, focus: Iterable[str]) -> list[Exercise]:
         """Exercises for `focus`, interleaved by tag so a window of picks mixes the tags."""
         wanted = [tag for tag in dict.fromkeys(focus) if tag in TAGS]
-        ordered = self._interleaved(wanted)
-        if len(ordered) <= MIN_PICKS:  # too few to rotate: top up from the default focus
-            ordered += [e for e in self._interleaved(DEFAULT_FOCUS) if e not in ordered]
-        return ordered
+        return self._interleaved(wanted) or self._interleaved(DEFAULT_FOCUS)
 
     def _interleaved(self, tags: Sequence[str]) -> list[Exercise]:
         by_tag = [[e for e in self.exercises if tag in e.tags] for tag in tags]
@@ -82,8 +83,8 @@ def load_library(path: Path) -> ExerciseLibrary:
 def _exercise(path: Path, key: str, entry: Any, claims: dict[str, str]) -> Exercise:
     where = f"{path}: exercises.{key}"
     if not isinstance(entry, dict):
-        raise ExerciseLibraryError(f"{where}: expected name, tags, how, dose and claim")
-    for field in ("name", "how", "dose", "claim"):
+        raise ExerciseLibraryError(f"{where}: expected name, tags, how, dose, often and claim")
+    for field in ("name", "how", "dose", "often", "claim"):
         if not isinstance(entry.get(field), str) or not entry[field].strip():
             raise ExerciseLibraryError(f"{where}.{field}: missing or empty text")
     tags = entry.get("tags")
@@ -92,6 +93,13 @@ def _exercise(path: Path, key: str, entry: Any, claims: dict[str, str]) -> Exerc
     unknown = [tag for tag in tags if tag not in TAGS]
     if unknown:
         raise ExerciseLibraryError(f"{where}.tags: unknown {unknown}; use {sorted(TAGS)}")
+    easier = entry.get("easier")
+    if easier is not None and (not isinstance(easier, str) or not easier.strip()):
+        raise ExerciseLibraryError(f"{where}.easier: give the gentler version as text")
+    if "load" in tags and easier is None:
+        raise ExerciseLibraryError(
+            f"{where}.easier: a loaded exercise needs a version without weights"
+        )
     if entry["claim"] not in claims:
         raise ExerciseLibraryError(f"{where}.claim: {entry['claim']!r} is not under 'claims'")
     return Exercise(
@@ -100,6 +108,8 @@ def _exercise(path: Path, key: str, entry: Any, claims: dict[str, str]) -> Exerc
         tags=tuple(tags),
         how=" ".join(entry["how"].split()),
         dose=entry["dose"].strip(),
+        often=entry["often"].strip(),
+        easier=" ".join(easier.split()) if easier else None,
         claim=" ".join(claims[entry["claim"]].split()),
         claim_kind=entry["claim"],
     )
@@ -112,21 +122,17 @@ def pick_exercises(
     week_start: dt.date,
     already_shown: Iterable[str] = (),
 ) -> list[Exercise]:
-    """2-3 exercises for one rule, rotating weekly.
+    """Up to 3 exercises for one rule, rotating weekly, none already shown in this email.
 
     The pool is walked as a ring: each week starts `size` places further on, and each athlete
     starts at a different place. Consecutive weeks therefore differ whenever the pool is larger
-    than the pick. Exercises another rule of the same digest already shows are skipped when
-    the pool has enough others.
+    than the pick. Exercises another rule of the same email already shows are skipped, so a
+    rule late in a long email may get fewer cards, or none.
     """
     pool = library.pool(focus)
-    shown = set(already_shown)
-    fresh = [e for e in pool if e.id not in shown]
-    if len(fresh) >= MIN_PICKS + 1:
-        pool = fresh
     size = max(MIN_PICKS, min(MAX_PICKS, len(pool) - 1))
-    if len(pool) <= size:
-        return pool
     week_index = week_start.toordinal() // 7
     start = (athlete_id + week_index * size) % len(pool)
-    return [pool[(start + step) % len(pool)] for step in range(size)]
+    ring = [pool[(start + step) % len(pool)] for step in range(len(pool))]
+    shown = set(already_shown)
+    return [e for e in ring if e.id not in shown][:size]

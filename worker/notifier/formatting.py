@@ -8,6 +8,7 @@ rounds half to even, which would show 36.5% as 36%).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -95,3 +96,14 @@ def count_things(count: int) -> str:
     """ "two things": small counts in words, as a sentence can start with them."""
     word = _SMALL_NUMBERS[count] if 0 <= count < len(_SMALL_NUMBERS) else str(count)
     return f"{word} {'thing' if count == 1 else 'things'}"
+
+
+_CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def sport_names(types: str) -> str:
+    """ "WeightTraining, Crossfit" -> "Weight Training or Crossfit", as Strava's menus say them."""
+    names = [_CAMEL_HUMP.sub(" ", name.strip()) for name in types.split(",") if name.strip()]
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " or " + names[-1]

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import textwrap
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +45,8 @@ from worker.notifier.exercises import (
 EMAIL_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "email_templates"
 # Tie-break after severity: strongest evidence first, so the subject names what matters most.
 BUILT_IN_RULES = (
+    "back_pain_severe",
+    "back_pain_reported",
     "single_run_spike",
     "weekly_distance_spike",
     "acwr",
@@ -56,10 +58,18 @@ BUILT_IN_RULES = (
     "hard_surface_streak",
 )
 SEVERITY_RANK = {"high": 0, "warning": 1, "info": 2}
+# Rules whose advice text itself makes one of exercises.yaml's claims.
+CLAIM_IN_ADVICE: dict[str, tuple[str, ...]] = {
+    "missed_strength_days": ("strength", "trunk_endurance")
+}
+# Rules whose email opens with the red-flag list instead of keeping it at the end.
+RED_FLAGS_FIRST = frozenset({"back_pain_severe"})
 ADVICE_BLOCKS = ("figures", "why", "do")
 _RULE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
 _NUMBER_AND_UNIT = re.compile(r"(?<=\d) (?=(?:km|mi|m|ft)\b)")
 TEXT_WIDTH = 72
+# Suffixes of an admin rule's figure names that choose a format (see `_figure`).
+FIGURE_UNIT_SUFFIXES = ("_m", "_pct")
 T = TypeVar("T")
 
 
@@ -124,6 +134,12 @@ class Section:
     why_html: Markup
     do_html: Markup
     exercises: tuple[Exercise, ...]
+    # Claims of the exercises not yet made higher up the email: each is printed once.
+    claims: tuple[str, ...]
+    # The first section with exercises carries the safety cue above them.
+    safety_cue: bool
+    # The same rule fired the week before, so the runner has read this advice already.
+    repeat: bool
     mute_url: str | None
     finding: Mapping[str, Any] = field(repr=False)
 
@@ -136,6 +152,7 @@ def render_digest(digest: DigestContext) -> RenderedEmail:
     sections = render_sections(digest)
     chart = weekly_chart(digest.week_start, digest.weekly_distance_m, units)
     page = {
+        "red_flags_first": leads_with_red_flags(s.rule for s in sections),
         "athlete": digest.athlete,
         "units": units,
         "week_start": digest.week_start,
@@ -160,26 +177,44 @@ def render_sections(digest: DigestContext) -> list[Section]:
     except ExerciseLibraryError as problem:  # editable content, so it fails like a template
         raise TemplateRenderError("exercises.yaml", None, str(problem)) from problem
     shown: list[str] = []
+    # A rule whose own advice already makes an exercise claim keeps it from the cards.
+    claimed = [kind for f in digest.findings for kind in CLAIM_IN_ADVICE.get(str(f["rule"]), ())]
+    # Pain strong enough to lead with the red flags: the runner should get checked before
+    # any exercise, so the whole email shows none.
+    red_flags_first = leads_with_red_flags(str(f["rule"]) for f in digest.findings)
     sections = []
     for finding in sorted(digest.findings, key=_importance):
         rule = str(finding["rule"])
         week = formatting.as_date(finding["week_start"])
-        picks = pick_exercises(
-            library,
-            finding.get("exercise_focus") or (),
-            digest.athlete.id,
-            digest.week_start,
-            shown,
+        picks = (
+            []
+            if red_flags_first
+            else pick_exercises(
+                library,
+                finding.get("exercise_focus") or (),
+                digest.athlete.id,
+                digest.week_start,
+                shown,
+            )
         )
+        new_claims = [e.claim_kind for e in picks if e.claim_kind not in claimed]
+        claims = tuple(
+            next(e.claim for e in picks if e.claim_kind == kind)
+            for kind in dict.fromkeys(new_claims)
+        )
+        safety_cue = bool(picks) and not shown
         shown.extend(e.id for e in picks)
-        text = _advice_blocks(rule, "txt", finding, units, ("headline", *ADVICE_BLOCKS))
-        html = _advice_blocks(rule, "html", finding, units, ADVICE_BLOCKS)
+        claimed.extend(new_claims)
+        late = bool(finding.get("late", False))
+        weeks = _week_words(week, late)
+        text = _advice_blocks(rule, "txt", finding, units, ("headline", *ADVICE_BLOCKS), weeks)
+        html = _advice_blocks(rule, "html", finding, units, ADVICE_BLOCKS, weeks)
         sections.append(
             Section(
                 rule=rule,
                 title=str(finding["title"]),
                 severity=str(finding["severity"]),
-                late=bool(finding.get("late", False)),
+                late=late,
                 week_start=week,
                 headline=" ".join(text["headline"].split()),
                 figures_text=text["figures"],
@@ -189,11 +224,33 @@ def render_sections(digest: DigestContext) -> list[Section]:
                 why_html=_escaped(html["why"]),
                 do_html=_escaped(html["do"]),
                 exercises=tuple(picks),
+                claims=claims,
+                safety_cue=safety_cue,
+                repeat=bool(finding.get("repeat", False)),
                 mute_url=digest.links.mute.get(rule),
                 finding=finding,
             )
         )
     return sections
+
+
+def leads_with_red_flags(rules: Iterable[str]) -> bool:
+    """Whether an email about these rules opens with the red-flag list (strong pain)."""
+    return any(rule in RED_FLAGS_FIRST for rule in rules)
+
+
+def _week_words(week: dt.date, late: bool) -> dict[str, str]:
+    """How the advice names the finding's week and the one after it.
+
+    A late finding reaches the runner after its week's digest, when "this week" would point
+    at the wrong week; it names its week by date and speaks of the coming week instead.
+    """
+    if late:
+        return {
+            "this_week": f"the week of {formatting.day_month(week)}",
+            "next_week": "the coming week",
+        }
+    return {"this_week": "this week", "next_week": "next week"}
 
 
 def _escaped(html: str) -> Markup:
@@ -231,9 +288,11 @@ def _advice_blocks(
     finding: Mapping[str, Any],
     units: str,
     blocks: Sequence[str],
+    weeks: Mapping[str, str],
 ) -> dict[str, str]:
     name = advice_template_name(rule, kind)
     variables = {
+        **weeks,
         "finding": finding,
         "f": finding["figures"],
         "threshold": finding.get("threshold"),
@@ -326,6 +385,7 @@ def email_environment() -> Environment:
         climb=_with_units(formatting.climb),
         climb_rate=_with_units(formatting.climb_rate),
         figure=_figure,
+        figure_label=_figure_label,
         percent=formatting.percent,
         number=formatting.number,
         day_month=formatting.day_month,
@@ -333,6 +393,8 @@ def email_environment() -> Environment:
         capfirst=lambda text: text[:1].upper() + text[1:],
         count_things=formatting.count_things,
         wrap=_wrap,
+        bullet=_bullet,
+        sport_names=formatting.sport_names,
     )
     return env
 
@@ -357,6 +419,27 @@ def _figure(context: Context, value: Any, name: str) -> str:
     if name.endswith("_pct") or name == "pct":
         return formatting.percent(value)
     return formatting.number(value, 0 if isinstance(value, int) else 2)
+
+
+def _bullet(text: str) -> str:
+    """A plain-text list item whose wrapped lines line up under its first word."""
+    return textwrap.fill(
+        " ".join(text.split()),
+        width=TEXT_WIDTH,
+        initial_indent="  - ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _figure_label(name: str) -> str:
+    """An admin rule's figure name as words: the unit suffix only picks the format."""
+    for suffix in FIGURE_UNIT_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name.removesuffix(suffix)
+            break
+    return name.replace("_", " ")
 
 
 @lru_cache(maxsize=4096)

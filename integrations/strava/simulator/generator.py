@@ -4,7 +4,9 @@ A history is a list of weekly plans (which sessions on which days) rendered into
 dicts with everything Strava sends: both start dates (the local one with Strava's misleading
 trailing Z), the zone label and offset, a map with a summary polyline and start_latlng (which
 the app must drop), gear, heart rate and the rest. `scenario="demo"` plants known risky weeks
-(see `demo_plan`) so the demo shows every rule firing, and one quiet week.
+(see `demo_plan`) so the demo shows every rule firing, and one quiet week; `"all-rules"`
+(see `all_rules_plan`) adds a final week that fires every enabled training rule at once, in
+a worn old pair of shoes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from integrations.strava.simulator.places import (
 )
 
 DEMO_WEEKS = 16
+SCENARIOS = ("demo", "all-rules")
+OLD_SHOE_KM = 790  # the all-rules scenario's old pair: past 800 km only after its last week
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Session:
     slot: str = "morning"  # morning | lunch | evening
     private: bool = False
     manual: bool = False  # typed in by hand: no device, no GPS, no heart rate
+    old_shoe: bool = False  # run in the worn old pair (all-rules scenario only)
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,10 @@ def generate_history(
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    if scenario not in (None, "demo"):
-        raise ValueError(f"unknown scenario {scenario!r}; the only scenario is 'demo'")
-    if scenario == "demo" and weeks < DEMO_WEEKS:
-        raise ValueError(f"the demo scenario needs at least {DEMO_WEEKS} weeks, got {weeks}")
+    if scenario is not None and scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    if scenario is not None and weeks < DEMO_WEEKS:
+        raise ValueError(f"the {scenario} scenario needs at least {DEMO_WEEKS} weeks, got {weeks}")
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     rng = random.Random(athlete_id if seed is None else seed)  # noqa: S311 - not secrets
@@ -122,7 +127,11 @@ def generate_history(
     plans = [_random_week(rng, chosen, i) for i in range(weeks)]
     if scenario == "demo":
         plans[-DEMO_WEEKS:] = demo_plan()
-    gear = _gear(athlete_id, rng, worn_km=(20, 120) if scenario == "demo" else (20, 300))
+    elif scenario == "all-rules":
+        plans[-DEMO_WEEKS:] = all_rules_plan()
+    gear = _gear(athlete_id, rng, worn_km=(20, 120) if scenario else (20, 300))
+    if scenario == "all-rules":
+        gear.append(_old_pair(athlete_id))
     activities: list[dict[str, Any]] = []
     for week, plan in enumerate(plans):
         monday = first_monday + timedelta(weeks=week)
@@ -238,6 +247,40 @@ def demo_plan() -> list[list[Session]]:
     return plan
 
 
+def all_rules_plan() -> list[list[Session]]:
+    """The demo's 16 weeks with a last week that trips every enabled training rule at once.
+
+    Week 15: a road run every day (no rest day; a hard-surface streak of 8 days with week 14's
+    Sunday run), no strength session, 60 km against a 43 km four-week mean (+39%), and a 20 km
+    Sunday run against a 14 km longest in 30 days (+43%, the moderate band), all in an old
+    pair that passes 800 km during the week. The back-pain rules fire on the runner's
+    check-ins, which the demo answers (see strideguard.demo.ALL_RULES_CHECKINS).
+    """
+    plan = demo_plan()
+    plan[15] = [
+        Session(day, "long" if day == 6 else "easy", km, 6.0, old_shoe=True)
+        for day, km in enumerate((6.0, 7.0, 6.0, 7.0, 6.0, 8.0, 20.0))
+    ]
+    return plan
+
+
+def _old_pair(athlete_id: int) -> dict[str, Any]:
+    return {
+        "id": f"g{athlete_id}9",
+        "primary": False,
+        "name": "Nike Pegasus 38 (old pair)",
+        "nickname": "",
+        "resource_state": 3,
+        "retired": False,
+        "distance": float(OLD_SHOE_KM * 1000),
+        "converted_distance": 0.0,
+        "brand_name": "Nike",
+        "model_name": "Pegasus 38",
+        "description": "",
+        "notification_distance": 0,
+    }
+
+
 def _random_week(rng: random.Random, profile: Profile, index: int) -> list[Session]:
     target = profile.base_km * rng.uniform(0.85, 1.12)
     if index % 4 == 3:
@@ -346,7 +389,7 @@ def _activity(
         name = "Parkrun 10K" if distance < 11000 else "Half marathon"
     elif session.kind == "treadmill":
         name = "Treadmill"
-    shoe = _shoe_for(session.kind, gear, rng)
+    shoe = gear[-1] if session.old_shoe else _shoe_for(session.kind, gear, rng)
     if shoe is not None:
         shoe["distance"] += distance
     upload_id = None if manual else 10_000_000_000 + athlete_id * 10_000 + seq

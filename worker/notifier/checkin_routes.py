@@ -1,0 +1,160 @@
+"""The back-pain check-in pages behind the 0-10 links in every email.
+
+Mail scanners fetch links, so a GET never records anything: the link opens a page with the
+clicked answer already selected and one button to save it (plus an optional note). The POST
+stores the answer for the runner's current local week, replacing an earlier one, and
+redirects to a thank-you page (post-redirect-get, so a reload cannot resubmit). The signed
+link is the credential; the form also carries a CSRF value bound to it, as preferences do.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from strideguard.checkins import (
+    MAX_NOTE_CHARS,
+    SCORES,
+    checkin_for_week,
+    parse_score,
+    record_checkin,
+)
+from strideguard.db import transaction
+from strideguard.models import Athlete
+from worker.notifier.digest_links import PATHS
+from worker.notifier.routes import (
+    PAGE_HEADERS,
+    Refusal,
+    _athlete,
+    _field,
+    _form,
+    _handled,
+    _local_today,
+    _open_link,
+    _page,
+    _read,
+    _sessions,
+    _settings,
+    _token,
+    csrf_token,
+)
+from worker.weeks import week_start_of
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["back-pain check-in"])
+THANKS_PATH = PATHS["checkin"] + "/thanks"
+STRONG_PAIN = 7  # from here the page points to the warning signs, as the email does
+
+
+@router.get(PATHS["checkin"], response_class=HTMLResponse)
+def checkin_page(request: Request) -> HTMLResponse:
+    """The clicked answer, selected, with a button: nothing is stored by opening a link."""
+    try:
+        token, _, athlete = _open_link(request, "checkin")
+    except Refusal as refusal:
+        return _handled(refusal)
+    with _sessions(request)() as session:
+        saved = checkin_for_week(session, athlete.id, week_start_of(_local_today(athlete)))
+    clicked = parse_score(request.query_params.get("score", ""))
+    score = clicked if clicked is not None else (saved.score if saved else None)
+    return _form_page(
+        request, athlete, token, 200, score=score, note=(saved.note or "") if saved else ""
+    )
+
+
+@router.post(PATHS["checkin"], response_model=None)
+async def save_checkin(request: Request) -> Response:
+    form = await _form(request)
+    settings = _settings(request)
+    token = _token(request, form)
+    score = parse_score(_field(form, "score"))
+    note = _field(form, "note").strip()
+    try:
+        payload = _read(token, "checkin", settings)
+        if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
+            raise Refusal(
+                403,
+                "This form has expired",
+                "Open a back-pain link in your latest strideguard email and try again.",
+            )
+        with transaction(_sessions(request)) as session:
+            athlete = _athlete(session, payload)
+            problem = _problem(score, note)
+            if problem or score is None:
+                # Nothing is written: the form comes back as submitted, with what to fix.
+                return _form_page(
+                    request, athlete, token, 400, score=score, note=note, error=problem
+                )
+            record_checkin(session, athlete.id, week_start_of(_local_today(athlete)), score, note)
+            athlete_id = athlete.id
+    except Refusal as refusal:
+        return _handled(refusal)
+    log.info("back-pain check-in saved", extra={"athlete_id": athlete_id})
+    return RedirectResponse(
+        f"{THANKS_PATH}?{urlencode({'token': token})}", status_code=303, headers=PAGE_HEADERS
+    )
+
+
+@router.get(THANKS_PATH, response_class=HTMLResponse)
+def thanks_page(request: Request) -> HTMLResponse:
+    try:
+        token, _, athlete = _open_link(request, "checkin")
+    except Refusal as refusal:
+        return _handled(refusal)
+    week = week_start_of(_local_today(athlete))
+    with _sessions(request)() as session:
+        saved = checkin_for_week(session, athlete.id, week)
+    if saved is None:  # e.g. the week turned over: ask again rather than thank for nothing
+        return _form_page(request, athlete, token, 200, score=None, note="")
+    return _page(
+        "checkin_thanks.html",
+        action=PATHS["checkin"],
+        change=f"{PATHS['checkin']}?{urlencode({'token': token})}",
+        token=token,
+        csrf=csrf_token(token, _settings(request)),
+        score=saved.score,
+        note=saved.note or "",
+        week=week,
+        strong=saved.score >= STRONG_PAIN,
+        max_note=MAX_NOTE_CHARS,
+    )
+
+
+def _problem(score: int | None, note: str) -> str | None:
+    if score is None:
+        return "Choose a number from 0 (no pain) to 10, then save."
+    if len(note) > MAX_NOTE_CHARS:
+        return (
+            f"Your note is {len(note)} characters long; please shorten it to "
+            f"{MAX_NOTE_CHARS} or fewer. Your answer was not saved yet."
+        )
+    return None
+
+
+def _form_page(
+    request: Request,
+    athlete: Athlete,
+    token: str,
+    status: int,
+    *,
+    score: int | None,
+    note: str,
+    error: str | None = None,
+) -> HTMLResponse:
+    return _page(
+        "checkin.html",
+        status,
+        action=PATHS["checkin"],
+        token=token,
+        csrf=csrf_token(token, _settings(request)),
+        scores=SCORES,
+        score=score,
+        note=note,
+        error=error,
+        week=week_start_of(_local_today(athlete)),
+        max_note=MAX_NOTE_CHARS,
+    )
