@@ -1,6 +1,6 @@
 """the runner's weekly back-pain check-in (0-10 and an optional note), one per local week
 
-Revision ID: 0008_back_pain_checkins
+Revision ID: 0007_back_pain_checkins
 Revises: 0006_strava_sync_lease
 Create Date: 2026-12-03 17:40:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_back_pain_checkins"
+revision: str = "0007_back_pain_checkins"
 down_revision: str | None = "0006_strava_sync_lease"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
