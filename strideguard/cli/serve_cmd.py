@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.rules_gate import require_valid_rules
 from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
@@ -39,6 +40,7 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    require_valid_rules(settings)
     engine = make_engine(settings.database_url)
     if settings.embedded:
         check_reachable(engine)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.rules_gate import require_valid_rules
 from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
@@ -26,6 +27,7 @@ def web(
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    require_valid_rules(settings)
     check_migrated(make_engine(settings.database_url))
     from strideguard.web.app import create_app  # the web stack is heavy: load on use
 

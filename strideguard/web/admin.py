@@ -104,6 +104,7 @@ def dashboard(request: Request) -> Response:
             "athletes": admin_queries.athletes(db),
             "outbox": admin_queries.outbox_counts(db),
             "failures": admin_queries.failed_jobs(db),
+            "rule_failures": admin_queries.rule_failures(db),
             "alerts": admin_queries.alert_counts(db, today),
             "operations": admin_operations.operations(runtime, now) if runtime else None,
         }
