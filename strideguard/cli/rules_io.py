@@ -205,6 +205,7 @@ _STATUS_STYLE = {
     "insufficient_history": "dim",
     "no_baseline": "yellow",
     "disabled": "dim",
+    "error": "bold magenta",
 }
 
 
@@ -218,6 +219,8 @@ def _findings_table(findings: Sequence[Finding], open_week: dt.date | None) -> T
         if open_week and finding.week_start >= open_week:
             week += " (open)"
         details = [f"band={finding.band}"] if finding.band else []
+        if finding.error:
+            details.append(finding.error)
         if finding.activity_id:
             details.append(f"run {finding.activity_id} on {finding.date}")
         details.append(_figures_text(finding))

@@ -4,7 +4,6 @@ never breaks an admin page (the last good rules stay in force)."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,10 +17,11 @@ from rules.config import SHIPPED_RULES
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
+from tests.spine.test_admin import PASSWORD
+from tests.spine.test_admin import _login as admin_login
 from worker.runtime import start_runtime
 from worker.web_seam import attach_worker
 
-PASSWORD = "correct horse battery"
 OVERFLOW_RULE = """
   broken:
     title: Broken
@@ -80,18 +80,11 @@ def test_a_runtime_is_never_built_on_broken_rules(app_settings: Settings, tmp_pa
 
 
 def _admin_pages(client: TestClient) -> dict[str, int]:
-    statuses = {"/admin/login": client.get("/admin/login").status_code}
-    page = client.get("/admin/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf is not None
-    login = client.post(
-        "/admin/login",
-        data={"password": PASSWORD, "csrf": csrf.group(1)},
-        follow_redirects=False,
-    )
-    statuses["POST /admin/login"] = login.status_code
-    statuses["/admin"] = client.get("/admin").status_code
-    return statuses
+    return {
+        "/admin/login": client.get("/admin/login").status_code,
+        "POST /admin/login": admin_login(client)[0],
+        "/admin": client.get("/admin").status_code,
+    }
 
 
 def _break_with_yaml(path: Path) -> None:

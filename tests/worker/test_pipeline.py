@@ -26,6 +26,8 @@ from strideguard.models import Activity, Alert, Evaluation, OutboxEmail, StravaC
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
+from tests.spine.test_admin import PASSWORD as ADMIN_PASSWORD
+from tests.spine.test_admin import _login as admin_login
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -546,7 +548,6 @@ BROKEN_RULE = """
     fires_when: run_m * 10000000000000000000 > factor
     shown_threshold: factor
 """
-ADMIN_PASSWORD = "correct horse battery"
 
 
 def test_a_rule_that_fails_at_evaluation_leaves_the_digest_and_shows_on_the_admin_page(
@@ -592,10 +593,7 @@ def test_a_rule_that_fails_at_evaluation_leaves_the_digest_and_shows_on_the_admi
     try:
         # PUBLIC_BASE_URL is https, so the admin cookies are Secure: browse over https.
         client = TestClient(app, base_url="https://testserver")
-        login = client.get("/admin/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
-        assert csrf is not None
-        client.post("/admin/login", data={"password": ADMIN_PASSWORD, "csrf": csrf.group(1)})
+        assert admin_login(client)[0] == 303
         page = client.get("/admin")
     finally:
         app.state.engine.dispose()
