@@ -5,9 +5,10 @@ a fixed order of precedence: disabled, then unknown history (weeks before the fi
 or a failed `requires_history`), then a failed guard (`no_baseline`), then the condition.
 The backtest counts these codes directly; `evaluate_week` and `evaluate_all` build findings.
 
-A rule that cannot be evaluated (an expression that overflows on this athlete's figures, say)
-gets the code ERROR and a reason naming the part of the rule that failed; the other rules are
-still judged, so one bad rule never holds back a runner's digest.
+A rule that raises while it is evaluated gets the code ERROR and a reason naming the part of
+the rule that failed; the other rules are still judged, so one bad rule never holds back a
+runner's digest. (`rules check` runs every rule on a sample history first, so this is the
+defence behind that check, for what the sample could not show.)
 """
 
 from __future__ import annotations
