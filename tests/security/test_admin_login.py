@@ -15,15 +15,11 @@ import hashlib
 import json
 import re
 import secrets
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
@@ -42,6 +38,7 @@ from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.web import admin_auth, serving
 from strideguard.web.app import create_app
+from strideguard.web.live import LiveServer
 from tests.strava.conftest import AppUnderTest
 from worker import sync_jobs
 from worker.runtime import start_runtime
@@ -99,33 +96,11 @@ def test_throttle_is_per_client_and_a_forged_forwarded_for_does_not_reset_it(
     assert _login(TestClient(admin_app, client=COLLEAGUE), PASSWORD) == 303
 
 
-@contextmanager
-def _served(app: FastAPI, settings: Settings) -> Iterator[str]:
-    """`app` under a real uvicorn on loopback, configured as `serve` and `web` configure it."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, **serving.proxy_options(settings))
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(60)
-        sock.close()
-
-
 def test_rotating_x_forwarded_for_from_loopback_does_not_escape_the_throttle(
-    admin_settings: Settings, admin_app: FastAPI
+    admin_app: FastAPI,
 ) -> None:
     """uvicorn believed X-Forwarded-For from 127.0.0.1 by default: 30 guesses, no 429."""
-    with _served(admin_app, admin_settings) as url, httpx.Client(base_url=url) as client:
+    with LiveServer(admin_app) as server, httpx.Client(base_url=server.url) as client:
         for i in range(admin_auth.MAX_FAILURES_PER_CLIENT):
             assert _login(client, "wrong", **{"X-Forwarded-For": f"192.0.2.{i}"}) == 401
         assert _login(client, "wrong", **{"X-Forwarded-For": "192.0.2.200"}) == 429
@@ -141,12 +116,12 @@ def test_a_trusted_proxy_s_forwarded_address_is_the_client(
     # What a proxy appending the real address sends when the attacker forges the header.
     forged = {"X-Forwarded-For": "192.0.2.99, 203.0.113.5"}
     try:
-        with _served(app, settings) as url, httpx.Client(base_url=url) as client:
+        with LiveServer(app) as server, httpx.Client(base_url=server.url) as client:
             for _ in range(admin_auth.MAX_FAILURES_PER_CLIENT):
                 assert _login(client, "wrong", **attacker) == 401
             assert _login(client, PASSWORD, **attacker) == 429
             assert _login(client, PASSWORD, **forged) == 429
-            with httpx.Client(base_url=url) as colleague:
+            with httpx.Client(base_url=server.url) as colleague:
                 assert _login(colleague, PASSWORD, **admin) == 303
     finally:
         app.state.engine.dispose()
