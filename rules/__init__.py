@@ -12,10 +12,11 @@ from rules.activities import (
     GearRecord,
     from_strava_summary,
 )
-from rules.config import Advice, ConfigError, RuleDefinition, RulesConfig, load_config
+from rules.config import Advice, ConfigError, RuleDefinition, RulesConfig
 from rules.evaluate import evaluate_all, evaluate_week, week_start_of
 from rules.findings import Finding
 from rules.holder import ConfigHolder
+from rules.rules_file import load_config
 
 __all__ = [
     "ActivityInputError",

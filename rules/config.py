@@ -67,7 +67,8 @@ class RuleDefinition:
     guards: tuple[Expr, ...]
     fires_when: Expr
     value: Expr | None
-    threshold: Expr | None
+    # The figure shown next to `value` (rule key `shown_threshold`); it never decides firing.
+    shown_threshold: Expr | None
     bands: tuple[tuple[str, int | float], ...]
     figures: tuple[tuple[str, Expr], ...]
     advice: Advice | None
@@ -76,6 +77,9 @@ class RuleDefinition:
     # parameters used as window lengths, with the whole-number range each function accepts
     count_params: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     needs_gear: bool = False
+    # Where each expression was written ("fires_when", "let.pct", "guards[0]", ...), as
+    # (line, column), so a failure found by running the rule points at the text to fix.
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class RulesConfig:
     version: str
     source: str
     loaded_at: dt.datetime
+    # `path:line:col: warning` lines: accepted, but to be fixed (e.g. a key's old name).
+    warnings: tuple[str, ...] = ()
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> RulesConfig:
         """This config with one athlete's overrides on top; raises `ConfigError` if invalid."""
@@ -155,13 +161,22 @@ class _Problems:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lines: list[tuple[int, int, str]] = []
+        self.warnings: list[tuple[int, int, str]] = []
+
+    @staticmethod
+    def position(where: Located, offset: int = 0) -> tuple[int, int]:
+        column = where.mark.column + (where.text_offset + offset if where.single_line else 0)
+        return where.mark.line, column
 
     def add(self, where: Located, message: str, offset: int = 0) -> None:
-        column = where.mark.column + (where.text_offset + offset if where.single_line else 0)
-        self.lines.append((where.mark.line, column, message))
+        self.lines.append((*self.position(where, offset), message))
 
-    def rendered(self) -> list[str]:
-        return [f"{self.path}:{line}:{col}: {msg}" for line, col, msg in sorted(self.lines)]
+    def warn(self, where: Located, message: str) -> None:
+        self.warnings.append((*self.position(where), f"warning: {message}"))
+
+    def rendered(self, lines: list[tuple[int, int, str]] | None = None) -> list[str]:
+        chosen = self.lines if lines is None else lines
+        return [f"{self.path}:{line}:{col}: {msg}" for line, col, msg in sorted(chosen)]
 
 
 class _RuleScope:
@@ -197,6 +212,9 @@ class _RuleScope:
         return [*self.lets, *self.params, *self.metrics, *self.functions]
 
 
+# The rule-level key's name until it was mistaken for `params.threshold`; still read, with a
+# warning, so an existing file keeps working.
+OLD_SHOWN_THRESHOLD = "threshold"
 _TOP_KEYS = ("version", "activity_types", "rules")
 _TYPE_KEYS = ("running", "strength", "strength_min_moving_time_s", "hard_surface_excludes_manual")
 _RULE_KEYS = (
@@ -211,7 +229,8 @@ _RULE_KEYS = (
     "guards",
     "fires_when",
     "value",
-    "threshold",
+    "shown_threshold",
+    OLD_SHOWN_THRESHOLD,
     "bands",
     "figures",
     "advice",
@@ -229,6 +248,8 @@ DEFAULT_TYPES = ActivityTypes(
 class _Parser:
     def __init__(self, problems: _Problems) -> None:
         self.problems = problems
+        # Where the current rule's expressions were written (see RuleDefinition.positions).
+        self.positions: dict[str, tuple[int, int]] = {}
 
     def mapping(
         self, node: Located, what: str, allowed: Iterable[str] | None
@@ -302,6 +323,7 @@ class _Parser:
         else:
             self.problems.add(node, f"{what} must be an expression, not {node.value!r}")
             return None
+        self.positions[what] = self.problems.position(node)
         try:
             expr = compile_expression(text, scope)
         except ExpressionError as exc:
@@ -340,8 +362,64 @@ class _Parser:
                 params[name] = value.value
         return params, set(items)
 
+    def shown_threshold(
+        self,
+        rule_id: str,
+        items: dict[str, Located],
+        node: Located,
+        scope: _RuleScope,
+        deciding: frozenset[str] | None,
+    ) -> Expr | None:
+        """The figure shown as the threshold, refused when it cannot be what the rule fires on.
+
+        A literal number there was read as "the threshold" and changed nothing but the text,
+        so it must name a parameter that the condition (`fires_when`, or a `let` it uses) uses.
+        """
+        key = "shown_threshold"
+        if OLD_SHOWN_THRESHOLD in items:
+            where = self.key(node, OLD_SHOWN_THRESHOLD)
+            if key in items:
+                self.problems.add(
+                    where,
+                    f"rule {rule_id}: 'threshold' is the old name of 'shown_threshold'; "
+                    "keep only 'shown_threshold'",
+                )
+                return None
+            key = OLD_SHOWN_THRESHOLD
+            self.problems.warn(
+                where,
+                f"rule {rule_id}: the rule-level 'threshold:' is now called 'shown_threshold:' "
+                "(the figure shown next to the value); rename it. To change when the rule "
+                "fires, set params.threshold (or the parameter fires_when uses).",
+            )
+        if key not in items:
+            return None
+        value = items[key]
+        uses = "params.threshold" if "threshold" in scope.params else "a parameter in params"
+        example = f"{key}: threshold, with threshold in params and in fires_when"
+        if _is_number(value.value):
+            self.problems.add(
+                value,
+                f"{key}: {value.value!r} is only the figure shown next to the value; it does "
+                f"not change when the rule fires. Set the number in {uses} and write "
+                f"'{key}: <that parameter>' here",
+            )
+            return None
+        expr = self.expression(value, scope, key, "num")
+        # The engine names this part "shown_threshold" whichever key it was written under.
+        self.positions["shown_threshold"] = self.positions.pop(key)
+        if expr is not None and deciding is not None and not (expr.names & scope.params & deciding):
+            self.problems.add(
+                value,
+                f"{key} must name a parameter that fires_when uses, so the figure shown is "
+                f"the one the rule fires on (e.g. {example})",
+            )
+            return None
+        return expr
+
     def rule(self, rule_id: str, key: Located, node: Located) -> RuleDefinition | None:
         before = len(self.problems.lines)
+        self.positions = {"rule": self.problems.position(key)}
         if not rule_id.isidentifier() or not rule_id.islower():
             self.problems.add(key, f"rule id {rule_id!r} must be lower_case_with_underscores")
         items = self.mapping(node, f"rule {rule_id}", _RULE_KEYS)
@@ -393,7 +471,9 @@ class _Parser:
                 self.problems.add(items["guards"], "guards must be a list of conditions")
         fires_when = optional_expr("fires_when", "bool")
         value_expr = optional_expr("value", "num")
-        threshold = optional_expr("threshold", "num")
+        threshold = self.shown_threshold(
+            rule_id, items, node, scope, _deciding_names(fires_when, lets)
+        )
         bands = self.bands(items.get("bands"))
         figures = self.figures(items.get("figures"), scope, fires_when, lets)
         title = self.text(items.get("title"), "title")
@@ -440,7 +520,7 @@ class _Parser:
             guards=tuple(guards),
             fires_when=fires_when,
             value=value_expr,
-            threshold=threshold,
+            shown_threshold=threshold,
             bands=bands,
             figures=figures,
             advice=advice,
@@ -448,6 +528,7 @@ class _Parser:
             description=description,
             count_params=count_params,
             needs_gear=any(metrics[n].needs_gear for n in used if n in metrics),
+            positions=self.positions,
         )
 
     def bands(self, node: Located | None) -> tuple[tuple[str, int | float], ...]:
@@ -515,6 +596,23 @@ class _Parser:
         )
 
 
+def _deciding_names(fires_when: Expr | None, lets: list[tuple[str, Expr]]) -> frozenset[str] | None:
+    """Every name the condition depends on, through the `let` values it uses (None: the
+    condition is broken and reported already)."""
+    if fires_when is None:
+        return None
+    let_names = dict(lets)
+    seen: set[str] = set()
+    todo = list(fires_when.names)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            if name in let_names:
+                todo.extend(let_names[name].names)
+    return frozenset(seen)
+
+
 def _hint(value: object, valid: Iterable[str]) -> str:
     close = difflib.get_close_matches(str(value), list(valid), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -551,18 +649,8 @@ def parse_config(text: str, source: str) -> RulesConfig:
         version=hashlib.sha256(text.encode()).hexdigest(),
         source=source,
         loaded_at=dt.datetime.now(dt.UTC),
+        warnings=tuple(problems.rendered(problems.warnings)),
     )
-
-
-def load_config(path: Path | None = None) -> RulesConfig:
-    """The config at `path` (default: the shipped rules/rules.yaml); raises `ConfigError`."""
-    target = Path(path) if path is not None else SHIPPED_RULES
-    try:
-        text = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError([f"{target}:1:1: cannot read the rules file: {reason}"]) from None
-    return parse_config(text, str(target))
 
 
 __all__ = [
@@ -572,6 +660,5 @@ __all__ = [
     "CountParam",
     "RuleDefinition",
     "RulesConfig",
-    "load_config",
     "parse_config",
 ]

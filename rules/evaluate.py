@@ -4,14 +4,20 @@ Each rule's status is decided for every athlete-week (or run) at once, as an arr
 a fixed order of precedence: disabled, then unknown history (weeks before the first activity,
 or a failed `requires_history`), then a failed guard (`no_baseline`), then the condition.
 The backtest counts these codes directly; `evaluate_week` and `evaluate_all` build findings.
+
+A rule that raises while it is evaluated gets the code ERROR and a reason naming the part of
+the rule that failed; the other rules are still judged, so one bad rule never holds back a
+runner's digest. (`rules check` runs every rule on a sample history first, so this is the
+defence behind that check, for what the sample could not show.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +29,33 @@ from rules.expressions import Expr
 from rules.findings import STATUSES, Figure, Finding
 from rules.metrics import RUN_METRICS, WEEK_METRICS, Cohort, MetricSpec, monday_ordinal
 
-FIRED, CLEAR, INSUFFICIENT, NO_BASELINE, DISABLED = range(5)
+FIRED, CLEAR, INSUFFICIENT, NO_BASELINE, DISABLED, ERROR = range(6)
+MAX_REASON_CHARS = 300
+T = TypeVar("T")
+
+
+class RuleEvaluationError(Exception):
+    """One part of one rule failed at evaluation; `part` is its key in rules.yaml."""
+
+    def __init__(self, rule: str, part: str, cause: Exception) -> None:
+        cause_text = f"{type(cause).__name__}: {cause}"
+        if len(cause_text) > MAX_REASON_CHARS:
+            cause_text = cause_text[: MAX_REASON_CHARS - 3] + "..."
+        super().__init__(f"{part}: {cause_text}")
+        self.rule = rule
+        self.part = part
+        self.cause_text = cause_text
+        self.reason = f"{part}: {cause_text}"
+
+
+def _part(rule: RuleDefinition, part: str, compute: Callable[[], T]) -> T:
+    """`compute()`, with any failure named after the part of `rule` it came from."""
+    try:
+        return compute()
+    except RuleEvaluationError:
+        raise
+    except Exception as exc:  # any failure of an admin's expression is that rule's alone
+        raise RuleEvaluationError(rule.id, part, exc) from exc
 
 
 class _Env:
@@ -39,7 +71,7 @@ class _Env:
     def name(self, name: str) -> Any:
         if name in self.lets:
             if name not in self.values:
-                self.values[name] = self.lets[name].evaluate(self)
+                self.values[name] = self.evaluate(self.lets[name])
             return self.values[name]
         if name in self.rule.params:
             return self.rule.params[name]
@@ -65,38 +97,57 @@ class RuleOutcome:
     rule: RuleDefinition
     status: NDArray[np.int8]
     env: _Env
+    # Why the rule could not be evaluated (every status is then ERROR).
+    error: RuleEvaluationError | None = None
+
+
+def _shape(cohort: Cohort, rule: RuleDefinition) -> tuple[int, ...]:
+    if rule.per == "week":
+        return (cohort.n_athletes, cohort.n_weeks)
+    return (cohort.runs()["distance_m"].size,)
 
 
 def _statuses(cohort: Cohort, rule: RuleDefinition, env: _Env) -> NDArray[np.int8]:
-    if rule.per == "week":
-        shape: tuple[int, ...] = (cohort.n_athletes, cohort.n_weeks)
-        known: Any = cohort.known
-    else:
-        shape = (cohort.runs()["distance_m"].size,)
-        known = True
+    shape = _shape(cohort, rule)
+    known: Any = cohort.known if rule.per == "week" else True
     if not rule.enabled:
         return np.full(shape, DISABLED, dtype=np.int8)
+    # Each `let` is computed here, in order, so a failure is blamed on the `let` that failed
+    # rather than on the condition that happened to use it first.
+    for name, _expr in rule.lets:
+        _part(rule, f"let.{name}", partial(env.name, name))
 
-    def holds(expr: Expr) -> NDArray[np.bool_]:
-        return np.broadcast_to(np.asarray(env.evaluate(expr), dtype=bool), shape)
+    def holds(expr: Expr, part: str) -> NDArray[np.bool_]:
+        return _part(
+            rule,
+            part,
+            lambda: np.broadcast_to(np.asarray(env.evaluate(expr), dtype=bool), shape),
+        )
 
-    status = np.where(holds(rule.fires_when), FIRED, CLEAR).astype(np.int8)
-    for guard in rule.guards:
-        status[~holds(guard)] = NO_BASELINE
+    status = np.where(holds(rule.fires_when, "fires_when"), FIRED, CLEAR).astype(np.int8)
+    for i, guard in enumerate(rule.guards):
+        status[~holds(guard, f"guards[{i}]")] = NO_BASELINE
     if rule.requires_history is not None:
-        status[~holds(rule.requires_history)] = INSUFFICIENT
+        status[~holds(rule.requires_history, "requires_history")] = INSUFFICIENT
     status[~np.broadcast_to(known, shape)] = INSUFFICIENT
     return status
 
 
 def evaluate_cohort(cohort: Cohort, config: RulesConfig) -> dict[str, RuleOutcome]:
-    """Status codes for every rule; rules that need gear are left out when no gear is known."""
+    """Status codes for every rule; rules that need gear are left out when no gear is known.
+
+    A rule that fails gets ERROR everywhere and the reason, and the others go on.
+    """
     outcomes: dict[str, RuleOutcome] = {}
     for rule in config.rules.values():
         if rule.needs_gear and cohort.gear is None:
             continue
         env = _Env(cohort, rule)
-        outcomes[rule.id] = RuleOutcome(rule, _statuses(cohort, rule, env), env)
+        try:
+            outcomes[rule.id] = RuleOutcome(rule, _statuses(cohort, rule, env), env)
+        except RuleEvaluationError as exc:
+            status = np.full(_shape(cohort, rule), ERROR, dtype=np.int8)
+            outcomes[rule.id] = RuleOutcome(rule, status, env, exc)
     return outcomes
 
 
@@ -130,45 +181,69 @@ class _AthleteView:
         self.cohort = cohort
         self.outcomes = outcomes
         self.athlete = athlete
+        # The first failure of each rule while building findings, for `rule_failures`.
+        self.errors: dict[str, RuleEvaluationError] = {
+            rule_id: outcome.error for rule_id, outcome in outcomes.items() if outcome.error
+        }
 
     def week(self, week: int) -> list[Finding]:
         found: list[Finding] = []
         week_start = dt.date.fromordinal(self.cohort.day0 + 7 * week)
         for outcome in self.outcomes.values():
-            rule = outcome.rule
-            if rule.per == "week":
-                code = int(outcome.status[self.athlete, week])
-                found.append(self.finding(outcome, code, (self.athlete, week), week_start))
-            elif not rule.enabled:
-                found.append(self.finding(outcome, DISABLED, 0, week_start))
-            else:
-                runs = self.cohort.runs()
-                for i in np.flatnonzero((runs["athlete"] == self.athlete) & (runs["week"] == week)):
-                    found.append(self.finding(outcome, int(outcome.status[i]), int(i), week_start))
+            try:
+                found.extend(self.rule_week(outcome, week, week_start))
+            except RuleEvaluationError as exc:
+                self.errors.setdefault(exc.rule, exc)
+                found.append(self.failed(outcome.rule, week_start, exc))
         return found
+
+    def rule_week(self, outcome: RuleOutcome, week: int, week_start: dt.date) -> list[Finding]:
+        """One rule's findings for the week: one, or one per run for a per-run rule."""
+        rule = outcome.rule
+        if outcome.error is not None:
+            return [self.failed(rule, week_start, outcome.error)]
+        if rule.per == "week":
+            code = int(outcome.status[self.athlete, week])
+            return [self.finding(outcome, code, (self.athlete, week), week_start)]
+        if not rule.enabled:
+            return [self.finding(outcome, DISABLED, 0, week_start)]
+        runs = self.cohort.runs()
+        return [
+            self.finding(outcome, int(outcome.status[i]), int(i), week_start)
+            for i in np.flatnonzero((runs["athlete"] == self.athlete) & (runs["week"] == week))
+        ]
+
+    def failed(
+        self, rule: RuleDefinition, week_start: dt.date, exc: RuleEvaluationError
+    ) -> Finding:
+        return replace(self.shell(rule, week_start, "error", None, None), error=exc.reason)
 
     def finding(
         self, outcome: RuleOutcome, code: int, index: tuple[int, ...] | int, week_start: dt.date
     ) -> Finding:
         rule, env = outcome.rule, outcome.env
+
+        def raw(expr: Expr | None, part: str) -> Any:
+            return (
+                None
+                if expr is None
+                else _part(rule, part, lambda: _pick(env.evaluate(expr), index))
+            )
+
         threshold = None
-        if rule.threshold is not None and (
-            code != DISABLED or rule.threshold.names <= set(rule.params)
+        if rule.shown_threshold is not None and (
+            code != DISABLED or rule.shown_threshold.names <= set(rule.params)
         ):
-            threshold = _number(_pick(env.evaluate(rule.threshold), index))
+            threshold = _number(raw(rule.shown_threshold, "shown_threshold"))
         if code == DISABLED:
             return self.shell(rule, week_start, "disabled", None, threshold)
-        raw_value = _pick(env.evaluate(rule.value), index) if rule.value else None
-        value = _number(raw_value)
+        raw_value = raw(rule.value, "value")
+        value = _part(rule, "value", lambda: _number(raw_value))
         figures: dict[str, Figure] = {}
         for key, expr in rule.figures:
-            raw = _pick(env.evaluate(expr), index)
-            if expr.type == "date":
-                figures[key] = dt.date.fromordinal(int(raw)).isoformat() if raw > 0 else None
-            elif expr.type == "text":
-                figures[key] = None if raw is None else str(raw)
-            else:
-                figures[key] = _number(raw, key)
+            figures[key] = _part(
+                rule, f"figures.{key}", partial(self.figure, env, expr, index, key)
+            )
         band = None
         if code == FIRED and value is not None and raw_value is not None:
             # Bands compare the exact value, not the rounded one shown.
@@ -180,6 +255,16 @@ class _AthleteView:
             activity_id = int(runs["activity_id"][index])
             run_date = dt.date.fromordinal(int(runs["day"][index]))
         return replace(finding, band=band, figures=figures, activity_id=activity_id, date=run_date)
+
+    @staticmethod
+    def figure(env: _Env, expr: Expr, index: tuple[int, ...] | int, key: str) -> Figure:
+        """A figure as the email shows it: an ISO date, text, or a rounded number."""
+        raw = _pick(env.evaluate(expr), index)
+        if expr.type == "date":
+            return dt.date.fromordinal(int(raw)).isoformat() if raw > 0 else None
+        if expr.type == "text":
+            return None if raw is None else str(raw)
+        return _number(raw, key)
 
     @staticmethod
     def shell(
@@ -269,3 +354,15 @@ def evaluate_all(
     cohort, view = _single(activities, config, overrides, gear, None, history_start, back_pain)
     first = int(cohort.first_week[0])
     return [f for week in range(first, cohort.n_weeks) for f in view.week(week)]
+
+
+def rule_failures(
+    activities: Iterable[ActivityLike],
+    config: RulesConfig,
+    gear: Mapping[str, GearLike] | None = None,
+) -> dict[str, RuleEvaluationError]:
+    """The first failure of each rule that cannot be evaluated over every week of `activities`."""
+    cohort, view = _single(activities, config, None, gear, None, None)
+    for week in range(int(cohort.first_week[0]), cohort.n_weeks):
+        view.week(week)
+    return view.errors

@@ -7,8 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["fired", "clear", "insufficient_history", "no_baseline", "disabled"]
-STATUSES: tuple[Status, ...] = ("fired", "clear", "insufficient_history", "no_baseline", "disabled")
+Status = Literal["fired", "clear", "insufficient_history", "no_baseline", "disabled", "error"]
+# Indexed by the engine's status codes (rules/evaluate.py); "error": the rule could not be
+# evaluated (see `Finding.error`), while the other rules were.
+STATUSES: tuple[Status, ...] = (
+    "fired",
+    "clear",
+    "insufficient_history",
+    "no_baseline",
+    "disabled",
+    "error",
+)
 Figure = int | float | str | None
 
 
@@ -33,6 +42,8 @@ class Finding:
     advice_why: str | None = None
     advice_do: str | None = None
     exercise_focus: tuple[str, ...] = ()
+    # Why the rule could not be evaluated (status "error"): the part of the rule and the cause.
+    error: str | None = None
 
     @property
     def fired(self) -> bool:
@@ -53,4 +64,5 @@ class Finding:
             "figures": dict(self.figures),
             "advice": {"why": self.advice_why, "do": self.advice_do},
             "exercise_focus": list(self.exercise_focus),
+            "error": self.error,
         }

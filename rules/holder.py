@@ -11,7 +11,8 @@ import logging
 import threading
 from pathlib import Path
 
-from rules.config import SHIPPED_RULES, ConfigError, RulesConfig, load_config
+from rules.config import SHIPPED_RULES, ConfigError, RulesConfig
+from rules.rules_file import load_config
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,13 @@ class ConfigHolder:
         self.path = Path(path) if path is not None else SHIPPED_RULES
         self._lock = threading.Lock()
         self._stamp = self._file_stamp()
-        self._config = load_config(self.path)  # the first load must succeed
+        self._config = self._loaded(load_config(self.path))  # the first load must succeed
         self.last_error: ConfigError | None = None
+
+    def _loaded(self, config: RulesConfig) -> RulesConfig:
+        for warning in config.warnings:
+            log.warning("%s", warning)
+        return config
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -55,6 +61,6 @@ class ConfigHolder:
                 return self._config
             if candidate.version != self._config.version:
                 log.info("rules file %s reloaded, version %s", self.path, candidate.version[:12])
-            self._config = candidate
+            self._config = self._loaded(candidate)
             self.last_error = None
             return self._config

@@ -228,6 +228,9 @@ class Evaluation(Base):
     rules_version: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Rules that could not be evaluated this week, [{"rule": id, "error": reason}]; the week
+    # was judged (and its digest sent) on the others. NULL when every rule ran.
+    rule_errors: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (
         UniqueConstraint("athlete_id", "week_start"),

@@ -7,6 +7,7 @@ the variable (see `SettingsError`), because a traceback at boot hides which knob
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 from collections.abc import Callable
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 
 VAR_DIR = Path("var")
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'strideguard.db'}"
+
+
+def _items(value: str) -> list[str]:
+    """A comma-separated setting as its non-empty items."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 class SettingsError(Exception):
@@ -70,6 +76,8 @@ class Settings(BaseSettings):
         "deferred", alias="STRAVA_WEBHOOK_SYNC"
     )
     public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    # Proxies whose X-Forwarded-For/-Proto are believed (addresses or networks, comma-separated).
+    trusted_proxies: str = Field("", alias="TRUSTED_PROXIES")
     secret_key: str | None = Field(None, alias="SECRET_KEY", repr=False)
     token_encryption_key: str | None = Field(None, alias="TOKEN_ENCRYPTION_KEY", repr=False)
     rules_path: Path | None = Field(None, alias="RULES_PATH")
@@ -151,6 +159,23 @@ class Settings(BaseSettings):
                 "`strideguard keys generate`"
             ) from None
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for item in _items(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network; list the TLS proxy's address "
+                    "(e.g. 10.0.0.5 or 172.16.0.0/12), comma-separated"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _items(self.trusted_proxies)
 
     @field_validator("log_level")
     @classmethod

@@ -8,7 +8,8 @@
 3. refresh the lookback window from Strava (defer, not fail, when the rate budget is spent);
 4. run the rules over the window's activities as Strava returned them (not over rows the
    retention purge may be deleting meanwhile), with the athlete's overrides, gear and
-   back-pain check-ins (their own answers, passed in as plain data);
+   back-pain check-ins (their own answers, passed in as plain data); a rule that cannot be
+   evaluated is recorded in `rule_errors` and the week judged on the others;
 5. drop muted rules, and everything while paused or when mail cannot be delivered;
 6. in ONE transaction: insert the fired alerts (unique per athlete, week and rule), the outbox
    row if there are new alerts and no digest exists for the week yet, and mark the row done.
@@ -132,6 +133,15 @@ def mail_blocked_reason(athlete: Athlete, week_start: dt.date) -> str | None:
     return None
 
 
+def failed_rules(findings: Sequence[rules.Finding]) -> list[dict[str, str]]:
+    """The rules that could not be evaluated, once each, with the first reason."""
+    failed: dict[str, str] = {}
+    for finding in findings:
+        if finding.status == "error":
+            failed.setdefault(finding.rule, finding.error or "unknown error")
+    return [{"rule": rule, "error": error} for rule, error in failed.items()]
+
+
 def alertable(findings: Sequence[dict[str, Any]], muted: Sequence[str]) -> list[dict[str, Any]]:
     """The fired findings the athlete still wants to hear about."""
     muted_set = set(muted)
@@ -148,6 +158,7 @@ def record_outcome(
     public_base_url: str,
     rules_version: str | None,
     now: dt.datetime,
+    rule_errors: Sequence[dict[str, str]] = (),
 ) -> int | None:
     """Alerts, digest row and "done" in the caller's single transaction; the new outbox id.
 
@@ -208,6 +219,7 @@ def record_outcome(
             finished_at=now,
             last_error=None,
             rules_version=rules_version,
+            rule_errors=list(rule_errors) or None,
         )
     )
     return outbox_id
@@ -383,6 +395,13 @@ def _evaluate_claimed(
                 release(session, claim_.evaluation_id, status="failed", last_error=reason)
             raise GaveUp(reason) from exc
     fired = alertable([finding.to_dict() for finding in findings], athlete.muted_rules or [])
+    rule_errors = failed_rules(findings)
+    if rule_errors:
+        log.error(
+            "rules not evaluated, the week is judged on the others: %s",
+            "; ".join(f"{e['rule']}: {e['error']}" for e in rule_errors),
+            extra={"athlete_id": athlete_id, "week_start": week_start.isoformat()},
+        )
     with transaction(runtime.sessions) as session:
         return record_outcome(
             session,
@@ -393,6 +412,7 @@ def _evaluate_claimed(
             public_base_url=runtime.settings.public_base_url,
             rules_version=config.version,
             now=runtime.clock(),
+            rule_errors=rule_errors,
         )
 
 

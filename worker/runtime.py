@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
@@ -92,8 +91,15 @@ class WorkerRuntime:
     jobs: Jobs = field(init=False)
     webhook_drains: DrainRequests = field(init=False)
     strava: StravaContext = field(init=False)
+    # The rules in force; reloads a valid edit of RULES_PATH without a restart. Loaded here,
+    # at start-up, so a broken file stops the process (ConfigError) instead of failing the
+    # first page or job that asks; later broken edits leave the last good version in force.
+    rules: ConfigHolder = field(init=False)
 
     def __post_init__(self) -> None:
+        from rules import ConfigHolder  # numpy: loaded by processes that build a runtime
+
+        self.rules = ConfigHolder(self.settings.rules_path)
         self.jobs = Jobs(self.broker)
         self.webhook_drains = make_drain_requests(self.broker)
         # The budget's keys live under the queue namespace, so deployments sharing a Redis
@@ -102,13 +108,6 @@ class WorkerRuntime:
             self.settings, namespace=f"{self.settings.queue_namespace}:strava-budget"
         )
         self.strava = make_context(self.settings, self.sessions, budget=budget, clock=self.clock)
-
-    @cached_property
-    def rules(self) -> ConfigHolder:
-        """The rules in force; reloads a valid edit of RULES_PATH without a restart."""
-        from rules import ConfigHolder
-
-        return ConfigHolder(self.settings.rules_path)
 
     @property
     def lease(self) -> dt.timedelta:

@@ -37,11 +37,19 @@ def check(
             help="Rules file to check (default: RULES_PATH, else the shipped rules.yaml)."
         ),
     ] = None,
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="table: a summary or one error a line; json: one object."),
+    ] = OutputFormat.table,
 ) -> None:
-    """Validate a rules file: exit 0 with a summary, or 1 with one `path:line:col:` error a line."""
+    """Validate a rules file: exit 0 with a summary, or 1 with one `path:line:col:` error a line.
+
+    Every rule is also run once on a built-in sample history, so a rule that cannot be
+    computed fails here too.
+    """
     from strideguard.cli.rules_io import check_file
 
-    check_file(path)
+    check_file(path, output)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -90,9 +91,49 @@ def _load(path: Path | None) -> RulesConfig:
 # ---------------------------------------------------------------- check
 
 
-def check_file(path: Path | None) -> None:
-    config = _load(path)
+_LOCATED = re.compile(r"^(?P<path>.*):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$", re.S)
+
+
+def _located(line: str) -> dict[str, Any]:
+    """A `path:line:col: message` line as the fields a script reads."""
+    found = _LOCATED.match(line)
+    if found is None:
+        return {"path": None, "line": None, "column": None, "message": line}
+    return {
+        "path": found["path"],
+        "line": int(found["line"]),
+        "column": int(found["column"]),
+        "message": found["message"],
+    }
+
+
+def check_file(path: Path | None, output: OutputFormat = OutputFormat.table) -> None:
+    target = path if path is not None else _rules_path_in_force()
+    try:
+        config = load_config(target)
+    except ConfigError as exc:
+        if output == OutputFormat.json:
+            errors = [_located(line) for line in exc.errors]
+            typer.echo(json.dumps({"path": str(target), "valid": False, "errors": errors}))
+        else:
+            for line in exc.errors:
+                typer.echo(line, err=True)
+        raise typer.Exit(1) from None
     enabled = sum(1 for rule in config.rules.values() if rule.enabled)
+    if output == OutputFormat.json:
+        summary = {
+            "path": config.source,
+            "valid": True,
+            "rules": len(config.rules),
+            "enabled": sorted(r.id for r in config.rules.values() if r.enabled),
+            "version": config.version,
+            "errors": [],
+            "warnings": [_located(line) for line in config.warnings],
+        }
+        typer.echo(json.dumps(summary))
+        return
+    for line in config.warnings:
+        typer.echo(line, err=True)
     typer.echo(
         f"{config.source}: OK, {len(config.rules)} rules ({enabled} enabled), "
         f"version {config.version[:12]}"
@@ -164,6 +205,7 @@ _STATUS_STYLE = {
     "insufficient_history": "dim",
     "no_baseline": "yellow",
     "disabled": "dim",
+    "error": "bold magenta",
 }
 
 
@@ -177,6 +219,8 @@ def _findings_table(findings: Sequence[Finding], open_week: dt.date | None) -> T
         if open_week and finding.week_start >= open_week:
             week += " (open)"
         details = [f"band={finding.band}"] if finding.band else []
+        if finding.error:
+            details.append(finding.error)
         if finding.activity_id:
             details.append(f"run {finding.activity_id} on {finding.date}")
         details.append(_figures_text(finding))

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.rules_gate import require_valid_rules
 from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
@@ -30,7 +31,6 @@ def serve(
     var/outbox/. With DATABASE_URL and REDIS_URL set the same code runs split instead:
     `strideguard web`, `strideguard worker` and `strideguard scheduler`.
     """
-    import uvicorn
     from alembic import command
 
     from strideguard.db import alembic_config, check_migrated, check_reachable, make_engine
@@ -39,6 +39,7 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    require_valid_rules(settings)
     engine = make_engine(settings.database_url)
     if settings.embedded:
         check_reachable(engine)
@@ -50,13 +51,14 @@ def serve(
         sink = OutboxSink(OUTBOX).start()
         settings = settings.model_copy(update={"smtp_url": sink.smtp_url})
         log.warning("SMTP_URL is not set: digests are filed under %s/ as .eml and .html", OUTBOX)
+    from strideguard.web import serving
     from strideguard.web.app import create_app  # the web stack is heavy: load on use
 
     app = create_app(settings)
     attach_worker_or_exit(app, settings, run_jobs=True)
     try:
         freeze_startup_objects()
-        uvicorn.run(app, host=host, port=port, log_config=None)
+        serving.run(app, settings, host, port)
     finally:
         if sink is not None:
             sink.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.rules_gate import require_valid_rules
 from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
@@ -19,17 +20,17 @@ def web(
 
     Without REDIS_URL it also runs the background jobs and the scheduler in this process.
     """
-    import uvicorn
-
     from strideguard.db import check_migrated, make_engine
     from strideguard.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    require_valid_rules(settings)
     check_migrated(make_engine(settings.database_url))
+    from strideguard.web import serving
     from strideguard.web.app import create_app  # the web stack is heavy: load on use
 
     app = create_app(settings)
     attach_worker_or_exit(app, settings)
     freeze_startup_objects()
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    serving.run(app, settings, host, port)

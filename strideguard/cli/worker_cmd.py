@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.rules_gate import require_valid_rules
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
 
@@ -41,6 +42,7 @@ def _prepare() -> Settings:
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    require_valid_rules(settings)
     engine = make_engine(settings.database_url)
     check_migrated(engine)
     engine.dispose()

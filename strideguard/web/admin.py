@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +43,12 @@ def _login_page(request: Request, error: str | None = None, status: int = 200) -
     return response
 
 
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
     return _login_page(request)
@@ -70,9 +77,11 @@ def login(
         with transaction(sessions) as session:
             admin_auth.forget_attempt(session, attempt)
     if wait_s:
-        return _login_page(
-            request, f"Too many failed logins. Try again in {wait_s // 60 + 1} minutes.", 429
+        page = _login_page(
+            request, f"Too many failed logins. Try again in {_duration(wait_s)}.", 429
         )
+        page.headers["Retry-After"] = str(wait_s)
+        return page
     if not right:
         return _login_page(request, "Wrong password.", 401)
     response = RedirectResponse("/admin", status_code=303)
@@ -104,6 +113,7 @@ def dashboard(request: Request) -> Response:
             "athletes": admin_queries.athletes(db),
             "outbox": admin_queries.outbox_counts(db),
             "failures": admin_queries.failed_jobs(db),
+            "rule_failures": admin_queries.rule_failures(db),
             "alerts": admin_queries.alert_counts(db, today),
             "operations": admin_operations.operations(runtime, now) if runtime else None,
         }

@@ -2,14 +2,22 @@
 
 The admin view shows athletes' data, so it gets the full set: HttpOnly + SameSite=Strict
 cookies (Secure over https), a CSRF token on every form, a session that the server can end
-(strideguard.admin_sessions), and a cap on failed logins per client and overall, counted in the
-database so it holds across web processes.
+(strideguard.admin_sessions), and limits on failed logins, counted in the database so they hold
+across web processes:
+
+- per client: after MAX_FAILURES_PER_CLIENT failures in THROTTLE_WINDOW, that client waits for
+  the window; the client is the connecting address, or the one a proxy named in TRUSTED_PROXIES
+  forwards (strideguard.web.serving), so a forged X-Forwarded-For is just a header;
+- overall: past MAX_FAILURES_OVERALL failures from anyone (guesses spread over many addresses),
+  every client that has failed must wait a growing delay between attempts. A client that has
+  not failed is never held back, so a stranger cannot lock the admin out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -29,6 +37,10 @@ SESSION_MAX_AGE_S = int(admin_sessions.LIFETIME.total_seconds())
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
 MAX_FAILURES_PER_CLIENT = 5
 MAX_FAILURES_OVERALL = 50
+# The overall brake: the wait between a failed client's attempts starts at BRAKE_FIRST_DELAY
+# and doubles with every BRAKE_STEP further failures, up to THROTTLE_WINDOW.
+BRAKE_FIRST_DELAY = dt.timedelta(seconds=2)
+BRAKE_STEP = 10
 
 
 @dataclass(frozen=True)
@@ -107,28 +119,54 @@ def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def brake_delay(overall: int) -> dt.timedelta:
+    """The wait between attempts of a client that has failed, with `overall` failures in the
+    window (none below the cap)."""
+    if overall < MAX_FAILURES_OVERALL:
+        return dt.timedelta(0)
+    doublings = min((overall - MAX_FAILURES_OVERALL) // BRAKE_STEP, 20)
+    delay: dt.timedelta = BRAKE_FIRST_DELAY * (1 << doublings)
+    return min(THROTTLE_WINDOW, delay)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite: naive UTC
+
+
+def _seconds_until(moment: dt.datetime, now: dt.datetime) -> int:
+    return max(0, math.ceil((_utc(moment) - now).total_seconds()))
+
+
 def throttled_for(
     session: Session, remote: str, now: dt.datetime | None = None, *, pending: int = 0
 ) -> int:
     """Seconds until `remote` may try again, or 0. Old failures are pruned on the way.
 
-    `pending`: attempts of this request already recorded (and so counted) as failures.
+    `pending`: attempts of this request already recorded (and so counted) as failures; they
+    are the newest rows of `remote`.
     """
     now = now or utcnow()
     since = now - THROTTLE_WINDOW
     session.execute(delete(AdminLoginFailure).where(AdminLoginFailure.at < since))
-    mine = session.execute(
-        select(func.count(), func.min(AdminLoginFailure.at)).where(
-            AdminLoginFailure.remote == remote, AdminLoginFailure.at >= since
-        )
+    recent = AdminLoginFailure.at >= since
+    mine = AdminLoginFailure.remote == remote
+    count, oldest = session.execute(
+        select(func.count(), func.min(AdminLoginFailure.at)).where(mine, recent)
     ).one()
-    overall = session.scalar(select(func.count()).where(AdminLoginFailure.at >= since)) or 0
-    if mine[0] - pending < MAX_FAILURES_PER_CLIENT and overall - pending < MAX_FAILURES_OVERALL:
+    if count - pending >= MAX_FAILURES_PER_CLIENT:
+        return max(1, _seconds_until(oldest + THROTTLE_WINDOW, now))
+    overall = (session.scalar(select(func.count()).where(recent)) or 0) - pending
+    if overall < MAX_FAILURES_OVERALL or count - pending <= 0:
         return 0
-    oldest = mine[1] or now
-    if oldest.tzinfo is None:  # SQLite hands back naive UTC
-        oldest = oldest.replace(tzinfo=dt.UTC)
-    return max(1, int((oldest + THROTTLE_WINDOW - now).total_seconds()))
+    last = session.scalar(
+        select(AdminLoginFailure.at)
+        .where(mine, recent)
+        .order_by(AdminLoginFailure.at.desc(), AdminLoginFailure.id.desc())
+        .offset(pending)
+        .limit(1)
+    )
+    assert last is not None  # count - pending > 0 rows are older than this request's
+    return _seconds_until(last + brake_delay(overall), now)
 
 
 def record_failure(session: Session, remote: str) -> int:

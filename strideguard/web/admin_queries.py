@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -42,6 +42,17 @@ class FailedJob:
     subject: str
     attempts: int
     error: str
+
+
+@dataclass(frozen=True)
+class RuleFailure:
+    """A rule that could not be evaluated: how many recent weeks it missed, and the last why."""
+
+    rule: str
+    weeks: int
+    last_error: str
+    last_athlete_id: int
+    last_week: dt.date
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,27 @@ def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
         ),
     ]
     return failures[:limit]
+
+
+def rule_failures(session: Session, recent: int = 200) -> list[RuleFailure]:
+    """Rules that failed in the `recent` latest evaluations that recorded a failing rule."""
+    rows = session.execute(
+        select(Evaluation.athlete_id, Evaluation.week_start, Evaluation.rule_errors)
+        .where(Evaluation.rule_errors.is_not(None))
+        .order_by(Evaluation.finished_at.desc(), Evaluation.id.desc())
+        .limit(recent)
+    ).all()
+    found: dict[str, RuleFailure] = {}
+    for athlete_id, week_start, errors in rows:  # newest first: the first seen is the last
+        for entry in errors or ():
+            rule = str(entry.get("rule"))
+            seen = found.get(rule)
+            found[rule] = (
+                replace(seen, weeks=seen.weeks + 1)
+                if seen
+                else RuleFailure(rule, 1, str(entry.get("error")), athlete_id, week_start)
+            )
+    return sorted(found.values(), key=lambda failure: failure.rule)
 
 
 def alert_counts(session: Session, today: dt.date, weeks: int = 12) -> AlertCounts:

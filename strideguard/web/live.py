@@ -14,6 +14,8 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from strideguard.web.serving import proxy_options
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -29,7 +31,13 @@ class LiveServer:
         self.port = port or free_port()
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", log_config=None
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            log_config=None,
+            # As `serve` and `web` do: forwarded headers only from TRUSTED_PROXIES.
+            **proxy_options(app.state.settings),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)

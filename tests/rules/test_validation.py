@@ -26,7 +26,7 @@ rules:
       threshold: 50000
     fires_when: run_m > threshold
     value: run_m
-    threshold: threshold
+    shown_threshold: threshold
 """
 
 
@@ -156,8 +156,10 @@ def test_all_errors_are_reported_at_once_in_line_order(tmp_path: Path) -> None:
 
 
 def test_window_parameter_must_be_a_whole_number(tmp_path: Path) -> None:
-    text = GOOD_RULE.replace("threshold: 50000", "threshold: 50000\n      weeks: 2.5").replace(
-        "fires_when: run_m > threshold", "fires_when: run_m > prior_sum(run_m, weeks)"
+    text = (
+        GOOD_RULE.replace("threshold: 50000", "threshold: 50000\n      weeks: 2.5")
+        .replace("fires_when: run_m > threshold", "fires_when: run_m > prior_sum(run_m, weeks)")
+        .replace("    shown_threshold: threshold\n", "")
     )
     assert errors_for(tmp_path, text) == [
         "9:14: params.weeks: 2.5 is out of range: a window length is a whole number 1 to 104"

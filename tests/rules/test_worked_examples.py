@@ -430,7 +430,7 @@ rules:
     guards: [chronic > 0]
     fires_when: acute > threshold * chronic
     value: acwr
-    threshold: threshold
+    shown_threshold: threshold
     figures: {acwr: acwr, acute_m: 7 * acute, chronic_m: 7 * chronic}
 """
     )

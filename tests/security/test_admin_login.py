@@ -18,11 +18,13 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
+from pydantic import ValidationError
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,8 +36,9 @@ from strideguard import admin_sessions
 from strideguard.models import AdminLoginFailure, AdminSession
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
-from strideguard.web import admin_auth
+from strideguard.web import admin_auth, serving
 from strideguard.web.app import create_app
+from strideguard.web.live import LiveServer
 from tests.strava.conftest import AppUnderTest
 from worker import sync_jobs
 from worker.runtime import start_runtime
@@ -63,7 +66,7 @@ def _csrf(page_text: str) -> str:
     return found.group(1)
 
 
-def _login(client: TestClient, password: str, **headers: str) -> int:
+def _login(client: httpx.Client, password: str, **headers: str) -> int:
     page = client.get("/admin/login")
     answer = client.post(
         "/admin/login",
@@ -93,18 +96,98 @@ def test_throttle_is_per_client_and_a_forged_forwarded_for_does_not_reset_it(
     assert _login(TestClient(admin_app, client=COLLEAGUE), PASSWORD) == 303
 
 
-def test_many_addresses_together_hit_the_overall_cap(
+def test_rotating_x_forwarded_for_from_loopback_does_not_escape_the_throttle(
+    admin_app: FastAPI,
+) -> None:
+    """uvicorn believed X-Forwarded-For from 127.0.0.1 by default: 30 guesses, no 429."""
+    with LiveServer(admin_app) as server, httpx.Client(base_url=server.url) as client:
+        for i in range(admin_auth.MAX_FAILURES_PER_CLIENT):
+            assert _login(client, "wrong", **{"X-Forwarded-For": f"192.0.2.{i}"}) == 401
+        assert _login(client, "wrong", **{"X-Forwarded-For": "192.0.2.200"}) == 429
+        assert _login(client, PASSWORD, **{"X-Forwarded-For": "192.0.2.201"}) == 429
+
+
+def test_a_trusted_proxy_s_forwarded_address_is_the_client(
+    admin_settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    settings = admin_settings.model_copy(update={"trusted_proxies": "127.0.0.1"})
+    app = create_app(settings)
+    attacker, admin = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "198.51.100.7"}
+    # What a proxy appending the real address sends when the attacker forges the header.
+    forged = {"X-Forwarded-For": "192.0.2.99, 203.0.113.5"}
+    try:
+        with LiveServer(app) as server, httpx.Client(base_url=server.url) as client:
+            for _ in range(admin_auth.MAX_FAILURES_PER_CLIENT):
+                assert _login(client, "wrong", **attacker) == 401
+            assert _login(client, PASSWORD, **attacker) == 429
+            assert _login(client, PASSWORD, **forged) == 429
+            with httpx.Client(base_url=server.url) as colleague:
+                assert _login(colleague, PASSWORD, **admin) == 303
+    finally:
+        app.state.engine.dispose()
+    with sessions() as session:
+        remotes = set(session.scalars(select(AdminLoginFailure.remote)))
+    assert remotes == {"203.0.113.5"}
+
+
+def test_trusted_proxies_must_be_addresses_or_networks(admin_settings: Settings) -> None:
+    assert Settings(TRUSTED_PROXIES="10.0.0.5, 172.16.0.0/12").trusted_proxy_list == [
+        "10.0.0.5",
+        "172.16.0.0/12",
+    ]
+    assert serving.proxy_options(admin_settings) == {"proxy_headers": False}
+    with pytest.raises(ValidationError, match="'\\*' is not an IP address or network"):
+        Settings(TRUSTED_PROXIES="*")
+
+
+def _spread_failures(sessions: sessionmaker[Session], count: int) -> None:
+    """Earlier wrong guesses, one per address, as the route records them."""
+    with sessions.begin() as session:
+        for i in range(count):
+            admin_auth.record_failure(session, f"10.0.{i // 250}.{i % 250}")
+
+
+def test_many_addresses_together_are_slowed_down_but_never_lock_the_admin_out(
     admin_app: FastAPI, sessions: sessionmaker[Session]
 ) -> None:
-    """A botnet spreading guesses below the per-client cap is stopped by the overall cap."""
-    spread = admin_auth.MAX_FAILURES_OVERALL - admin_auth.MAX_FAILURES_PER_CLIENT
-    with sessions.begin() as session:  # earlier guesses, one per address, as the route records
-        for i in range(spread):
-            admin_auth.record_failure(session, f"10.0.{i // 250}.{i % 250}")
-    for i in range(admin_auth.MAX_FAILURES_PER_CLIENT):  # the last few, over HTTP
-        assert _login(TestClient(admin_app, client=(f"10.1.0.{i}", 1)), "wrong") == 401
-    newcomer = TestClient(admin_app, client=("10.2.0.1", 1))
-    assert _login(newcomer, PASSWORD) == 429
+    """A botnet spreading guesses below the per-client cap meets a growing delay; the admin,
+    at an address that has not failed, still gets in with the right password at once."""
+    _spread_failures(sessions, admin_auth.MAX_FAILURES_OVERALL - 1)
+    guesser = TestClient(admin_app, client=("10.1.0.1", 1))
+    assert _login(guesser, "wrong") == 401  # the 50th failure: the brake is on
+    # The guesser, having failed, must wait, even with the right password.
+    page = guesser.get("/admin/login")
+    answer = guesser.post(
+        "/admin/login",
+        data={"password": PASSWORD, "csrf": _csrf(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 429
+    assert int(answer.headers["Retry-After"]) == 2
+    assert "Try again in 2 seconds" in answer.text
+    # Someone who has not failed is not refused.
+    assert _login(TestClient(admin_app, client=("192.0.2.10", 1)), PASSWORD) == 303
+
+
+def test_the_overall_brake_grows_with_the_failures_and_lifts_after_the_delay(
+    sessions: sessionmaker[Session],
+) -> None:
+    cap, step = admin_auth.MAX_FAILURES_OVERALL, admin_auth.BRAKE_STEP
+    delays = [
+        admin_auth.brake_delay(n).total_seconds()
+        for n in (cap - 1, cap, cap + step, cap + 5 * step)
+    ]
+    assert delays == [0, 2, 4, 64]
+    assert admin_auth.brake_delay(100_000) == admin_auth.THROTTLE_WINDOW
+
+    _spread_failures(sessions, cap + 5 * step)
+    now = dt.datetime.now(dt.UTC)
+    with sessions.begin() as session:
+        wait = admin_auth.throttled_for(session, "10.0.0.7", now)
+    assert 62 <= wait <= 64  # the address failed about now: it waits the delay
+    with sessions.begin() as session:
+        assert admin_auth.throttled_for(session, "10.0.0.7", now + dt.timedelta(seconds=65)) == 0
+        assert admin_auth.throttled_for(session, "192.0.2.10", now) == 0  # never failed
 
 
 def test_throttle_survives_a_restart_and_lifts_after_its_window(

@@ -11,17 +11,24 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from integrations.strava.simulator import SimClock, Simulator
+from rules.config import SHIPPED_RULES
 from strideguard.checkins import record_checkin
 from strideguard.links import read_link_token
 from strideguard.models import Activity, Alert, Evaluation, OutboxEmail, StravaConnection
+from strideguard.passwords import hash_password
 from strideguard.settings import Settings
+from strideguard.web.app import create_app
+from tests.spine.test_admin import PASSWORD as ADMIN_PASSWORD
+from tests.spine.test_admin import _login as admin_login
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -548,3 +555,76 @@ def test_a_back_pain_check_in_reaches_the_rules_and_changes_the_email(
     assert len(links) == 11
     token = parse_qs(urlsplit(links[7]).query)["token"][0]
     assert read_link_token(token, "checkin", pipeline_settings)["athlete_id"] == quiet
+
+
+# A rule the start-up check would refuse (its literal overflows int64). The test lets it in,
+# as a failure the sample history cannot expose would get in, to show the defence behind the
+# check: the week is judged on the other rules and the digest still goes out.
+BROKEN_RULE = """
+  broken:
+    title: Broken
+    enabled: true
+    severity: high
+    per: week
+    params:
+      factor: 10
+    fires_when: run_m * 10000000000000000000 > factor
+    shown_threshold: factor
+"""
+
+
+def test_a_rule_that_fails_at_evaluation_leaves_the_digest_and_shows_on_the_admin_page(
+    pipeline_settings: Settings,
+    clock: SimClock,
+    sim: Simulator,
+    smtp: SmtpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(SHIPPED_RULES.read_text() + BROKEN_RULE)
+    monkeypatch.setattr("rules.rules_file.trial_errors", lambda _config: [])
+    settings = pipeline_settings.model_copy(
+        update={"rules_path": rules_file, "admin_password_hash": hash_password(ADMIN_PASSWORD)}
+    )
+    runtime = start_runtime(settings, clock=clock.now)
+    pool = InProcessWorker(runtime, threads=2).start()
+    try:
+        risky = connect_risky(runtime, sim)
+        Scheduler(runtime).tick()
+        wait_for(lambda: settled(runtime), what="evaluations done and digests sent")
+        assert len(smtp.inbox.messages) == 1, describe(runtime, smtp)
+        with runtime.sessions() as session:
+            rows = {e.week_start: e for e in session.scalars(select(Evaluation))}
+            fired = set(session.scalars(select(Alert.rule_id).where(Alert.week_start == WEEK)))
+    finally:
+        pool.stop()
+        runtime.close()
+
+    message = smtp.inbox.messages[0]
+    assert message["To"] == "risa@example.com"
+    assert str(message["Subject"]).startswith("Your week of 13 Oct: one run 100% longer")
+    assert "Broken" not in text_part(message)
+    assert {"weekly_distance_spike", "single_run_spike"} <= fired
+    assert "broken" not in fired
+    overflow = "fires_when: OverflowError: Python int too large to convert to C long"
+    for row in rows.values():
+        assert row.status == "done"
+        assert row.rule_errors == [{"rule": "broken", "error": overflow}]
+
+    app = create_app(settings)
+    try:
+        # PUBLIC_BASE_URL is https, so the admin cookies are Secure: browse over https.
+        client = TestClient(app, base_url="https://testserver")
+        assert admin_login(client)[0] == 303
+        page = client.get("/admin")
+    finally:
+        app.state.engine.dispose()
+    assert page.status_code == 200
+    section = page.text.split("Rules that could not be evaluated")[1].split("</section>")[0]
+    assert "<td>broken</td>" in section
+    # Both weeks judged since the connection missed the rule; the latest is named.
+    assert re.search(
+        rf'<td class="num">2</td><td>athlete {risky}, week 2025-10-(06|13)</td>', section
+    )
+    assert overflow in section
