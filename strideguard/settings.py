@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     token_encryption_key: str | None = Field(None, alias="TOKEN_ENCRYPTION_KEY", repr=False)
     rules_path: Path | None = Field(None, alias="RULES_PATH")
     retention_days: Annotated[int, Field(ge=1, le=365)] = Field(7, alias="RETENTION_DAYS")
+    # Handled Strava webhook events are kept this long (to trace a deletion), then purged.
+    webhook_event_retention_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        14, alias="WEBHOOK_EVENT_RETENTION_DAYS"
+    )
     lookback_weeks: Annotated[int, Field(ge=1, le=52)] = Field(6, alias="LOOKBACK_WEEKS")
     admin_password_hash: str | None = Field(None, alias="ADMIN_PASSWORD_HASH", repr=False)
     log_level: str = Field("INFO", alias="LOG_LEVEL")

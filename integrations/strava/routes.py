@@ -7,8 +7,10 @@ created on first use from `app.state.settings` / `app.state.sessions`; the worke
 
 from __future__ import annotations
 
+import enum
 import hmac
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +29,7 @@ from integrations.strava.connect_email import (
 from integrations.strava.context import StravaContext, make_context
 from integrations.strava.disconnect import disconnect
 from integrations.strava.errors import StravaError
+from integrations.strava.intake_throttle import WINDOW_S, IntakeThrottle, make_throttle
 from integrations.strava.jobs import BackgroundRunner, Enqueue, StravaJob
 from integrations.strava.oauth import (
     BROWSER_COOKIE,
@@ -38,7 +41,12 @@ from integrations.strava.oauth import (
     judge_scopes,
     spend_state,
 )
-from integrations.strava.subscription import KnownSubscription
+from integrations.strava.subscription import (
+    WEBHOOK_PATH,
+    KnownSubscription,
+    is_legacy_callback,
+    webhook_secret,
+)
 from integrations.strava.webhooks import (
     MAX_BODY_BYTES,
     EventError,
@@ -75,8 +83,7 @@ def strava_enqueue(request: Request) -> Enqueue:
     return enqueue
 
 
-def _known_subscription(request: Request) -> KnownSubscription:
-    state = request.app.state
+def _known_subscription(state: Any) -> KnownSubscription:
     known: KnownSubscription | None = getattr(state, "known_subscription", None)
     if known is None:
         known = KnownSubscription()
@@ -271,14 +278,51 @@ def connect_email(
 # ------------------------------------------------------------------ webhook
 
 
-@router.get("/strava/webhook")
+class Intake(enum.Enum):
+    """Which callback a POST came to: ours with its secret, ours with a wrong one, or the old."""
+
+    SECRET = enum.auto()
+    WRONG_SECRET = enum.auto()
+    LEGACY = enum.auto()
+
+
+def _webhook_secret(request: Request) -> str:
+    state = request.app.state
+    secret: str | None = getattr(state, "webhook_secret", None)
+    if secret is None:
+        secret = webhook_secret(strava_context(request).settings)
+        state.webhook_secret = secret
+    return secret
+
+
+def _intake_throttle(request: Request) -> IntakeThrottle:
+    state = request.app.state
+    throttle: IntakeThrottle | None = getattr(state, "intake_throttle", None)
+    if throttle is None:
+        throttle = make_throttle(strava_context(request).settings)
+        state.intake_throttle = throttle
+    return throttle
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get(WEBHOOK_PATH + "/{secret}")
 def webhook_validate(
     request: Request,
+    secret: str,
     mode: Annotated[str | None, Query(alias="hub.mode")] = None,
     verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
     challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=200)] = None,
 ) -> JSONResponse:
-    """Strava's subscription handshake: echo the challenge if the verify token matches."""
+    """Strava's subscription handshake: echo the challenge if the secret and token match."""
+    throttle, client = _intake_throttle(request), _client(request)
+    if throttle.blocked(client):
+        return _too_many()
+    if not hmac.compare_digest(secret.encode(), _webhook_secret(request).encode()):
+        throttle.refused(client)
+        return JSONResponse({"error": "wrong webhook secret"}, 403)
     expected = strava_context(request).settings.strava_webhook_verify_token
     if not expected:
         return JSONResponse({"error": "STRAVA_WEBHOOK_VERIFY_TOKEN is not set"}, 403)
@@ -287,6 +331,14 @@ def webhook_validate(
     if not hmac.compare_digest((verify_token or "").encode(), expected.encode()):
         return JSONResponse({"error": "hub.verify_token does not match"}, 403)
     return JSONResponse({"hub.challenge": challenge})
+
+
+def _too_many() -> JSONResponse:
+    return JSONResponse(
+        {"error": "too many refused webhook requests from this address; try again later"},
+        429,
+        headers={"Retry-After": str(WINDOW_S)},
+    )
 
 
 async def _bounded_body(request: Request) -> bytes | None:
@@ -302,9 +354,23 @@ async def _bounded_body(request: Request) -> bytes | None:
     return bytes(body)
 
 
-@router.post("/strava/webhook")
-async def webhook_event(request: Request) -> JSONResponse:
+@router.post(WEBHOOK_PATH + "/{secret}")
+async def webhook_event(request: Request, secret: str) -> JSONResponse:
     """Validate, record once, enqueue; the work happens in a job."""
+    secret_ok = hmac.compare_digest(secret.encode(), _webhook_secret(request).encode())
+    return await _intake(request, Intake.SECRET if secret_ok else Intake.WRONG_SECRET)
+
+
+@router.post(WEBHOOK_PATH)
+async def legacy_webhook_event(request: Request) -> JSONResponse:
+    """The callback without its secret, for a subscription made before the secret existed.
+
+    Accepted only while the stored subscription still points here; remove in the next release.
+    """
+    return await _intake(request, Intake.LEGACY)
+
+
+async def _intake(request: Request, path: Intake) -> JSONResponse:
     body = await _bounded_body(request)
     if body is None:
         return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
@@ -312,28 +378,74 @@ async def webhook_event(request: Request) -> JSONResponse:
         event = parse_event(body)
     except EventError as problem:
         return JSONResponse({"error": str(problem)}, 400)
-    # The database and the queue block: on a worker thread they cannot stall the event loop,
-    # which would make every concurrent webhook wait behind this one.
+    # The database, the throttle and the queue block: on a worker thread they cannot stall
+    # the event loop, which would make every concurrent webhook wait behind this one.
     return await run_in_threadpool(
         _accept_event,
+        request.app.state,
         strava_context(request),
         strava_enqueue(request),
-        _known_subscription(request),
+        _intake_throttle(request),
+        _client(request),
+        path,
         event,
     )
 
 
 def _accept_event(
-    ctx: StravaContext, enqueue: Enqueue, subscription: KnownSubscription, event: PushEvent
+    state: Any,
+    ctx: StravaContext,
+    enqueue: Enqueue,
+    throttle: IntakeThrottle,
+    client: str,
+    path: Intake,
+    event: PushEvent,
 ) -> JSONResponse:
-    if not subscription.check(ctx.sessions, event.subscription_id):
-        return JSONResponse({"error": "unknown subscription_id"}, 403)
-    event_id = record_event(ctx, event)
+    if throttle.blocked(client):
+        return _too_many()
+    refusal = _refusal(state, ctx, path, event)
+    if refusal is not None:
+        throttle.refused(client)
+        log.info("webhook refused from %s: %s", client, refusal)
+        return JSONResponse({"error": refusal}, 403)
+    event_id = record_event(ctx, event, client)
     if event_id is None:
         return JSONResponse({"status": "duplicate"})
     batchable = applies_in_batch(event, ctx.settings.strava_webhook_sync)
     enqueue(StravaJob("webhook_event", event_id, batchable=batchable))
     return JSONResponse({"status": "received"})
+
+
+def _refusal(state: Any, ctx: StravaContext, path: Intake, event: PushEvent) -> str | None:
+    """Why the event cannot be ours, or None."""
+    if path is Intake.WRONG_SECRET:
+        return "wrong webhook secret"
+    callback = _known_subscription(state).callback_of(ctx.sessions, event.subscription_id)
+    if callback is None:
+        return "unknown subscription_id"
+    if path is Intake.LEGACY:
+        if not is_legacy_callback(callback):
+            return "this callback has moved; run `strideguard strava subscribe` to see where"
+        _warn_legacy(state)
+    return None
+
+
+LEGACY_WARNING_EVERY_S = 600.0
+
+
+def _warn_legacy(state: Any) -> None:
+    """Once per ten minutes per process: often enough to be seen, not a line per event."""
+    now = time.monotonic()
+    last: float | None = getattr(state, "legacy_warned_at", None)
+    if last is not None and now - last < LEGACY_WARNING_EVERY_S:
+        return
+    state.legacy_warned_at = now
+    log.warning(
+        "Strava events arrive at the old webhook callback %s, which anyone who guesses the "
+        "subscription id can use; run `strideguard strava subscribe` to move the subscription "
+        "to the callback with a secret (the old one stops working in the next release)",
+        WEBHOOK_PATH,
+    )
 
 
 # ------------------------------------------------------------------ disconnect

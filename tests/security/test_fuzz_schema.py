@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.context import StravaContext
 from integrations.strava.simulator import Simulator
+from integrations.strava.subscription import webhook_secret
 from strideguard.links import Purpose, make_link_token
 from strideguard.models import StravaSubscription
 from tests.strava.conftest import AppUnderTest, connect_directly
@@ -33,6 +34,7 @@ PUBLIC_PATHS = {
     "/strava/callback",
     "/connect/email",
     "/strava/webhook",
+    "/strava/webhook/{secret}",
     "/strava/disconnect",
     "/email/unsubscribe",
     "/email/mute",
@@ -59,7 +61,9 @@ def _form(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _complete(schema: dict[str, Any], tokens: dict[Purpose, str], csrf: str) -> dict[str, Any]:
+def _complete(
+    schema: dict[str, Any], tokens: dict[Purpose, str], csrf: str, secret: str
+) -> dict[str, Any]:
     """The app's schema plus the inputs its hand-parsing handlers read."""
     schema = copy.deepcopy(schema)
     paths = schema["paths"]
@@ -87,7 +91,7 @@ def _complete(schema: dict[str, Any], tokens: dict[Purpose, str], csrf: str) -> 
             }
         path["post"]["requestBody"] = _form(fields)
     ids = {"type": "integer"}
-    paths["/strava/webhook"]["post"]["requestBody"] = {
+    webhook_body = {
         "required": True,
         "content": {
             "application/json": {
@@ -114,6 +118,11 @@ def _complete(schema: dict[str, Any], tokens: dict[Purpose, str], csrf: str) -> 
             }
         },
     }
+    paths["/strava/webhook"]["post"]["requestBody"] = webhook_body
+    with_secret = paths["/strava/webhook/{secret}"]
+    for method in ("get", "post"):
+        with_secret[method]["parameters"][0]["schema"] = _token_or_junk(secret)
+    with_secret["post"]["requestBody"] = webhook_body
     return schema
 
 
@@ -136,7 +145,12 @@ def fuzzed_app(
         )
         for purpose in ("unsubscribe", "mute", "pause", "preferences")
     }
-    schema = _complete(app.app.openapi(), tokens, csrf_token(tokens["preferences"], ctx.settings))
+    schema = _complete(
+        app.app.openapi(),
+        tokens,
+        csrf_token(tokens["preferences"], ctx.settings),
+        webhook_secret(ctx.settings),
+    )
     return app, schema
 
 
