@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from integrations.strava.jobs import run_job
 from integrations.strava.simulator import Simulator
-from integrations.strava.subscription import ensure_subscription
+from integrations.strava.subscription import ensure_subscription, webhook_secret
 from integrations.strava.sync import backfill
 from strideguard.cli.main import app as cli
 from strideguard.models import Activity, StravaSubscription, WebhookEvent
@@ -82,6 +82,8 @@ def test_subscribe_command_creates_then_repairs_the_subscription(
     first = runner.invoke(cli, ["strava", "subscribe"])
     assert first.exit_code == 0, first.output
     assert "created subscription" in first.output
+    assert "/strava/webhook/<secret>" in first.output
+    assert webhook_secret(live.app.state.strava.settings) not in first.output  # pasted in tickets
     again = runner.invoke(cli, ["strava", "subscribe"])
     assert "kept subscription" in again.output
     # the app moved: the old subscription points at a dead callback and must be replaced
