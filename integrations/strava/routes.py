@@ -11,8 +11,9 @@ import enum
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -58,6 +59,8 @@ from integrations.strava.webhooks import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 router = APIRouter(tags=["strava"])
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -83,12 +86,17 @@ def strava_enqueue(request: Request) -> Enqueue:
     return enqueue
 
 
+def _on_state(state: Any, name: str, make: Callable[[], T]) -> T:
+    """The process-wide object `name` kept on the app state, made on first use."""
+    found: T | None = getattr(state, name, None)
+    if found is None:
+        found = make()
+        setattr(state, name, found)
+    return found
+
+
 def _known_subscription(state: Any) -> KnownSubscription:
-    known: KnownSubscription | None = getattr(state, "known_subscription", None)
-    if known is None:
-        known = KnownSubscription()
-        state.known_subscription = known
-    return known
+    return _on_state(state, "known_subscription", KnownSubscription)
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -287,21 +295,13 @@ class Intake(enum.Enum):
 
 
 def _webhook_secret(request: Request) -> str:
-    state = request.app.state
-    secret: str | None = getattr(state, "webhook_secret", None)
-    if secret is None:
-        secret = webhook_secret(strava_context(request).settings)
-        state.webhook_secret = secret
-    return secret
+    settings = strava_context(request).settings
+    return _on_state(request.app.state, "webhook_secret", lambda: webhook_secret(settings))
 
 
 def _intake_throttle(request: Request) -> IntakeThrottle:
-    state = request.app.state
-    throttle: IntakeThrottle | None = getattr(state, "intake_throttle", None)
-    if throttle is None:
-        throttle = make_throttle(strava_context(request).settings)
-        state.intake_throttle = throttle
-    return throttle
+    settings = strava_context(request).settings
+    return _on_state(request.app.state, "intake_throttle", lambda: make_throttle(settings))
 
 
 def _client(request: Request) -> str:
@@ -401,10 +401,14 @@ def _accept_event(
     path: Intake,
     event: PushEvent,
 ) -> JSONResponse:
-    if throttle.blocked(client):
+    # With the right secret there is nothing left to guess, so Strava's events skip the
+    # throttle lookup (a Redis round trip) unless they are refused after all.
+    if path is not Intake.SECRET and throttle.blocked(client):
         return _too_many()
     refusal = _refusal(state, ctx, path, event)
     if refusal is not None:
+        if path is Intake.SECRET and throttle.blocked(client):
+            return _too_many()
         throttle.refused(client)
         log.info("webhook refused from %s: %s", client, refusal)
         return JSONResponse({"error": refusal}, 403)

@@ -401,12 +401,15 @@ def test_guessing_subscription_ids_or_secrets_gets_429(
         answers = [_guess(client, SUBSCRIPTION_ID + n, path) for n in range(1, FAILURES_ALLOWED)]
         answers.append(_guess(client, SUBSCRIPTION_ID, "/strava/webhook/not-the-secret"))
         assert answers == [403] * FAILURES_ALLOWED
-        # the guesser is stopped, even when the next guess would have been right
-        assert _guess(client, SUBSCRIPTION_ID + 99, path) == 429
-        right = client.post(path, content=_event())
-        assert right.status_code == 429
-        assert int(right.headers["Retry-After"]) > 0
-    assert row_counts(sessions)["webhook_events"] == 0
+        # the guesser is stopped, on every path, even when the next id would have been right
+        stopped = client.post(path, content=_event(subscription_id=SUBSCRIPTION_ID + 99))
+        assert stopped.status_code == 429
+        assert int(stopped.headers["Retry-After"]) > 0
+        assert _guess(client, SUBSCRIPTION_ID, "/strava/webhook") == 429
+        assert _guess(client, SUBSCRIPTION_ID, "/strava/webhook/another-guess") == 429
+        assert row_counts(sessions)["webhook_events"] == 0
+        # whoever holds the secret has nothing left to guess: Strava's events are never slowed
+        assert _guess(client, SUBSCRIPTION_ID, path) == 200
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -429,7 +432,9 @@ def test_the_throttle_is_shared_by_every_web_process_on_redis(
         assert _guess(other, SUBSCRIPTION_ID, path) == 200  # a genuine event passes
         for n in range(FAILURES_ALLOWED):
             assert _guess(one, SUBSCRIPTION_ID + 1 + n, path) == 403
-        assert _guess(other, SUBSCRIPTION_ID, path) == 429  # refusals seen by the other process
+        # the other process saw those refusals
+        assert _guess(other, SUBSCRIPTION_ID + 99, path) == 429
+        assert _guess(other, SUBSCRIPTION_ID, "/strava/webhook") == 429
     assert isinstance(first.app.state.intake_throttle, RedisThrottle)
 
 
