@@ -339,7 +339,8 @@ def test_wrong_secret_is_refused_and_records_nothing(
     secret = webhook_secret(live.app.state.strava.settings)
     for guess in ("0" * len(secret), secret[:-1], secret.upper(), secret + "0"):
         answer = _post(live, _event(subscription_id=subscription_id), f"/strava/webhook/{guess}")
-        assert answer.status_code in (403, 404), guess
+        assert answer.status_code == 403, guess
+        assert answer.json() == {"error": "wrong webhook secret"}
         assert row_counts(sessions)["webhook_events"] == 0
     assert live.jobs == []
 
