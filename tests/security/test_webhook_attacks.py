@@ -284,6 +284,26 @@ def test_real_deauthorization_deletes_everything(
     assert all(count == 0 for count in counts.values()), counts
 
 
+def test_a_replayed_deauthorization_after_reconnecting_deletes_nothing(
+    live: LiveApp, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    """The real event's row went with the athlete, so a replay is not a duplicate: Strava's
+    answer (the new grant is live) is what keeps the data."""
+    _live_subscription(live)
+    _connected_with_history(live, sim)
+    delivery = sim.deauthorize_athlete(RUNNER, wait=True)
+    assert delivery is not None
+    _run_jobs(live)
+    assert row_counts(sessions)["athletes"] == 0
+    _connected_with_history(live, sim)  # the runner connects again
+    replay = _post(live, json.dumps(delivery.event).encode())
+    assert replay.json() == {"status": "received"}
+    _run_jobs(live)
+    counts = row_counts(sessions)
+    assert (counts["athletes"], counts["activities"]) == (1, 21)
+    assert [status for status, _ in _statuses(sessions)] == ["forged"]
+
+
 def test_real_activity_delete_removes_it(
     live: LiveApp, sim: Simulator, sessions: sessionmaker[Session]
 ) -> None:
