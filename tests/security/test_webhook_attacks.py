@@ -374,7 +374,7 @@ def test_the_old_callback_works_until_the_operator_resubscribes(
                 subscription_id=SUBSCRIPTION_ID, callback_url=f"{live.url}/strava/webhook"
             )
         )
-    with caplog.at_level(logging.WARNING, logger="integrations.strava.routes"):
+    with caplog.at_level(logging.WARNING, logger="integrations.strava.webhook_routes"):
         first = _post(live, _event(), "/strava/webhook")
         second = _post(live, _event(object_id=6002), "/strava/webhook")
     assert (first.status_code, second.status_code) == (200, 200)
