@@ -1,4 +1,4 @@
-"""Webhook intake: POST /strava/webhook at a steady rate from a load generator on loopback.
+"""Webhook intake: POST /strava/webhook/<secret> at a steady rate from a load generator on loopback.
 
     .venv/bin/python bench/webhook_intake.py [--rate 200] [--seconds 30] [--repeats 3]
 
@@ -42,11 +42,14 @@ from common import (
 )
 from sqlalchemy import func, select
 
+from integrations.strava.subscription import webhook_url
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.models import Athlete, StravaSubscription, WebhookEvent
+from strideguard.settings import Settings
 from strideguard.web.live import free_port
 
 SUBSCRIPTION_ID = 120475
+PUBLIC = "https://strideguard.example.org"  # service_env's PUBLIC_BASE_URL
 RUNNERS = 500
 RESEND_EVERY = 50
 TARGET_P99_MS = 50.0
@@ -101,7 +104,7 @@ def accepted_in(answers: Counter[str] | dict[str, int]) -> int:
     return sum(count for key, count in answers.items() if key.endswith(":received"))
 
 
-def fire(port: int, shots: list[Shot], report: LoadReport) -> None:
+def fire(port: int, path: str, shots: list[Shot], report: LoadReport) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Content-Type": "application/json"}
     for shot in shots:
@@ -109,7 +112,7 @@ def fire(port: int, shots: list[Shot], report: LoadReport) -> None:
         if pause > 0:
             time.sleep(pause)
         left = time.perf_counter()
-        connection.request("POST", "/strava/webhook", body=shot.body, headers=headers)
+        connection.request("POST", path, body=shot.body, headers=headers)
         response = connection.getresponse()
         answer = json.loads(response.read()).get("status", f"http {response.status}")
         done = time.perf_counter()
@@ -120,11 +123,13 @@ def fire(port: int, shots: list[Shot], report: LoadReport) -> None:
     connection.close()
 
 
-def run_load(port: int, rate: float, seconds: float, threads: int, first_serial: int) -> LoadReport:
+def run_load(
+    port: int, path: str, rate: float, seconds: float, threads: int, first_serial: int
+) -> LoadReport:
     report = LoadReport()
     shots = schedule(rate, seconds, first_serial, time.perf_counter() + 0.5)
     workers = [
-        threading.Thread(target=fire, args=(port, shots[k::threads], report))
+        threading.Thread(target=fire, args=(port, path, shots[k::threads], report))
         for k in range(threads)
     ]
     for worker in workers:
@@ -134,14 +139,10 @@ def run_load(port: int, rate: float, seconds: float, threads: int, first_serial:
     return report
 
 
-def seed_database(database_url: str) -> None:
+def seed_database(database_url: str, callback_url: str) -> None:
     engine = make_engine(database_url)
     with make_sessionmaker(engine).begin() as session:
-        session.add(
-            StravaSubscription(
-                subscription_id=SUBSCRIPTION_ID, callback_url="https://example.org/strava/webhook"
-            )
-        )
+        session.add(StravaSubscription(subscription_id=SUBSCRIPTION_ID, callback_url=callback_url))
         session.add_all(
             Athlete(strava_athlete_id=200_000 + i, email=f"r{i}@example.org")
             for i in range(RUNNERS)
@@ -199,9 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         scratch_redis_namespace("sgbench-webhook") as namespace,
         tempfile.TemporaryDirectory(prefix="sg-bench-") as tmp,
     ):
-        seed_database(database_url)
         port = free_port()
         env = service_env(database_url, namespace)
+        callback = webhook_url(Settings(SECRET_KEY=env["SECRET_KEY"], PUBLIC_BASE_URL=PUBLIC))
+        seed_database(database_url, callback)
+        path = callback.removeprefix(PUBLIC)
         log = Path(tmp) / "services.log"
         processes = [
             start_process(["web", "--port", str(port)], env, log),
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                 nonlocal serial, accepted_total
                 cpu_before = [cpu_seconds(process.pid) for process in processes]
                 began = time.perf_counter()
-                report = run_load(port, rate, seconds, args.threads, serial)
+                report = run_load(port, path, rate, seconds, args.threads, serial)
                 took = time.perf_counter() - began - 0.5
                 serial += int(rate * seconds)
                 accepted_total += accepted_in(report.answers)

@@ -21,6 +21,8 @@ _SECRET_PATTERNS = [
     re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._~+/=-]+"),
     # Fernet tokens start with gAAAAA
     re.compile(r"()gAAAAA[A-Za-z0-9_=-]{20,}"),
+    # the Strava webhook callback's secret path segment (uvicorn's access log prints paths)
+    re.compile(r"(/strava/webhook/)[^\s/?\"']+"),
 ]
 
 CONTEXT_FIELDS = ("athlete_id", "job_id", "week_start", "rule", "outbox_id")

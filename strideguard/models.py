@@ -199,12 +199,14 @@ class WebhookEvent(Base):
     owner_id: Mapped[int] = mapped_column(BigInteger, index=True)
     event_time: Mapped[int] = mapped_column(BigInteger)
     updates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # received | processed | failed | ignored
+    # received | processed | failed | ignored | forged (Strava contradicted it)
     status: Mapped[str] = mapped_column(String(16), default="received")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who POSTed it: named in the warning when Strava contradicts the event.
+    client_address: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("object_type", "object_id", "aspect_type", "event_time"),

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     strava_client_id: int | None = Field(None, alias="STRAVA_CLIENT_ID")
     strava_client_secret: str | None = Field(None, alias="STRAVA_CLIENT_SECRET", repr=False)
     strava_base_url: str = Field("https://www.strava.com", alias="STRAVA_BASE_URL")
+    # Where the API (not OAuth) lives; unset: STRAVA_BASE_URL/api/v3. Strava moves it to
+    # https://www.api-v3.strava.com, the only base it serves from 1 June 2027.
+    strava_api_url: str | None = Field(None, alias="STRAVA_API_URL")
     strava_webhook_verify_token: str | None = Field(
         None, alias="STRAVA_WEBHOOK_VERIFY_TOKEN", repr=False
     )
@@ -82,6 +85,10 @@ class Settings(BaseSettings):
     token_encryption_key: str | None = Field(None, alias="TOKEN_ENCRYPTION_KEY", repr=False)
     rules_path: Path | None = Field(None, alias="RULES_PATH")
     retention_days: Annotated[int, Field(ge=1, le=365)] = Field(7, alias="RETENTION_DAYS")
+    # Handled Strava webhook events are kept this long (to trace a deletion), then purged.
+    webhook_event_retention_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        14, alias="WEBHOOK_EVENT_RETENTION_DAYS"
+    )
     lookback_weeks: Annotated[int, Field(ge=1, le=52)] = Field(6, alias="LOOKBACK_WEEKS")
     admin_password_hash: str | None = Field(None, alias="ADMIN_PASSWORD_HASH", repr=False)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
@@ -146,6 +153,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("strava_api_url")
+    @classmethod
+    def _check_optional_http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        return cls._check_http_url(value)
+
     @field_validator("token_encryption_key")
     @classmethod
     def _check_fernet_key(cls, value: str | None) -> str | None:
@@ -189,6 +203,11 @@ class Settings(BaseSettings):
     def unsubscribe_address(self) -> str | None:
         """Where mail clients send an unsubscribe request by email."""
         return self.unsubscribe_mailbox or parseaddr(self.mail_from)[1] or None
+
+    @property
+    def strava_api_base(self) -> str:
+        """The API base every request goes to: STRAVA_API_URL, or the old one on the origin."""
+        return self.strava_api_url or f"{self.strava_base_url}/api/v3"
 
     @property
     def embedded(self) -> bool:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from integrations.strava import sync
 from integrations.strava.budget import Priority
 from integrations.strava.errors import BudgetExceeded, StravaError
+from integrations.strava.webhooks import purge_handled_events
 from strideguard import admin_sessions
 from strideguard.db import transaction
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, utcnow
@@ -201,7 +202,7 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
 
 def purge_expired(runtime: WorkerRuntime) -> None:
     """The daily purge: admin sessions that are over, at once; then activities past retention
-    (Strava's cache terms), after in-flight evaluations and mail."""
+    (Strava's cache terms), after in-flight evaluations and mail, and old webhook events."""
     with transaction(runtime.sessions) as session:  # the web stamps these by the wall clock
         ended = admin_sessions.purge(session, utcnow())
     log.info("purged %d ended admin sessions", ended)
@@ -214,3 +215,6 @@ def purge_expired(runtime: WorkerRuntime) -> None:
         return
     removed = sync.purge_expired(runtime.sessions, runtime.settings.retention_days, now)
     log.info("purged %d activities older than %d days", removed, runtime.settings.retention_days)
+    days = runtime.settings.webhook_event_retention_days
+    events = purge_handled_events(runtime.sessions, days, now)
+    log.info("purged %d webhook events handled more than %d days ago", events, days)

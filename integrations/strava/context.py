@@ -30,6 +30,7 @@ class ClientFactory(Protocol):
         base_url: str,
         access_token: str | None = None,
         *,
+        api_url: str | None = None,
         on_response: Callable[[requests.Response], None] | None = None,
         timeout: float = 10,
     ) -> Client: ...
@@ -39,12 +40,15 @@ def _default_factory(
     base_url: str,
     access_token: str | None = None,
     *,
+    api_url: str | None = None,
     on_response: Callable[[requests.Response], None] | None = None,
     timeout: float = 10,
 ) -> Client:
     from integrations.strava.http import make_client
 
-    return make_client(base_url, access_token, on_response=on_response, timeout=timeout)
+    return make_client(
+        base_url, access_token, api_url=api_url, on_response=on_response, timeout=timeout
+    )
 
 
 @dataclass
@@ -62,7 +66,10 @@ class StravaContext:
     def client(self, access_token: str | None = None) -> Client:
         """A stravalib client whose every response feeds the shared budget."""
         return self.client_factory(
-            self.settings.strava_base_url, access_token, on_response=self._observe
+            self.settings.strava_base_url,
+            access_token,
+            api_url=self.settings.strava_api_base,
+            on_response=self._observe,
         )
 
     def credentials(self) -> tuple[int, str]:

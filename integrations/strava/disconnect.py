@@ -1,5 +1,10 @@
 """Disconnecting: tell Strava, then forget everything we hold about the athlete.
 
+Strava's `oauth/revoke` (from June 2026: the app authenticates with its client id and secret,
+and revoking the token revokes the whole grant) replaces `oauth/deauthorize`, which it retires
+on 1 June 2027. stravalib 2.6 knows only the old one, so revoke is sent here; where Strava
+answers 404 for it (a Strava from before it existed), the old endpoint is used instead.
+
 Strava's terms ask for deletion on deauthorization, so the athlete row goes too and the
 database cascades the rest (connection and tokens, activities, gear, back-pain check-ins,
 evaluations, alerts, outbox). Webhook events are keyed by Strava's owner id, not a foreign
@@ -16,7 +21,14 @@ from sqlalchemy import delete
 from stravalib import exc as strava_exc
 
 from integrations.strava.context import StravaContext, make_context
-from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaError
+from integrations.strava.errors import (
+    ConnectionRevoked,
+    NotConnected,
+    StravaError,
+    StravaRejected,
+    StravaUnavailable,
+)
+from integrations.strava.http import STRAVA_ORIGIN
 from integrations.strava.tokens import access_token
 from strideguard.models import Athlete, WebhookEvent
 
@@ -26,6 +38,9 @@ if TYPE_CHECKING:
     from strideguard.settings import Settings
 
 log = logging.getLogger(__name__)
+
+REVOKE_URL = f"{STRAVA_ORIGIN}/oauth/revoke"
+DEAUTHORIZE_URL = f"{STRAVA_ORIGIN}/oauth/deauthorize"  # retired by Strava on 1 June 2027
 
 
 def delete_athlete_data(sessions: sessionmaker[Session], athlete_id: int) -> bool:
@@ -57,8 +72,7 @@ def disconnect(
     ctx = ctx or make_context(settings, sessions)
     confirmed = False
     try:
-        token = access_token(ctx, athlete_id)
-        ctx.client(token.token).deauthorize()
+        revoke_grant(ctx, access_token(ctx, athlete_id).token)
         confirmed = True
     except (ConnectionRevoked, NotConnected):
         confirmed = True  # nothing left to revoke on Strava's side
@@ -72,3 +86,21 @@ def disconnect(
         )
     delete_athlete_data(sessions, athlete_id)
     return confirmed
+
+
+def revoke_grant(ctx: StravaContext, token: str) -> None:
+    """End the athlete's grant on Strava: `oauth/revoke`, or `oauth/deauthorize` where that
+    is missing. Raises `StravaError` or stravalib's `Fault` when Strava refuses."""
+    client_id, client_secret = ctx.credentials()
+    client = ctx.client(token)
+    answer = client.protocol.rsession.post(
+        REVOKE_URL,
+        auth=(str(client_id), client_secret),
+        data={"token": token, "token_type_hint": "access_token"},
+    )
+    if answer.status_code == 404:
+        client.protocol.post(DEAUTHORIZE_URL)  # the token goes in the Authorization header
+    elif answer.status_code >= 500:
+        raise StravaUnavailable(f"Strava answered HTTP {answer.status_code} to oauth/revoke")
+    elif answer.status_code >= 400:
+        raise StravaRejected(f"Strava refused oauth/revoke: HTTP {answer.status_code}")

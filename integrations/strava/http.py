@@ -1,9 +1,12 @@
 """The real stravalib client, pointed at any Strava origin (the simulator, or strava.com).
 
-stravalib 2.6 hard-codes https://www.strava.com. Rather than patching it, the client gets a
-`requests.Session` that swaps that origin for `base_url` on every request, so every stravalib
-code path (URL building, error mapping, paging) runs unchanged. With the production base URL
-nothing is rewritten at all.
+stravalib 2.6 hard-codes https://www.strava.com for OAuth and https://www.strava.com/api/v3
+for the API. Rather than patching it, the client gets a `requests.Session` that swaps the
+API base for `api_url` and the origin for `base_url` on every request, so every stravalib
+code path (URL building, error mapping, paging) runs unchanged. Strava moves the API to
+https://www.api-v3.strava.com (the only base from 1 June 2027; STRAVA_API_URL) while OAuth
+stays on www.strava.com, hence two bases. stravalib already sends the access token only in
+the Authorization header, which Strava requires from the same date.
 
 stravalib's own rate limiter sleeps inside the request; that would stall a worker thread, so
 it is switched off (the app keeps its own shared budget, fed by `on_response`). Its silent
@@ -22,12 +25,17 @@ from stravalib import Client
 from stravalib.protocol import Scope
 
 STRAVA_ORIGIN = "https://www.strava.com"
+STRAVA_API = STRAVA_ORIGIN + "/api/v3"
 
 
-def rebase(url: str, base_url: str) -> str:
-    """`url` with the strava.com origin replaced by `base_url` (other URLs unchanged)."""
+def rebase(url: str, base_url: str, api_url: str | None = None) -> str:
+    """`url` with Strava's API base replaced by `api_url` (default `base_url`/api/v3) and the
+    strava.com origin by `base_url` (other URLs unchanged)."""
     base = base_url.rstrip("/")
-    if base == STRAVA_ORIGIN or not url.startswith(STRAVA_ORIGIN):
+    api = (api_url or base + "/api/v3").rstrip("/")
+    if url.startswith(STRAVA_API + "/"):
+        return api + url[len(STRAVA_API) :]
+    if not url.startswith(STRAVA_ORIGIN):
         return url
     return base + url[len(STRAVA_ORIGIN) :]
 
@@ -40,10 +48,12 @@ class RebasedSession(requests.Session):
         base_url: str,
         *,
         timeout: float,
+        api_url: str | None = None,
         on_response: Callable[[requests.Response], None] | None = None,
     ) -> None:
         super().__init__()
         self.base_url = base_url
+        self.api_url = api_url
         self.timeout = timeout
         if on_response is not None:
 
@@ -58,7 +68,8 @@ class RebasedSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         target = url.decode() if isinstance(url, bytes) else url
-        return super().request(method, rebase(target, self.base_url), *args, **kwargs)
+        rebased = rebase(target, self.base_url, self.api_url)
+        return super().request(method, rebased, *args, **kwargs)
 
 
 class RebasedClient(Client):
@@ -89,14 +100,16 @@ def make_client(
     base_url: str,
     access_token: str | None = None,
     *,
+    api_url: str | None = None,
     on_response: Callable[[requests.Response], None] | None = None,
     timeout: float = 10,
 ) -> Client:
-    """A real `stravalib.Client` talking to `base_url` (e.g. http://127.0.0.1:PORT)."""
+    """A real `stravalib.Client` talking to `base_url` (e.g. http://127.0.0.1:PORT), its API
+    calls to `api_url` (default `base_url`/api/v3)."""
     root = logging.getLogger()
     if _credential_filter not in root.filters:
         root.addFilter(_credential_filter)
-    session = RebasedSession(base_url, timeout=timeout, on_response=on_response)
+    session = RebasedSession(base_url, timeout=timeout, api_url=api_url, on_response=on_response)
     client = RebasedClient(
         base_url,
         access_token=access_token,

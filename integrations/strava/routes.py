@@ -1,4 +1,5 @@
-"""HTTP routes for the Strava box: connect, callback, email, webhook, disconnect.
+"""HTTP routes for the Strava box: connect, callback, email, disconnect (webhook_routes.py: the
+webhook).
 
 One APIRouter, mounted by strideguard/web/app.py. The Strava context and the job seam are
 created on first use from `app.state.settings` / `app.state.sessions`; the worker box may set
@@ -7,15 +8,13 @@ created on first use from `app.state.settings` / `app.state.sessions`; the worke
 
 from __future__ import annotations
 
-import hmac
 import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 
 from integrations.strava.connect_email import (
     EmailFormError,
@@ -37,15 +36,6 @@ from integrations.strava.oauth import (
     complete_connect,
     judge_scopes,
     spend_state,
-)
-from integrations.strava.subscription import KnownSubscription
-from integrations.strava.webhooks import (
-    MAX_BODY_BYTES,
-    EventError,
-    PushEvent,
-    applies_in_batch,
-    parse_event,
-    record_event,
 )
 
 log = logging.getLogger(__name__)
@@ -73,15 +63,6 @@ def strava_enqueue(request: Request) -> Enqueue:
         enqueue = BackgroundRunner(strava_context(request))
         state.strava_enqueue = enqueue
     return enqueue
-
-
-def _known_subscription(request: Request) -> KnownSubscription:
-    state = request.app.state
-    known: KnownSubscription | None = getattr(state, "known_subscription", None)
-    if known is None:
-        known = KnownSubscription()
-        state.known_subscription = known
-    return known
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -266,74 +247,6 @@ def connect_email(
     return _page(
         request, "email_saved.html", email=address, lookback_weeks=ctx.settings.lookback_weeks
     )
-
-
-# ------------------------------------------------------------------ webhook
-
-
-@router.get("/strava/webhook")
-def webhook_validate(
-    request: Request,
-    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
-    verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
-    challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=200)] = None,
-) -> JSONResponse:
-    """Strava's subscription handshake: echo the challenge if the verify token matches."""
-    expected = strava_context(request).settings.strava_webhook_verify_token
-    if not expected:
-        return JSONResponse({"error": "STRAVA_WEBHOOK_VERIFY_TOKEN is not set"}, 403)
-    if mode != "subscribe" or not challenge:
-        return JSONResponse({"error": "expected hub.mode=subscribe and a hub.challenge"}, 400)
-    if not hmac.compare_digest((verify_token or "").encode(), expected.encode()):
-        return JSONResponse({"error": "hub.verify_token does not match"}, 403)
-    return JSONResponse({"hub.challenge": challenge})
-
-
-async def _bounded_body(request: Request) -> bytes | None:
-    """The body, or None as soon as it grows past MAX_BODY_BYTES."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            return None
-    return bytes(body)
-
-
-@router.post("/strava/webhook")
-async def webhook_event(request: Request) -> JSONResponse:
-    """Validate, record once, enqueue; the work happens in a job."""
-    body = await _bounded_body(request)
-    if body is None:
-        return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
-    try:
-        event = parse_event(body)
-    except EventError as problem:
-        return JSONResponse({"error": str(problem)}, 400)
-    # The database and the queue block: on a worker thread they cannot stall the event loop,
-    # which would make every concurrent webhook wait behind this one.
-    return await run_in_threadpool(
-        _accept_event,
-        strava_context(request),
-        strava_enqueue(request),
-        _known_subscription(request),
-        event,
-    )
-
-
-def _accept_event(
-    ctx: StravaContext, enqueue: Enqueue, subscription: KnownSubscription, event: PushEvent
-) -> JSONResponse:
-    if not subscription.check(ctx.sessions, event.subscription_id):
-        return JSONResponse({"error": "unknown subscription_id"}, 403)
-    event_id = record_event(ctx, event)
-    if event_id is None:
-        return JSONResponse({"status": "duplicate"})
-    batchable = applies_in_batch(event, ctx.settings.strava_webhook_sync)
-    enqueue(StravaJob("webhook_event", event_id, batchable=batchable))
-    return JSONResponse({"status": "received"})
 
 
 # ------------------------------------------------------------------ disconnect

@@ -1,14 +1,22 @@
-"""Our one Strava push subscription: create it, repair it, remember its id.
+"""Our one Strava push subscription: create it, repair it, remember its id and callback.
 
 Strava allows one subscription per application. If one exists with another callback (an old
-host name, say), it is deleted and ours created; the id is stored so the webhook can refuse
-events that name any other subscription.
+host name, or the old callback without its secret), it is deleted and ours created; the id
+and callback are stored so the webhook can refuse events that name any other subscription.
+
+Strava does not sign its events, so the callback itself is the credential: its last path
+segment is derived from SECRET_KEY, cannot be guessed, and is never written to a log (see
+strideguard/logs.py). The old callback without the segment still works for one release,
+for a subscription made before it existed (routes.py logs a warning, the admin page shows one).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,47 +25,79 @@ from integrations.strava.context import StravaContext
 from integrations.strava.errors import StravaRejected
 from strideguard.models import StravaSubscription
 
+if TYPE_CHECKING:
+    from strideguard.settings import Settings
+
 WEBHOOK_PATH = "/strava/webhook"
+# 128 bits of HMAC output, as hex: nothing to guess, and safe in any URL.
+_SECRET_HEX = 32
 
 
-def webhook_url(ctx: StravaContext) -> str:
-    return ctx.settings.public_base_url + WEBHOOK_PATH
+def webhook_secret(settings: Settings) -> str:
+    """The callback's secret path segment; the same in every process sharing SECRET_KEY."""
+    key = settings.signing_key().encode()
+    return hmac.new(key, b"strava-webhook-callback", hashlib.sha256).hexdigest()[:_SECRET_HEX]
+
+
+def webhook_url(settings: Settings) -> str:
+    return f"{settings.public_base_url}{WEBHOOK_PATH}/{webhook_secret(settings)}"
+
+
+def is_legacy_callback(callback_url: str) -> bool:
+    """True for a subscription made before the callback carried its secret."""
+    return callback_url.rstrip("/").endswith(WEBHOOK_PATH)
+
+
+def needs_resubscribe(session: Session) -> bool:
+    """True while the stored subscription still uses the old callback without a secret."""
+    callback = session.scalar(select(StravaSubscription.callback_url).limit(1))
+    return callback is not None and is_legacy_callback(callback)
 
 
 def ensure_subscription(ctx: StravaContext) -> list[str]:
-    """Make Strava's push subscription point at us; returns what was done, line by line."""
+    """Make Strava's push subscription point at us; returns what was done, line by line.
+
+    The lines name the callback without its secret, since operators paste them into tickets.
+    """
     client_id, client_secret = ctx.credentials()
     verify_token = ctx.settings.strava_webhook_verify_token
     if not verify_token:
         raise StravaRejected("STRAVA_WEBHOOK_VERIFY_TOKEN must be set to subscribe to webhooks")
-    target = webhook_url(ctx)
+    target = webhook_url(ctx.settings)
+    shown = f"{ctx.settings.public_base_url}{WEBHOOK_PATH}/<secret>"
     client = ctx.client()
     done: list[str] = []
     ours: int | None = None
     for existing in client.list_subscriptions(client_id, client_secret):
         if existing.callback_url == target and existing.id is not None:
             ours = int(existing.id)
-            done.append(f"kept subscription {ours} -> {target}")
+            done.append(f"kept subscription {ours} -> {shown}")
         elif existing.id is not None:
             client.delete_subscription(int(existing.id), client_id, client_secret)
-            done.append(f"deleted subscription {existing.id} -> {existing.callback_url}")
+            old = str(existing.callback_url)
+            done.append(f"deleted subscription {existing.id} -> {_without_secret(old, target)}")
     if ours is None:
         created = client.create_subscription(client_id, client_secret, target, verify_token)
         if created.id is None:
             raise StravaRejected("Strava created a subscription without an id")
         ours = int(created.id)
-        done.append(f"created subscription {ours} -> {target}")
+        done.append(f"created subscription {ours} -> {shown}")
     with ctx.sessions.begin() as session:
         session.execute(delete(StravaSubscription))
         session.add(StravaSubscription(subscription_id=ours, callback_url=target))
     return done
 
 
+def _without_secret(url: str, target: str) -> str:
+    secret = target.rsplit("/", 1)[1]
+    return url.replace(secret, "<secret>")
+
+
 class KnownSubscription:
-    """Whether a push event names our subscription, remembering a yes for `ttl_s` seconds.
+    """The callback URL of the subscription a push event names, remembered for `ttl_s` s.
 
     Every webhook POST asks, and the answer only changes when an operator runs `strideguard
-    strava subscribe`, so a database read per event is wasted. Only a yes is remembered: a
+    strava subscribe`, so a database read per event is wasted. Only a known id is remembered: a
     forged id is looked up (and refused) every time, so requests cannot fill the memory. After a
     subscription is replaced, the old id is still accepted for up to `ttl_s` seconds; its events
     are about our own athletes, so nothing is let in that Strava did not send.
@@ -66,20 +106,22 @@ class KnownSubscription:
     def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
-        self._ours: tuple[int, float] | None = None  # (id, when read); Strava allows one
+        # (id, callback, when read); Strava allows one subscription
+        self._ours: tuple[int, str, float] | None = None
 
-    def check(self, sessions: sessionmaker[Session], subscription_id: int) -> bool:
+    def callback_of(self, sessions: sessionmaker[Session], subscription_id: int) -> str | None:
+        """The stored callback URL of `subscription_id`, or None when it is not ours."""
         now = self._clock()
         ours = self._ours
-        if ours is not None and ours[0] == subscription_id and now - ours[1] < self._ttl_s:
-            return True
+        if ours is not None and ours[0] == subscription_id and now - ours[2] < self._ttl_s:
+            return ours[1]
         with sessions() as session:
             found = session.scalar(
-                select(StravaSubscription.id).where(
+                select(StravaSubscription.callback_url).where(
                     StravaSubscription.subscription_id == subscription_id
                 )
             )
         if found is None:
-            return False
-        self._ours = (subscription_id, now)
-        return True
+            return None
+        self._ours = (subscription_id, found, now)
+        return found

@@ -4,10 +4,16 @@ The POST handler must answer within Strava's 2 s (we aim for 50 ms), so it only 
 records and enqueues; the work happens in a job. Anything that is not exactly a Strava event is
 refused with a message naming the field, and nothing is recorded.
 
-Nearly every event is an activity created, updated or deleted, and needs no Strava request
-(the next window refresh reads the changes): `apply_activity_events` applies those many to a
+Nearly every event is an activity created or updated, and needs no Strava request (the next
+window refresh reads the changes): `apply_activity_events` applies those many to a
 transaction. `handle_event` applies one event of any kind, including the ones that do need a
-request (deauthorization, and everything with STRAVA_WEBHOOK_SYNC=immediate).
+request (deletions, deauthorization, and everything with STRAVA_WEBHOOK_SYNC=immediate).
+
+Strava does not sign its events, so nothing is deleted on an event's word alone: a deletion
+is confirmed with Strava first (the activity answers 404; the athlete's token and its refresh
+are refused). An event Strava contradicts ends `forged`, is logged at WARNING with the address
+it came from, and changes nothing. Strava's terms allow 48 hours for a deletion, so a
+confirmation deferred to the next rate window is still in time.
 """
 
 from __future__ import annotations
@@ -16,17 +22,21 @@ import datetime as dt
 import functools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Insert, and_, delete, false, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from stravalib import Client
 
+from integrations.strava.athlete_api import AthleteApi, StravaNotFound
 from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.disconnect import delete_athlete_data
-from integrations.strava.errors import BudgetExceeded, StravaError
-from integrations.strava.sync import delete_activities, delete_activity, sync_one_activity
-from strideguard.models import Athlete, WebhookEvent, utcnow
+from integrations.strava.errors import BudgetExceeded, ConnectionRevoked, NotConnected, StravaError
+from integrations.strava.sync import delete_activity, sync_one_activity
+from strideguard.models import Activity, Athlete, WebhookEvent, utcnow
 from strideguard.upsert import insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)
@@ -96,20 +106,23 @@ def parse_event(body: bytes) -> PushEvent:
 def applies_in_batch(event: PushEvent, sync_mode: str) -> bool:
     """Whether the event needs no Strava request, so many can be applied in one transaction.
 
-    Keep in step with `_batchable`, the same test in SQL.
+    A deletion is never one of them: it is confirmed with Strava first. Keep in step with
+    `_batchable`, the same test in SQL.
     """
-    return event.object_type == "activity" and (
-        event.aspect_type == "delete" or sync_mode == "deferred"
+    return (
+        event.object_type == "activity"
+        and event.aspect_type != "delete"
+        and sync_mode == "deferred"
     )
 
 
 def _batchable(sync_mode: str) -> ColumnElement[bool]:
     if sync_mode == "deferred":
-        return WebhookEvent.object_type == "activity"
-    return and_(WebhookEvent.object_type == "activity", WebhookEvent.aspect_type == "delete")
+        return and_(WebhookEvent.object_type == "activity", WebhookEvent.aspect_type != "delete")
+    return false()
 
 
-def record_event(ctx: StravaContext, event: PushEvent) -> int | None:
+def record_event(ctx: StravaContext, event: PushEvent, client_address: str) -> int | None:
     """Store the event; its id, or None when Strava re-sent one we already have.
 
     One statement, decided by the unique key on the event's identity, so two copies arriving
@@ -131,6 +144,7 @@ def record_event(ctx: StravaContext, event: PushEvent) -> int | None:
                 "status": "received",
                 "attempts": 0,
                 "received_at": ctx.clock(),
+                "client_address": client_address[:64],
             },
         )
         return event_id
@@ -156,16 +170,14 @@ def apply_activity_events(
 ) -> AppliedBatch:
     """Apply up to `limit` waiting events that need no Strava request, in the caller's transaction.
 
-    The same outcome as `handle_event` for each (deletes remove the activity; a create or an
-    update is left to the next window refresh; an unknown athlete's event is ignored), at a
+    The same outcome as `handle_event` for each (a create or an update is left to the next
+    window refresh; an unknown athlete's event is ignored), at a
     handful of statements per batch instead of several transactions per event. Two batches
     running at once never apply an event twice: PostgreSQL skips rows another batch has
     locked, and on SQLite only the first writer finds the row still `received`.
     """
     rows = session.execute(
-        select(
-            WebhookEvent.id, WebhookEvent.object_id, WebhookEvent.aspect_type, WebhookEvent.owner_id
-        )
+        select(WebhookEvent.id, WebhookEvent.object_id, WebhookEvent.owner_id)
         .where(WebhookEvent.status == "received", _batchable(sync_mode))
         .order_by(WebhookEvent.id)
         .limit(limit)
@@ -181,9 +193,6 @@ def apply_activity_events(
         )
     )
     ours = [row for row in rows if row.owner_id in known]
-    deleted = [row.object_id for row in ours if row.aspect_type == "delete"]
-    if deleted:
-        delete_activities(session, deleted)
     for status, ids in (
         ("processed", [row.id for row in ours]),
         ("ignored", [row.id for row in rows if row.owner_id not in known]),
@@ -201,7 +210,7 @@ def apply_activity_events(
                     processed_at=now,
                 )
             )
-    return AppliedBatch(len(rows), [row.object_id for row in ours if row.aspect_type != "delete"])
+    return AppliedBatch(len(rows), [row.object_id for row in ours])
 
 
 def handle_event(ctx: StravaContext, event_id: int) -> str:
@@ -209,37 +218,94 @@ def handle_event(ctx: StravaContext, event_id: int) -> str:
 
     Activity create/update costs a request only with STRAVA_WEBHOOK_SYNC=immediate; by default
     the next window refresh (which every evaluation does) picks the change up for free.
+    Deletions cost one request each, to confirm them (see the module docstring).
     """
     with ctx.sessions() as session:
         event = session.get(WebhookEvent, event_id)
-        if event is None or event.status in ("processed", "ignored"):
+        if event is None or event.status in ("processed", "ignored", "forged"):
             return event.status if event else "gone"
         athlete_id = session.scalar(
             select(Athlete.id).where(Athlete.strava_athlete_id == event.owner_id)
         )
         kind, aspect, object_id = event.object_type, event.aspect_type, event.object_id
         updates = dict(event.updates or {})
+        client = event.client_address or "unknown"
     if athlete_id is None:
         return _finish(ctx, event_id, "ignored")
-    if kind == "athlete":
-        if updates.get("authorized") == "false":
-            delete_athlete_data(ctx.sessions, athlete_id)  # deletes this event row too
-            return "processed"
-        return _finish(ctx, event_id, "ignored")
-    if aspect == "delete":
-        delete_activity(ctx.sessions, object_id)
-        return _finish(ctx, event_id, "processed")
-    if ctx.settings.strava_webhook_sync == "immediate":
-        try:
+    try:
+        if kind == "athlete":
+            if updates.get("authorized") == "false":
+                return _deauthorized(ctx, event_id, athlete_id, client)
+            return _finish(ctx, event_id, "ignored")
+        if aspect == "delete":
+            return _deleted(ctx, event_id, athlete_id, object_id, client)
+        if ctx.settings.strava_webhook_sync == "immediate":
             sync_one_activity(ctx, athlete_id, object_id, priority=Priority.BACKGROUND)
-        except BudgetExceeded:
-            raise  # a deferral, not a failed attempt
-        except StravaError as error:
-            if not error.retryable:
-                return _finish(ctx, event_id, "failed", str(error))
-            _count_attempt(ctx, event_id, str(error))
-            raise
+    except BudgetExceeded:
+        raise  # a deferral, not a failed attempt
+    except StravaError as error:
+        if not error.retryable:
+            return _finish(ctx, event_id, "failed", str(error))
+        _count_attempt(ctx, event_id, str(error))
+        raise
     return _finish(ctx, event_id, "processed")
+
+
+def _deauthorized(ctx: StravaContext, event_id: int, athlete_id: int, client: str) -> str:
+    """Delete the athlete once Strava refuses their token and its refresh."""
+    if _strava_still_has(ctx, athlete_id, lambda c: c.protocol.get("/athlete")):
+        return _forged(ctx, event_id, "the athlete's Strava grant is still live", client)
+    delete_athlete_data(ctx.sessions, athlete_id)  # deletes this event row too
+    return "processed"
+
+
+def _deleted(
+    ctx: StravaContext, event_id: int, athlete_id: int, activity_id: int, client: str
+) -> str:
+    """Delete the activity once Strava answers 404 for it; no request if we do not hold it."""
+    with ctx.sessions() as session:
+        held = session.scalar(
+            select(Activity.strava_id).where(
+                Activity.strava_id == activity_id, Activity.athlete_id == athlete_id
+            )
+        )
+    if held is not None:
+        probe = _activity_probe(activity_id)
+        if _strava_still_has(ctx, athlete_id, probe, gone=(StravaNotFound,)):
+            return _forged(ctx, event_id, f"activity {activity_id} still exists on Strava", client)
+        delete_activity(ctx.sessions, activity_id)
+    return _finish(ctx, event_id, "processed")
+
+
+def _activity_probe(activity_id: int) -> Callable[[Client], Any]:
+    return lambda c: c.protocol.get("/activities/{id}", id=activity_id)
+
+
+def _strava_still_has(
+    ctx: StravaContext,
+    athlete_id: int,
+    request: Callable[[Client], Any],
+    *,
+    gone: tuple[type[StravaError], ...] = (),
+) -> bool:
+    """Ask Strava, through the shared budget; False when it says the thing is gone.
+
+    A revoked grant (the token and its refresh refused) means everything of the athlete's is
+    gone; `gone` adds the answers that mean the one object is.
+    """
+    answers_gone: tuple[type[StravaError], ...] = (ConnectionRevoked, NotConnected, *gone)
+    try:
+        AthleteApi(ctx, athlete_id, Priority.BACKGROUND).call(request)
+    except answers_gone:
+        return False
+    return True
+
+
+def _forged(ctx: StravaContext, event_id: int, contradiction: str, client: str) -> str:
+    log.warning(
+        "webhook event %d ignored as forged: %s (sent from %s)", event_id, contradiction, client
+    )
+    return _finish(ctx, event_id, "forged", f"forged: {contradiction}; sent from {client}")
 
 
 def _finish(ctx: StravaContext, event_id: int, status: str, error: str | None = None) -> str:
@@ -259,3 +325,21 @@ def _count_attempt(ctx: StravaContext, event_id: int, error: str) -> None:
         if event is not None:
             event.attempts += 1
             event.last_error = error
+
+
+def purge_handled_events(
+    sessions: sessionmaker[Session], retention_days: int, now: dt.datetime
+) -> int:
+    """Drop events handled more than `retention_days` ago; the rows removed.
+
+    Without this a flood of forged events (each ends `ignored` or `forged`) would stay for
+    ever. Events still waiting are kept whatever their age: they are work not yet done.
+    """
+    cutoff = now - dt.timedelta(days=retention_days)
+    with sessions.begin() as session:
+        result = session.execute(
+            delete(WebhookEvent).where(
+                WebhookEvent.status != "received", WebhookEvent.received_at < cutoff
+            )
+        )
+        return int(getattr(result, "rowcount", 0))

@@ -16,11 +16,12 @@ app = typer.Typer(help="Strava connection housekeeping.", no_args_is_help=True)
 def subscribe(
     output: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
-    """Create or repair the webhook subscription at PUBLIC_BASE_URL/strava/webhook.
+    """Create or repair the webhook subscription at PUBLIC_BASE_URL/strava/webhook/<secret>.
 
-    Lists the application's subscriptions, deletes one pointing elsewhere, creates ours if
-    needed (Strava then calls our webhook to check the verify token, so the web app must be
-    reachable), and records its id so forged events are refused.
+    The secret is derived from SECRET_KEY, so only Strava knows where to post events. Lists the
+    application's subscriptions, deletes one pointing elsewhere (including the old callback
+    without a secret), creates ours if needed (Strava then calls our webhook to check the verify
+    token, so the web app must be reachable), and records its id so forged events are refused.
     """
     from stravalib import exc as strava_exc
 

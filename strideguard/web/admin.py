@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from integrations.strava.subscription import needs_resubscribe
 from strideguard.db import transaction
 from strideguard.passwords import verify_password
 from strideguard.settings import Settings
@@ -116,6 +117,7 @@ def dashboard(request: Request) -> Response:
             "rule_failures": admin_queries.rule_failures(db),
             "alerts": admin_queries.alert_counts(db, today),
             "operations": admin_operations.operations(runtime, now) if runtime else None,
+            "resubscribe": needs_resubscribe(db),
         }
     response = templates.TemplateResponse(request, "admin/dashboard.html", context)
     response.headers["Cache-Control"] = "no-store"

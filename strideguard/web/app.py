@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from integrations.strava.routes import router as strava_router
+from integrations.strava.webhook_routes import router as strava_webhook_router
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
 from strideguard.web import admin
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = make_sessionmaker(engine)
     app.include_router(admin.router)
     app.include_router(strava_router)
+    app.include_router(strava_webhook_router)
     app.include_router(notifier_router)
     app.include_router(checkin_router)
 

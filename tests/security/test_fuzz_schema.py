@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.context import StravaContext
 from integrations.strava.simulator import Simulator
+from integrations.strava.subscription import webhook_secret
 from strideguard.links import Purpose, make_link_token
 from strideguard.models import StravaSubscription
 from tests.strava.conftest import AppUnderTest, connect_directly
@@ -33,6 +34,7 @@ PUBLIC_PATHS = {
     "/strava/callback",
     "/connect/email",
     "/strava/webhook",
+    "/strava/webhook/{secret}",
     "/strava/disconnect",
     "/email/unsubscribe",
     "/email/mute",
@@ -62,7 +64,11 @@ def _form(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _complete(
-    schema: dict[str, Any], tokens: dict[Purpose, str], csrf: str, checkin_csrf: str
+    schema: dict[str, Any],
+    tokens: dict[Purpose, str],
+    csrf: str,
+    checkin_csrf: str,
+    secret: str,
 ) -> dict[str, Any]:
     """The app's schema plus the inputs its hand-parsing handlers read."""
     schema = copy.deepcopy(schema)
@@ -105,7 +111,7 @@ def _complete(
         }
     )
     ids = {"type": "integer"}
-    paths["/strava/webhook"]["post"]["requestBody"] = {
+    webhook_body = {
         "required": True,
         "content": {
             "application/json": {
@@ -132,6 +138,11 @@ def _complete(
             }
         },
     }
+    paths["/strava/webhook"]["post"]["requestBody"] = webhook_body
+    with_secret = paths["/strava/webhook/{secret}"]
+    for method in ("get", "post"):
+        with_secret[method]["parameters"][0]["schema"] = _token_or_junk(secret)
+    with_secret["post"]["requestBody"] = webhook_body
     return schema
 
 
@@ -159,6 +170,7 @@ def fuzzed_app(
         tokens,
         csrf_token(tokens["preferences"], ctx.settings),
         csrf_token(tokens["checkin"], ctx.settings),
+        webhook_secret(ctx.settings),
     )
     return app, schema
 

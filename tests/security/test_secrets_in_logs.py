@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.strava.context import StravaContext
 from integrations.strava.jobs import run_job
 from integrations.strava.simulator import Simulator
+from integrations.strava.subscription import webhook_secret
 from integrations.strava.tokens import access_token
 from strideguard.logs import RedactingFormatter
 from strideguard.models import Athlete, StravaConnection, StravaSubscription
@@ -36,6 +37,7 @@ from tests.strava.conftest import (
     click_connect,
     follow_back,
     strava_answers,
+    webhook_path,
 )
 from tests.worker.conftest import SmtpServer, smtp
 from tests.worker.digests import add_digest
@@ -104,7 +106,10 @@ def test_no_secret_is_logged_through_connect_refresh_webhook_and_digest(
     sessions: sessionmaker[Session],
     smtp: SmtpServer,
 ) -> None:
-    secrets: dict[str, str] = {"client secret": CLIENT_SECRET}
+    secrets: dict[str, str] = {
+        "client secret": CLIENT_SECRET,
+        "webhook callback secret": webhook_secret(settings),
+    }
     ctx.settings = ctx.settings.model_copy(update={"strava_webhook_sync": "immediate"})
     with TestClient(app.app) as browser:
         # connect, with the email form that follows
@@ -140,7 +145,7 @@ def test_no_secret_is_logged_through_connect_refresh_webhook_and_digest(
             "subscription_id": SUBSCRIPTION_ID,
             "updates": {"title": "Morning run"},
         }
-        assert browser.post("/strava/webhook", json=event).status_code == 200
+        assert browser.post(webhook_path(settings), json=event).status_code == 200
         run_job(ctx, app.jobs.pop())
     # a digest, sent over SMTP by the worker's job
     runtime = start_runtime(settings.model_copy(update={"smtp_url": smtp.url}))

@@ -246,3 +246,57 @@ def test_athlete_id_in_the_authorize_url_picks_who_is_signed_in(sim: Simulator) 
     assert isinstance(exchanged, tuple)
     assert exchanged[1] is not None
     assert exchanged[1].id == OTHER_ATHLETE_ID
+
+
+# ------------------------------------------------------------------ Strava's 2026/27 changes
+
+
+def test_the_api_is_served_at_both_bases_until_the_old_path_is_retired(sim: Simulator) -> None:
+    token = connect(sim)["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    old = requests.get(f"{sim.base_url}/api/v3/athlete", headers=bearer, timeout=5)
+    new = requests.get(f"{sim.base_url}/athlete", headers=bearer, timeout=5)  # api-v3 host form
+    assert old.status_code == new.status_code == 200
+    assert old.json() == new.json()
+    assert "X-RateLimit-Usage" in new.headers  # counted like any API request
+    assert make_client(sim.base_url, token, api_url=sim.base_url).get_athlete().id == ATHLETE_ID
+    sim.retire("api/v3 path")
+    assert (
+        requests.get(f"{sim.base_url}/api/v3/athlete", headers=bearer, timeout=5).status_code == 404
+    )
+    assert make_client(sim.base_url, token, api_url=sim.base_url).get_athlete().id == ATHLETE_ID
+
+
+def test_a_token_parameter_counts_only_until_strava_retires_it(sim: Simulator) -> None:
+    token = connect(sim)["access_token"]
+    url = f"{sim.base_url}/api/v3/athlete"
+    assert requests.get(url, params={"access_token": token}, timeout=5).status_code == 200
+    sim.retire("token parameters")
+    assert requests.get(url, params={"access_token": token}, timeout=5).status_code == 401
+    assert make_client(sim.base_url, token).get_athlete().id == ATHLETE_ID  # header: still fine
+
+
+def _revoke(sim: Simulator, token: str, auth: tuple[str, str]) -> requests.Response:
+    return requests.post(
+        f"{sim.base_url}/oauth/revoke", data={"token": token}, auth=auth, timeout=5
+    )
+
+
+def test_revoke_needs_the_app_credentials_and_ends_the_whole_grant(sim: Simulator) -> None:
+    tokens = connect(sim)
+    assert _revoke(sim, tokens["refresh_token"], (str(CLIENT_ID), "wrong")).status_code == 401
+    assert make_client(sim.base_url, tokens["access_token"]).get_athlete().id == ATHLETE_ID
+    assert _revoke(sim, tokens["refresh_token"], (str(CLIENT_ID), SECRET)).status_code == 200
+    with pytest.raises(exc.AccessUnauthorized):  # the refresh token took the access token along
+        make_client(sim.base_url, tokens["access_token"]).get_athlete()
+    assert _revoke(sim, tokens["refresh_token"], (str(CLIENT_ID), SECRET)).status_code == 200
+    sim.retire("revoke")
+    assert _revoke(sim, tokens["refresh_token"], (str(CLIENT_ID), SECRET)).status_code == 404
+
+
+def test_deauthorize_answers_404_once_retired(sim: Simulator) -> None:
+    token = connect(sim)["access_token"]
+    sim.retire("deauthorize")
+    with pytest.raises(exc.Fault):
+        make_client(sim.base_url, token).deauthorize()
+    assert make_client(sim.base_url, token).get_athlete().id == ATHLETE_ID

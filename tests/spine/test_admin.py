@@ -7,7 +7,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.models import (
@@ -189,3 +189,22 @@ def test_dashboard_shows_athletes_outbox_failures_and_alert_counts(
     assert row is not None
     assert row.group(1).rstrip().endswith('<td class="num">2</td>')
     assert "hill_heavy_week" not in page
+
+
+def test_dashboard_asks_to_resubscribe_while_strava_uses_the_old_callback(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    from integrations.strava.subscription import webhook_url
+    from strideguard.models import StravaSubscription
+
+    assert _login(client)[0] == 303
+    assert "Re-subscribe to Strava webhooks" not in client.get("/admin").text  # none yet
+    with sessions.begin() as session:
+        session.add(
+            StravaSubscription(subscription_id=7, callback_url="https://x.example/strava/webhook")
+        )
+    assert "Re-subscribe to Strava webhooks" in client.get("/admin").text
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    with sessions.begin() as session:  # `strideguard strava subscribe` moved it
+        session.execute(update(StravaSubscription).values(callback_url=webhook_url(settings)))
+    assert "Re-subscribe to Strava webhooks" not in client.get("/admin").text

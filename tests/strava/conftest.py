@@ -22,6 +22,7 @@ from integrations.strava.budget import MemoryBudget
 from integrations.strava.context import StravaContext, make_context
 from integrations.strava.jobs import StravaJob
 from integrations.strava.simulator import SimClock, Simulator
+from integrations.strava.subscription import WEBHOOK_PATH, webhook_secret
 from integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, Base
 from strideguard.settings import Settings, load_settings
@@ -207,6 +208,11 @@ def strava_round_trip(browser: TestClient) -> requests.Response:
 def follow_back(browser: TestClient, answer: requests.Response) -> Any:
     back = urlsplit(answer.headers["location"])
     return browser.get(f"{back.path}?{back.query}", follow_redirects=False)
+
+
+def webhook_path(settings: Settings) -> str:
+    """Our webhook callback's path, secret included."""
+    return f"{WEBHOOK_PATH}/{webhook_secret(settings)}"
 
 
 def row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:

@@ -29,13 +29,13 @@ def test_our_id_is_remembered_for_the_ttl_and_read_again_after(
     replace_subscription(sessions, 11)
     ticks = Ticks()
     known = KnownSubscription(ttl_s=60, clock=ticks)
-    assert known.check(sessions, 11)
+    assert known.callback_of(sessions, 11)
     replace_subscription(sessions, 12)  # `strideguard strava subscribe` made a new one
     ticks.now += 59
-    assert known.check(sessions, 11)  # still within the minute it is remembered for
-    assert known.check(sessions, 12)  # the new id is read at once
+    assert known.callback_of(sessions, 11)  # still within the minute it is remembered for
+    assert known.callback_of(sessions, 12)  # the new id is read at once
     ticks.now += 61
-    assert not known.check(sessions, 11)
+    assert not known.callback_of(sessions, 11)
 
 
 def test_a_forged_id_is_refused_every_time_and_never_remembered(
@@ -43,7 +43,7 @@ def test_a_forged_id_is_refused_every_time_and_never_remembered(
 ) -> None:
     ticks = Ticks()
     known = KnownSubscription(ttl_s=60, clock=ticks)
-    assert not known.check(sessions, 11)  # no subscription yet
+    assert not known.callback_of(sessions, 11)  # no subscription yet
     replace_subscription(sessions, 11)
-    assert known.check(sessions, 11)  # a refusal was not remembered
-    assert not known.check(sessions, 666)
+    assert known.callback_of(sessions, 11)  # a refusal was not remembered
+    assert not known.callback_of(sessions, 666)

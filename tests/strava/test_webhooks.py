@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from integrations.strava.jobs import run_job
 from integrations.strava.simulator import Simulator
-from integrations.strava.subscription import ensure_subscription
+from integrations.strava.subscription import ensure_subscription, webhook_secret
 from integrations.strava.sync import backfill
 from strideguard.cli.main import app as cli
 from strideguard.models import Activity, StravaSubscription, WebhookEvent
@@ -26,7 +26,12 @@ from tests.strava.conftest import (
     connect_directly,
     row_counts,
     run,
+    webhook_path,
 )
+
+
+def _callback(live: LiveApp) -> str:
+    return f"{live.url}{webhook_path(live.app.state.strava.settings)}"
 
 
 def _subscribed(live: LiveApp) -> int:
@@ -51,7 +56,7 @@ def _event(subscription_id: int, **changes: object) -> dict[str, object]:
 
 def test_validation_echoes_the_challenge_only_for_our_verify_token(live: LiveApp) -> None:
     ok = requests.get(
-        f"{live.url}/strava/webhook",
+        _callback(live),
         params={
             "hub.mode": "subscribe",
             "hub.challenge": "15f7d1a9",
@@ -62,7 +67,7 @@ def test_validation_echoes_the_challenge_only_for_our_verify_token(live: LiveApp
     assert ok.status_code == 200
     assert ok.json() == {"hub.challenge": "15f7d1a9"}
     wrong = requests.get(
-        f"{live.url}/strava/webhook",
+        _callback(live),
         params={"hub.mode": "subscribe", "hub.challenge": "15f7d1a9", "hub.verify_token": "guess"},
         timeout=5,
     )
@@ -77,6 +82,8 @@ def test_subscribe_command_creates_then_repairs_the_subscription(
     first = runner.invoke(cli, ["strava", "subscribe"])
     assert first.exit_code == 0, first.output
     assert "created subscription" in first.output
+    assert "/strava/webhook/<secret>" in first.output
+    assert webhook_secret(live.app.state.strava.settings) not in first.output  # pasted in tickets
     again = runner.invoke(cli, ["strava", "subscribe"])
     assert "kept subscription" in again.output
     # the app moved: the old subscription points at a dead callback and must be replaced
@@ -85,7 +92,7 @@ def test_subscribe_command_creates_then_repairs_the_subscription(
     actions = json.loads(repaired.stdout)["actions"]
     assert actions[0].startswith("deleted subscription")
     assert actions[1].startswith("created subscription")
-    assert [s.callback_url for s in sim.subscriptions] == [f"{live.url}/strava/webhook"]
+    assert [s.callback_url for s in sim.subscriptions] == [_callback(live)]
     with sessions() as session:
         assert session.scalars(select(StravaSubscription.subscription_id)).all() == [
             sim.subscriptions[0].id
@@ -151,7 +158,9 @@ def test_the_same_event_twice_is_recorded_and_enqueued_once(
     subscription_id = _subscribed(live)
     for _ in range(2):
         answer = requests.post(
-            f"{live.url}/strava/webhook", json=_event(subscription_id), timeout=5
+            _callback(live),
+            json=_event(subscription_id),
+            timeout=5,
         )
         assert answer.status_code == 200
     assert row_counts(sessions)["webhook_events"] == 1
@@ -185,7 +194,7 @@ def test_forged_or_malformed_events_are_refused_and_not_recorded(
     }
     payload = json.dumps(variants[body]).encode() if isinstance(body, str) else body
     answer = requests.post(
-        f"{live.url}/strava/webhook",
+        _callback(live),
         data=payload,
         headers={"Content-Type": "application/json"},
         timeout=5,
@@ -205,6 +214,6 @@ def test_a_huge_chunked_body_is_refused_before_parsing(
         for _ in range(40):
             yield b" " * 1024
 
-    answer = requests.post(f"{live.url}/strava/webhook", data=chunks(), timeout=5)
+    answer = requests.post(_callback(live), data=chunks(), timeout=5)
     assert answer.status_code == 413
     assert row_counts(sessions)["webhook_events"] == 0

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from strideguard.db import transaction
 from strideguard.models import Activity, Evaluation, StravaSubscription, WebhookEvent
 from strideguard.settings import Settings
+from tests.strava.conftest import webhook_path
 from tests.worker.conftest import add_athlete, queued
 from tests.worker.waiting import wait_for
 from worker import webhook_jobs
@@ -63,7 +64,7 @@ def event(
 
 
 def post(client: TestClient, body: str) -> str:
-    answer = client.post("/strava/webhook", content=body)
+    answer = client.post(webhook_path(client.app.state.settings), content=body)  # type: ignore[attr-defined]
     assert answer.status_code == 200, answer.text
     return str(answer.json()["status"])
 
@@ -115,10 +116,11 @@ def test_a_burst_of_events_queues_one_drain_which_applies_each_event_once(
     answers.update([post(client, event(RUNNER, "update", kind="athlete"))])
     assert answers == {"received": 38, "duplicate": 2}
 
-    # 37 activity events wait for one drain; only the athlete event has a job of its own.
+    # 35 activity events wait for one drain; the athlete event and the two deletions (which
+    # are confirmed with Strava first) have a job each.
     assert actors_queued(runtime, "sync") == {
         "drain_webhook_events": 1,
-        "process_webhook_event": 1,
+        "process_webhook_event": 3,
     }
     pool = InProcessWorker(runtime, threads=4).start()
     try:
@@ -131,10 +133,17 @@ def test_a_burst_of_events_queues_one_drain_which_applies_each_event_once(
     applied = rows(runtime)
     assert len(applied) == 38
     assert {attempts for _, attempts in applied.values()} == {1}
-    assert Counter(status for status, _ in applied.values()) == {"processed": 32, "ignored": 6}
+    assert Counter(status for status, _ in applied.values()) == {
+        "processed": 30,
+        "ignored": 6,
+        "failed": 2,
+    }
     assert all(applied[6000 + n][0] == "ignored" for n in range(5))  # not our runner
     assert applied[RUNNER][0] == "ignored"  # a profile change means nothing to us
-    assert stored_activities(runtime) == {903}  # the two deleted on Strava are gone here too
+    # No Strava is configured here, so the deletions cannot be confirmed and delete nothing
+    # (tests/security/test_webhook_attacks.py confirms them with the simulator).
+    assert applied[901][0] == applied[902][0] == "failed"
+    assert stored_activities(runtime) == {901, 902, 903}
 
 
 def test_an_event_recorded_once_a_drain_has_started_queues_the_next_drain(

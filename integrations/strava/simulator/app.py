@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from integrations.strava.simulator import bodies
@@ -34,6 +34,10 @@ from integrations.strava.simulator.webhooks import (
 )
 
 ACTIVITY_SCOPES = frozenset({"activity:read", "activity:read_all"})
+# The first path segment of every API resource, for the new API host's form (no /api/v3).
+API_ROOTS = frozenset({"athlete", "athletes", "activities", "gear", "push_subscriptions"})
+# What `retire` can switch off, to act as Strava before or after one of its announced changes.
+Retirable = Literal["deauthorize", "revoke", "api/v3 path", "token parameters"]
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 30
 
@@ -55,6 +59,13 @@ class SimRequest:
     path: str
     params: dict[str, list[str]]
     bearer: str | None = None
+    basic: tuple[str, str] | None = None  # HTTP Basic user and password
+
+    def access_token(self, param_tokens: bool) -> str:
+        """The bearer token; a token parameter counts only while Strava still accepts one."""
+        if self.bearer:
+            return self.bearer
+        return (self.get("access_token") or "") if param_tokens else ""
 
     def get(self, name: str) -> str | None:
         values = self.params.get(name)
@@ -117,6 +128,7 @@ class StravaApp:
         self._faults: list[_Fault] = []
         self._webhooks = WebhookSender(retry_delay_s=webhook_retry_delay_s)
         self._next_subscription_id = 120475
+        self.retired: set[Retirable] = set()
         self._lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -169,6 +181,12 @@ class StravaApp:
         hold = self.timeout_hold_s if hold_s is None else hold_s
         with self._lock:
             self._faults.append(_Fault(path_prefix, None, count, hold))
+
+    def retire(self, *features: Retirable) -> None:
+        """Stop serving these, as Strava does from 1 June 2027 (or, for "revoke", as it did
+        before June 2026): the endpoints answer 404, token parameters are ignored."""
+        with self._lock:
+            self.retired.update(features)
 
     def revoke(self, athlete_id: int) -> None:
         """Tokens die silently, as if the deauthorization webhook never arrived."""
@@ -265,11 +283,20 @@ class StravaApp:
             return self._authorize(req)
         if path == "/oauth/token" and req.method == "POST":
             return self._token(req)
+        retired = self.retired
         # stravalib 2.6 posts deauthorize to /api/v3/oauth/deauthorize; the docs say /oauth/...
-        if path in ("/oauth/deauthorize", "/api/v3/oauth/deauthorize") and req.method == "POST":
+        if (
+            path in ("/oauth/deauthorize", "/api/v3/oauth/deauthorize")
+            and req.method == "POST"
+            and "deauthorize" not in retired
+        ):
             return self._deauthorize(req)
-        if path.startswith("/api/v3/"):
+        if path == "/oauth/revoke" and req.method == "POST" and "revoke" not in retired:
+            return self._revoke(req)
+        if path.startswith("/api/v3/") and "api/v3 path" not in retired:
             return self._api(req, path.removeprefix("/api/v3"))
+        if path.split("/")[1] in API_ROOTS:  # the new API host: https://www.api-v3.strava.com
+            return self._api(req, path)
         return SimResponse(404, bodies.error("Record Not Found", "resource", "path", "invalid"))
 
     def _fault(self, req: SimRequest) -> SimResponse | None:
@@ -390,7 +417,7 @@ class StravaApp:
         return body
 
     def _deauthorize(self, req: SimRequest) -> SimResponse:
-        token = req.bearer or req.get("access_token") or ""
+        token = req.access_token("token parameters" not in self.retired)
         with self._lock:
             access = self._grants.authenticate(token, self.clock.time())
             if access is None:
@@ -399,6 +426,22 @@ class StravaApp:
             self._grants.revoke(access.athlete_id)
         self._send(event, wait=False)
         return SimResponse(200, {"access_token": token}, athlete_id=access.athlete_id)
+
+    def _revoke(self, req: SimRequest) -> SimResponse:
+        """RFC 7009 as Strava documents it: the app authenticates with HTTP Basic, `token` is
+        the access or the refresh token, and revoking either revokes the whole grant. An
+        unknown token is not an error (nothing left to revoke)."""
+        if req.basic != (str(self.client_id), self.client_secret):
+            return SimResponse(401, bodies.UNAUTHORIZED)
+        token = req.get("token") or ""
+        with self._lock:
+            athlete_id = self._grants.owner_of(token, self.clock.time())
+            if athlete_id is None:
+                return SimResponse(200, {})
+            event = self._event_for_athlete(athlete_id)
+            self._grants.revoke(athlete_id)
+        self._send(event, wait=False)
+        return SimResponse(200, {}, athlete_id=athlete_id)
 
     # ------------------------------------------------------------------ API
 
@@ -415,7 +458,7 @@ class StravaApp:
         return response
 
     def _athlete_api(self, req: SimRequest, path: str) -> SimResponse:
-        token = req.bearer or req.get("access_token") or ""
+        token = req.access_token("token parameters" not in self.retired)
         parts = path.strip("/").split("/")
         with self._lock:
             access = self._grants.authenticate(token, self.clock.time())

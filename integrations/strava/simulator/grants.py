@@ -109,6 +109,14 @@ class GrantBook:
         access = self.access.get(token)
         return access if access is not None and access.alive(now_s) else None
 
+    def owner_of(self, token: str, now_s: float) -> int | None:
+        """The athlete a live access token or a current refresh token belongs to."""
+        access = self.authenticate(token, now_s)
+        if access is not None:
+            return access.athlete_id
+        grant = self.by_refresh.get(token)
+        return grant.athlete_id if grant is not None and grant.active else None
+
     def revoke(self, athlete_id: int) -> bool:
         """Kill every token of the athlete; True if the athlete had an active grant."""
         for token in self.tokens_of.pop(athlete_id, []):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import sys
@@ -60,8 +61,9 @@ class SimHandler(BaseHTTPRequestHandler):
                 params.setdefault(name, []).extend(values)
         authorization = self.headers.get("Authorization", "")
         bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+        basic = _basic(authorization)
         app = self.server.app
-        response = app.handle(SimRequest(method, split.path, params, bearer))
+        response = app.handle(SimRequest(method, split.path, params, bearer, basic))
         if response.hold_s:
             app.stopping.wait(response.hold_s)
             self.close_connection = True
@@ -83,6 +85,17 @@ class SimHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if payload and method != "HEAD":
             self.wfile.write(payload)
+
+
+def _basic(authorization: str) -> tuple[str, str] | None:
+    """User and password of an HTTP Basic Authorization header, or None."""
+    if not authorization.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(authorization[6:].strip()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user, password
 
 
 def _body_params(raw: bytes, content_type: str) -> dict[str, list[str]]:
