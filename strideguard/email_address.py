@@ -49,6 +49,5 @@ def check_email_address(entered: str) -> str:
         else:
             return str(checked.ascii_email or checked.normalized)
     raise EmailAddressError(
-        f"That doesn't look like an email address: {reason}. "
-        f"It should look like {EXAMPLE}, with one @ and a domain."
+        f"That doesn't look like an email address: {reason}. An address looks like {EXAMPLE}."
     )
