@@ -56,7 +56,8 @@ def make_engine(url: str) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        # A `file:` URI (`?uri=true`) names its file in SQLite's own syntax: leave it to SQLite.
+        if parsed.database and parsed.database != ":memory:" and "uri" not in parsed.query:
             create_private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -77,3 +77,9 @@ def test_two_threads_generating_the_same_key_agree_on_one(tmp_path: Path) -> Non
     assert path.read_text().startswith("key-")
     assert _mode(path) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["secret.key"]  # no scratch left
+
+
+def test_a_sqlite_uri_is_left_to_sqlite(tmp_path: Path) -> None:
+    assert Path.cwd() == tmp_path  # tests/conftest.py runs each test in its own folder
+    make_engine(f"sqlite:///file:{tmp_path}/uri.db?mode=rwc&uri=true").dispose()
+    assert list(tmp_path.iterdir()) == []  # no stray file or folder named after the URI
