@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard.private_files import create_private_file
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -47,11 +49,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder created and safe pragmas set."""
+    """An engine for `url`; SQLite files get their folder created and safe pragmas set.
+
+    A new SQLite file is created owner-only before SQLite opens it: SQLite gives its `-wal`
+    and `-shm` files the database file's mode, so all three stay private.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # A `file:` URI (`?uri=true`) names its file in SQLite's own syntax: leave it to SQLite.
+        if parsed.database and parsed.database != ":memory:" and "uri" not in parsed.query:
+            create_private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -18,6 +18,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
+from strideguard.private_files import private_dir
 from strideguard.web.live import free_port
 
 
@@ -61,7 +62,7 @@ class OutboxSink:
 
     def __init__(self, directory: Path, port: int = 0) -> None:
         self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # the messages hold working email-link tokens
         self._handler = _FileHandler(directory)
         self._controller = Controller(self._handler, hostname="127.0.0.1", port=port)
 

@@ -21,6 +21,8 @@ from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from strideguard.private_files import create_private_file
+
 log = logging.getLogger(__name__)
 
 VAR_DIR = Path("var")
@@ -228,15 +230,15 @@ class Settings(BaseSettings):
 
 
 def _local_secret(name: str, make: Callable[[], str]) -> str:
-    """Keep a generated secret under ./var so restarts of the embedded default keep working."""
+    """Keep a generated secret under ./var so restarts of the embedded default keep working.
+
+    The file is created owner-only (strideguard/private_files.py); if another process made it
+    first, its secret is the one everyone uses.
+    """
     path = VAR_DIR / name
-    if path.exists():
-        return path.read_text().strip()
-    value = make()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(value + "\n")
-    return value
+    if not path.exists():
+        create_private_file(path, make() + "\n")
+    return path.read_text().strip()
 
 
 def _first_error_line(exc: ValidationError) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import redis
 from alembic import command
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -82,6 +84,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             + "\n  ".join(problems),
             returncode=3,
         )
+
+
+# Hypothesis measures wall-clock time per example (deadline 200 ms) and per generated input
+# (too_slow); on a loaded machine both fail tests whose code is right. Tests keep their own
+# max_examples; only the time checks are off for all of them.
+hypothesis_settings.register_profile(
+    "strideguard", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("strideguard")
 
 
 # ---------------------------------------------------------------- settings

@@ -134,7 +134,9 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         log.exception("digest could not be built", extra=context)
         return
     try:
-        send_message(message, runtime.settings.smtp_url, timeout=SMTP_TIMEOUT_S)
+        send_message(
+            message, runtime.settings.smtp_url, timeout=SMTP_TIMEOUT_S, recipient=athlete.email
+        )
     except TransientSendError as exc:
         _retry_later(runtime, claim_, error_text(exc))
         return

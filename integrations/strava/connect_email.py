@@ -6,16 +6,13 @@ connecting can set the address, and only for a day.
 
 from __future__ import annotations
 
-import re
-
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from integrations.strava.context import StravaContext
+from strideguard.email_address import EmailAddressError, check_email_address
 from strideguard.models import Athlete
 
 FORM_MAX_AGE_S = 24 * 60 * 60
-# Deliberately plain: one @, no spaces, a dotted domain. Delivery is the real test.
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 class EmailFormError(ValueError):
@@ -31,14 +28,11 @@ def email_form_token(ctx: StravaContext, athlete_id: int) -> str:
 
 
 def clean_email(entered: str) -> str:
-    email = entered.strip()
-    if not email:
-        raise EmailFormError("Please enter an email address.")
-    if len(email) > 320 or not _EMAIL.match(email):
-        raise EmailFormError(
-            "That doesn't look like an email address; it should look like name@example.com."
-        )
-    return email
+    """The same rule as the preferences form (strideguard/email_address.py)."""
+    try:
+        return check_email_address(entered)
+    except EmailAddressError as problem:
+        raise EmailFormError(str(problem)) from None
 
 
 def athlete_from_form(ctx: StravaContext, token: str) -> int:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.athlete_api import PER_PAGE, AthleteApi, StravaNotFound
@@ -31,6 +30,7 @@ from integrations.strava.context import StravaContext
 from integrations.strava.errors import BudgetExceeded, NotConnected, StravaUnavailable
 from integrations.strava.mapping import activity_fields
 from strideguard.models import Activity, Athlete, Gear, StravaConnection, utcnow
+from strideguard.upsert import insert_or_update
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ _UPDATABLE = (
     "manual",
     "gear_id",
 )
+_GEAR_UPDATABLE = ("name", "distance_m", "retired", "synced_at")
 
 
 @dataclass
@@ -175,7 +176,7 @@ def _read_gear(
         except StravaNotFound:
             continue
         with ctx.sessions.begin() as session:
-            _store_gear(session, api.athlete_id, gear_id, gear, now)
+            store_gear(session, api.athlete_id, gear_id, gear, now)
         yield gear_id
 
 
@@ -236,15 +237,9 @@ def upsert_activities(session: Session, athlete_id: int, rows: Sequence[Mapping[
         return 0
     synced_at = utcnow()
     values = [{**row, "athlete_id": athlete_id, "synced_at": synced_at} for row in rows]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(Activity)
     # One cached statement run over many parameter sets (no bound-parameter cap to hit).
     session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Activity.strava_id],
-            set_={name: statement.excluded[name] for name in (*_UPDATABLE, "synced_at")},
-        ),
-        values,
+        insert_or_update(session, Activity, ["strava_id"], (*_UPDATABLE, "synced_at")), values
     )
     return len(values)
 
@@ -325,19 +320,25 @@ def _roll_gear(session: Session, athlete_id: int, after: dt.datetime, now: dt.da
         gear.synced_at = now
 
 
-def _store_gear(
+def store_gear(
     session: Session, athlete_id: int, gear_id: str, gear: Mapping[str, Any], now: dt.datetime
 ) -> None:
-    row = session.scalar(
-        select(Gear).where(Gear.athlete_id == athlete_id, Gear.strava_gear_id == gear_id)
+    """Insert or update one shoe in a single statement.
+
+    `evaluate_week`'s refresh and the `read_gear` job can read the same new shoe at once; a
+    look-then-insert let both insert and one fail on the (athlete, shoe) unique key.
+    """
+    session.execute(
+        insert_or_update(session, Gear, ["athlete_id", "strava_gear_id"], _GEAR_UPDATABLE),
+        {
+            "athlete_id": athlete_id,
+            "strava_gear_id": gear_id,
+            "name": str(gear.get("name") or gear_id)[:120],
+            "distance_m": round(float(gear.get("distance") or 0)),
+            "retired": bool(gear.get("retired")),
+            "synced_at": now,
+        },
     )
-    if row is None:
-        row = Gear(athlete_id=athlete_id, strava_gear_id=gear_id)
-        session.add(row)
-    row.name = str(gear.get("name") or gear_id)[:120]
-    row.distance_m = round(float(gear.get("distance") or 0))
-    row.retired = bool(gear.get("retired"))
-    row.synced_at = now
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

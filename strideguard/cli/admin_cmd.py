@@ -30,21 +30,28 @@ def unsubscribe(email: str = typer.Argument(..., help="The address that asked to
     from sqlalchemy import CursorResult, func, update
 
     from strideguard.db import check_migrated, make_engine, make_sessionmaker, transaction
+    from strideguard.email_address import EmailAddressError, check_email_address
     from strideguard.models import Athlete
     from strideguard.settings import get_settings
 
+    try:
+        # The forms' rule, so a mistyped request gets its reason, not "no athlete has it".
+        address = check_email_address(email)
+    except EmailAddressError as problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from None
     settings = get_settings()
     engine = make_engine(settings.database_url)
     check_migrated(engine)
     with transaction(make_sessionmaker(engine)) as session:
         result = session.execute(
             update(Athlete)
-            .where(func.lower(Athlete.email) == email.strip().lower())
+            .where(func.lower(Athlete.email) == address.lower())
             .values(email_status="unsubscribed", email_status_reason="asked by email")
         )
         count = result.rowcount if isinstance(result, CursorResult) else 0
     engine.dispose()
     if not count:
-        typer.echo(f"no athlete has the address {email}", err=True)
+        typer.echo(f"no athlete has the address {address}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"unsubscribed {count} athlete(s) with the address {email}")
+    typer.echo(f"unsubscribed {count} athlete(s) with the address {address}")

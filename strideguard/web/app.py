@@ -15,6 +15,7 @@ from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
 from strideguard.web import admin
 from strideguard.web.headers import SecurityHeaders
+from strideguard.web.slashes import redirect_slashes_to
 from worker.notifier.checkin_routes import router as checkin_router
 from worker.notifier.routes import router as notifier_router
 
@@ -23,6 +24,7 @@ def create_app(settings: Settings) -> FastAPI:
     # No interactive docs: they load scripts from a CDN; the schema stays at /openapi.json.
     app = FastAPI(title="strideguard", version="0.1.0", docs_url=None, redoc_url=None)
     app.add_middleware(SecurityHeaders)
+    redirect_slashes_to(app, settings.public_base_url)
     engine = make_engine(settings.database_url)
     app.state.settings = settings
     app.state.engine = engine

@@ -1,8 +1,11 @@
 """Safe default response headers for every page the app serves.
 
 Connect, callback, admin and email-link pages all carry secrets in URLs or forms at some point,
-so none of them may be framed (clickjacking), leak their URL in a Referer, or be sniffed into
-another content type. Routes that set their own value for a header keep it.
+so none of them may be framed (clickjacking), leak their URL in a Referer, be sniffed into
+another content type, or be kept by a browser or proxy cache (a stored page would hand its
+reusable form token to the next person at that computer). No page here is worth caching, so
+`no-store` is the default rather than a header each token-carrying route must remember. Routes
+that set their own value for a header keep it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),

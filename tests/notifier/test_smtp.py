@@ -307,3 +307,27 @@ def test_a_connection_is_not_reused_after_an_error_or_past_its_message_limit(
     assert len(peers) == 4
     # Two on the first connection, one on the second (which then failed), one on a third.
     assert peers[0] == peers[1] != peers[2] != peers[3]
+
+
+def test_envelope_recipient_is_the_stored_address_and_a_different_to_is_refused(
+    smtp_server: tuple[Recorder, str],
+) -> None:
+    recorder, url = smtp_server
+    with pytest.raises(PermanentSendError, match=r"not only 'bo@example\.org'"):
+        send_message(_message(), url, timeout=5, recipient="bo@example.org")
+    assert recorder.received == []
+    send_message(_message(), url, timeout=5, recipient="ana@example.org")
+    assert [rcpt for _, rcpt, _ in recorder.received] == [["ana@example.org"]]
+
+
+def test_a_to_header_that_decodes_into_two_addresses_is_never_sent(
+    smtp_server: tuple[Recorder, str],
+) -> None:
+    recorder, url = smtp_server
+    message = _message()
+    attack = "=?utf-8?q?attacker=40evil=2Ecom=2C?=x@example.com"
+    message.replace_header("To", attack)
+    for stored in (attack, None):  # the outbox passes the stored address; without it too
+        with pytest.raises(PermanentSendError, match=r"attacker@evil\.com, x@example\.com"):
+            send_message(message, url, timeout=5, recipient=stored)
+    assert recorder.received == []

@@ -25,8 +25,10 @@ def test_fail_next_answers_5xx_for_the_given_count_then_recovers(sim: Simulator)
 
 
 def test_timeout_next_holds_the_request_past_the_client_timeout(sim: Simulator) -> None:
-    client = make_client(sim.base_url, sim.issue_tokens(ATHLETE_ID)["access_token"], timeout=0.3)
-    sim.timeout_next("/api/v3/athlete", hold_s=1.0)
+    # The second, answered request uses the same client timeout, so it must be long enough for
+    # a busy machine; the held request outlasts it (the hold ends when the simulator stops).
+    client = make_client(sim.base_url, sim.issue_tokens(ATHLETE_ID)["access_token"], timeout=3)
+    sim.timeout_next("/api/v3/athlete", hold_s=60)
     with pytest.raises(requests.exceptions.Timeout):
         client.get_athlete()
     assert client.get_athlete().id == ATHLETE_ID

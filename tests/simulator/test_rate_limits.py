@@ -111,8 +111,10 @@ def test_daily_window_resets_at_utc_midnight(tight: Simulator) -> None:
         assert tight.rate_usage()["read_daily"] == 1
 
 
-def test_overall_limit_has_its_own_429_field() -> None:
-    sim = Simulator(seed(), read_limits=(100, 1000), overall_limits=(2, 2000))
+def test_overall_limit_has_its_own_429_field(clock: SimClock) -> None:
+    # The conftest's frozen clock: on real time, a 15-minute window that turned between the
+    # second and third request reset the count, and the 429 never came.
+    sim = Simulator(seed(), read_limits=(100, 1000), overall_limits=(2, 2000), clock=clock)
     with sim:
         token = sim.issue_tokens(26462176)["access_token"]
         statuses = []

@@ -29,7 +29,10 @@ from strideguard.models import Athlete, StravaConnection
 from strideguard.settings import Settings, get_settings
 from worker.runtime import WorkerRuntime, start_runtime
 
-LEASE_S = 2
+# Short, so a killed worker's job is taken back within seconds, but not so short that a healthy
+# attempt outlives it on a busy machine (nothing renews a lease): the reconciler would then
+# start a second attempt, and tests that count attempts would see one too many.
+LEASE_S = 5
 
 
 @dataclass

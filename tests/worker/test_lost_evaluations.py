@@ -39,6 +39,7 @@ from worker.weeks import due_at, latest_due_week
 RUNNER = 701
 OSLO = ZoneInfo("Europe/Oslo")
 GRACE = dt.timedelta(hours=6)
+ACTIVITIES = "/api/v3/athlete/activities"
 
 
 def the_week() -> dt.date:
@@ -123,7 +124,8 @@ def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
 ) -> None:
     athlete = connect_runner(runtime, sim)
     # Strava hangs on the window refresh, so the kill lands inside the evaluation.
-    sim.timeout_next("/api/v3/athlete/activities", count=1, hold_s=60)
+    sim.timeout_next(ACTIVITIES, count=1, hold_s=60)
+    asked_before = sim.count_requests(path_prefix=ACTIVITIES)
     first = worker_process()
     try:
         assert Scheduler(runtime).schedule_due_weeks(dt.datetime.now(dt.UTC)) == [
@@ -135,7 +137,12 @@ def test_sigkill_mid_evaluation_then_reconciler_finishes_with_one_email(
             return bool(evaluations) and evaluations[0].started_at is not None
 
         wait_for(claimed, what="a worker to claim the evaluation")
-        time.sleep(0.5)  # into the hanging Strava request
+        # A fixed pause here, on a busy machine, killed the worker before it asked Strava;
+        # the held request then hung the recovery for a minute instead.
+        wait_for(
+            lambda: sim.count_requests(path_prefix=ACTIVITIES) > asked_before,
+            what="the worker inside the hanging Strava request",
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(30)
     finally:

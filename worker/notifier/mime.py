@@ -60,3 +60,27 @@ def build_message(
 def envelope_sender(msg: EmailMessage) -> str:
     """The bare address of From, for the SMTP envelope."""
     return Address(addr_spec=parseaddr(str(msg["From"]))[1]).addr_spec
+
+
+class RecipientMismatch(ValueError):
+    """The `To` header would reach someone other than the one address we mean to mail."""
+
+
+def envelope_recipient(msg: EmailMessage, stored: str | None = None) -> str:
+    """The one address the message goes to, as the SMTP envelope recipient.
+
+    The `To` header is parsed the way a mail client parses it (RFC 2047 encoded words
+    decoded), and must name exactly one address, equal to `stored` (the athlete's address as
+    the database holds it) when that is given. An address that decodes into other addresses
+    is refused here rather than delivered to them.
+    """
+    named = [str(address.addr_spec) for address in getattr(msg["To"], "addresses", ())]
+    if stored is None and len(named) == 1:
+        return named[0]
+    if stored is not None and named == [stored]:
+        return stored
+    expected = f"only {stored!r}" if stored is not None else "exactly one address"
+    raise RecipientMismatch(
+        f"the To header names {', '.join(named) or 'no address'!r}, not {expected}; nothing "
+        "was sent. The runner must enter their address again in their preferences."
+    )

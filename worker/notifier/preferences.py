@@ -7,15 +7,15 @@ out, so a bad time zone or email changes nothing at all.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from strideguard.email_address import EmailAddressError, check_email_address
+
 PAUSE_CHOICES = (1, 2, 4, 8, 12)  # weeks
 MAX_PAUSE_WEEKS = max(PAUSE_CHOICES)
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,6 @@ class PreferenceChange:
 @lru_cache(maxsize=1)
 def known_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
-
-
-def clean_email(raw: str) -> str | None:
-    email = raw.strip()
-    if len(email) > 320 or not _EMAIL.match(email):
-        return None
-    return email
 
 
 def parse_pause_weeks(raw: str) -> int | None:
@@ -65,12 +58,11 @@ def check_preferences(
 ) -> PreferenceChange | dict[str, str]:
     """The change the form asks for, or {field: what is wrong and how to fix it}."""
     errors: dict[str, str] = {}
-    email = clean_email(form.get("email", ""))
-    if email is None:
-        errors["email"] = (
-            "That doesn't look like an email address. It needs one @ and a domain, "
-            "for example runner@example.com."
-        )
+    email: str | None = None
+    try:
+        email = check_email_address(form.get("email", ""))
+    except EmailAddressError as problem:
+        errors["email"] = str(problem)
     units = form.get("units", "")
     if units not in ("km", "mi"):
         errors["units"] = "Choose kilometres or miles."

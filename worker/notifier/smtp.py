@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from worker.notifier.mime import envelope_sender
+from worker.notifier.mime import RecipientMismatch, envelope_recipient, envelope_sender
 
 log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
@@ -85,10 +85,19 @@ def parse_smtp_url(smtp_url: str) -> SmtpTarget:
     )
 
 
-def send_message(msg: EmailMessage, smtp_url: str, timeout: float = 30) -> None:
-    """Send `msg` to its To address; raise one of the `SendError` kinds on failure."""
+def send_message(
+    msg: EmailMessage, smtp_url: str, timeout: float = 30, *, recipient: str | None = None
+) -> None:
+    """Send `msg` to its one To address; raise one of the `SendError` kinds on failure.
+
+    `recipient` is the address as stored: it becomes the envelope recipient, and a To header
+    that parses to anything else is a `PermanentSendError` before any connection is made.
+    """
     target = parse_smtp_url(smtp_url)
-    recipient = str(msg["To"])
+    try:
+        recipient = envelope_recipient(msg, recipient)
+    except RecipientMismatch as exc:
+        raise PermanentSendError(str(exc)) from None
     try:
         with _kept_connection(smtp_url, target, timeout) as client:
             refused = client.send_message(msg, from_addr=envelope_sender(msg), to_addrs=[recipient])
