@@ -11,6 +11,8 @@ an invalid rules file), 2 the command could not run (bad settings, unreachable d
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from strideguard.cli import (
@@ -25,13 +27,39 @@ from strideguard.cli import (
     web_cmd,
     worker_cmd,
 )
+from strideguard.cli.apps import command_group
 
-app = typer.Typer(
+app = command_group(
     name="strideguard",
     help="Injury-risk warnings for runners, from their Strava training.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"strideguard {version('strideguard')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Injury-risk warnings for runners, from their Strava training."""
+
+
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(rules_cmd.app, name="rules")

@@ -9,23 +9,19 @@ stderr); 2 the command could not run (unreadable activities file, bad settings, 
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from strideguard.cli.apps import command_group
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.formats import FormatOption, OutputFormat
 
-app = typer.Typer(
+app = command_group(
     help="Check, evaluate and backtest the injury-risk rules (rules.yaml).",
     no_args_is_help=True,
 )
-
-
-class OutputFormat(StrEnum):
-    json = "json"
-    table = "table"
 
 
 @app.command()
@@ -85,14 +81,15 @@ def evaluate(
             "--today", formats=["%Y-%m-%d"], help="Judge the open week as of this local date."
         ),
     ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="json or table.")
-    ] = OutputFormat.table,
+    fired_only: Annotated[
+        bool, typer.Option("--fired-only", help="Show only the findings that fired.")
+    ] = False,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Evaluate the rules on a Strava export: every finding, every week, first to last."""
     from strideguard.cli.rules_io import evaluate_export
 
-    evaluate_export(activities, rules_path, athlete_tz, today, output)
+    evaluate_export(activities, rules_path, athlete_tz, today, output, fired_only=fired_only)
 
 
 @app.command("backtest")
@@ -111,9 +108,7 @@ def backtest_command(
             help="Last week to count (default: the newest closed week with stored activities).",
         ),
     ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="json or table.")
-    ] = OutputFormat.table,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Count the alerts a config would have sent over past weeks, next to the config in force.
 

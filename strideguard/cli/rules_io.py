@@ -37,8 +37,9 @@ from rules import (
 from rules.backtest import BacktestResult, backtest, compare
 from rules.columns import ActivityColumns
 from rules.config import SHIPPED_RULES
+from rules.findings import shown
 from rules.metrics import RUN_FUNCTIONS, RUN_METRICS, WEEK_FUNCTIONS, WEEK_METRICS
-from strideguard.cli.rules_cmd import OutputFormat
+from strideguard.cli.formats import OutputFormat
 from strideguard.db import check_migrated, make_engine, make_sessionmaker
 from strideguard.models import Activity, Athlete
 from strideguard.settings import Settings, get_settings
@@ -155,7 +156,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 
 def _figures_text(finding: Finding) -> str:
-    return ", ".join(f"{key}={value}" for key, value in finding.figures.items())
+    return ", ".join(f"{key}={shown(value)}" for key, value in finding.figures.items())
 
 
 _STATUS_STYLE = {
@@ -184,8 +185,8 @@ def _findings_table(findings: Sequence[Finding], open_week: dt.date | None) -> T
             week,
             finding.rule,
             f"[{_STATUS_STYLE[finding.status]}]{finding.status}[/]",
-            "" if finding.value is None else str(finding.value),
-            "" if finding.threshold is None else str(finding.threshold),
+            shown(finding.value),
+            shown(finding.threshold),
             "; ".join(d for d in details if d),
         )
     return table
@@ -197,11 +198,15 @@ def evaluate_export(
     athlete_tz: str | None,
     today: dt.datetime | None,
     output: OutputFormat,
+    *,
+    fired_only: bool = False,
 ) -> None:
     config = _load(rules_path)
     zone = _zone(athlete_tz)
     records = _read_activities(activities, zone)
     findings = evaluate_all(records, config)
+    if fired_only:
+        findings = [f for f in findings if f.fired]
     if zone is None:
         latest = max(records, key=lambda r: r.start_date, default=None)
         zone = ZoneInfo(latest.timezone) if latest and latest.timezone else ZoneInfo("UTC")

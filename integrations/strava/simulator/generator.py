@@ -10,6 +10,7 @@ the app must drop), gear, heart rate and the rest. `scenario="demo"` plants know
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -147,8 +148,12 @@ def generate_seed(
     end: date | None = None,
     first_athlete_id: int = 100_001,
     scenario: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Histories for `athletes` runners spread over zones east and west of UTC."""
+    """Histories for `athletes` runners spread over zones east and west of UTC.
+
+    `progress(done)` is called after each runner, for a progress bar on large populations.
+    """
     rng = random.Random(seed)  # noqa: S311 - simulated training, not secrets
     entries = []
     for i in range(athletes):
@@ -164,6 +169,8 @@ def generate_seed(
                 scenario=scenario,
             )
         )
+        if progress:
+            progress(i + 1)
     return entries
 
 
