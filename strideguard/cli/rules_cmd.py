@@ -105,16 +105,63 @@ def backtest_command(
         typer.Option(
             "--until",
             formats=["%Y-%m-%d"],
-            help="Last week to count (default: the newest closed week with stored activities).",
+            help="Last week to count (default: the newest closed week with activities).",
+        ),
+    ] = None,
+    athlete: Annotated[
+        int | None,
+        typer.Option("--athlete", help="Only this athlete (see `athlete list`), with overrides."),
+    ] = None,
+    population: Annotated[
+        int | None,
+        typer.Option(
+            "--population",
+            min=1,
+            max=100_000,
+            help="Replay N runners made by the Strava simulator's generator instead of the "
+            "stored history, for tuning before anyone has connected.",
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", help="Generator seed for --population (same seed, same runners)."),
+    ] = 0,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Replay a runner's Strava bulk export (the ZIP from 'Download your data', or "
+            "its folder) instead of the stored history.",
+        ),
+    ] = None,
+    athlete_tz: Annotated[
+        str | None,
+        typer.Option(
+            "--athlete-tz", help="The runner's IANA zone for --export, which has none (UTC)."
         ),
     ] = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Count the alerts a config would have sent over past weeks, next to the config in force.
 
-    Reads every athlete's stored activities from DATABASE_URL and applies each athlete's rule
-    overrides and muted rules. The config in force is RULES_PATH (else the shipped file).
+    Reads every athlete's stored activities from DATABASE_URL (or a generated population, or
+    a bulk export) and applies each athlete's rule overrides and muted rules. Only complete,
+    observed weeks count, as the live service judges them; a warning says when the history
+    is shorter than the weeks asked for. The config in force is RULES_PATH (else the shipped
+    file). Exit 1 when an athlete's overrides are invalid.
     """
-    from strideguard.cli.rules_io import backtest_history
+    from strideguard.cli.backtest_io import BacktestRequest, backtest_history
 
-    backtest_history(weeks, rules_path, until, output)
+    backtest_history(
+        BacktestRequest(
+            weeks=weeks,
+            rules_path=rules_path,
+            until=until.date() if until else None,
+            output=output,
+            athlete_id=athlete,
+            population=population,
+            seed=seed,
+            export=export,
+            athlete_tz=athlete_tz,
+        )
+    )
