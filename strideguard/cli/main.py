@@ -17,6 +17,7 @@ import typer
 
 from strideguard.cli import (
     admin_cmd,
+    athlete_cmd,
     db_cmd,
     demo_cmd,
     keys_cmd,
@@ -64,6 +65,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(admin_cmd.app, name="admin")
+app.add_typer(athlete_cmd.app, name="athlete")
 app.add_typer(sim_cmd.app, name="strava-sim")
 app.add_typer(strava_cmd.app, name="strava")
 app.command("web")(web_cmd.web)
