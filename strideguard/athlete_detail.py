@@ -24,6 +24,7 @@ class WeekRow:
     week_start: dt.date
     running_m: int
     runs: int
+    evaluation_id: int | None
     evaluation: str | None  # pending | done | failed | skipped, None when never scheduled
     evaluation_error: str | None
     findings: list[dict[str, Any]]  # the fired findings stored as alerts
@@ -166,6 +167,7 @@ def _weeks(
                 week_start=week,
                 running_m=running_m,
                 runs=runs,
+                evaluation_id=evaluation.id if evaluation else None,
                 evaluation=evaluation.status if evaluation else None,
                 evaluation_error=evaluation.last_error if evaluation else None,
                 findings=alerts.get(week, []),

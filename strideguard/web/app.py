@@ -12,7 +12,7 @@ from sqlalchemy import text
 from integrations.strava.routes import router as strava_router
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
-from strideguard.web import admin
+from strideguard.web import admin, admin_athletes
 from strideguard.web.headers import SecurityHeaders
 from worker.notifier.routes import router as notifier_router
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.include_router(admin.router)
+    app.include_router(admin_athletes.router)
     app.include_router(strava_router)
     app.include_router(notifier_router)
 
