@@ -49,15 +49,23 @@ def _athlete(session: Session, athlete_id: int) -> Athlete:
     return athlete
 
 
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 def list_athletes(output: OutputFormat) -> None:
     with _database() as (_, sessions), sessions() as session:
         rows = athlete_rows(session)
     if output is OutputFormat.json:
         typer.echo(json.dumps([athlete_detail.jsonable(vars(row)) for row in rows], indent=2))
         return
-    table = Table(title=f"Athletes ({len(rows)})")
-    for column in ("id", "name", "email", "strava", "last sync", "last week judged", "error"):
-        table.add_column(column, overflow="fold")
+    table = _table(
+        f"Athletes ({len(rows)})",
+        *("id", "name", "email", "strava", "last sync", "last week judged", "error"),
+    )
     for row in rows:
         table.add_row(
             str(row.id),
@@ -98,9 +106,7 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
         out.print(f"{title}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
     out.print(f"next evaluation: {detail.next_evaluation_at:%Y-%m-%d %H:%M} UTC")
     out.print(_overrides_table(config, detail.overrides))
-    weeks = Table(title="Recent weeks")
-    for column in ("week", "running km", "runs", "evaluation", "fired"):
-        weeks.add_column(column, overflow="fold")
+    weeks = _table("Recent weeks", "week", "running km", "runs", "evaluation", "fired")
     for week in detail.weeks:
         weeks.add_row(
             week.week_start.isoformat(),
@@ -110,9 +116,7 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
             "; ".join(f"{f['rule']} {shown(f.get('value'))}" for f in week.findings) or "-",
         )
     out.print(weeks)
-    deliveries = Table(title="Deliveries")
-    for column in ("week", "status", "attempts", "sent", "error"):
-        deliveries.add_column(column, overflow="fold")
+    deliveries = _table("Deliveries", "week", "status", "attempts", "sent", "error")
     for d in detail.deliveries:
         deliveries.add_row(
             d.week_start.isoformat(),
@@ -125,9 +129,9 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
 
 
 def _overrides_table(config: Any, overrides: dict[str, Any]) -> Table:
-    table = Table(title="Rule overrides (on top of the rules file)")
-    for column in ("rule", "parameter", "override", "rules file"):
-        table.add_column(column)
+    table = _table(
+        "Rule overrides (on top of the rules file)", "rule", "parameter", "override", "rules file"
+    )
     for row in override_rows(config, overrides):
         table.add_row(row.rule, row.param, str(row.value), str(row.default))
     return table

@@ -54,6 +54,16 @@ def _rules(request: Request) -> tuple[RulesConfig | None, str | None]:
         return None, "; ".join(exc.errors)
 
 
+def _form_sender(request: Request, csrf: str) -> admin_auth.SignedIn | Response:
+    """The admin who sent a form, or the answer to give: sign in first, or 403 on a bad token."""
+    signed_in = admin_auth.current_session(request, _settings(request))
+    if signed_in is None:
+        return RedirectResponse("/admin/login", status_code=303)
+    if not admin_auth.csrf_matches(signed_in.csrf, csrf):
+        return Response(FORBIDDEN, status_code=403)
+    return signed_in
+
+
 def _session_tag(signed_in: admin_auth.SignedIn) -> str:
     return hashlib.sha256(signed_in.session_id.encode()).hexdigest()[:12]
 
@@ -135,11 +145,9 @@ def save_overrides(
     csrf: Annotated[str, Form(max_length=128)],
     overrides: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
-    signed_in = admin_auth.current_session(request, _settings(request))
-    if signed_in is None:
-        return RedirectResponse("/admin/login", status_code=303)
-    if not admin_auth.csrf_matches(signed_in.csrf, csrf):
-        return Response(FORBIDDEN, status_code=403)
+    signed_in = _form_sender(request, csrf)
+    if isinstance(signed_in, Response):
+        return signed_in
     config, rules_error = _rules(request)
     lines = [line.strip() for line in overrides.splitlines() if line.strip()]
     try:
@@ -207,11 +215,9 @@ def retry(
     job_id: Annotated[int, Form()],
 ) -> Response:
     """Send a failed email or evaluation back to pending; the worker picks it up."""
-    signed_in = admin_auth.current_session(request, _settings(request))
-    if signed_in is None:
-        return RedirectResponse("/admin/login", status_code=303)
-    if not admin_auth.csrf_matches(signed_in.csrf, csrf):
-        return Response(FORBIDDEN, status_code=403)
+    signed_in = _form_sender(request, csrf)
+    if isinstance(signed_in, Response):
+        return signed_in
     model = RETRYABLE.get(kind)
     if model is None:
         return Response(f"Unknown job kind {kind!r}.", status_code=400)
