@@ -111,7 +111,12 @@ def population_history(size: int, seed: int, weeks: int, end: dt.date) -> Histor
     first_monday = week_start_of(end) - (total_weeks - 1) * WEEK
     with progress_bars() as start:
         entries = generate_seed(
-            size, total_weeks, seed=seed, end=end, progress=start("generating runners", size)
+            size,
+            total_weeks,
+            seed=seed,
+            end=end,
+            progress=start("generating runners", size),
+            routes=False,  # no GPS: the rules never read it
         )
     for entry in entries:
         athlete_id = int(entry["athlete"]["id"])

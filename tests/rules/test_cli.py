@@ -120,6 +120,10 @@ def test_evaluate_real_strava_page_as_json() -> None:
     # JSON carries the exact value for scripts; the table rounds it.
     assert long_run["value"] == pytest.approx(100 * (35_441 / 30_637 - 1), rel=1e-12)
     assert long_run["value"] != round(long_run["value"], 1)
+    table = invoke("evaluate", "--activities", str(path), "--fired-only").stdout
+    row = next(line for line in table.splitlines() if "single_run_spike" in line)
+    assert "│ 15.7 " in row
+    assert "15.68" not in table
     # Runs in the first 30 days cannot be judged: an older, longer run may be unseen.
     first_run = next(f for f in findings if f["rule"] == "single_run_spike")
     assert (first_run["date"], first_run["status"]) == ("2025-09-04", "insufficient_history")
