@@ -1,9 +1,10 @@
 """`strideguard rules ...`: check a rules file, evaluate it on a Strava export, backtest it.
 
 Only the commands' arguments and help live here; each command imports what it reads and
-prints (rules_io.py) when it runs, since that needs numpy, rich and the database layer.
-Exit codes: 0 success; 1 the rules file is invalid (one `path:line:col: message` per line on
-stderr); 2 the command could not run (unreadable activities file, bad settings, database).
+prints (rules_io.py, backtest_io.py) when it runs, since that needs numpy, rich and the
+database layer. Exit codes: 0 success; 1 the rules file is invalid (one `path:line:col:
+message` per line on stderr) or, for the backtest, an athlete's overrides are; 2 the command
+could not run (unreadable activities or export file, bad settings, database).
 """
 
 from __future__ import annotations

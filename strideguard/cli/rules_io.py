@@ -1,5 +1,5 @@
-"""What the `strideguard rules` commands read and print: rules files, Strava exports, the
-stored history, tables and JSON. The maths is in `rules/`.
+"""What the `strideguard rules` commands read and print: rules files, Strava exports, tables
+and JSON (the backtest's sources and report are in backtest_io.py). The maths is in `rules/`.
 
 Kept apart from the command declarations (rules_cmd.py) because it needs numpy, rich and the
 database layer, which listing the commands must not load.
