@@ -80,11 +80,19 @@ def apply_changes(
         result.setdefault(change.rule, {})[change.param] = change.value
     if problems:
         raise OverrideError(problems)
-    try:
-        config.with_overrides(result)
-    except ConfigError as exc:
-        raise OverrideError([line.removeprefix("overrides: ") for line in exc.errors]) from None
+    problems = override_problems(config, result)
+    if problems:
+        raise OverrideError(problems)
     return result
+
+
+def override_problems(config: RulesConfig, overrides: Mapping[str, Any] | None) -> list[str]:
+    """Why stored overrides are invalid (e.g. written by hand before they were checked)."""
+    try:
+        config.with_overrides(overrides)
+    except ConfigError as exc:
+        return [line.removeprefix("overrides: ") for line in exc.errors]
+    return []
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from strideguard import athlete_detail
 from strideguard.athlete_overrides import (
     OverrideError,
     apply_changes,
+    override_problems,
     override_rows,
     parse_assignment,
     parse_key,
@@ -91,8 +92,9 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
             config.activity_types.running,
         )
     assert detail is not None  # checked just above
+    problems = override_problems(config, detail.overrides)
     if output is OutputFormat.json:
-        typer.echo(json.dumps(detail.to_dict(), indent=2))
+        typer.echo(json.dumps({**detail.to_dict(), "invalid_overrides": problems}, indent=2))
         return
     out = _stdout_console()
     out.print(
@@ -106,6 +108,8 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
         out.print(f"{title}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
     out.print(f"next evaluation: {detail.next_evaluation_at:%Y-%m-%d %H:%M} UTC")
     out.print(_overrides_table(config, detail.overrides))
+    for problem in problems:
+        out.print(f"[red]invalid override (the worker refuses this athlete's weeks): {problem}[/]")
     weeks = _table("Recent weeks", "week", "running km", "runs", "evaluation", "fired")
     for week in detail.weeks:
         weeks.add_row(

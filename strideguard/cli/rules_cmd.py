@@ -138,7 +138,8 @@ def backtest_command(
     athlete_tz: Annotated[
         str | None,
         typer.Option(
-            "--athlete-tz", help="The runner's IANA zone for --export, which has none (UTC)."
+            "--athlete-tz",
+            help="The runner's IANA zone for --export, whose dates are UTC (default: UTC).",
         ),
     ] = None,
     output: FormatOption = OutputFormat.table,

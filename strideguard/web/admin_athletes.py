@@ -21,7 +21,12 @@ from rules import ConfigError, RulesConfig, load_config
 from rules.config import SHIPPED_RULES
 from rules.findings import shown
 from strideguard import athlete_detail
-from strideguard.athlete_overrides import OverrideError, apply_changes, parse_assignment
+from strideguard.athlete_overrides import (
+    OverrideError,
+    apply_changes,
+    override_problems,
+    parse_assignment,
+)
 from strideguard.db import transaction
 from strideguard.digest_preview import PreviewError, preview_digest
 from strideguard.models import Athlete, Evaluation, OutboxEmail
@@ -118,6 +123,7 @@ def _page(
             "a": detail,
             "shown": shown,
             "rules_error": rules_error,
+            "stored_problems": override_problems(config, detail.overrides) if config else [],
             "form_text": overrides_text(detail.overrides) if form_text is None else form_text,
             "form_errors": form_errors or [],
             "saved": request.query_params.get("saved"),

@@ -172,3 +172,16 @@ def test_dashboard_search_and_paging(
     every = [int(i) for page in ids for i in page]
     assert every == sorted(every)
     assert len(set(every)) == 5
+
+
+def test_page_flags_invalid_stored_overrides(
+    client: TestClient, coached: sessionmaker[Session]
+) -> None:
+    with coached.begin() as session:
+        row = session.get(Athlete, 7)
+        assert row is not None
+        row.rule_overrides = {"weekly_distance_spike": {"treshold": 40}}
+    page = client.get("/admin/athletes/7").text
+    assert "The stored overrides are invalid" in page
+    assert "did you mean &#39;threshold&#39;?" in page
+    assert "weekly_distance_spike.treshold=40</textarea>" in page  # there to be fixed

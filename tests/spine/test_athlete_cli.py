@@ -193,3 +193,21 @@ def test_preview_writes_the_digest_the_rules_in_force_would_send(
     not_monday = athlete("preview", "7", "--week", (LAST_MONDAY + dt.timedelta(days=1)).isoformat())
     assert not_monday.exit_code == 1
     assert "is not a Monday" in not_monday.stderr
+
+
+def test_show_flags_overrides_stored_before_they_were_checked(
+    coached: sessionmaker[Session],
+) -> None:
+    """Raw SQL used to be the only way: a typo there fails every week until it is fixed."""
+    with coached.begin() as session:
+        row = session.get(Athlete, 7)
+        assert row is not None
+        row.rule_overrides = {"weekly_distance_spike": {"treshold": 40}}
+    detail = json.loads(athlete("show", "7", "--format", "json").stdout)
+    assert detail["invalid_overrides"] == [
+        "weekly_distance_spike: unknown parameter 'treshold'; did you mean 'threshold'?"
+    ]
+    assert "invalid override" in athlete("show", "7").stdout
+    fixed = athlete("override", "7", "--clear", "weekly_distance_spike.treshold")
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads(athlete("show", "7", "--format", "json").stdout)["invalid_overrides"] == []
