@@ -138,6 +138,10 @@ def export_history(path: Path, athlete_tz: str | None) -> History:
     return history
 
 
+def last_closed_week() -> dt.date:
+    return week_start_of(dt.datetime.now(dt.UTC).date()) - WEEK
+
+
 def result_window(
     history: History, weeks: int, until: dt.date | None
 ) -> tuple[dt.date, dt.date] | None:
@@ -149,8 +153,7 @@ def result_window(
     days = [a.start_date_local.date() for records in history.activities for a in records]
     if not days:
         return None
-    last_closed = week_start_of(dt.datetime.now(dt.UTC).date()) - WEEK
-    last = min(last_closed, week_start_of(until or max(days)))
+    last = min(last_closed_week(), week_start_of(until or max(days)))
     return last - (weeks - 1) * WEEK, last
 
 
@@ -221,9 +224,11 @@ def backtest_history(request: BacktestRequest) -> None:
     if request.rules_path is not None:
         configs.append(_load(request.rules_path))
     if request.population is not None:
-        end = request.until or dt.datetime.now(dt.UTC).date()
-        last_sunday = week_start_of(end) - dt.timedelta(days=1)
-        history = population_history(request.population, request.seed, request.weeks, last_sunday)
+        # Generated up to the Sunday that ends the window, so its last week is a whole one.
+        last_week = min(last_closed_week(), week_start_of(request.until or dt.date.max))
+        history = population_history(
+            request.population, request.seed, request.weeks, last_week + dt.timedelta(days=6)
+        )
     elif request.export is not None:
         history = export_history(request.export, request.athlete_tz)
     else:

@@ -253,6 +253,9 @@ def test_population_replays_generated_runners_with_a_seed() -> None:
     )
     assert report["weeks"][-1] == "2025-11-10"
     assert report["athlete_weeks"] == 20 * 6  # whole generated weeks are all complete
+    # The window's last week was generated in full: not an empty week where every runner
+    # "missed" their strength days.
+    assert report["in_force"]["per_week"]["missed_strength_days"][-1] < 20
     again = invoke(*args, "--seed", "3", "--format", "json")
     assert json.loads(again.stdout) == report
     other = json.loads(invoke(*args, "--seed", "4", "--format", "json").stdout)
