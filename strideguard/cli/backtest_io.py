@@ -41,6 +41,8 @@ class History:
     """Athletes to replay, index-aligned; `observed_from` as `rules.backtest.backtest` takes it."""
 
     source: str  # database | population | export
+    # The last day known complete when it is not today: an export ends with its newest activity.
+    complete_through: dt.date | None = None
     ids: list[int] = field(default_factory=list)
     activities: list[list[ActivityRecord]] = field(default_factory=list)
     overrides: list[dict[str, Any]] = field(default_factory=list)
@@ -126,14 +128,18 @@ def population_history(size: int, seed: int, weeks: int, end: dt.date) -> Histor
 
 
 def export_history(path: Path, athlete_tz: str | None) -> History:
-    """One runner's bulk export; it holds their whole history, so every week is complete."""
+    """One runner's bulk export: their whole history up to its newest activity.
+
+    The week of that activity may go on after the export was made, so it is not counted.
+    """
     zone = _zone(athlete_tz or "UTC")
     try:
         items = read_activities(path)
         records = [from_strava_summary(item, zone) for item in items]
     except (ExportError, ActivityInputError) as exc:
         raise _fail(str(exc)) from None
-    history = History("export")
+    newest = max((r.start_date_local.date() for r in records), default=None)
+    history = History("export", complete_through=newest)
     history.add(0, records)
     return history
 
@@ -148,12 +154,15 @@ def result_window(
     """The last `weeks` closed weeks, ending at the newest activity's week at the latest.
 
     The week still under way is never counted, even when `until` falls in it: the service
-    judges a week only once it is over.
+    judges a week only once it is over. Nor is a week that runs past `complete_through`.
     """
     days = [a.start_date_local.date() for records in history.activities for a in records]
     if not days:
         return None
     last = min(last_closed_week(), week_start_of(until or max(days)))
+    if history.complete_through is not None:
+        whole = week_start_of(history.complete_through + dt.timedelta(days=1)) - WEEK
+        last = min(last, whole)
     return last - (weeks - 1) * WEEK, last
 
 

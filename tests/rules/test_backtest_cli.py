@@ -291,7 +291,8 @@ def _export_csv(weekly_km: list[int]) -> str:
 def test_export_zip_or_folder_is_replayed(tmp_path: Path) -> None:
     import zipfile
 
-    text = _export_csv([30, 30, 30, 30, 30, 45])
+    # The last week ends on a Friday run: the export may have been made before its Sunday.
+    text = _export_csv([30, 30, 30, 30, 30, 45, 10])
     folder = tmp_path / "export"
     folder.mkdir()
     (folder / "activities.csv").write_text(text)
@@ -312,6 +313,7 @@ def test_export_zip_or_folder_is_replayed(tmp_path: Path) -> None:
     assert (report["source"], report["weeks"]) == ("export", ["2025-09-29", "2025-10-06"])
     # The second Distance column (metres) is read: 45 km on a 30 km baseline is +50 %.
     assert report["in_force"]["per_week"]["weekly_distance_spike"] == [0, 1]
+    assert report["weeks_with_data"] == 2  # and the unfinished last week is left out
 
 
 @pytest.mark.parametrize(
