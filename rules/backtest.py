@@ -37,6 +37,8 @@ class BacktestResult:
     digests: tuple[int, ...]
     athletes: int
     athlete_weeks: int
+    # athletes whose week was complete and observed, per week: 0 means nothing to judge
+    observed: tuple[int, ...] = ()
     not_evaluated: tuple[str, ...] = ()  # rules that need data a backtest lacks (gear)
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
@@ -51,6 +53,7 @@ class BacktestResult:
             "per_week": {rule: list(counts) for rule, counts in self.per_week.items()},
             "digests": list(self.digests),
             "digests_total": sum(self.digests),
+            "observed_athletes": list(self.observed),
             "not_evaluated": list(self.not_evaluated),
         }
 
@@ -92,13 +95,17 @@ def backtest(
     chunk_size: int = DEFAULT_CHUNK,
     progress: Callable[[int], None] | None = None,
     athlete_ids: Sequence[int] | None = None,
+    observed_from: Sequence[int] | None = None,
 ) -> BacktestResult:
     """Alerts `config` would have raised in the weeks `first_week`..`last_week` (Mondays).
 
     Weeks before the window still serve as history (baselines); each athlete's overrides
     (index-aligned with `columns`' athletes) apply on top of `config`; a muted rule sends
     nothing. Invalid overrides are reported in `warnings` (naming `athlete_ids[i]`) and the
-    athlete is evaluated with the global config.
+    athlete is evaluated with the global config. `observed_from` (date ordinals, one per
+    athlete, 0 for none) is the first day each athlete's history is complete, as the live
+    service's fetch window is: a week that began before it is unknown, so it sends nothing and
+    serves no baseline, exactly as when the service judged it.
     """
     if first_week.weekday() or last_week.weekday() or first_week > last_week:
         raise ValueError("first_week and last_week must be Mondays, first <= last")
@@ -125,6 +132,8 @@ def backtest(
     per_week = {rule: np.zeros(n_weeks, dtype=np.int64) for rule in config.rules}
     digests = np.zeros(n_weeks, dtype=np.int64)
     athlete_weeks = 0
+    observed = np.zeros(n_weeks, dtype=np.int64)
+    starts = np.asarray(observed_from if observed_from is not None else [0] * n_athletes)
     not_evaluated: set[str] = set()
     order = np.argsort(columns.athlete, kind="stable")
     sorted_athletes = columns.athlete[order]
@@ -133,7 +142,12 @@ def backtest(
         for start in range(0, len(members), chunk_size):
             chunk = np.asarray(members[start : start + chunk_size], dtype=np.int64)
             sub = _subset(columns, order, sorted_athletes, chunk)
-            cohort = Cohort(sub, configs[key].activity_types, end_monday=last_week.toordinal())
+            cohort = Cohort(
+                sub,
+                configs[key].activity_types,
+                end_monday=last_week.toordinal(),
+                history_start=starts[chunk].astype(np.int64),
+            )
             # Window week i is cohort week i + offset; a window that starts before anyone in
             # the chunk has history begins with `lead` weeks nobody can be judged in.
             offset = (first_week.toordinal() - cohort.day0) // 7
@@ -157,6 +171,8 @@ def backtest(
             counts = any_alert[:, window].sum(axis=0)
             digests[lead : lead + counts.size] += counts
             athlete_weeks += int(known[:, window].sum())
+            counts = known[:, window].sum(axis=0)
+            observed[lead : lead + counts.size] += counts
             done += len(chunk)
             if progress:
                 progress(done)
@@ -172,6 +188,7 @@ def backtest(
         digests=tuple(int(c) for c in digests),
         athletes=n_athletes,
         athlete_weeks=athlete_weeks,
+        observed=tuple(int(c) for c in observed),
         not_evaluated=tuple(sorted(not_evaluated)),
         warnings=tuple(warnings),
     )

@@ -165,8 +165,10 @@ def _number(value: Any, key: str = "") -> int | float | None:
     if not np.isfinite(number):
         return None
     if key.endswith("_m"):
-        return round(number)
-    return round(number, 1) if abs(number) >= 10 else round(number, 2)
+        return round(number)  # distances are whole metres everywhere
+    # Full precision: scripts and stored alerts need the exact value; tables and emails round
+    # when they show it (`findings.shown`, the notifier's `number` filter).
+    return number
 
 
 def _pick(value: Any, index: tuple[int, ...] | int) -> Any:

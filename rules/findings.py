@@ -21,6 +21,15 @@ STATUSES: tuple[Status, ...] = (
 Figure = int | float | str | None
 
 
+def shown(value: Figure) -> str:
+    """A figure as a table shows it: three significant figures or so (11.839 -> 11.8)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(round(value, 1) if abs(value) >= 10 else round(value, 2))
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Finding:
     """What a rule concluded and the figures a human needs to check it.

@@ -118,7 +118,7 @@ class Cohort:
         types: ActivityTypes,
         *,
         end_monday: int | None = None,
-        history_start: int | None = None,
+        history_start: int | NDArray[np.int64] | None = None,
         gear: Sequence[Mapping[str, GearLike] | None] | None = None,
         back_pain: Sequence[Mapping[dt.date, int] | None] | None = None,
     ) -> None:
@@ -138,8 +138,10 @@ class Cohort:
         np.minimum.at(first, columns.athlete[signal], monday_ordinal(day[signal]))
         if history_start is not None:
             # Complete only from `history_start`: a week that began before it is partly unseen,
-            # so it is unknown (not a light week), whatever activities it shows.
-            first = np.full(self.n_athletes, monday_ordinal(history_start + 6), dtype=np.int64)
+            # so it is unknown (not a light week), whatever activities it shows. One date for
+            # everyone, or one per athlete (0: that athlete's activities decide, as without).
+            starts = np.broadcast_to(np.asarray(history_start, dtype=np.int64), first.shape)
+            first = np.where(starts > 0, monday_ordinal(starts + 6), first)
         if end_monday is None:
             end_monday = int(monday_ordinal(day[signal]).max()) if signal.any() else None
         observed = first[first != no_start]
@@ -250,13 +252,22 @@ class Cohort:
         return best
 
     def ewma_daily_m(self, n: int) -> FloatArray:
-        """E_t = λ·L_t + (1 − λ)·E_(t−1), from 0 before the first activity, read each Sunday."""
+        """E_t = λ·L_t + (1 − λ)·E_(t−1), read each Sunday.
+
+        Seeded with the load of the athlete's first observed day, as Williams et al. (2017)
+        do: starting from 0 would make every ratio of two EWMAs of different lengths drift
+        for months on a perfectly steady history.
+        """
         lam = 2.0 / (n + 1)
         loads = self.daily_run_m().astype(np.float64)
+        first_day = self.first_week * 7
         current = np.zeros(self.n_athletes)
         sundays = np.empty((self.n_athletes, self.n_weeks))
         for day in range(self.n_days):
-            current = lam * loads[:, day] + (1.0 - lam) * current
+            updated = lam * loads[:, day] + (1.0 - lam) * current
+            current = np.where(
+                day < first_day, 0.0, np.where(day == first_day, loads[:, day], updated)
+            )
             if day % 7 == 6:
                 sundays[:, day // 7] = current
         return sundays

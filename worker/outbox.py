@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,19 +197,20 @@ def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
         message_id=row.message_id,
         findings=findings,
         carried_late=[alert.id for alert in late],
-        weekly_distance_m=_weekly_running_m(runtime, session, row.athlete_id, row.week_start),
+        weekly_distance_m=weekly_running_m(
+            session, row.athlete_id, row.week_start, runtime.rules.current().activity_types.running
+        ),
     )
 
 
-def _weekly_running_m(
-    runtime: WorkerRuntime, session: Any, athlete_id: int, week_start: dt.date
+def weekly_running_m(
+    session: Any, athlete_id: int, week_start: dt.date, running: Collection[str]
 ) -> dict[dt.date, int]:
     """Running metres per week for the chart; weeks with no rows stay absent (shown blank).
 
     Activity rows are kept only RETENTION_DAYS, so a digest retried long after its evaluation
     may show fewer bars; the figures in the findings are unaffected.
     """
-    running = runtime.rules.current().activity_types.running
     first = week_start - (CHART_WEEKS - 1) * WEEK
     rows = session.execute(
         select(Activity.start_date_local, Activity.distance_m).where(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from strideguard.cli.apps import command_group
 from strideguard.cli.errors import cli_errors
 from strideguard.passwords import hash_password
 
-app = typer.Typer(help="Admin view access and operator actions.", no_args_is_help=True)
+app = command_group(help="Admin view access and operator actions.", no_args_is_help=True)
 
 
 @app.command("hash-password")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import typer
 
+from strideguard.cli.apps import command_group
 from strideguard.cli.errors import cli_errors
 
-app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
+app = command_group(help="Create and migrate the database schema.", no_args_is_help=True)
 
 
 @app.command()

@@ -6,7 +6,9 @@ import secrets
 
 import typer
 
-app = typer.Typer(help="Generate secrets for .env.", no_args_is_help=True)
+from strideguard.cli.apps import command_group
+
+app = command_group(help="Generate secrets for .env.", no_args_is_help=True)
 
 
 @app.command()

@@ -11,10 +11,13 @@ an invalid rules file), 2 the command could not run (bad settings, unreachable d
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from strideguard.cli import (
     admin_cmd,
+    athlete_cmd,
     db_cmd,
     demo_cmd,
     keys_cmd,
@@ -25,17 +28,44 @@ from strideguard.cli import (
     web_cmd,
     worker_cmd,
 )
+from strideguard.cli.apps import command_group
 
-app = typer.Typer(
+app = command_group(
     name="strideguard",
     help="Injury-risk warnings for runners, from their Strava training.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"strideguard {version('strideguard')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Injury-risk warnings for runners, from their Strava training."""
+
+
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(admin_cmd.app, name="admin")
+app.add_typer(athlete_cmd.app, name="athlete")
 app.add_typer(sim_cmd.app, name="strava-sim")
 app.add_typer(strava_cmd.app, name="strava")
 app.command("web")(web_cmd.web)

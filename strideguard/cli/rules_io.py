@@ -1,5 +1,5 @@
-"""What the `strideguard rules` commands read and print: rules files, Strava exports, the
-stored history, tables and JSON. The maths is in `rules/`.
+"""What the `strideguard rules` commands read and print: rules files, Strava exports, tables
+and JSON (the backtest's sources and report are in backtest_io.py). The maths is in `rules/`.
 
 Kept apart from the command declarations (rules_cmd.py) because it needs numpy, rich and the
 database layer, which listing the commands must not load.
@@ -20,9 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
 
 from rules import (
     ActivityInputError,
@@ -35,13 +33,10 @@ from rules import (
     load_config,
     week_start_of,
 )
-from rules.backtest import BacktestResult, backtest, compare
-from rules.columns import ActivityColumns
 from rules.config import SHIPPED_RULES
+from rules.findings import shown
 from rules.metrics import RUN_FUNCTIONS, RUN_METRICS, WEEK_FUNCTIONS, WEEK_METRICS
-from strideguard.cli.rules_cmd import OutputFormat
-from strideguard.db import check_migrated, make_engine, make_sessionmaker
-from strideguard.models import Activity, Athlete
+from strideguard.cli.formats import OutputFormat
 from strideguard.settings import Settings, get_settings
 
 
@@ -196,7 +191,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 
 def _figures_text(finding: Finding) -> str:
-    return ", ".join(f"{key}={value}" for key, value in finding.figures.items())
+    return ", ".join(f"{key}={shown(value)}" for key, value in finding.figures.items())
 
 
 _STATUS_STYLE = {
@@ -228,8 +223,8 @@ def _findings_table(findings: Sequence[Finding], open_week: dt.date | None) -> T
             week,
             finding.rule,
             f"[{_STATUS_STYLE[finding.status]}]{finding.status}[/]",
-            "" if finding.value is None else str(finding.value),
-            "" if finding.threshold is None else str(finding.threshold),
+            shown(finding.value),
+            shown(finding.threshold),
             "; ".join(d for d in details if d),
         )
     return table
@@ -241,11 +236,15 @@ def evaluate_export(
     athlete_tz: str | None,
     today: dt.datetime | None,
     output: OutputFormat,
+    *,
+    fired_only: bool = False,
 ) -> None:
     config = _load(rules_path)
     zone = _zone(athlete_tz)
     records = _read_activities(activities, zone)
     findings = evaluate_all(records, config)
+    if fired_only:
+        findings = [f for f in findings if f.fired]
     if zone is None:
         latest = max(records, key=lambda r: r.start_date, default=None)
         zone = ZoneInfo(latest.timezone) if latest and latest.timezone else ZoneInfo("UTC")
@@ -271,187 +270,3 @@ def evaluate_export(
     console.print(
         f"{fired} fired over {weeks} weeks; rules {config.source} ({config.version[:12]})"
     )
-
-
-# ---------------------------------------------------------------- backtest
-
-
-def _read_history(
-    database_url: str,
-) -> tuple[list[int], list[list[ActivityRecord]], list[dict[str, Any]], list[frozenset[str]]]:
-    """Every athlete's stored activities, overrides and muted rules (the only DB read)."""
-    engine = make_engine(database_url)
-    try:
-        check_migrated(engine)
-        with make_sessionmaker(engine)() as session:
-            athletes = session.execute(
-                select(Athlete.id, Athlete.rule_overrides, Athlete.muted_rules).order_by(Athlete.id)
-            ).all()
-            index = {row.id: i for i, row in enumerate(athletes)}
-            histories: list[list[ActivityRecord]] = [[] for _ in athletes]
-            rows = session.execute(
-                select(
-                    Activity.strava_id,
-                    Activity.athlete_id,
-                    Activity.sport_type,
-                    Activity.start_date,
-                    Activity.start_date_local,
-                    Activity.timezone,
-                    Activity.distance_m,
-                    Activity.moving_time_s,
-                    Activity.elevation_gain_dm,
-                    Activity.trainer,
-                    Activity.manual,
-                    Activity.gear_id,
-                )
-            )
-            for row in rows:
-                histories[index[row.athlete_id]].append(ActivityRecord(**row._asdict()))
-    finally:
-        engine.dispose()
-    return (
-        [row.id for row in athletes],
-        histories,
-        [dict(row.rule_overrides or {}) for row in athletes],
-        [frozenset(row.muted_rules or ()) for row in athletes],
-    )
-
-
-def _result_window(
-    histories: Sequence[Sequence[ActivityRecord]], weeks: int, until: dt.date | None
-) -> tuple[dt.date, dt.date] | None:
-    """The last `weeks` closed weeks, ending at the newest stored activity's week at the latest."""
-    days = [a.start_date_local.date() for history in histories for a in history]
-    if not days:
-        return None
-    last_closed = week_start_of(dt.datetime.now(dt.UTC).date()) - dt.timedelta(weeks=1)
-    last = week_start_of(until) if until else min(last_closed, week_start_of(max(days)))
-    return last - dt.timedelta(weeks=weeks - 1), last
-
-
-def _backtest_tables(
-    in_force: BacktestResult, candidate: BacktestResult | None
-) -> tuple[Table, Table]:
-    totals = Table(title="Alerts in total")
-    totals.add_column("rule")
-    totals.add_column(f"in force\n{in_force.source}", justify="right")
-    if candidate:
-        totals.add_column(f"candidate\n{candidate.source}", justify="right")
-        totals.add_column("change", justify="right")
-        for row in compare(in_force, candidate):
-            delta = "" if row.delta is None else f"{row.delta:+d}"
-            totals.add_row(row.rule, _count(row.in_force), _count(row.candidate), delta)
-        digest_delta = sum(candidate.digests) - sum(in_force.digests)
-        totals.add_row(
-            "digests (emails)",
-            str(sum(in_force.digests)),
-            str(sum(candidate.digests)),
-            f"{digest_delta:+d}",
-        )
-    else:
-        for rule in in_force.per_week:
-            totals.add_row(rule, _count(in_force.total(rule)))
-        totals.add_row("digests (emails)", str(sum(in_force.digests)))
-
-    weekly = Table(title="Alerts per week" + (" (in force → candidate)" if candidate else ""))
-    weekly.add_column("week")
-    rules = list(in_force.per_week)
-    if candidate:
-        rules += [r for r in candidate.per_week if r not in rules]
-    for rule in [*rules, "digests"]:
-        weekly.add_column(rule, justify="right")
-    for i, week in enumerate(in_force.weeks):
-        cells = []
-        for rule in rules:
-            before = in_force.per_week.get(rule)
-            text = str(before[i]) if before else "-"
-            if candidate:
-                after = candidate.per_week.get(rule)
-                text += f" → {after[i] if after else '-'}"
-            cells.append(text)
-        digests = str(in_force.digests[i])
-        if candidate:
-            digests += f" → {candidate.digests[i]}"
-        weekly.add_row(week.isoformat(), *cells, digests)
-    return totals, weekly
-
-
-def _count(value: int | None) -> str:
-    return "-" if value is None else str(value)
-
-
-def backtest_history(
-    weeks: int, rules_path: Path | None, until: dt.datetime | None, output: OutputFormat
-) -> None:
-    settings = _settings()
-    in_force_config = _load(None)
-    candidate_config = _load(rules_path) if rules_path is not None else None
-    ids, histories, overrides, muted = _read_history(settings.database_url)
-    window = _result_window(histories, weeks, until.date() if until else None)
-    if window is None:
-        raise _fail("no stored activities to backtest (has any athlete synced yet?)", 1)
-    columns = ActivityColumns.from_athletes(histories)
-    configs = [c for c in (in_force_config, candidate_config) if c is not None]
-    results = []
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not sys.stderr.isatty(),
-        transient=True,
-    ) as bar:
-        for config in configs:
-            task = bar.add_task(f"backtest {Path(config.source).name}", total=len(ids))
-            results.append(
-                backtest(
-                    columns,
-                    config,
-                    first_week=window[0],
-                    last_week=window[1],
-                    overrides=overrides,
-                    muted=muted,
-                    progress=lambda done, task=task: bar.update(task, completed=done),  # type: ignore[misc]
-                    athlete_ids=ids,
-                )
-            )
-    in_force, candidate = results[0], (results[1] if len(results) > 1 else None)
-    for warning in dict.fromkeys(w for result in results for w in result.warnings):
-        typer.echo(f"warning: {warning}", err=True)
-    if output is OutputFormat.json:
-        typer.echo(
-            json.dumps(
-                {
-                    "weeks": [w.isoformat() for w in in_force.weeks],
-                    "athletes": in_force.athletes,
-                    "athlete_weeks": in_force.athlete_weeks,
-                    "in_force": in_force.to_dict(),
-                    "candidate": candidate.to_dict() if candidate else None,
-                    "comparison": [
-                        {
-                            "rule": row.rule,
-                            "in_force": row.in_force,
-                            "candidate": row.candidate,
-                            "delta": row.delta,
-                        }
-                        for row in compare(in_force, candidate)
-                    ]
-                    if candidate
-                    else None,
-                },
-                indent=2,
-            )
-        )
-        return
-    out = _stdout_console()
-    totals, weekly = _backtest_tables(in_force, candidate)
-    out.print(
-        f"{in_force.athletes} athletes, {in_force.athlete_weeks} athlete-weeks, "
-        f"weeks {window[0]} to {window[1]}"
-    )
-    out.print(totals)
-    out.print(weekly)
-    if in_force.not_evaluated:
-        out.print(f"not evaluated (needs gear data): {', '.join(in_force.not_evaluated)}")

@@ -15,7 +15,10 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
+from strideguard.cli.apps import command_group
+from strideguard.cli.formats import FormatOption, OutputFormat
+
+app = command_group(
     help="The Strava simulator: a Strava look-alike on loopback for the demo, tests and "
     "benchmarks.",
     invoke_without_command=True,
@@ -106,24 +109,33 @@ def generate(
         help='"demo": plant the demo patterns; "all-rules": a last week that fires every '
         "enabled training rule (both need --weeks >= 16).",
     ),
-    output_format: str = typer.Option("text", "--format", help="text or json."),
+    output_format: FormatOption = OutputFormat.table,
 ) -> None:
     """Write realistic Strava histories for N athletes in mixed time zones."""
     from integrations.strava.simulator.generator import generate_seed
     from integrations.strava.simulator.seedfile import write_seed
+    from strideguard.cli.progress import progress_bars
 
     try:
         last_day = date.fromisoformat(end) if end else None
     except ValueError:
         raise typer.BadParameter(f"--end {end!r} is not a date like 2025-10-19") from None
     try:
-        entries = generate_seed(athletes, weeks, seed=seed, end=last_day, scenario=scenario)
+        with progress_bars() as start:
+            entries = generate_seed(
+                athletes,
+                weeks,
+                seed=seed,
+                end=last_day,
+                scenario=scenario,
+                progress=start("generating athletes", athletes),
+            )
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     write_seed(entries, out)
     activities = sum(len(e["activities"]) for e in entries)
-    if output_format == "json":
+    if output_format is OutputFormat.json:
         typer.echo(json.dumps({"out": str(out), "athletes": athletes, "activities": activities}))
     else:
         typer.echo(f"wrote {athletes} athletes, {activities} activities to {out}")

@@ -6,15 +6,20 @@ import json
 
 import typer
 
+from strideguard.cli.apps import command_group
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.formats import FormatOption, OutputFormat
 
-app = typer.Typer(help="Strava connection housekeeping.", no_args_is_help=True)
+app = command_group(
+    help="Strava connection housekeeping.",
+    no_args_is_help=True,
+)
 
 
 @app.command()
 @cli_errors
 def subscribe(
-    output: str = typer.Option("text", "--format", help="text or json"),
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Create or repair the webhook subscription at PUBLIC_BASE_URL/strava/webhook/<secret>.
 
@@ -42,7 +47,7 @@ def subscribe(
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    if output == "json":
+    if output is OutputFormat.json:
         typer.echo(json.dumps({"actions": done}))
     else:
         for line in done:

@@ -1,14 +1,16 @@
-"""The admin view: what the service is doing, read-only. Rules are edited in YAML, on purpose."""
+"""The admin view: what the service is doing. Rules are edited in YAML, on purpose; one
+athlete's overrides and failed jobs are changed on the athlete page (admin_athletes.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -19,7 +21,18 @@ from strideguard.settings import Settings
 from strideguard.web import admin_auth, admin_operations, admin_queries
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+ATHLETES_PER_PAGE = 50
 router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Paging:
+    page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // ATHLETES_PER_PAGE))
 
 
 def _settings(request: Request) -> Settings:
@@ -101,7 +114,11 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=128)]) -> Resp
 
 
 @router.get("", response_class=HTMLResponse)
-def dashboard(request: Request) -> Response:
+def dashboard(
+    request: Request,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
     signed_in = admin_auth.current_session(request, _settings(request))
     if signed_in is None:
         return RedirectResponse("/admin/login", status_code=303)
@@ -109,9 +126,14 @@ def dashboard(request: Request) -> Response:
     today = now.date()
     runtime = getattr(request.app.state, "worker_runtime", None)
     with request.app.state.sessions() as db:
+        total = admin_queries.count_athletes(db, q)
         context = {
             "csrf": signed_in.csrf,
-            "athletes": admin_queries.athletes(db),
+            "search": q,
+            "paging": Paging(page, total),
+            "athletes": admin_queries.athletes(
+                db, q, limit=ATHLETES_PER_PAGE, offset=(page - 1) * ATHLETES_PER_PAGE
+            ),
             "outbox": admin_queries.outbox_counts(db),
             "failures": admin_queries.failed_jobs(db),
             "rule_failures": admin_queries.rule_failures(db),

@@ -6,9 +6,9 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from strideguard.models import (
@@ -65,7 +65,26 @@ class AlertCounts:
         return sum(self.by_rule[rule])
 
 
-def athletes(session: Session) -> list[AthleteRow]:
+def _matching(search: str | None) -> Any:
+    """Athletes whose id, Strava id, name or email matches `search` (all when empty)."""
+    text = (search or "").strip()
+    if not text:
+        return true()
+    like = f"%{text.lower()}%"
+    found = or_(func.lower(Athlete.firstname).like(like), func.lower(Athlete.email).like(like))
+    if text.isdigit():
+        found = or_(found, Athlete.id == int(text), Athlete.strava_athlete_id == int(text))
+    return found
+
+
+def count_athletes(session: Session, search: str | None = None) -> int:
+    return session.scalar(select(func.count()).select_from(Athlete).where(_matching(search))) or 0
+
+
+def athletes(
+    session: Session, search: str | None = None, limit: int | None = None, offset: int = 0
+) -> list[AthleteRow]:
+    """One page of athletes (all without `limit`), by id, matching `search`."""
     latest = (
         select(Evaluation.athlete_id, func.max(Evaluation.week_start).label("week"))
         .group_by(Evaluation.athlete_id)
@@ -79,7 +98,10 @@ def athletes(session: Session) -> list[AthleteRow]:
             Evaluation,
             (Evaluation.athlete_id == Athlete.id) & (Evaluation.week_start == latest.c.week),
         )
+        .where(_matching(search))
         .order_by(Athlete.id)
+        .limit(limit)
+        .offset(offset)
     ).all()
     return [
         AthleteRow(

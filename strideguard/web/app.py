@@ -13,7 +13,7 @@ from integrations.strava.routes import router as strava_router
 from integrations.strava.webhook_routes import router as strava_webhook_router
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
-from strideguard.web import admin
+from strideguard.web import admin, admin_athletes
 from strideguard.web.headers import SecurityHeaders
 from strideguard.web.slashes import redirect_slashes_to
 from worker.notifier.checkin_routes import router as checkin_router
@@ -30,6 +30,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.include_router(admin.router)
+    app.include_router(admin_athletes.router)
     app.include_router(strava_router)
     app.include_router(strava_webhook_router)
     app.include_router(notifier_router)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from rules import ActivityRecord, evaluate_all, evaluate_week, load_config
 from rules.backtest import backtest
 from rules.columns import ActivityColumns
+from rules.findings import shown
 from tests.rules.builders import activity
 
 CONFIG = load_config()
@@ -99,7 +100,14 @@ def test_scaling_every_distance_leaves_percentage_rules_unchanged(
 
     def verdicts(history: list[ActivityRecord]) -> list[Any]:
         return [
-            (f["rule"], f["week_start"], f["activity_id"], f["status"], f["value"], f["band"])
+            (
+                f["rule"],
+                f["week_start"],
+                f["activity_id"],
+                f["status"],
+                shown(f["value"]),
+                f["band"],
+            )
             for f in dicts(history, overrides)
             if f["rule"] in PERCENT_RULES
         ]

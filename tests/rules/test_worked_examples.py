@@ -15,6 +15,7 @@ from rules import (
     from_strava_summary,
     load_config,
 )
+from rules.findings import shown
 from tests.rules.builders import activity, of_rule, only, strength, weeks_of_runs
 
 MON = dt.date(2025, 9, 1)  # a Monday
@@ -37,12 +38,13 @@ def test_spike_fires_with_the_figures_a_human_checks(config: RulesConfig) -> Non
     finding = only(evaluate_week(acts, week(4), config), "weekly_distance_spike")
     # (52 - 38) / 38 = 36.84 %
     assert finding.status == "fired"
-    assert finding.value == 36.8
+    assert finding.value == pytest.approx(100 * 14 / 38)  # exact; tables show 36.8
+    assert shown(finding.value) == "36.8"
     assert finding.threshold == 30
     assert finding.figures == {
         "week_m": 52_000,
         "baseline_m": 38_000,
-        "pct": 36.8,
+        "pct": pytest.approx(100 * 14 / 38),
         "prior_weeks": 4,
         "baseline_weeks": 4,
     }
@@ -91,7 +93,7 @@ def test_an_empty_week_inside_the_baseline_is_a_real_zero(config: RulesConfig) -
     acts = weeks_of_runs(MON, [40_000, 0, 40_000, 40_000, 40_000])
     finding = only(evaluate_week(acts, week(4), config), "weekly_distance_spike")
     assert finding.figures["baseline_m"] == 30_000
-    assert finding.value == 33.3
+    assert finding.value == pytest.approx(100 / 3)
     assert finding.status == "fired"
 
 
@@ -123,7 +125,7 @@ def test_a_deleted_activity_leaves_every_computation(config: RulesConfig) -> Non
     remaining = [a for a in acts if a.strava_id != deleted.strava_id]
     finding = only(evaluate_week(remaining, week(4), config), "weekly_distance_spike")
     assert finding.figures["baseline_m"] == 37_500
-    assert finding.value == 33.3
+    assert finding.value == pytest.approx(100 / 3)
     assert finding.status == "fired"
 
 
@@ -324,8 +326,12 @@ def test_monotony_population_sd_and_undefined_sd(config: RulesConfig) -> None:
     finding = only(evaluate_week(six_days, MON, config, on), "monotony")
     # loads 10,10,10,10,10,10,0 km: mean 8.571, population SD 3.499 -> 2.449; strain 60 km x 2.449
     assert finding.status == "fired"
-    assert finding.value == 2.45
-    assert finding.figures == {"monotony": 2.45, "strain": 146969.4}
+    sd = (6 * (10 - 60 / 7) ** 2 + (60 / 7) ** 2) ** 0.5 / 7**0.5
+    assert finding.value == pytest.approx(60 / 7 / sd)
+    assert finding.figures == {
+        "monotony": pytest.approx(60 / 7 / sd),
+        "strain": pytest.approx(60_000 * 60 / 7 / sd),
+    }
     same_every_day = [activity(MON + dt.timedelta(days=d), 10_000) for d in range(7)]
     finding = only(evaluate_week(same_every_day, MON, config, on), "monotony")
     assert (finding.status, finding.value) == ("no_baseline", None)
@@ -435,18 +441,25 @@ rules:
 """
     )
     config = load_config(path)
-    acts = [activity(MON + dt.timedelta(days=d), 7_000) for d in range(7)]
-    finding = only(evaluate_week(acts, MON, config), "acwr_ewma")
-    # E_t = λ·L + (1 − λ)·E_(t−1) from 0: after 7 days of L, E = L·(1 − (1 − λ)^7)
-    acute = 7_000 * (1 - (1 - 2 / 8) ** 7)
-    chronic = 7_000 * (1 - (1 - 2 / 29) ** 7)
+    # Two months of a steady 5 km a day: both averages start at the first day's load, as in
+    # Williams et al. (2017), so the ratio is 1.00 from the first day on, not drifting down.
+    steady = [activity(MON + dt.timedelta(days=d), 5_000) for d in range(56)]
+    for n in range(8):
+        finding = only(evaluate_week(steady, week(n), config), "acwr_ewma")
+        assert finding.figures["acwr"] == pytest.approx(1.0, abs=1e-12)
+        assert (finding.status, shown(finding.figures["acwr"])) == ("clear", "1.0")
+    # A week at 15 km a day after four steady weeks: E = 15 - 10·(1 − λ)^7 (km) for each.
+    jump = steady[:28] + [activity(week(4) + dt.timedelta(days=d), 15_000) for d in range(7)]
+    finding = only(evaluate_week(jump, week(4), config), "acwr_ewma")
+    acute = 15_000 - 10_000 * (1 - 2 / 8) ** 7
+    chronic = 15_000 - 10_000 * (1 - 2 / 29) ** 7
     assert finding.figures == {
-        "acwr": round(acute / chronic, 2),
+        "acwr": pytest.approx(acute / chronic),
         "acute_m": round(7 * acute),
         "chronic_m": round(7 * chronic),
     }
-    assert finding.status == "fired"  # 6,066 vs 1.5 x 2,708 m a day: a sudden start
-    quiet = only(evaluate_week(acts, week(3), config), "acwr_ewma")
+    assert finding.status == "fired"  # 13.7 vs 1.5 x 8.9 km a day: a sudden jump
+    quiet = only(evaluate_week(jump, week(7), config), "acwr_ewma")
     assert quiet.status == "clear"  # three weeks off: the acute load decays faster
 
 

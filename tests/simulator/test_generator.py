@@ -268,3 +268,22 @@ def test_seed_file_errors_name_the_place(tmp_path: Path) -> None:
     missing.write_text(json.dumps([{"athlete": {"id": 9}, "activities": [run]}]))
     with pytest.raises(SeedError, match=r"athlete 9: activities\[0\] .*start_date None"):
         load_seed(missing)
+
+
+def test_generating_a_population_reports_progress_per_runner() -> None:
+    """What `strava-sim generate` and `rules backtest --population` draw their bars from."""
+    done: list[int] = []
+    entries = generate_seed(3, 2, end=DEMO_END, progress=done.append)
+    assert done == [1, 2, 3]
+    assert len(entries) == 3
+
+
+def test_without_routes_activities_come_without_gps() -> None:
+    """For backtests of large populations: the GPS loops are most of the generation time."""
+    with_routes = generate_seed(2, 4, end=DEMO_END, seed=5)
+    without = generate_seed(2, 4, end=DEMO_END, seed=5, routes=False)
+    assert any(a["map"]["summary_polyline"] for e in with_routes for a in e["activities"])
+    bare = [a for e in without for a in e["activities"]]
+    assert len(bare) > 20
+    assert not any(a["map"]["summary_polyline"] or a["start_latlng"] for a in bare)
+    assert sum(a["distance"] for a in bare) > 0

@@ -36,6 +36,30 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     result = runner.invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+    # Plain help in the shared style: no type on flags, no sentence cut off with "...".
+    assert "<bool>" not in result.output
+    commands = result.output.partition("Commands:")[2]
+    assert not [line for line in commands.splitlines() if line.endswith("...")]
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"strideguard {version('strideguard')}\n"
+
+
+def test_one_format_vocabulary_everywhere() -> None:
+    """Every `--format` takes exactly table|json; `text` is refused with the choices."""
+    paths = [p for p in ALL_COMMANDS if "--format" in runner.invoke(app, [*p, "--help"]).output]
+    assert len(paths) >= 4
+    for path in paths:
+        help_text = runner.invoke(app, [*path, "--help"]).output
+        assert "--format <table|json>" in help_text, path
+    refused = runner.invoke(app, ["strava", "subscribe", "--format", "text"])
+    assert refused.exit_code == 2
+    assert "'text' is not one of 'table', 'json'" in refused.output
 
 
 def test_console_script_is_installed() -> None:

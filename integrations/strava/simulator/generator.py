@@ -12,6 +12,7 @@ a worn old pair of shoes.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -103,8 +104,12 @@ def generate_history(
     end: date | None = None,
     profile: str = "balanced",
     scenario: str | None = None,
+    routes: bool = True,
 ) -> dict[str, Any]:
     """One seed-file entry: {"athlete": .., "activities": [..], "gear": [..]}.
+
+    `routes=False` leaves out the GPS loops (map, start and end points), which take most of
+    the time and which a backtest never reads; the same seed then gives other runners.
 
     The history covers `weeks` ISO weeks (Monday to Sunday in `tz`); the last is the week
     containing `end` (default: last Sunday), and nothing starts after `end`. Pass a Sunday
@@ -140,7 +145,9 @@ def generate_history(
             if day > end:
                 continue
             seq = len(activities)
-            activities.append(_activity(athlete_id, seq, day, session, place, gear, chosen, rng))
+            activities.append(
+                _activity(athlete_id, seq, day, session, place, gear, chosen, rng, routes)
+            )
     for shoe in gear:
         shoe["distance"] = int(shoe["distance"])
         shoe["converted_distance"] = round(shoe["distance"] / 1000, 1)
@@ -156,8 +163,13 @@ def generate_seed(
     end: date | None = None,
     first_athlete_id: int = 100_001,
     scenario: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    routes: bool = True,
 ) -> list[dict[str, Any]]:
-    """Histories for `athletes` runners spread over zones east and west of UTC."""
+    """Histories for `athletes` runners spread over zones east and west of UTC.
+
+    `progress(done)` is called after each runner, for a progress bar on large populations.
+    """
     rng = random.Random(seed)  # noqa: S311 - simulated training, not secrets
     entries = []
     for i in range(athletes):
@@ -171,8 +183,11 @@ def generate_seed(
                 end=end,
                 profile=rng.choice(("casual", "balanced", "balanced", "marathon", "mountain")),
                 scenario=scenario,
+                routes=routes,
             )
         )
+        if progress:
+            progress(i + 1)
     return entries
 
 
@@ -361,6 +376,7 @@ def _activity(
     gear: list[dict[str, Any]],
     profile: Profile,
     rng: random.Random,
+    routes: bool = True,
 ) -> dict[str, Any]:
     sport_type, legacy, trainer, workout_type, pace = KINDS[session.kind]
     low, high = (8 * 60, 10 * 60) if session.kind in ("long", "race") else _SLOT_START[session.slot]
@@ -379,7 +395,7 @@ def _activity(
         origin = WATOPIA
     else:
         origin = (place.lat + rng.uniform(-0.02, 0.02), place.lon + rng.uniform(-0.02, 0.02))
-    route = loop_route(origin[0], origin[1], distance, rng) if outdoor else []
+    route = loop_route(origin[0], origin[1], distance, rng) if outdoor and routes else []
     has_hr = not manual
     speed = round(distance / moving, 3) if distance and moving else 0.0
     name = f"{_part_of_day(minute)} {_LABEL[sport_type]}"
