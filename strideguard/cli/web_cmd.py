@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from strideguard.cli.errors import cli_errors
+from strideguard.cli.startup import when_reachable
 from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
@@ -18,6 +19,7 @@ def web(
     """Run the web app (connect page, Strava callback and webhook, email links).
 
     Without REDIS_URL it also runs the background jobs and the scheduler in this process.
+    An unreachable database or Redis is waited for (STARTUP_WAIT_SECONDS) before it gives up.
     """
     import uvicorn
 
@@ -26,7 +28,9 @@ def web(
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    check_migrated(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    when_reachable(lambda: check_migrated(engine), settings)
+    engine.dispose()
     from strideguard.web.app import create_app  # the web stack is heavy: load on use
 
     app = create_app(settings)
