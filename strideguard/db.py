@@ -30,6 +30,10 @@ class DatabaseError(Exception):
     """The database cannot be used as configured; the message says what to do."""
 
 
+class DatabaseUnreachable(DatabaseError):
+    """The database server did not answer: it may be starting or restarting, so retry."""
+
+
 def mask_url(url: str) -> str:
     """The URL as it is safe to print: the password replaced by ***."""
     try:
@@ -104,7 +108,7 @@ def check_reachable(engine: Engine) -> None:
             pass
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(
+        raise DatabaseUnreachable(
             f"cannot reach the database at {mask_url(str(engine.url))}: {reason}. "
             "Check DATABASE_URL, that the server is running, and that the user may connect."
         ) from None

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
         60, alias="SCHEDULER_TICK_SECONDS"
     )
+    # How long web, worker and scheduler wait at start-up for an unreachable PostgreSQL or
+    # Redis before they give up (exit code 75); 0 gives up at once.
+    startup_wait_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        60, alias="STARTUP_WAIT_SECONDS"
+    )
 
     @field_validator("database_url")
     @classmethod

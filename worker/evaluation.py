@@ -143,9 +143,28 @@ def failed_rules(findings: Sequence[rules.Finding]) -> list[dict[str, str]]:
 
 
 def alertable(findings: Sequence[dict[str, Any]], muted: Sequence[str]) -> list[dict[str, Any]]:
-    """The fired findings the athlete still wants to hear about."""
+    """The fired findings the athlete still wants to hear about, one per rule.
+
+    A week has one alert per rule, but a per-run rule fires once per run: the runner hears
+    about the largest (the first one would hide a bigger jump later in the week), and
+    `other_runs` says how many more runs fired, so the digest can mention them.
+    """
     muted_set = set(muted)
-    return [f for f in findings if f.get("status") == "fired" and f.get("rule") not in muted_set]
+    per_rule: dict[str, list[dict[str, Any]]] = {}
+    for finding in findings:
+        if finding.get("status") == "fired" and finding.get("rule") not in muted_set:
+            per_rule.setdefault(str(finding["rule"]), []).append(finding)
+    chosen = []
+    for fired in per_rule.values():
+        largest = max(fired, key=_size)
+        chosen.append({**largest, "other_runs": len(fired) - 1} if len(fired) > 1 else largest)
+    return chosen
+
+
+def _size(finding: dict[str, Any]) -> float:
+    """The finding's value (a per-run rule's jump in %); one without a value ranks last."""
+    value = finding.get("value")
+    return float(value) if isinstance(value, int | float) else float("-inf")
 
 
 def record_outcome(

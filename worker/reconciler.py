@@ -12,16 +12,26 @@ so the scheduler runs `Reconciler.run` on each tick and sends a fresh message fo
 - webhook events received more than a lease ago and still unprocessed.
 
 A message sent for a job that is already queued is harmless (the job's claim drops the
-duplicate), but a flood is not, so each job is re-sent at most once per lease period.
+duplicate), but a flood is not, so each job is re-sent at most once per lease period, counted
+from an enqueue that succeeded (one that failed sent nothing, so it is tried on the next run).
+
+That memory is wrong once the queue itself is gone: after Redis restarts empty (or could not be
+reached), the messages sent in the last lease period may be lost, and waiting out the lease
+(15 minutes by default) would stall every job. So the reconciler keeps a marker key in Redis;
+when it finds the marker missing, or saw Redis fail since the last run, it forgets what it sent
+and re-sends everything due at once. The scheduler probes the marker between ticks
+(`queue_lost`), so the re-send follows Redis's return within seconds, not a tick later.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 
+import redis
 from sqlalchemy import and_, or_, select
 
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, WebhookEvent
@@ -52,15 +62,45 @@ class Reconciler:
     def __init__(self, runtime: WorkerRuntime) -> None:
         self._runtime = runtime
         self._sent: dict[Hashable, dt.datetime] = {}
+        # Set when Redis failed or lost the marker: the next run re-sends everything due.
+        self._lost = False
+        self._marker = f"{runtime.settings.queue_namespace}:reconciler-marker"
+        # The first marker this reconciler writes is a start, not a loss: what it sent since
+        # it started went to the Redis it now talks to.
+        self._marker_written = False
 
     def note_sent(self, key: Hashable, now: dt.datetime) -> None:
         """Record that a message for `key` just went out (the scheduler calls this too)."""
         self._sent[key] = now
 
-    def _fresh(self, key: Hashable, now: dt.datetime) -> bool:
+    def queue_lost(self) -> bool:
+        """Whether Redis answers again after losing the queue or failing since the last run.
+
+        False while Redis is unreachable (there is nothing to re-send to yet), but the outage
+        is remembered. Always False for the in-process queue, which dies with its process.
+        """
+        client: redis.Redis | None = getattr(self._runtime.broker, "client", None)
+        if client is None:
+            return False
+        try:
+            if client.set(self._marker, "1", nx=True) and self._marker_written:
+                self._lost = True  # the key was missing: Redis restarted empty or was flushed
+            self._marker_written = True
+        except redis.RedisError:
+            self._lost = True
+            return False
+        return self._lost
+
+    def _resend(self, key: Hashable, now: dt.datetime, send: Callable[[], None]) -> bool:
+        """Send unless sent within the lease; remembered only once the enqueue succeeded."""
         sent = self._sent.get(key)
         if sent is not None and now - sent < self._runtime.lease:
             return False
+        try:
+            send()
+        except redis.RedisError:
+            self._lost = True
+            raise
         self._sent[key] = now
         return True
 
@@ -70,6 +110,11 @@ class Reconciler:
 
     def run(self, now: dt.datetime) -> ReconcileReport:
         self._forget_old(now)
+        if self.queue_lost():
+            if self._sent:
+                log.warning("the queue was lost or unreachable: re-sending everything due now")
+            self._sent.clear()
+            self._lost = False
         report = ReconcileReport()
         runtime = self._runtime
         stale = now - runtime.lease
@@ -118,24 +163,20 @@ class Reconciler:
                 .limit(BATCH)
             ).all()
         for athlete_id, week_start in evaluations:
-            if self._fresh(("evaluation", athlete_id, week_start), now):
-                jobs.evaluate_week(athlete_id, week_start)
-                report.evaluations += 1
+            key = ("evaluation", athlete_id, week_start)
+            send = partial(jobs.evaluate_week, athlete_id, week_start)
+            report.evaluations += self._resend(key, now, send)
         for outbox_id in emails:
-            if self._fresh(("email", outbox_id), now):
-                jobs.send_digest(outbox_id)
-                report.emails += 1
+            report.emails += self._resend(
+                ("email", outbox_id), now, partial(jobs.send_digest, outbox_id)
+            )
         for athlete_id, backfilled_at in syncs:
-            if self._fresh(("sync", athlete_id), now):
-                if backfilled_at is None:
-                    jobs.backfill(athlete_id)
-                else:
-                    jobs.refresh_window(athlete_id)
-                report.syncs += 1
+            sync = jobs.backfill if backfilled_at is None else jobs.refresh_window
+            report.syncs += self._resend(("sync", athlete_id), now, partial(sync, athlete_id))
         for event_id in events:
-            if self._fresh(("webhook", event_id), now):
-                jobs.process_webhook_event(event_id)
-                report.webhook_events += 1
+            report.webhook_events += self._resend(
+                ("webhook", event_id), now, partial(jobs.process_webhook_event, event_id)
+            )
         if report.total:
             log.info(
                 "reconciler re-enqueued %d evaluations, %d emails, %d syncs, %d webhook events",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -27,6 +28,9 @@ from worker.single_instance import SchedulerLock
 from worker.weeks import due_at, due_weeks, zone_or_utc
 
 log = logging.getLogger(__name__)
+
+# Between ticks, how often the scheduler checks whether Redis lost the queue (one SET NX).
+QUEUE_PROBE_S = 2.0
 
 
 @dataclass
@@ -156,5 +160,16 @@ class Scheduler:
             except Exception:
                 # The database or Redis may be briefly away; the next tick tries again.
                 log.exception("scheduler tick failed")
-            stop.wait(self.runtime.settings.scheduler_tick_seconds)
+            self._until_next_tick(stop)
         log.info("scheduler stopped")
+
+    def _until_next_tick(self, stop: threading.Event) -> None:
+        """Wait one tick period, but tick early once Redis is back after losing the queue.
+
+        A lost queue holds up every job until the reconciler re-sends it; waiting out a whole
+        tick (60 s by default) after Redis returns would be most of the delay.
+        """
+        deadline = time.monotonic() + self.runtime.settings.scheduler_tick_seconds
+        while not stop.wait(min(QUEUE_PROBE_S, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline or self.reconciler.queue_lost():
+                return

@@ -6,6 +6,7 @@ import typer
 
 from strideguard.cli.errors import cli_errors
 from strideguard.cli.rules_gate import require_valid_rules
+from strideguard.cli.startup import when_reachable
 from strideguard.cli.worker_cmd import attach_worker_or_exit
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
@@ -19,6 +20,7 @@ def web(
     """Run the web app (connect page, Strava callback and webhook, email links).
 
     Without REDIS_URL it also runs the background jobs and the scheduler in this process.
+    An unreachable database or Redis is waited for (STARTUP_WAIT_SECONDS) before it gives up.
     """
     from strideguard.db import check_migrated, make_engine
     from strideguard.settings import get_settings
@@ -26,7 +28,9 @@ def web(
     settings = get_settings()
     configure_logging(settings.log_level)
     require_valid_rules(settings)
-    check_migrated(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    when_reachable(lambda: check_migrated(engine), settings)
+    engine.dispose()
     from strideguard.web import serving
     from strideguard.web.app import create_app  # the web stack is heavy: load on use
 

@@ -1,8 +1,9 @@
 """`strideguard worker` and `strideguard scheduler`: the background processes.
 
 `worker` runs dramatiq worker threads against the configured broker; `--processes N` starts N
-such processes and restarts any that dies (dramatiq's own master does not). `scheduler` runs
+such processes and restarts any that dies (strideguard/cli/supervisor.py). `scheduler` runs
 the one scheduler; a second one against the same database exits with code 2 and says so.
+All three wait at start-up for an unreachable PostgreSQL or Redis (strideguard/cli/startup.py).
 """
 
 from __future__ import annotations
@@ -10,18 +11,16 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import typer
 
 from strideguard.cli.errors import cli_errors
 from strideguard.cli.rules_gate import require_valid_rules
+from strideguard.cli.startup import when_reachable
 from strideguard.heap import freeze_startup_objects
 from strideguard.logs import configure_logging
 
@@ -32,11 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A child that dies sooner than this after starting is failing at boot: back off.
-RESTART_BACKOFF_S = 5.0
-
 
 def _prepare() -> Settings:
+    """Settings, logging and a schema check, waiting for the database if it is away."""
     from strideguard.db import check_migrated, make_engine
     from strideguard.settings import get_settings
 
@@ -44,8 +41,10 @@ def _prepare() -> Settings:
     configure_logging(settings.log_level)
     require_valid_rules(settings)
     engine = make_engine(settings.database_url)
-    check_migrated(engine)
-    engine.dispose()
+    try:
+        when_reachable(lambda: check_migrated(engine), settings)
+    finally:
+        engine.dispose()
     return settings
 
 
@@ -54,11 +53,11 @@ def attach_worker_or_exit(
 ) -> None:
     """Wire the web app's background work to the worker (see worker/web_seam.py).
 
-    An unreachable Redis becomes one line and exit code 2, like a bad DATABASE_URL.
+    An unreachable Redis is waited for (STARTUP_WAIT_SECONDS), then exit code 75.
     """
     from worker.web_seam import attach_worker
 
-    _or_exit(lambda: attach_worker(app, settings, run_jobs=run_jobs))
+    when_reachable(lambda: attach_worker(app, settings, run_jobs=run_jobs), settings)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -90,10 +89,10 @@ def worker(
     from worker.runtime import start_runtime
 
     if processes > 1:
-        # Fail here, once, rather than in every child the supervisor would restart.
-        _or_exit(lambda: make_broker(settings).close())
+        # Wait here, once, rather than in every child the supervisor would restart.
+        when_reachable(lambda: make_broker(settings).close(), settings)
         raise typer.Exit(_supervise(threads, processes))
-    runtime = _or_exit(lambda: start_runtime(settings))
+    runtime = when_reachable(lambda: start_runtime(settings), settings)
     stop = threading.Event()
     _stop_on_signals(stop)
     freeze_startup_objects()
@@ -109,26 +108,10 @@ def worker(
     runtime.close()
 
 
-T = TypeVar("T")
-
-
-def _or_exit(start: Callable[[], T]) -> T:
-    """Run a start-up step; an unreachable Redis becomes one line and exit code 2."""
-    from worker.broker import BrokerError
-
-    try:
-        return start()
-    except BrokerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 def _supervise(threads: int, processes: int) -> int:
-    """Keep `processes` single-process workers running; forward SIGTERM/SIGINT to them.
+    """Run `processes` single-process workers under strideguard/cli/supervisor.py."""
+    from strideguard.cli.supervisor import supervise
 
-    A child that dies is replaced (dramatiq's own master does not do that). A child that exits
-    with code 2 cannot start at all (bad settings), so the supervisor stops with code 2 too.
-    """
     command = [
         sys.executable,
         "-m",
@@ -141,33 +124,7 @@ def _supervise(threads: int, processes: int) -> int:
     ]
     stop = threading.Event()
     _stop_on_signals(stop)
-    children = [(_spawn(command), time.monotonic()) for _ in range(processes)]
-    exit_code = 0
-    while not stop.wait(1.0):
-        for index, (child, started) in enumerate(children):
-            code = child.poll()
-            if code is None:
-                continue
-            if code == 2:
-                log.error("worker process %d could not start; stopping", child.pid)
-                exit_code = 2
-                stop.set()
-                break
-            if time.monotonic() - started < RESTART_BACKOFF_S:
-                stop.wait(RESTART_BACKOFF_S)  # dying at boot: do not spin
-            log.warning("worker process %d exited with %d; starting a new one", child.pid, code)
-            children[index] = (_spawn(command), time.monotonic())
-    for child, _started in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child, _started in children:
-        child.wait()
-    return exit_code
-
-
-def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
-    # Our own interpreter and module, no shell, no user input in the command line.
-    return subprocess.Popen(command)  # noqa: S603
+    return supervise(command, processes, stop)
 
 
 @cli_errors
@@ -186,7 +143,7 @@ def scheduler(
     from worker.scheduler import Scheduler
     from worker.single_instance import AlreadyRunning, SchedulerLock
 
-    runtime = _or_exit(lambda: start_runtime(settings))
+    runtime = when_reachable(lambda: start_runtime(settings), settings)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:

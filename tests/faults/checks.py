@@ -63,15 +63,16 @@ def assert_nothing_lost(
     inbox: Inbox | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
     strava: StravaView | None = None,
-    accept_then_kill: bool = False,
+    accept_then_kill: int = 0,
     refused: Collection[str] = (),
     deferred_ok: bool = False,
     mail_only: bool = False,
 ) -> None:
     """Fail with every problem found (not just the first), so a report shows the whole damage.
 
-    `accept_then_kill`: the case killed a sender between the SMTP accept and the commit that
-    marks the row sent (the one documented duplicate, worker/outbox.py). `refused`: addresses
+    `accept_then_kill`: how many senders the case killed between the SMTP accept and the
+    commit that marks the row sent (each may cause the documented duplicate, worker/outbox.py,
+    with the same Message-ID). `refused`: addresses
     the SMTP server refused with a 5xx. `deferred_ok`: weeks deferred to the next rate window
     are still owed, not lost, as long as their row says so. `mail_only`: the case is about
     delivery alone (digests written by the test, no Strava), so weeks are not looked at.
@@ -108,7 +109,7 @@ def _email_problems(
     inbox: Inbox,
     outbox: Sequence[OutboxEmail],
     athletes: Mapping[int, Athlete],
-    accept_then_kill: bool,
+    accept_then_kill: int,
     refused: Collection[str],
 ) -> list[str]:
     problems: list[str] = []
@@ -135,7 +136,7 @@ def _email_problems(
         else:
             problems.append(f"{what} was due and never delivered ({copies} copies)")
     duplicates = sum(copies - 1 for copies in received.values())
-    if duplicates > (1 if accept_then_kill else 0):
+    if duplicates > accept_then_kill:
         problems.append(f"{duplicates} duplicate deliveries: {dict(received)}")
     return problems
 

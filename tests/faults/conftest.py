@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.settings import Settings
 from tests.conftest import SERVICES_REQUIRED
 from tests.faults.redis_server import REDIS_SERVER, RedisServer
+from tests.faults.tcp_proxy import TcpProxy
 from tests.faults.world import (
     RUNNERS,
     FaultWorld,
@@ -46,6 +48,15 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.crash()
+
+
+@pytest.fixture
+def proxy(db_url: str) -> Iterator[TcpProxy]:
+    """A proxy in front of this test's PostgreSQL that the test can cut."""
+    url = make_url(db_url)
+    running = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    yield running
+    running.close()
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import contextlib
 import socket
 import threading
 
+from sqlalchemy.engine import make_url
+
 ACCEPT_POLL_S = 0.1
 
 
@@ -85,3 +87,12 @@ class TcpProxy:
         self.cut()
         self._listener.close()
         self._thread.join(5)
+
+
+def through(proxy: TcpProxy, db_url: str) -> str:
+    """`db_url` pointed at the proxy instead of the server."""
+    return (
+        make_url(db_url)
+        .set(host="127.0.0.1", port=proxy.port)
+        .render_as_string(hide_password=False)
+    )

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from strideguard.models import Evaluation
 from strideguard.web.app import create_app
-from tests.faults.tcp_proxy import TcpProxy
+from tests.faults.tcp_proxy import TcpProxy, through
 from tests.faults.world import WorldFactory
 from tests.worker.waiting import wait_for
 from worker.scheduler import Scheduler
@@ -27,22 +25,6 @@ pytestmark = pytest.mark.faults
 
 OUTAGE_S = 20  # the figure
 ACTIVITIES = "/api/v3/athlete/activities"
-
-
-@pytest.fixture
-def proxy(db_url: str) -> Iterator[TcpProxy]:
-    url = make_url(db_url)
-    running = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
-    yield running
-    running.close()
-
-
-def through(proxy: TcpProxy, db_url: str) -> str:
-    return (
-        make_url(db_url)
-        .set(host="127.0.0.1", port=proxy.port)
-        .render_as_string(hide_password=False)
-    )
 
 
 def test_database_away_for_20_seconds_then_everything_due_completes(

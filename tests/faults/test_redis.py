@@ -7,12 +7,18 @@ flushed or restarted under other tests.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import redis
+from sqlalchemy import select
 
 from integrations.strava.jobs import StravaJob
+from strideguard.models import Evaluation, OutboxEmail
 from tests.faults.redis_server import RedisServer
-from tests.faults.world import WorldFactory
+from tests.faults.world import FaultWorld, WorldFactory
+from tests.worker.waiting import wait_for
 from worker.evaluation import run_evaluate_week
 from worker.scheduler import Scheduler
 from worker.webhook_jobs import strava_enqueue
@@ -56,3 +62,50 @@ def test_redis_crash_and_restart_under_running_workers_loses_nothing(
         assert scheduler.tick().scheduled == []  # the rows exist: nothing new to schedule
         world.settle()
     world.assert_nothing_lost()
+
+
+def test_queue_lost_between_ticks_digests_flow_within_30_s_at_default_settings(
+    make_world: WorldFactory, own_redis: RedisServer
+) -> None:
+    """Redis restarts empty just after the scheduler queued the Monday weeks, at the default
+    lease (15 min) and tick (60 s). Before, the reconciler would not re-send the lost weeks
+    until their lease ran out; now it sees the queue's marker gone within seconds of Redis's
+    return and re-sends everything due at once."""
+    world = make_world(
+        queue_url=own_redis.url, JOB_LEASE_SECONDS="900", SCHEDULER_TICK_SECONDS="60"
+    )
+    stop = threading.Event()
+    scheduler = threading.Thread(
+        target=Scheduler(world.runtime).loop, args=(stop,), name="scheduler", daemon=True
+    )
+    scheduler.start()
+    try:
+        wait_for(
+            lambda: queued_evaluations(world) == len(world.athletes) and own_redis.keys() > 0,
+            what="the weeks written and queued",
+        )
+        own_redis.crash()
+        own_redis.start()  # same port, empty: the queued weeks are gone
+        back = time.monotonic()
+        with world.threads():
+            wait_for(lambda: sent_digests(world) >= 1, what="a digest delivered", timeout_s=60)
+            flowing_after = time.monotonic() - back
+            world.settle_mail()
+    finally:
+        stop.set()
+        scheduler.join(30)
+    print(f"digests flowing {flowing_after:.1f} s after Redis returned")
+    assert flowing_after < 30
+    world.assert_nothing_lost()
+
+
+def queued_evaluations(world: FaultWorld) -> int:
+    with world.sessions() as session:
+        return len(session.scalars(select(Evaluation.id)).all())
+
+
+def sent_digests(world: FaultWorld) -> int:
+    with world.sessions() as session:
+        return len(
+            session.scalars(select(OutboxEmail.id).where(OutboxEmail.status == "sent")).all()
+        )

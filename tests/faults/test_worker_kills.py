@@ -8,20 +8,17 @@ check as these.
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import threading
 import time
-from dataclasses import dataclass, field
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
 from integrations.strava.jobs import StravaJob
 from strideguard.models import OutboxEmail, StravaConnection
+from tests.faults.smtp_hold import AcceptThenHold
 from tests.faults.world import RUNNERS, FaultWorld, WorldFactory
-from tests.worker.conftest import Inbox, SmtpServer
+from tests.worker.conftest import SmtpServer
 from tests.worker.waiting import wait_for, worker_process
 from worker.scheduler import Scheduler
 from worker.webhook_jobs import strava_enqueue
@@ -80,22 +77,6 @@ def test_sigkill_mid_backfill_then_the_sync_and_the_week_complete(
     world.assert_nothing_lost()
 
 
-@dataclass
-class AcceptThenHold(Inbox):
-    """Keeps the message, then holds back the 250 until released: the sender can be killed
-    after the server has the digest and before the sender hears it was accepted."""
-
-    hold: threading.Event = field(default_factory=threading.Event)
-    holding: threading.Event = field(default_factory=threading.Event)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        reply = await super().handle_DATA(server, session, envelope)
-        self.holding.set()
-        while not self.hold.is_set():
-            await asyncio.sleep(0.05)
-        return reply
-
-
 def test_sigkill_between_smtp_accept_and_mark_sent_after_a_long_outage(
     make_world: WorldFactory, smtp: SmtpServer
 ) -> None:
@@ -136,4 +117,4 @@ def test_sigkill_between_smtp_accept_and_mark_sent_after_a_long_outage(
     assert (row.status, row.crashes) == ("sent", 1)
     assert row.attempts > max_attempts + 1
     assert inbox.ids() == [row.message_id, row.message_id]
-    world.assert_nothing_lost(accept_then_kill=True)
+    world.assert_nothing_lost(accept_then_kill=1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,10 +98,29 @@ def test_unreachable_database_is_one_line_with_password_masked(
     _server_keys(monkeypatch)
     monkeypatch.setenv("DATABASE_URL", "postgresql://app:hunter2@127.0.0.1:1/strideguard")
     result = runner.invoke(app, ["db", "upgrade"])
-    assert result.exit_code == 2
+    assert result.exit_code == 75  # a server that may come back, not a wrong setting
     assert "hunter2" not in result.output
     assert "cannot reach the database at postgresql+psycopg://app:***@127.0.0.1:1" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["web", "--port", "0"], ["scheduler"]])
+def test_web_and_scheduler_wait_for_the_database_then_give_up_with_75(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    _server_keys(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:hunter2@127.0.0.1:1/strideguard")
+    monkeypatch.setenv("STARTUP_WAIT_SECONDS", "2.5")
+    started = time.monotonic()
+    result = runner.invoke(app, command)
+    waited = time.monotonic() - started
+    logged = capfd.readouterr().err + result.output
+    assert result.exit_code == 75, logged
+    assert waited >= 2.5
+    # Each retry says what it waits for (1 s, then 1.5 s: the wait is bounded).
+    retries = re.findall(r"waiting for a dependency: cannot reach the database at (\S+): ", logged)
+    assert retries == ["postgresql+psycopg://app:***@127.0.0.1:1/strideguard"] * 2
+    assert "hunter2" not in logged
 
 
 def test_serving_an_unmigrated_database_says_run_db_upgrade() -> None:

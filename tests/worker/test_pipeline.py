@@ -48,6 +48,10 @@ WEEK = dt.date(2025, 10, 13)
 # Steady 20 km weeks over the whole six-week lookback.
 PRIOR = {dt.date(2025, 9, 8) + dt.timedelta(weeks=i): (5.0, 5.0, 10.0) for i in range(5)}
 RISKY_ID, QUIET_ID = 501, 502
+# Two runs past the 10 km of the month before: Thursday 11.67 km (+16.7 %), then Saturday
+# 14.646 km, +25.5 % on Thursday's run, the new longest.
+TWICE_ID = 503
+TWICE_WEEK = (5.0, 11.67, 14.646)
 CONNECTED = dt.datetime(2025, 10, 8, tzinfo=dt.UTC)  # a Wednesday
 
 
@@ -61,6 +65,7 @@ def sim(clock: SimClock) -> Iterator[Simulator]:
     athletes = [
         sim_athlete(RISKY_ID, "Risa", history(1000, {**PRIOR, WEEK: (10.0, 10.0, 20.0)})),
         sim_athlete(QUIET_ID, "Quinn", history(2000, {**PRIOR, WEEK: (5.0, 5.0, 10.0)})),
+        sim_athlete(TWICE_ID, "Tove", history(3000, {**PRIOR, WEEK: TWICE_WEEK})),
     ]
     with Simulator(athletes, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock) as s:
         yield s
@@ -222,6 +227,43 @@ def test_risky_week_gets_exactly_one_correct_digest_and_quiet_week_none(
     assert outbox[0].athlete_id == risky
     assert all(alert.outbox_id == outbox[0].id for alert in alerts)
     assert statuses == {risky: "done", quiet: "done"}
+
+
+def test_two_spiking_runs_in_a_week_the_digest_names_the_larger_and_counts_the_other(
+    running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
+) -> None:
+    """The week's one single_run_spike alert is the +25.5 % run, not the earlier +16.7 % one,
+    and the digest says one other run also went over."""
+    twice = connect(
+        running.sessions,
+        running.strava,
+        sim,
+        TWICE_ID,
+        email="tove@example.com",
+        connected_at=CONNECTED,
+    )
+    Scheduler(running).tick()
+    wait_for(lambda: settled(running), what="evaluations done and digests sent")
+    with running.sessions() as session:
+        [alert] = session.scalars(
+            select(Alert).where(
+                Alert.athlete_id == twice,
+                Alert.week_start == WEEK,
+                Alert.rule_id == "single_run_spike",
+            )
+        ).all()
+    assert round(alert.finding["value"], 1) == 25.5  # stored at full precision
+    assert alert.finding["figures"]["run_m"] == 14646
+    assert alert.finding["other_runs"] == 1
+    [message] = [m for m in smtp.inbox.messages if str(m["Subject"]).find("13 Oct") >= 0]
+    prose = " ".join(text_part(message).split())
+    assert "you ran 14.6 km, 26% further than your longest run of the 30 days before it" in prose
+    assert "17% further" not in prose
+    assert (
+        "It was the biggest of 2 such jumps this week: 1 other run also went more than 10% "
+        "past the longest run of the 30 days before." in prose
+    )
+    assert "1 other run also went more than 10%" in " ".join(html_part(message).split())
 
 
 def evaluation_rows(runtime: WorkerRuntime) -> dict[tuple[int, dt.date], Evaluation]:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from strideguard.models import Evaluation
 from strideguard.settings import Settings
 from tests.worker.conftest import add_athlete, queued
+from tests.worker.waiting import children_of
 from worker.runtime import WorkerRuntime
 from worker.scheduler import Scheduler
 from worker.single_instance import AlreadyRunning, SchedulerLock
@@ -156,11 +157,6 @@ def test_lookback_bounds_how_far_back_catch_up_goes(
         ]
     finally:
         runtime.close()
-
-
-def children_of(pid: int) -> set[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as listing:
-        return {int(child) for child in listing.read().split()}
 
 
 def test_worker_supervisor_restarts_a_dead_process_and_stops_cleanly(

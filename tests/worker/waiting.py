@@ -49,3 +49,9 @@ def worker_process() -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "strideguard.cli.main", "worker", "--threads", "2"],
         env=dict(os.environ),
     )
+
+
+def children_of(pid: int) -> set[int]:
+    """The live child processes of `pid` (Linux)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return {int(child) for child in listing.read().split()}
