@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from strideguard.db import head_revision
 from strideguard.settings import Settings
 from tests.faults.redis_server import RedisServer
 from tests.worker.waiting import children_of, wait_for
@@ -112,18 +113,24 @@ def test_a_configuration_error_in_a_new_child_stops_the_tier_with_code_2(
     db_url: str,
     supervisor: Callable[[], Supervisor],
 ) -> None:
-    """A schema the code does not match (someone downgraded the database) cannot be waited
+    """A schema the code does not match (someone set_revision the database) cannot be waited
     out: the next child says so, and the supervisor stops every child and exits 2."""
     worker_env(REDIS_URL=own_redis.url, QUEUE_NAMESPACE=redis_namespace)
     tier = supervisor()
     wait_for(lambda: len(tier.ready()) == 2, what="two worker processes ready", timeout_s=90)
+    # The database is shared by the run's other tests: the revision is put back whatever happens.
     engine = create_engine(db_url)
+    set_revision = text("UPDATE alembic_version SET version_num = :revision")
     with engine.begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = '0001_initial_schema'"))
-    engine.dispose()
-    victim, *healthy = sorted(tier.ready())
-    os.kill(victim, signal.SIGKILL)
-    assert tier.process.wait(90) == 2
+        connection.execute(set_revision, {"revision": "0001_initial_schema"})
+    try:
+        victim, *healthy = sorted(tier.ready())
+        os.kill(victim, signal.SIGKILL)
+        assert tier.process.wait(90) == 2
+    finally:
+        with engine.begin() as connection:
+            connection.execute(set_revision, {"revision": head_revision()})
+        engine.dispose()
     assert healthy
     assert not any(Path(f"/proc/{pid}").exists() for pid in healthy)  # stopped and reaped
     log = tier.text()
