@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -15,6 +17,7 @@ from integrations.strava.simulator import Simulator
 from strideguard.models import Activity, Athlete, OAuthState, StravaConnection
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
+from tests.contrast import AA_TEXT, contrast
 from tests.strava.conftest import (
     RUNNER,
     AppUnderTest,
@@ -30,8 +33,15 @@ def test_connect_page_has_a_strava_branded_button(browser: TestClient) -> None:
     page = browser.get("/connect")
     assert page.status_code == 200
     assert "Connect with Strava" in page.text
-    assert "#FC5200" in page.text
+    assert '<link rel="stylesheet" href="/static/style.css">' in page.text
     assert "<script" not in page.text
+    # The button's orange is the shared stylesheet's, dark enough for white text (AA);
+    # Strava's own #FC5200 gives white text only 3.3:1.
+    css = browser.get("/static/style.css").text
+    orange = re.search(r"--strava: (#[0-9a-f]{6})", css)
+    assert orange is not None
+    assert contrast("#ffffff", orange.group(1)) >= AA_TEXT
+    assert contrast("#ffffff", "#FC5200") < AA_TEXT
 
 
 def test_full_scope_connects_stores_encrypted_tokens_and_starts_backfill(
