@@ -20,3 +20,17 @@ def luminance(css: str) -> float:
 def contrast(one: str, other: str) -> float:
     light, dark = sorted((luminance(one), luminance(other)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
+
+
+def visible_texts_js(selector: str) -> str:
+    """A page function: [text, its colour, the first opaque background behind it] for every
+    visible element matching `selector` that has text."""
+    return f"""() => [...document.querySelectorAll('{selector}')]
+  .filter(e => e.offsetParent !== null && e.textContent.trim())
+  .map(e => {{
+    let b = e, bg = 'rgba(0, 0, 0, 0)';
+    while (b && (bg === 'rgba(0, 0, 0, 0)' || bg === 'transparent')) {{
+      bg = getComputedStyle(b).backgroundColor; b = b.parentElement;
+    }}
+    return [e.textContent.trim().slice(0, 30), getComputedStyle(e).color, bg];
+  }})"""

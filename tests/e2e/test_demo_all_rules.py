@@ -16,19 +16,11 @@ from playwright.sync_api import Browser, Page, ViewportSize
 
 from rules import load_config
 from strideguard.demo import Demo
-from tests.contrast import AA_TEXT, contrast
+from tests.contrast import AA_TEXT, contrast, visible_texts_js
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 # Each visible text's colour and the first opaque background behind it, as computed.
-COLOURS_JS = """() => [...document.querySelectorAll('h1, p, label, legend, button, a')]
-  .filter(e => e.offsetParent !== null && e.textContent.trim())
-  .map(e => {
-    let b = e, bg = 'rgba(0, 0, 0, 0)';
-    while (b && (bg === 'rgba(0, 0, 0, 0)' || bg === 'transparent')) {
-      bg = getComputedStyle(b).backgroundColor; b = b.parentElement;
-    }
-    return [e.textContent.trim().slice(0, 30), getComputedStyle(e).color, bg];
-  })"""
+COLOURS_JS = visible_texts_js("h1, p, label, legend, button, a")
 
 
 def _raw_text(path: Path) -> str:

@@ -16,15 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.context import make_context
-from integrations.strava.simulator import SimClock, Simulator
+from integrations.strava.simulator import Simulator
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.mailsink import OutboxSink
 from strideguard.settings import Settings, get_settings
 from strideguard.web.app import create_app
-from tests.runner.history import STRAVA_ID, seed_runner
-
-CLIENT_ID = 4321
-CLIENT_SECRET = "runner-page-sim-secret"
+from tests.runner.history import STRAVA_ID, seed_runner, strava_env, strava_simulator
 
 
 @pytest.fixture
@@ -35,11 +32,7 @@ def sink(tmp_path: Path) -> Iterator[OutboxSink]:
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
-    """Strava, as the project's simulator over real HTTP, knowing the seeded runner."""
-    athlete = {"id": STRAVA_ID, "firstname": "Ana", "measurement_preference": "meters"}
-    seed = [{"athlete": athlete, "activities": [], "gear": []}]
-    clock = SimClock(dt.datetime.now(dt.UTC), ticking=True)
-    with Simulator(seed, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock) as running:
+    with strava_simulator() as running:
         yield running
 
 
@@ -48,9 +41,8 @@ def settings(
     db_url: str, sink: OutboxSink, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
     monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("STRAVA_BASE_URL", sim.base_url)
-    monkeypatch.setenv("STRAVA_CLIENT_ID", str(CLIENT_ID))
-    monkeypatch.setenv("STRAVA_CLIENT_SECRET", CLIENT_SECRET)
+    for name, value in strava_env(sim).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("SECRET_KEY", "runner-pages-key-" + "r" * 32)
     monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://testserver")
@@ -96,5 +88,5 @@ def signin_links(sink: OutboxSink, expected: int = 1) -> list[str]:
         assert isinstance(message, email.message.EmailMessage)
         body = message.get_body(preferencelist=("plain",))
         assert body is not None
-        links += re.findall(r"https://\S+/signin/open\?token=\S+", str(body.get_content()))
+        links += re.findall(r"https?://\S+/signin/open\?token=\S+", str(body.get_content()))
     return links

@@ -13,14 +13,33 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import rules
 from integrations.strava.context import StravaContext
+from integrations.strava.simulator import SimClock, Simulator
 from integrations.strava.tokens import store_grant
 from strideguard.models import Activity, Alert, Athlete, BackPainCheckin, OutboxEmail
 from worker.weeks import week_start_of, zone_or_utc
 
+CLIENT_ID = 4321
+CLIENT_SECRET = "runner-page-sim-secret"
 EMAIL = "ana@example.org"
 STRAVA_ID = 134815
 SPIKE_WEEKS_AGO = 3
 OVERRIDES = {"weekly_distance_spike": {"threshold": 20}}
+
+
+def strava_simulator() -> Simulator:
+    """Strava, as the project's simulator (start it with `with`), knowing the seeded runner."""
+    athlete = {"id": STRAVA_ID, "firstname": "Ana", "measurement_preference": "meters"}
+    seed = [{"athlete": athlete, "activities": [], "gear": []}]
+    clock = SimClock(dt.datetime.now(dt.UTC), ticking=True)
+    return Simulator(seed, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock)
+
+
+def strava_env(sim: Simulator) -> dict[str, str]:
+    return {
+        "STRAVA_BASE_URL": sim.base_url,
+        "STRAVA_CLIENT_ID": str(CLIENT_ID),
+        "STRAVA_CLIENT_SECRET": CLIENT_SECRET,
+    }
 
 
 def weekly_km(weeks_ago: int) -> int:
