@@ -62,6 +62,17 @@ def _rules(request: Request) -> RulesConfig | None:
     return holder.current()
 
 
+def _choices(request: Request) -> list[RuleChoice]:
+    """The rules a runner can mute, from the config already in memory (parsing the YAML on
+    every page view cost more than the rest of the page)."""
+    config = _rules(request)
+    if config is None:
+        return rules_in_force(settings_of(request))  # it falls back to the shipped rules
+    return [
+        RuleChoice(rule_id, rule.title) for rule_id, rule in config.rules.items() if rule.enabled
+    ]
+
+
 def _render_me(
     request: Request,
     summary: RunnerSummary,
@@ -74,7 +85,7 @@ def _render_me(
 ) -> Response:
     settings = settings_of(request)
     athlete = summary.athlete
-    choices = rules_in_force(settings)
+    choices = _choices(request)
     offered = {c.id for c in choices}
     choices += [
         RuleChoice(r, title_of(r, choices)) for r in athlete.muted_rules if r not in offered
@@ -142,7 +153,7 @@ async def save_preferences(request: Request) -> Response:
         if summary is None:
             return see_other("/signin")
         athlete = summary.athlete
-        allowed = [c.id for c in rules_in_force(settings_of(request))] + list(athlete.muted_rules)
+        allowed = [c.id for c in _choices(request)] + list(athlete.muted_rules)
         outcome = check_preferences(fields, muted, allowed)
         if isinstance(outcome, dict):
             return _render_me(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from worker.weeks import zone_or_utc
@@ -79,9 +80,15 @@ def _label(name: str, now: dt.datetime) -> str:
     return f"{city} (UTC{offset[:3]}:{offset[3:]})"
 
 
+@lru_cache(maxsize=2)
+def _short_list(hour: dt.datetime) -> tuple[ZoneChoice, ...]:
+    """Offsets change only at daylight-saving switches, so an hour's labels are reused."""
+    return tuple(ZoneChoice(name, _label(name, hour)) for name in COMMON_ZONES)
+
+
 def zone_choices(current: str, now: dt.datetime) -> list[ZoneChoice]:
     """The runner's own zone first (if it is not on the short list), then the short list."""
-    names = list(COMMON_ZONES)
-    if current not in names and zone_or_utc(current).key == current:
-        names.insert(0, current)
-    return [ZoneChoice(name, _label(name, now)) for name in names]
+    choices = list(_short_list(now.replace(minute=0, second=0, microsecond=0)))
+    if current not in COMMON_ZONES and zone_or_utc(current).key == current:
+        choices.insert(0, ZoneChoice(current, _label(current, now)))
+    return choices
