@@ -15,7 +15,7 @@ import hmac
 import secrets
 from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from strideguard.models import RunnerSession, RunnerSigninLink, RunnerSigninRequest
@@ -141,3 +141,18 @@ def revoke(session: Session, session_id: str, now: dt.datetime) -> None:
         .where(RunnerSession.id_hash == sha256(session_id), RunnerSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+def purge(session: Session, now: dt.datetime) -> int:
+    """Delete sign-in links past their 15 minutes and sessions that are over; the number
+    deleted. The daily purge calls it, so neither table grows with every sign-in."""
+    removed = 0
+    for statement in (
+        delete(RunnerSigninLink).where(RunnerSigninLink.expires_at <= now),
+        delete(RunnerSession).where(
+            or_(RunnerSession.revoked_at.is_not(None), RunnerSession.expires_at <= now)
+        ),
+        delete(RunnerSigninRequest).where(RunnerSigninRequest.at < now - THROTTLE_WINDOW),
+    ):
+        removed += rowcount(session.execute(statement))
+    return removed

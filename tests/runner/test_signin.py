@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard import runner_sessions
 from strideguard.links import make_link_token
 from strideguard.mailsink import OutboxSink
 from strideguard.models import RunnerSession, RunnerSigninLink
@@ -160,3 +161,20 @@ def test_email_links_keep_working_without_signing_in(
     page = client.get(path_of(link_url(settings, "preferences", token)))
     assert page.status_code == 200
     assert "Your preferences" in page.text
+
+
+def test_the_daily_purge_drops_spent_links_and_ended_sessions_only(
+    client: TestClient, db: sessionmaker[Session], sink: OutboxSink, runner: int
+) -> None:
+    sign_in(client, sink)  # one used link, one live session
+    with TestClient(client.app, base_url="https://testserver") as other:
+        sign_in(other, sink)
+        csrf = other.get("/me").text.split('name="csrf" value="')[1].split('"')[0]
+        other.post("/signout", data={"csrf": csrf})  # one revoked session
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=16)  # links and requests are over
+    with db.begin() as session:
+        assert runner_sessions.purge(session, later) == 2 + 1 + 4  # links, session, requests
+    with db() as session:
+        assert session.scalars(select(RunnerSigninLink)).all() == []
+        assert len(session.scalars(select(RunnerSession)).all()) == 1
+    assert client.get("/me").status_code == 200  # the live session was kept
