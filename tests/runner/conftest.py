@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.context import make_context
 from integrations.strava.simulator import Simulator
-from strideguard.db import make_engine, make_sessionmaker
 from strideguard.mailsink import OutboxSink
 from strideguard.settings import Settings, get_settings
-from strideguard.web.app import create_app
+from tests.notifier import conftest as email_page_fixtures
 from tests.runner.history import STRAVA_ID, seed_runner, strava_env, strava_simulator
 
 
@@ -52,19 +50,9 @@ def settings(
     return get_settings()
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-    app.state.engine.dispose()
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+# The same app client and database handle as the email-link pages' tests.
+client = email_page_fixtures.client
+db = email_page_fixtures.db
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from worker.notifier.preferences import (
     known_timezones,
     pause_until,
 )
-from worker.notifier.rule_choices import RuleChoice, rules_in_force, title_of
+from worker.notifier.rule_choices import rules_in_force, title_of, with_muted
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["email links"])
@@ -408,6 +408,16 @@ async def save_preferences(request: Request) -> HTMLResponse:
         return _handled(refusal)
 
 
+def current_values(athlete: Athlete) -> dict[str, str]:
+    """The preferences form's fields as the athlete's settings fill them."""
+    return {
+        "email": athlete.email or "",
+        "units": athlete.units,
+        "timezone": athlete.timezone,
+        "subscribed": "on" if athlete.email_status != "unsubscribed" else "",
+    }
+
+
 def apply_change(athlete: Athlete, change: PreferenceChange) -> None:
     """Write a checked preferences form onto the athlete (the email page and /me share it)."""
     if change.email != athlete.email:
@@ -443,17 +453,8 @@ def _preferences_form(
     muted: list[str] | None = None,
     saved: bool = False,
 ) -> HTMLResponse:
-    choices = rules_in_force(settings)
-    offered = {c.id for c in choices}
-    choices += [
-        RuleChoice(r, title_of(r, choices)) for r in athlete.muted_rules if r not in offered
-    ]
-    values = submitted or {
-        "email": athlete.email or "",
-        "units": athlete.units,
-        "timezone": athlete.timezone,
-        "subscribed": "on" if athlete.email_status != "unsubscribed" else "",
-    }
+    choices = with_muted(rules_in_force(settings), athlete.muted_rules)
+    values = submitted or current_values(athlete)
     paused = (
         athlete.paused_until
         if athlete.paused_until and (athlete.paused_until >= _local_today(athlete))

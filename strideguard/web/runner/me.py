@@ -39,8 +39,8 @@ from strideguard.web.runner.svg_chart import build_chart
 from strideguard.web.runner.zones import zone_choices
 from worker.notifier.digest_links import link_url
 from worker.notifier.preferences import PAUSE_CHOICES, check_preferences, describe_pause
-from worker.notifier.routes import apply_change
-from worker.notifier.rule_choices import RuleChoice, rules_in_force, title_of
+from worker.notifier.routes import apply_change, current_values
+from worker.notifier.rule_choices import RuleChoice, rules_in_force, with_muted
 from worker.outbox import load_digest, render_loaded
 
 log = logging.getLogger(__name__)
@@ -85,17 +85,8 @@ def _render_me(
 ) -> Response:
     settings = settings_of(request)
     athlete = summary.athlete
-    choices = _choices(request)
-    offered = {c.id for c in choices}
-    choices += [
-        RuleChoice(r, title_of(r, choices)) for r in athlete.muted_rules if r not in offered
-    ]
-    values = submitted or {
-        "email": athlete.email or "",
-        "units": athlete.units,
-        "timezone": athlete.timezone,
-        "subscribed": "on" if athlete.email_status != "unsubscribed" else "",
-    }
+    choices = with_muted(_choices(request), athlete.muted_rules)
+    values = submitted or current_values(athlete)
     until = athlete.paused_until
     paused = until if until is not None and until >= summary.today else None
     checkin_url = link_url(settings, "checkin", make_link_token(athlete.id, "checkin", settings))
