@@ -330,3 +330,54 @@ class StravaSubscription(Base):
     subscription_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     callback_url: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RunnerSigninLink(Base):
+    """A one-time sign-in link emailed to a runner, bound to the browser that asked for it.
+
+    Only SHA-256 hashes are kept: of the link's token and of the nonce cookie given to the
+    browser, so neither a database copy nor the email alone can open a session.
+    """
+
+    __tablename__ = "runner_signin_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RunnerSession(Base):
+    """A runner signed in on one browser; the cookie holds the id, this row its SHA-256."""
+
+    __tablename__ = "runner_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RunnerSigninRequest(Base):
+    """One "email me a link" request, kept briefly to throttle per address and per client.
+
+    `key` is "client:<address>" or "email:<sha256 of the lower-cased address>", so addresses
+    nobody registered are never stored in the clear.
+    """
+
+    __tablename__ = "runner_signin_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_runner_signin_requests_key_at", "key", "at"),)

@@ -36,10 +36,17 @@ from sqlalchemy import select
 
 from strideguard.db import transaction
 from strideguard.models import Activity, Alert, Athlete, OutboxEmail
+from strideguard.settings import Settings
 from worker.claims import GaveUp, aware, error_text, gave_up_text
-from worker.notifier.digest_links import make_digest_links
+from worker.notifier.digest_links import DigestLinks, make_digest_links
 from worker.notifier.mime import build_message
-from worker.notifier.render import AthleteView, DigestContext, TemplateRenderError, render_digest
+from worker.notifier.render import (
+    AthleteView,
+    DigestContext,
+    RenderedEmail,
+    TemplateRenderError,
+    render_digest,
+)
 from worker.notifier.smtp import (
     PermanentBounce,
     PermanentSendError,
@@ -99,22 +106,8 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
     if not runtime.settings.smtp_url:
         _retry_later(runtime, claim_, "SMTP_URL is not set; the digest waits until it is")
         return
-    links = make_digest_links(
-        athlete.id,
-        [f["rule"] for f in digest.findings],
-        runtime.settings,
-        unsubscribe_mailbox=runtime.settings.unsubscribe_address,
-    )
     try:
-        rendered = render_digest(
-            DigestContext(
-                athlete=AthleteView(athlete.id, athlete.firstname, athlete.units),
-                week_start=digest.week_start,
-                findings=digest.findings,
-                weekly_distance_m=digest.weekly_distance_m,
-                links=links,
-            )
-        )
+        rendered, links = render_loaded(digest, runtime.settings)
         message = build_message(
             rendered,
             to=athlete.email,
@@ -161,22 +154,56 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         log.info("digest sent", extra={**context, "athlete_id": athlete.id})
 
 
+def render_loaded(digest: Digest, settings: Settings) -> tuple[RenderedEmail, DigestLinks]:
+    """The digest's email, with fresh links (the runner's page re-renders a sent one)."""
+    athlete = digest.athlete
+    links = make_digest_links(
+        athlete.id,
+        [f["rule"] for f in digest.findings],
+        settings,
+        unsubscribe_mailbox=settings.unsubscribe_address,
+    )
+    rendered = render_digest(
+        DigestContext(
+            athlete=AthleteView(athlete.id, athlete.firstname, athlete.units),
+            week_start=digest.week_start,
+            findings=digest.findings,
+            weekly_distance_m=digest.weekly_distance_m,
+            links=links,
+        )
+    )
+    return rendered, links
+
+
 def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
+    return load_digest(session, outbox_id, runtime.rules.current().activity_types.running)
+
+
+def load_digest(session: Any, outbox_id: int, running: frozenset[str]) -> Digest:
+    """A digest as it goes out, or, once sent, as it went out (the runner's page shows it).
+
+    A sent digest already holds the late alerts it carried (their outbox_id is its own), so it
+    takes no new ones; an alert from an earlier week than the digest's is a carried late one.
+    """
     row = session.get(OutboxEmail, outbox_id)
     athlete = session.get(Athlete, row.athlete_id)
     own = session.scalars(
         select(Alert).where(Alert.outbox_id == outbox_id).order_by(Alert.id)
     ).all()
-    late = session.scalars(
-        select(Alert)
-        .where(
-            Alert.athlete_id == row.athlete_id,
-            Alert.late.is_(True),
-            Alert.outbox_id.is_(None),
-            Alert.week_start < row.week_start,
-        )
-        .order_by(Alert.id)
-    ).all()
+    late = (
+        []
+        if row.status == "sent"
+        else session.scalars(
+            select(Alert)
+            .where(
+                Alert.athlete_id == row.athlete_id,
+                Alert.late.is_(True),
+                Alert.outbox_id.is_(None),
+                Alert.week_start < row.week_start,
+            )
+            .order_by(Alert.id)
+        ).all()
+    )
     # Rules that were in last week's email too: the runner has read that advice before.
     repeated = set(
         session.scalars(
@@ -188,7 +215,12 @@ def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
         )
     )
     findings = [
-        {**alert.finding, "late": False, "repeat": alert.rule_id in repeated} for alert in own
+        {
+            **alert.finding,
+            "late": alert.week_start < row.week_start,
+            "repeat": alert.rule_id in repeated,
+        }
+        for alert in own
     ]
     findings += [{**alert.finding, "late": True} for alert in late]
     return Digest(
@@ -197,9 +229,7 @@ def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
         message_id=row.message_id,
         findings=findings,
         carried_late=[alert.id for alert in late],
-        weekly_distance_m=weekly_running_m(
-            session, row.athlete_id, row.week_start, runtime.rules.current().activity_types.running
-        ),
+        weekly_distance_m=weekly_running_m(session, row.athlete_id, row.week_start, running),
     )
 
 

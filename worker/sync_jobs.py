@@ -26,7 +26,7 @@ from integrations.strava import sync
 from integrations.strava.budget import Priority
 from integrations.strava.errors import BudgetExceeded, StravaError
 from integrations.strava.webhooks import purge_handled_events
-from strideguard import admin_sessions
+from strideguard import admin_sessions, runner_sessions
 from strideguard.db import transaction
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, utcnow
 from worker.claims import GaveUp, aware, error_text, gave_up_text, rowcount
@@ -201,11 +201,13 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
 
 
 def purge_expired(runtime: WorkerRuntime) -> None:
-    """The daily purge: admin sessions that are over, at once; then activities past retention
-    (Strava's cache terms), after in-flight evaluations and mail, and old webhook events."""
+    """The daily purge: admin and runner sessions and sign-in links that are over, at once;
+    then activities past retention (Strava's cache terms), after in-flight evaluations and
+    mail, and old webhook events."""
     with transaction(runtime.sessions) as session:  # the web stamps these by the wall clock
         ended = admin_sessions.purge(session, utcnow())
-    log.info("purged %d ended admin sessions", ended)
+        runner_ended = runner_sessions.purge(session, utcnow())
+    log.info("purged %d ended admin sessions, %d runner sign-in rows", ended, runner_ended)
     now = runtime.clock()
     with runtime.sessions() as session:
         busy = purge_busy_reason(session, now, runtime.lease)

@@ -156,6 +156,7 @@ def complete_connect(ctx: StravaContext, code: str, granted_scopes: str) -> Conn
         athlete = session.scalar(
             select(Athlete).where(Athlete.strava_athlete_id == strava_athlete_id)
         )
+        returning = athlete is not None
         if athlete is None:
             athlete = Athlete(strava_athlete_id=strava_athlete_id)
             session.add(athlete)
@@ -163,6 +164,8 @@ def complete_connect(ctx: StravaContext, code: str, granted_scopes: str) -> Conn
         session.flush()
         store_grant(session, ctx, athlete.id, dict(grant), granted_scopes)
         athlete_id = athlete.id
+        if returning:  # a reconnect keeps the units the runner chose, not Strava's preference
+            return Connected(athlete_id, athlete.firstname, athlete.email, athlete.units)
     units = _units(ctx, athlete_id, (summary or {}).get("measurement_preference"))
     with ctx.sessions.begin() as session:
         athlete = session.get_one(Athlete, athlete_id)

@@ -23,6 +23,12 @@ from integrations.strava.connect_email import (
     email_form_token,
     save_email,
 )
+from integrations.strava.connect_receipt import (
+    RECEIPT_COOKIE,
+    RECEIPT_MAX_AGE,
+    make_receipt,
+    read_receipt,
+)
 from integrations.strava.context import StravaContext, make_context
 from integrations.strava.disconnect import disconnect
 from integrations.strava.errors import StravaError
@@ -37,6 +43,7 @@ from integrations.strava.oauth import (
     judge_scopes,
     spend_state,
 )
+from strideguard.models import Athlete
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +145,9 @@ def strava_callback(
     try:
         spend_state(ctx, state, request.cookies.get(BROWSER_COOKIE))
     except StateError as problem:
+        again = read_receipt(ctx, state, request.cookies.get(RECEIPT_COOKIE))
+        if again is not None and (shown := _connected_again(request, ctx, again)) is not None:
+            return shown
         response: Response = _problem(
             request,
             400,
@@ -159,12 +169,23 @@ def strava_callback(
             request, 400, "Strava didn't complete the connection", "Please try again."
         )
     else:
-        response = _finish_connect(request, ctx, code, scope)
+        response = _finish_connect(request, ctx, code, scope, state or "")
     response.delete_cookie(BROWSER_COOKIE, path=CALLBACK_PATH)
     return response
 
 
-def _finish_connect(request: Request, ctx: StravaContext, code: str, scope: str | None) -> Response:
+def _connected_again(request: Request, ctx: StravaContext, athlete_id: int) -> Response | None:
+    """The connected page once more, for a reload; None if the athlete has since gone."""
+    with ctx.sessions() as session:
+        athlete = session.get(Athlete, athlete_id)
+        if athlete is None:
+            return None
+        return _connected_page(request, ctx, athlete_id, athlete.firstname, athlete.email)
+
+
+def _finish_connect(
+    request: Request, ctx: StravaContext, code: str, scope: str | None, state: str
+) -> Response:
     verdict = judge_scopes(scope)
     if verdict == "no_private":
         return _problem(
@@ -199,7 +220,17 @@ def _finish_connect(request: Request, ctx: StravaContext, code: str, scope: str 
         )
     strava_enqueue(request)(StravaJob("backfill", connected.athlete_id))
     log.info("Strava connected; backfill enqueued", extra={"athlete_id": connected.athlete_id})
-    return _connected_page(request, ctx, connected.athlete_id, connected.firstname, connected.email)
+    page = _connected_page(request, ctx, connected.athlete_id, connected.firstname, connected.email)
+    page.set_cookie(
+        RECEIPT_COOKIE,
+        make_receipt(ctx, state, connected.athlete_id),
+        max_age=int(RECEIPT_MAX_AGE.total_seconds()),
+        path=CALLBACK_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.public_base_url.startswith("https://"),
+    )
+    return page
 
 
 def _connected_page(

@@ -15,6 +15,7 @@ from strideguard.db import make_engine, make_sessionmaker
 from strideguard.settings import Settings
 from strideguard.web import admin, admin_athletes
 from strideguard.web.headers import SecurityHeaders
+from strideguard.web.runner import home, me, signin
 from strideguard.web.slashes import redirect_slashes_to
 from worker.notifier.checkin_routes import router as checkin_router
 from worker.notifier.routes import router as notifier_router
@@ -35,6 +36,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(strava_webhook_router)
     app.include_router(notifier_router)
     app.include_router(checkin_router)
+    app.include_router(home.router)
+    app.include_router(signin.router)
+    app.include_router(me.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

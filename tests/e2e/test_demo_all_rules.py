@@ -16,18 +16,11 @@ from playwright.sync_api import Browser, Page, ViewportSize
 
 from rules import load_config
 from strideguard.demo import Demo
+from tests.contrast import AA_TEXT, contrast, visible_texts_js
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 # Each visible text's colour and the first opaque background behind it, as computed.
-COLOURS_JS = """() => [...document.querySelectorAll('h1, p, label, legend, button, a')]
-  .filter(e => e.offsetParent !== null && e.textContent.trim())
-  .map(e => {
-    let b = e, bg = 'rgba(0, 0, 0, 0)';
-    while (b && (bg === 'rgba(0, 0, 0, 0)' || bg === 'transparent')) {
-      bg = getComputedStyle(b).backgroundColor; b = b.parentElement;
-    }
-    return [e.textContent.trim().slice(0, 30), getComputedStyle(e).color, bg];
-  })"""
+COLOURS_JS = visible_texts_js("h1, p, label, legend, button, a")
 
 
 def _raw_text(path: Path) -> str:
@@ -42,21 +35,14 @@ def _text(path: Path) -> str:
     return " ".join(_raw_text(path).split())
 
 
-def _luminance(css: str) -> float:
-    channels = [int(v) / 255 for v in re.findall(r"\d+", css)[:3]]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
 def _check_phone_layout_and_contrast(page: Page) -> None:
     """Fits a 390 px screen without sideways scrolling; every text meets WCAG AA (4.5:1)."""
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     texts = page.evaluate(COLOURS_JS)
     assert any(text.startswith("Save") for text, _, _ in texts)  # the button is measured too
     for text, colour, background in texts:
-        light, dark = sorted((_luminance(colour), _luminance(background)), reverse=True)
-        ratio = (light + 0.05) / (dark + 0.05)
-        assert ratio >= 4.5, f"{text!r}: {colour} on {background} is {ratio:.2f}:1"
+        ratio = contrast(colour, background)
+        assert ratio >= AA_TEXT, f"{text!r}: {colour} on {background} is {ratio:.2f}:1"
 
 
 def test_all_rules_scenario_fires_every_enabled_rule_and_delivers_the_digests(

@@ -127,6 +127,9 @@ def test_expired_link_is_refused(
     response = client.post("/email/mute", data={"token": token})
     assert response.status_code == 403
     assert "This link has expired" in _text(response)
+    # Not a dead end: the page offers a sign-in link to the runner's own page instead.
+    assert '<form method="post" action="/signin">' in response.text
+    assert "Email me a new link" in response.text
     assert _athlete(db, athlete_id).muted_rules == []
 
 
@@ -167,6 +170,8 @@ def test_pause_sets_paused_until(
     done = client.post("/email/pause", data={"token": _token(links.pause), "weeks": "4"})
     assert done.status_code == 200
     paused = _athlete(db, athlete_id).paused_until
+    # The page names the training weeks that get no alerts, not a bare end date.
+    assert re.search(r"No alerts about the weeks of [0-9A-Za-z ,]+\.", _text(done))
     today = dt.datetime.now(dt.UTC).date()
     assert paused is not None
     assert dt.timedelta(days=27) <= paused - today <= dt.timedelta(days=29)

@@ -16,6 +16,7 @@ from httpx import Response
 from itsdangerous import URLSafeSerializer
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.strava.connect_receipt import RECEIPT_COOKIE
 from integrations.strava.oauth import BROWSER_COOKIE, CALLBACK_PATH
 from integrations.strava.simulator import Simulator
 from tests.strava.conftest import (
@@ -135,6 +136,7 @@ def test_replayed_reply_exchanges_no_second_code(
         exchanges = _code_exchanges(sim)
         # the same browser, cookie restored, sends the same reply again
         browser.cookies.set(BROWSER_COOKIE, cookie or "", path=CALLBACK_PATH)
+        browser.cookies.delete(RECEIPT_COOKIE)  # a reload with it shows the connected page
         replay = follow_back(browser, answer)
     assert replay.status_code == 400
     assert "already used" in replay.text

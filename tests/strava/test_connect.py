@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.strava.connect_receipt import RECEIPT_COOKIE
 from integrations.strava.context import StravaContext
 from integrations.strava.jobs import BackgroundRunner, StravaJob, run_job
 from integrations.strava.oauth import BROWSER_COOKIE
@@ -14,6 +17,7 @@ from integrations.strava.simulator import Simulator
 from strideguard.models import Activity, Athlete, OAuthState, StravaConnection
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
+from tests.contrast import AA_TEXT, contrast
 from tests.strava.conftest import (
     RUNNER,
     AppUnderTest,
@@ -29,8 +33,15 @@ def test_connect_page_has_a_strava_branded_button(browser: TestClient) -> None:
     page = browser.get("/connect")
     assert page.status_code == 200
     assert "Connect with Strava" in page.text
-    assert "#FC5200" in page.text
+    assert '<link rel="stylesheet" href="/static/style.css">' in page.text
     assert "<script" not in page.text
+    # The button's orange is the shared stylesheet's, dark enough for white text (AA);
+    # Strava's own #FC5200 gives white text only 3.3:1.
+    css = browser.get("/static/style.css").text
+    orange = re.search(r"--strava: (#[0-9a-f]{6})", css)
+    assert orange is not None
+    assert contrast("#ffffff", orange.group(1)) >= AA_TEXT
+    assert contrast("#ffffff", "#FC5200") < AA_TEXT
 
 
 def test_full_scope_connects_stores_encrypted_tokens_and_starts_backfill(
@@ -141,13 +152,53 @@ def test_replayed_callback_is_refused(browser: TestClient, sessions: sessionmake
     cookie = browser.cookies.get(BROWSER_COOKIE)
     answer = strava_answers(click)
     assert follow_back(browser, answer).status_code == 200
-    # the same browser (cookie restored) sends the same reply again: the nonce is spent
+    # the same browser (cookie restored, but without the receipt of the finished connect)
+    # sends the same reply again: the nonce is spent
     browser.cookies.set(BROWSER_COOKIE, cookie or "", path="/strava/callback")
+    browser.cookies.delete(RECEIPT_COOKIE)
     replay = follow_back(browser, answer)
     assert replay.status_code == 400
     assert "already used" in replay.text
     with sessions() as session:
         assert len(session.scalars(select(StravaConnection)).all()) == 1
+
+
+def test_reloading_the_connected_page_shows_it_again(
+    browser: TestClient, app: AppUnderTest, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    """A reload (or Back) repeats the callback URL: the page says connected again instead of
+    "started in another browser... nothing was stored", and nothing happens twice."""
+    answer = strava_round_trip(browser)
+    first = follow_back(browser, answer)
+    assert "You're connected, Ada." in first.text
+    exchanges = len([r for r in sim.requests if r.path == "/oauth/token"])
+    again = follow_back(browser, answer)
+    assert again.status_code == 200
+    assert "You're connected, Ada." in again.text
+    assert "another browser" not in again.text
+    assert "Nothing was stored" not in again.text
+    assert 'name="email"' in again.text  # the email form still works from the reloaded page
+    assert len([r for r in sim.requests if r.path == "/oauth/token"]) == exchanges
+    assert len(app.jobs) == 1
+    with sessions() as session:
+        assert len(session.scalars(select(StravaConnection)).all()) == 1
+    # Another browser with the same URL is still refused.
+    with TestClient(app.app) as stranger:
+        assert follow_back(stranger, answer).status_code == 400
+
+
+def test_reconnecting_keeps_the_units_the_runner_chose(
+    browser: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    follow_back(browser, strava_round_trip(browser))
+    with sessions.begin() as session:
+        athlete = session.scalars(select(Athlete)).one()
+        assert athlete.units == "mi"  # Strava's preference on the first connect
+        athlete.units = "km"  # then the runner chose kilometres
+    page = follow_back(browser, strava_answers(click_connect(browser)))
+    assert "You're connected" in page.text
+    with sessions() as session:
+        assert session.scalars(select(Athlete.units)).one() == "km"
 
 
 def test_state_problems_are_refused_and_store_nothing(

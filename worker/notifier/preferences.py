@@ -91,3 +91,39 @@ def check_preferences(
         subscribed=form.get("subscribed") == "on",
         pause_weeks=pause_weeks,
     )
+
+
+def paused_weeks(today: dt.date, until: dt.date) -> list[dt.date]:
+    """The Mondays of the training weeks a pause lasting to `until` silences, from this week on.
+
+    The worker sends nothing about a week that starts on or before `until`
+    (`mail_blocked_reason`), so a pause ending on a Tuesday covers that whole week.
+    """
+    monday = today - dt.timedelta(days=today.weekday())
+    weeks = []
+    while monday <= until:
+        weeks.append(monday)
+        monday += dt.timedelta(weeks=1)
+    return weeks
+
+
+def describe_pause(today: dt.date, until: dt.date) -> str:
+    """ "the weeks of 30 November, 7 and 14 December": what a runner gets no alerts about."""
+    weeks = paused_weeks(today, until)
+    if not weeks:
+        return "no weeks"
+    groups: list[tuple[str, list[str]]] = []
+    for monday in weeks:
+        month = f"{monday:%B}" if monday.year == today.year else f"{monday:%B %Y}"
+        if groups and groups[-1][0] == month:
+            groups[-1][1].append(str(monday.day))
+        else:
+            groups.append((month, [str(monday.day)]))
+    parts = [f"{_and(days)} {month}" for month, days in groups]
+    # "30 November and 7 December", but "30 November, 7 and 14 December": one "and" only.
+    listed = _and(parts) if len(groups[-1][1]) == 1 else ", ".join(parts)
+    return f"the {'week' if len(weeks) == 1 else 'weeks'} of {listed}"
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

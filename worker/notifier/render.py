@@ -385,7 +385,7 @@ def email_environment() -> Environment:
         climb=_with_units(formatting.climb),
         climb_rate=_with_units(formatting.climb_rate),
         figure=_figure,
-        figure_label=_figure_label,
+        figure_label=figure_label,
         percent=formatting.percent,
         number=formatting.number,
         day_month=formatting.day_month,
@@ -411,11 +411,15 @@ def _with_units(format_in: Callable[..., str]) -> Callable[..., str]:
 
 @pass_context
 def _figure(context: Context, value: Any, name: str) -> str:
+    return format_figure(value, name, context["units"])
+
+
+def format_figure(value: Any, name: str, units: str) -> str:
     """A figure of an admin-defined rule, formatted by its metric name's suffix."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if name.endswith("_m"):
-        return formatting.distance(value, context["units"])
+        return formatting.distance(value, units)
     if name.endswith("_pct") or name == "pct":
         return formatting.percent(value)
     return formatting.number(value, 0 if isinstance(value, int) else 2)
@@ -433,7 +437,7 @@ def _bullet(text: str) -> str:
     )
 
 
-def _figure_label(name: str) -> str:
+def figure_label(name: str) -> str:
     """An admin rule's figure name as words: the unit suffix only picks the format."""
     for suffix in FIGURE_UNIT_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):

@@ -28,15 +28,17 @@ from strideguard.db import transaction
 from strideguard.links import MAX_AGE_S, LinkTokenError, Purpose, make_link_token, read_link_token
 from strideguard.models import Athlete
 from strideguard.settings import Settings
+from strideguard.web.headers import CONTENT_SECURITY_POLICY
 from worker.notifier.digest_links import DEFAULT_PAUSE_WEEKS, PATHS, link_url
 from worker.notifier.preferences import (
     PAUSE_CHOICES,
     PreferenceChange,
     check_preferences,
+    describe_pause,
     known_timezones,
     pause_until,
 )
-from worker.notifier.rule_choices import RuleChoice, rules_in_force, title_of
+from worker.notifier.rule_choices import rules_in_force, title_of, with_muted
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["email links"])
@@ -48,10 +50,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
 }
 REFUSALS = {
     "tampered": (
@@ -103,8 +102,10 @@ def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
-def _message(status: int, heading: str, message: str, link: str | None = None) -> HTMLResponse:
-    return _page("message.html", status, heading=heading, message=message, link=link)
+def _message(
+    status: int, heading: str, message: str, link: str | None = None, *, signin: bool = False
+) -> HTMLResponse:
+    return _page("message.html", status, heading=heading, message=message, link=link, signin=signin)
 
 
 def _settings(request: Request) -> Settings:
@@ -176,7 +177,8 @@ def _token(request: Request, form: FormData | None = None) -> str:
 
 
 def _handled(refusal: Refusal) -> HTMLResponse:
-    return _message(refusal.status, refusal.heading, refusal.message)
+    """A refused link is no dead end: the page offers a sign-in link by email instead."""
+    return _message(refusal.status, refusal.heading, refusal.message, signin=True)
 
 
 def _open_link(request: Request, purpose: Purpose) -> tuple[str, dict[str, Any], Athlete]:
@@ -347,16 +349,16 @@ async def pause(request: Request) -> HTMLResponse:
             )
         with transaction(_sessions(request)) as session:
             athlete = _athlete(session, payload)
-            until = pause_until(_local_today(athlete), weeks)
-            athlete.paused_until = until
+            today = _local_today(athlete)
+            athlete.paused_until = pause_until(today, weeks)
+            silenced = describe_pause(today, athlete.paused_until)
             athlete_id = athlete.id
     except Refusal as refusal:
         return _handled(refusal)
     return _message(
         200,
         "Alerts paused",
-        f"We won't email you about your training up to {until:%A} {until.day} {until:%B %Y}. "
-        "You can resume earlier from your preferences.",
+        f"No alerts about {silenced}. You can resume earlier from your preferences.",
         link=_preferences_url(settings, athlete_id),
     )
 
@@ -398,7 +400,7 @@ async def save_preferences(request: Request) -> HTMLResponse:
                 return _preferences_form(
                     athlete, token, settings, 400, errors=outcome, submitted=fields, muted=muted
                 )
-            _apply(athlete, outcome)
+            apply_change(athlete, outcome)
             session.commit()
             log.info("preferences saved", extra={"athlete_id": athlete.id})
             return _preferences_form(athlete, token, settings, 200, saved=True)
@@ -406,7 +408,18 @@ async def save_preferences(request: Request) -> HTMLResponse:
         return _handled(refusal)
 
 
-def _apply(athlete: Athlete, change: PreferenceChange) -> None:
+def current_values(athlete: Athlete) -> dict[str, str]:
+    """The preferences form's fields as the athlete's settings fill them."""
+    return {
+        "email": athlete.email or "",
+        "units": athlete.units,
+        "timezone": athlete.timezone,
+        "subscribed": "on" if athlete.email_status != "unsubscribed" else "",
+    }
+
+
+def apply_change(athlete: Athlete, change: PreferenceChange) -> None:
+    """Write a checked preferences form onto the athlete (the email page and /me share it)."""
     if change.email != athlete.email:
         athlete.email = change.email
         if athlete.email_status == "bounced":
@@ -440,17 +453,8 @@ def _preferences_form(
     muted: list[str] | None = None,
     saved: bool = False,
 ) -> HTMLResponse:
-    choices = rules_in_force(settings)
-    offered = {c.id for c in choices}
-    choices += [
-        RuleChoice(r, title_of(r, choices)) for r in athlete.muted_rules if r not in offered
-    ]
-    values = submitted or {
-        "email": athlete.email or "",
-        "units": athlete.units,
-        "timezone": athlete.timezone,
-        "subscribed": "on" if athlete.email_status != "unsubscribed" else "",
-    }
+    choices = with_muted(rules_in_force(settings), athlete.muted_rules)
+    values = submitted or current_values(athlete)
     paused = (
         athlete.paused_until
         if athlete.paused_until and (athlete.paused_until >= _local_today(athlete))

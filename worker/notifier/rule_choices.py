@@ -40,6 +40,13 @@ def _from_advice_templates() -> list[RuleChoice]:
     return [RuleChoice(rule, rule.replace("_", " ").capitalize()) for rule in ordered]
 
 
+def with_muted(choices: list[RuleChoice], muted: list[str]) -> list[RuleChoice]:
+    """The offered rules plus any the runner muted that are no longer offered, so a form can
+    still show (and un-mute) them."""
+    offered = {c.id for c in choices}
+    return choices + [RuleChoice(r, title_of(r, choices)) for r in muted if r not in offered]
+
+
 def title_of(rule_id: str, choices: list[RuleChoice]) -> str:
     for choice in choices:
         if choice.id == rule_id:
