@@ -101,7 +101,13 @@ def test_a_hostile_host_header_cannot_make_a_slash_redirect_leave_our_origin(
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_paths_that_are_not_routes_either_way_stay_not_found(app: AppUnderTest) -> None:
     with TestClient(app.app) as client:
-        for path in ("/nothing/", "/nothing", "//evil.example/", "//evil.example"):
+        for path in ("/nothing/", "/nothing"):
             answer = client.get(path, headers={"Host": HOSTILE_HOST}, follow_redirects=False)
             assert answer.status_code == 404, path
+            assert "location" not in answer.headers, path
+        # The client reads "//evil.example/" as another host and asks for "/", which is now the
+        # home page: what matters is that nothing redirects anywhere.
+        for path in ("//evil.example/", "//evil.example"):
+            answer = client.get(path, headers={"Host": HOSTILE_HOST}, follow_redirects=False)
+            assert answer.status_code in (200, 404), path
             assert "location" not in answer.headers, path
