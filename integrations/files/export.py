@@ -5,30 +5,30 @@
 what only Strava knows (the sport type as the runner last set it, the gear's name, the
 activity id). A row whose file is absent, refused or never existed (a manual entry) is read
 from the CSV's figures, and the reason is reported. With no usable CSV, every activity file
-in the export is read on its own.
+in the export is read on its own. Entries are read until their unpacked sizes reach
+`Limits.max_export_bytes`; the rest are reported, their rows read from the CSV.
 
-A ZIP is never unpacked: entries are streamed one at a time through the size and ratio
-limits (`unpack.Limits`), so nothing is written and no entry name can reach the disk. Entry
-names with `..`, a drive or a leading `/` (a zip slip) are refused all the same, as is an
-export with more entries or more unpacked bytes than the limits allow.
+Reading the files is the slow part (a 1 s track is a few thousand points); `workers` > 1
+spreads it over processes, each opening the export itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from integrations.files.archive import ExportTree, open_tree
 from integrations.files.export_csv import ExportRow, read_export_csv
 from integrations.files.localtime import wall_clock
 from integrations.files.reader import activity_format, read_activity_bytes
 from integrations.files.record import Detail, FileActivity, FileRejected, Problem
-from integrations.files.unpack import Limits, read_capped, read_file_bytes
+from integrations.files.unpack import Limits
 
 CSV_NAME = "activities.csv"
 
@@ -45,178 +45,138 @@ class ImportReport:
         self.problems.extend(other.problems)
 
 
-class _Tree(Protocol):
-    """The export's entries by their names relative to the export root."""
-
-    def names(self) -> list[str]: ...
-    def read(self, name: str) -> bytes: ...
-
-
-def unsafe_entry(name: str) -> bool:
-    """True for an entry name that would land outside the folder it is unpacked into."""
-    path = PurePosixPath(name.replace("\\", "/"))
-    return path.is_absolute() or ".." in path.parts or ":" in (path.parts[0] if path.parts else "")
-
-
-class _ZipTree:
-    def __init__(self, archive: zipfile.ZipFile, label: str, limits: Limits) -> None:
-        self.archive, self.label, self.limits = archive, label, limits
-        self.unpacked = 0
-        self.entries: dict[str, zipfile.ZipInfo] = {}
-        self.refused: list[Problem] = []
-        infos = archive.infolist()
-        if len(infos) > limits.max_entries:
-            raise FileRejected(
-                label, f"{len(infos)} entries, more than the {limits.max_entries} limit"
-            )
-        for info in infos:
-            if info.is_dir():
-                continue
-            if unsafe_entry(info.filename):
-                self.refused.append(
-                    Problem(
-                        f"{label}:{info.filename}",
-                        "entry path leaves the export (zip slip): skipped",
-                    )
-                )
-                continue
-            self.entries[info.filename] = info
-
-    def names(self) -> list[str]:
-        return list(self.entries)
-
-    def read(self, name: str) -> bytes:
-        info = self.entries[name]
-        label = f"{self.label}:{name}"
-        if self.unpacked + info.file_size > self.limits.max_export_bytes:
-            raise FileRejected(label, "the export's unpacked-size limit is reached: not read")
-        try:
-            with self.archive.open(info) as stream:
-                content = read_capped(
-                    stream, label, self.limits, compressed_size=info.compress_size
-                )
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise FileRejected(label, f"damaged ZIP entry ({exc})") from None
-        self.unpacked += len(content)
-        return content
-
-
-class _FolderTree:
-    def __init__(self, root: Path, limits: Limits) -> None:
-        self.root, self.limits = root.resolve(), limits
-
-    def names(self) -> list[str]:
-        return [
-            p.relative_to(self.root).as_posix() for p in sorted(self.root.rglob("*")) if p.is_file()
-        ]
-
-    def read(self, name: str) -> bytes:
-        path = (self.root / name).resolve()
-        if not path.is_relative_to(self.root):
-            raise FileRejected(name, "links outside the export folder: not read")
-        return read_file_bytes(path, self.limits, name=name)
-
-
-@contextmanager
-def _open_tree(path: Path, limits: Limits) -> Iterator[tuple[_Tree, list[Problem]]]:
-    if path.is_dir():
-        yield _FolderTree(path, limits), []
-        return
-    try:
-        with zipfile.ZipFile(path) as archive:
-            tree = _ZipTree(archive, path.name, limits)
-            yield tree, tree.refused
-    except zipfile.BadZipFile as exc:
-        raise FileRejected(path.name, f"not a readable ZIP file ({exc})") from None
-
-
 def read_export(
-    path: Path, *, athlete_zone: ZoneInfo | None, limits: Limits | None = None
+    path: Path,
+    *,
+    athlete_zone: ZoneInfo | None,
+    limits: Limits | None = None,
+    workers: int = 1,
 ) -> ImportReport:
     """Every activity of one export (ZIP or folder); `FileRejected` only if it cannot be
     opened at all. Problems with single entries or rows are in the report."""
     limits = limits or Limits()
-    with _open_tree(path, limits) as (tree, refused):
+    with open_tree(path, limits) as (tree, refused):
         report = ImportReport(problems=list(refused))
         names = tree.names()
-        csv_name = min(
-            (n for n in names if PurePosixPath(n).name == CSV_NAME), key=len, default=None
-        )
-        rows: list[ExportRow] | None = None
-        if csv_name is None:
-            report.problems.append(
-                Problem(path.name, f"no {CSV_NAME}: reading its activity files alone")
-            )
-        else:
-            try:
-                text = tree.read(csv_name).decode("utf-8-sig")
-                rows, row_problems = read_export_csv(text, f"{path.name}:{csv_name}")
-                report.problems.extend(row_problems)
-            except (FileRejected, UnicodeDecodeError) as exc:
-                report.problems.append(Problem(f"{path.name}:{csv_name}", _reason(exc)))
+        rows, root = _rows(tree, names, path.name, report)
         if rows is None:
-            _read_loose(tree, names, path.name, athlete_zone, limits, report)
+            wanted = [n for n in names if activity_format(n) is not None]
         else:
-            root = PurePosixPath(csv_name or "").parent
-            for row in rows:
-                _read_row(tree, set(names), root, row, path.name, athlete_zone, limits, report)
+            wanted = [e for e in (_entry(root, row) for row in rows) if e in set(names)]
+        budgeted, over = _within_budget(tree, wanted, limits)
+        if workers > 1 and len(budgeted) > 1:
+            zone = athlete_zone.key if athlete_zone else None
+            reader = partial(_read_in_worker, path, zone, limits)
+            size = max(1, len(budgeted) // (workers * 4))
+            chunks = [budgeted[i : i + size] for i in range(0, len(budgeted), size)]
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                results = [r for chunk in pool.map(reader, chunks) for r in chunk]
+        else:
+            results = [_read_entry(tree, name, athlete_zone, limits) for name in budgeted]
+    found = dict(zip(budgeted, results, strict=True))
+    for name in over:
+        found[name] = Problem(name, "the export's unpacked-size limit is reached: not read")
+    if rows is None:
+        for name in wanted:
+            _add(report, found[name], path.name)
+    else:
+        for row in rows:
+            _merge_row(report, row, _entry(root, row), found, path.name, athlete_zone)
     return report
 
 
-def _reason(exc: Exception) -> str:
-    return exc.reason if isinstance(exc, FileRejected) else f"not UTF-8 text ({exc})"
+def _rows(
+    tree: ExportTree, names: Sequence[str], label: str, report: ImportReport
+) -> tuple[list[ExportRow] | None, PurePosixPath]:
+    """activities.csv's rows (None when missing or unreadable) and the folder it sits in."""
+    csv_name = min((n for n in names if PurePosixPath(n).name == CSV_NAME), key=len, default=None)
+    if csv_name is None:
+        report.problems.append(Problem(label, f"no {CSV_NAME}: reading its activity files alone"))
+        return None, PurePosixPath()
+    try:
+        text = tree.read(csv_name).decode("utf-8-sig")
+        rows, row_problems = read_export_csv(text, f"{label}:{csv_name}")
+    except FileRejected as exc:
+        report.problems.append(Problem(f"{label}:{csv_name}", exc.reason))
+        return None, PurePosixPath()
+    except UnicodeDecodeError as exc:
+        report.problems.append(Problem(f"{label}:{csv_name}", f"not UTF-8 text ({exc})"))
+        return None, PurePosixPath()
+    report.problems.extend(row_problems)
+    return rows, PurePosixPath(csv_name).parent
 
 
-def _read_loose(
-    tree: _Tree,
-    names: list[str],
-    label: str,
-    athlete_zone: ZoneInfo | None,
-    limits: Limits,
+def _entry(root: PurePosixPath, row: ExportRow) -> str | None:
+    return str(root / row.filename) if row.filename else None
+
+
+def _within_budget(
+    tree: ExportTree, wanted: Sequence[str], limits: Limits
+) -> tuple[list[str], list[str]]:
+    """The entries to read, in order, while their declared sizes fit the export's limit."""
+    total = 0
+    inside: list[str] = []
+    for index, name in enumerate(wanted):
+        total += tree.size(name)
+        if total > limits.max_export_bytes:
+            return inside, list(wanted[index:])
+        inside.append(name)
+    return inside, []
+
+
+def _read_entry(
+    tree: ExportTree, name: str, athlete_zone: ZoneInfo | None, limits: Limits
+) -> FileActivity | Problem:
+    try:
+        return read_activity_bytes(tree.read(name), name, athlete_zone=athlete_zone, limits=limits)
+    except FileRejected as exc:
+        return Problem(name, exc.reason)
+
+
+def _read_in_worker(
+    path: Path, zone: str | None, limits: Limits, names: list[str]
+) -> list[FileActivity | Problem]:
+    """A chunk of entries in a pool process, which opens the export once for the chunk
+    (results cross processes as plain dataclasses)."""
+    athlete_zone = ZoneInfo(zone) if zone else None
+    with open_tree(path, limits) as (tree, _):
+        return [_read_entry(tree, name, athlete_zone, limits) for name in names]
+
+
+def _add(report: ImportReport, result: FileActivity | Problem, label: str) -> None:
+    if isinstance(result, Problem):
+        report.problems.append(Problem(f"{label}:{result.name}", result.reason))
+    else:
+        report.activities.append(result)
+
+
+def _merge_row(
     report: ImportReport,
-) -> None:
-    for name in names:
-        if activity_format(name) is None:
-            continue
-        try:
-            report.activities.append(
-                read_activity_bytes(tree.read(name), name, athlete_zone=athlete_zone, limits=limits)
-            )
-        except FileRejected as exc:
-            report.problems.append(Problem(f"{label}:{name}", exc.reason))
-
-
-def _read_row(
-    tree: _Tree,
-    names: set[str],
-    root: PurePosixPath,
     row: ExportRow,
+    entry: str | None,
+    found: dict[str, FileActivity | Problem],
     label: str,
     athlete_zone: ZoneInfo | None,
-    limits: Limits,
-    report: ImportReport,
 ) -> None:
-    entry = str(root / row.filename) if row.filename and str(root) != "." else row.filename
+    """The row's file with the CSV's sport, gear and id; else the CSV's own figures."""
     if entry is not None:
-        try:
-            if entry not in names:
-                raise FileRejected(entry, "listed in activities.csv but not in the export")
-            found = read_activity_bytes(
-                tree.read(entry), entry, athlete_zone=athlete_zone, limits=limits
-            )
+        result = found.get(entry) or Problem(
+            entry, "listed in activities.csv but not in the export"
+        )
+        if isinstance(result, FileActivity):
             report.activities.append(
                 dataclasses.replace(
-                    found,
+                    result,
                     sport_type=row.sport_type,
                     gear_name=row.gear_name,
                     strava_id=row.strava_id,
                 )
             )
             return
-        except FileRejected as exc:
-            report.problems.append(
-                Problem(f"{label}:{entry}", f"{exc.reason}; the CSV's figures are used instead")
-            )
+        report.problems.append(
+            Problem(f"{label}:{entry}", f"{result.reason}; the CSV's figures are used instead")
+        )
     try:
         report.activities.append(_from_row(row, entry, athlete_zone))
     except FileRejected as exc:

@@ -89,18 +89,25 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+_RECORD_FIELDS = frozenset(
+    {"timestamp", "position_lat", "position_long", "enhanced_altitude", "altitude", "distance"}
+)
+
+
 def _point(frame: fitdecode.FitDataMessage) -> Point | None:
-    values = _values(frame)
+    """The record's few fields we use (the hot loop of a FIT read: no dict of all fields)."""
+    values = {f.name: f.value for f in frame.fields if f.name in _RECORD_FIELDS}
     stamp = values.get("timestamp")
     if not isinstance(stamp, dt.datetime):
         return None
     lat, lon = values.get("position_lat"), values.get("position_long")
-    elevation = values.get("enhanced_altitude", values.get("altitude"))
+    located = isinstance(lat, int) and isinstance(lon, int)
+    elevation = values.get("enhanced_altitude")
     return Point(
         t=stamp.timestamp(),
-        lat=lat * _SEMICIRCLE if isinstance(lat, int) and isinstance(lon, int) else None,
-        lon=lon * _SEMICIRCLE if isinstance(lat, int) and isinstance(lon, int) else None,
-        elevation_m=_number(elevation),
+        lat=lat * _SEMICIRCLE if located else None,  # type: ignore[operator]
+        lon=lon * _SEMICIRCLE if located else None,  # type: ignore[operator]
+        elevation_m=_number(values.get("altitude") if elevation is None else elevation),
         distance_m=_number(values.get("distance")),
     )
 

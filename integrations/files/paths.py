@@ -16,18 +16,26 @@ from integrations.files.unpack import Limits
 
 
 def read_paths(
-    paths: Iterable[Path], *, athlete_zone: ZoneInfo | None, limits: Limits | None = None
+    paths: Iterable[Path],
+    *,
+    athlete_zone: ZoneInfo | None,
+    limits: Limits | None = None,
+    workers: int = 1,
 ) -> ImportReport:
-    """A ZIP or a folder holding activities.csv is an export; any other folder is searched
-    for activity files; anything else is read as one activity file."""
+    """A ZIP or a folder holding activities.csv is an export (read by `workers` processes);
+    any other folder is searched for activity files; anything else is one activity file."""
     report = ImportReport()
     for path in paths:
         try:
             if path.suffix.lower() == ".zip" or (path / CSV_NAME).is_file():
-                report.extend(read_export(path, athlete_zone=athlete_zone, limits=limits))
+                report.extend(
+                    read_export(path, athlete_zone=athlete_zone, limits=limits, workers=workers)
+                )
             elif path.is_dir():
                 files = (p for p in sorted(path.rglob("*")) if p.is_file())
-                report.extend(read_paths(files, athlete_zone=athlete_zone, limits=limits))
+                report.extend(
+                    read_paths(files, athlete_zone=athlete_zone, limits=limits, workers=workers)
+                )
             else:
                 report.activities.append(
                     read_activity_file(path, athlete_zone=athlete_zone, limits=limits)

@@ -13,10 +13,9 @@ from integrations.files.record import Detail, FileActivity, FileRejected
 from integrations.files.sports import Sport
 from integrations.files.track import (
     Point,
+    distance_and_moving_time,
     elevation_gain_m,
     has_positions,
-    moving_time_s,
-    track_distance_m,
 )
 
 
@@ -50,10 +49,9 @@ def finish(reading: Reading, athlete_zone: ZoneInfo | None) -> FileActivity:
     if start is None:
         raise FileRejected(reading.name, "no start time anywhere in the file")
     movement = _movement_known(points)
-    distance = reading.distance_m
-    if distance is None:
-        distance = track_distance_m(points) if movement else 0.0
-    moving = moving_time_s(points) if movement else reading.moving_time_s
+    track_distance, track_moving = distance_and_moving_time(points) if movement else (0.0, None)
+    distance = track_distance if reading.distance_m is None else reading.distance_m
+    moving = reading.moving_time_s if track_moving is None else track_moving
     if moving is None:
         raise FileRejected(reading.name, "no timed track and no total time: cannot tell its length")
     gain = reading.elevation_gain_m

@@ -88,15 +88,28 @@ def parse_tcx(content: bytes, name: str) -> Reading:
     )
 
 
+_POINT_FIELDS = {
+    "Time": "t",
+    "LatitudeDegrees": "lat",
+    "LongitudeDegrees": "lon",
+    "AltitudeMeters": "elevation_m",
+    "DistanceMeters": "distance_m",
+}
+
+
 def _trackpoint(element: ET.Element) -> Point:
-    position = _child(element, "Position")
-    time = _child(element, "Time")
-    if time is None:
+    """One pass over the point's descendants (the hot loop of a TCX read)."""
+    found: dict[str, str] = {}
+    for child in element.iter():
+        field = _POINT_FIELDS.get(_local(child.tag))
+        if field is not None and child.text and child.text.strip():
+            found[field] = child.text
+    if "t" not in found:
         raise ValueError("a Trackpoint has no Time")
     return Point(
-        t=_time(time.text).timestamp(),
-        lat=_number(position, "LatitudeDegrees"),
-        lon=_number(position, "LongitudeDegrees"),
-        elevation_m=_number(element, "AltitudeMeters"),
-        distance_m=_number(element, "DistanceMeters"),
+        t=_time(found["t"]).timestamp(),
+        lat=float(found["lat"]) if "lat" in found else None,
+        lon=float(found["lon"]) if "lon" in found else None,
+        elevation_m=float(found["elevation_m"]) if "elevation_m" in found else None,
+        distance_m=float(found["distance_m"]) if "distance_m" in found else None,
     )

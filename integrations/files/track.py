@@ -74,19 +74,22 @@ def _steps(points: Sequence[Point]) -> list[tuple[float, float]]:
 
 def track_distance_m(points: Sequence[Point]) -> float:
     """The distance the track covers: the device's own cumulative figure when it has one."""
-    stream = [p.distance_m for p in points if p.distance_m is not None]
-    if stream and len(stream) == len(points):
-        return max(stream) - stream[0]
-    return sum(metres for _, metres in _steps(points))
+    return distance_and_moving_time(points)[0]
 
 
 def moving_time_s(points: Sequence[Point]) -> float:
     """Seconds spent at or above `MOVING_SPEED_MS` (see the module docstring)."""
-    return sum(
-        seconds
-        for seconds, metres in _steps(points)
-        if seconds > 0 and metres >= MOVING_SPEED_MS * seconds
-    )
+    return distance_and_moving_time(points)[1]
+
+
+def distance_and_moving_time(points: Sequence[Point]) -> tuple[float, float]:
+    """Both track figures from one pass over the steps (haversine is the costly part)."""
+    steps = _steps(points)
+    moving = sum(s for s, metres in steps if s > 0 and metres >= MOVING_SPEED_MS * s)
+    stream = [p.distance_m for p in points if p.distance_m is not None]
+    if stream and len(stream) == len(points):
+        return max(stream) - stream[0], moving
+    return sum(metres for _, metres in steps), moving
 
 
 def elevation_gain_m(elevations: Sequence[float], hysteresis: float = GAIN_HYSTERESIS_M) -> float:

@@ -47,7 +47,9 @@ def _export(path: Path, extra: dict[str, bytes] | None = None, csv_text: str | N
         ),
         ExportRowSpec(1003, _day(2), "Run", 6_000.0, 1900, 1800, 20.0, "activities/1003.tcx.gz"),
         ExportRowSpec(1004, _day(3), "Weight Training", 0.0, 2400, 2400, 0.0),  # typed in
-        ExportRowSpec(1005, _day(4), "Run", 5_000.0, 1600, 1500, 10.0, "activities/1005.fit.gz"),
+        ExportRowSpec(
+            1005, _day(4), "Run", 5_000.0, 1600, 1500, 10.0, "activities/1005.fit.gz", miles=True
+        ),
     ]
     files = {
         "activities/1001.fit.gz": gzip.compress(
@@ -163,3 +165,11 @@ def test_not_a_zip(tmp_path: Path) -> None:
 def test_csv_only_rows_need_a_zone(tmp_path: Path, zone: ZoneInfo | None) -> None:
     report = read_export(_export(tmp_path / "e.zip"), athlete_zone=zone)
     assert any("give the athlete's zone" in p.reason for p in report.problems)
+
+
+def test_worker_processes_read_the_same(tmp_path: Path) -> None:
+    path = _export(tmp_path / "e.zip")
+    alone = read_export(path, athlete_zone=OSLO)
+    shared = read_export(path, athlete_zone=OSLO, workers=2)
+    assert shared.activities == alone.activities
+    assert shared.problems == alone.problems

@@ -132,3 +132,15 @@ def test_fingerprint_is_the_same_plain_or_gzip(tmp_path: Path) -> None:
     other = RunSpec(START + dt.timedelta(days=1), 10_012.3, 3000)
     different = read_activity_file(write(tmp_path / "c.fit", fit_bytes(other)), athlete_zone=None)
     assert plain.fingerprint == packed.fingerprint != different.fingerprint
+
+
+def test_track_zone_beats_the_athletes_zone(tmp_path: Path) -> None:
+    # a race in Tokyo for a runner who lives in Oslo: the day is Tokyo's
+    spec = RunSpec(START, 5000.0, 1500, origin=(35.6762, 139.6503))
+    activity = read_activity_file(
+        write(tmp_path / "t.gpx", gpx_bytes(spec)), athlete_zone=ZoneInfo("Europe/Oslo")
+    )
+    assert (activity.timezone, activity.start_date_local) == (
+        "Asia/Tokyo",
+        dt.datetime(2026, 5, 4, 14, 30),
+    )
