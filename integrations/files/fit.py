@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import struct
 from typing import Any
 
 import fitdecode
@@ -19,6 +20,18 @@ from integrations.files.reading import Reading
 from integrations.files.record import Detail, FileRejected
 from integrations.files.sports import from_fit
 from integrations.files.track import Point
+
+# What fitdecode's own code raises on some damaged bytes before the CRC at the end is reached
+# (found by flipping and cutting bytes of real files); a damaged file, not a bug of ours.
+_DECODER_SLIPS = (
+    AssertionError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    struct.error,
+)
 
 
 def _values(frame: fitdecode.FitDataMessage) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def parse_fit(content: bytes, name: str) -> Reading:
                     values = _values(frame)
                     if values.get("device_index") in (None, 0, "creator"):
                         device = _device_name(values) or device
-    except fitdecode.FitError as exc:
+    except (fitdecode.FitError, *_DECODER_SLIPS) as exc:
         raise FileRejected(name, f"not a readable FIT file ({_short(exc)})") from None
     if not is_activity:
         raise FileRejected(name, "a FIT file, but not an activity (a course, workout or settings?)")

@@ -5,11 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import os
+import random
 from pathlib import Path
 
 import pytest
 
-from integrations.files import FileRejected, Limits, read_activity_file, read_paths
+from integrations.files import (
+    FileRejected,
+    Limits,
+    read_activity_bytes,
+    read_activity_file,
+    read_paths,
+)
 from tests.files.writers import RunSpec, fit_bytes, gpx_bytes, tcx_bytes, write
 
 START = dt.datetime(2026, 5, 4, 5, 30, tzinfo=dt.UTC)
@@ -83,3 +90,28 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
     assert set(reasons) == {"bad.fit", "notes.txt"}
     assert "not a readable FIT file" in reasons["bad.fit"]
     assert os.path.basename(str(report.problems[0])).startswith(("bad.fit", "notes.txt"))
+
+
+@pytest.mark.parametrize("suffix", [".fit", ".gpx", ".tcx"])
+@pytest.mark.filterwarnings("ignore::UserWarning")  # fitdecode warns about bad definitions
+def test_damaged_bytes_are_refused_never_crash(suffix: str) -> None:
+    """Cut, flipped and random bytes: a `FileRejected` naming the file, or a reading; nothing
+    else (fitdecode itself trips over some damage before it reaches the CRC)."""
+    writers = {".fit": fit_bytes, ".gpx": gpx_bytes, ".tcx": tcx_bytes}
+    good = writers[suffix](RunSpec(START, 3000.0, 900, step_s=10))
+    rng = random.Random(suffix)
+    refused_as: set[str] = set()
+    for attempt in range(150):
+        damaged = bytearray(good)
+        if attempt % 3 == 0:
+            damaged = damaged[: rng.randrange(len(damaged))]
+        elif attempt % 3 == 1:
+            for _ in range(rng.randrange(1, 5)):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        else:
+            damaged = bytearray(rng.randbytes(rng.randrange(1, 300)))
+        try:
+            read_activity_bytes(bytes(damaged), "damaged" + suffix, athlete_zone=None)
+        except FileRejected as exc:
+            refused_as.add(exc.name)
+    assert refused_as == {"damaged" + suffix}
