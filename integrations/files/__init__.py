@@ -17,6 +17,7 @@ Parsers, and why each:
 from integrations.files.dedupe import (
     Deduplicated,
     Duplicate,
+    Timed,
     data_rank,
     deduplicate,
     same_activity,
@@ -36,6 +37,7 @@ __all__ = [
     "ImportReport",
     "Limits",
     "Problem",
+    "Timed",
     "activity_format",
     "data_rank",
     "deduplicate",
