@@ -14,6 +14,7 @@ spreads it over processes, each opening the export itself.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 from collections.abc import Sequence
@@ -118,7 +119,8 @@ def _within_budget(
     total = 0
     inside: list[str] = []
     for index, name in enumerate(wanted):
-        total += tree.size(name)
+        with contextlib.suppress(FileRejected, OSError):  # reading it will report why
+            total += tree.size(name)
         if total > limits.max_export_bytes:
             return inside, list(wanted[index:])
         inside.append(name)

@@ -72,18 +72,9 @@ def _steps(points: Sequence[Point]) -> list[tuple[float, float]]:
     return steps
 
 
-def track_distance_m(points: Sequence[Point]) -> float:
-    """The distance the track covers: the device's own cumulative figure when it has one."""
-    return distance_and_moving_time(points)[0]
-
-
-def moving_time_s(points: Sequence[Point]) -> float:
-    """Seconds spent at or above `MOVING_SPEED_MS` (see the module docstring)."""
-    return distance_and_moving_time(points)[1]
-
-
 def distance_and_moving_time(points: Sequence[Point]) -> tuple[float, float]:
-    """Both track figures from one pass over the steps (haversine is the costly part)."""
+    """(distance, moving time) of a track, from one pass over its steps (haversine is the
+    costly part); the distance is the device's own cumulative figure when every point has one."""
     steps = _steps(points)
     moving = sum(s for s, metres in steps if s > 0 and metres >= MOVING_SPEED_MS * s)
     stream = [p.distance_m for p in points if p.distance_m is not None]

@@ -173,3 +173,17 @@ def test_worker_processes_read_the_same(tmp_path: Path) -> None:
     shared = read_export(path, athlete_zone=OSLO, workers=2)
     assert shared.activities == alone.activities
     assert shared.problems == alone.problems
+
+
+def test_a_link_out_of_an_export_folder_is_not_followed(tmp_path: Path) -> None:
+    with zipfile.ZipFile(_export(tmp_path / "e.zip")) as archive:
+        archive.extractall(tmp_path / "unpacked")
+    secret = tmp_path / "secret.gpx"
+    secret.write_bytes(gpx_bytes(RunSpec(_day(9), 1000.0, 300)))
+    (tmp_path / "unpacked" / "activities" / "1002.gpx").unlink()
+    (tmp_path / "unpacked" / "activities" / "1002.gpx").symlink_to(secret)
+    report = read_export(tmp_path / "unpacked", athlete_zone=OSLO)
+    assert "unpacked:activities/1002.gpx: links outside the export folder: not read" in [
+        str(p).split("; ")[0] for p in report.problems
+    ]
+    assert all(a.distance_m != 1000 for a in report.activities)

@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 from integrations.files.track import (
     EARTH_RADIUS_M,
     Point,
+    distance_and_moving_time,
     elevation_gain_m,
     haversine_m,
-    moving_time_s,
-    track_distance_m,
 )
 
 
@@ -24,7 +23,8 @@ def test_haversine_one_degree_of_latitude() -> None:
 
 def test_distance_from_positions_when_there_is_no_stream() -> None:
     points = [Point(float(t), 60 + t * 1e-4, 10.0) for t in range(11)]
-    assert math.isclose(track_distance_m(points), haversine_m(60, 10, 60.001, 10), rel_tol=1e-9)
+    distance, _ = distance_and_moving_time(points)
+    assert math.isclose(distance, haversine_m(60, 10, 60.001, 10), rel_tol=1e-9)
 
 
 def test_moving_time_drops_a_stop() -> None:
@@ -33,7 +33,9 @@ def test_moving_time_drops_a_stop() -> None:
     for second in range(1, 211):
         metres.append(metres[-1] + (0.2 if 100 < second <= 160 else 3.0))
     points = [Point(float(t), distance_m=m) for t, m in enumerate(metres)]
-    assert moving_time_s(points) == 150
+    distance, moving = distance_and_moving_time(points)
+    assert moving == 150
+    assert math.isclose(distance, 150 * 3.0 + 60 * 0.2)  # the stream's own distance, jitter too
 
 
 def test_gain_counts_whole_climbs_and_drops_noise() -> None:
