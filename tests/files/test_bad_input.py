@@ -115,3 +115,11 @@ def test_damaged_bytes_are_refused_never_crash(suffix: str) -> None:
         except FileRejected as exc:
             refused_as.add(exc.name)
     assert refused_as == {"damaged" + suffix}
+
+
+def test_missing_paths_are_reported_by_name(tmp_path: Path) -> None:
+    report = read_paths([tmp_path / "gone.fit", tmp_path / "gone.zip"], athlete_zone=None)
+    assert report.activities == []
+    assert [Path(p.name).name for p in report.problems] == ["gone.fit", "gone.zip"]
+    assert "cannot read: No such file or directory" in report.problems[0].reason
+    assert "not a readable ZIP file" in report.problems[1].reason
