@@ -1,0 +1,45 @@
+"""What an import is given: activity files, folders of them, or Strava exports, in any mix.
+
+Each path is read on its own; a problem with one file is reported and the rest goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from integrations.files.export import CSV_NAME, ImportReport, read_export
+from integrations.files.reader import read_activity_file
+from integrations.files.record import FileRejected, Problem
+from integrations.files.unpack import Limits
+
+
+def read_paths(
+    paths: Iterable[Path],
+    *,
+    athlete_zone: ZoneInfo | None,
+    limits: Limits | None = None,
+    workers: int = 1,
+) -> ImportReport:
+    """A ZIP or a folder holding activities.csv is an export (read by `workers` processes);
+    any other folder is searched for activity files; anything else is one activity file."""
+    report = ImportReport()
+    for path in paths:
+        try:
+            if path.suffix.lower() == ".zip" or (path / CSV_NAME).is_file():
+                report.extend(
+                    read_export(path, athlete_zone=athlete_zone, limits=limits, workers=workers)
+                )
+            elif path.is_dir():
+                files = (p for p in sorted(path.rglob("*")) if p.is_file())
+                report.extend(
+                    read_paths(files, athlete_zone=athlete_zone, limits=limits, workers=workers)
+                )
+            else:
+                report.activities.append(
+                    read_activity_file(path, athlete_zone=athlete_zone, limits=limits)
+                )
+        except FileRejected as exc:
+            report.problems.append(Problem(str(path), exc.reason))
+    return report
