@@ -6,8 +6,6 @@ webhook_events) so an operator sees them in the database, not only in a log that
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import CursorResult
 
 ERROR_TEXT_LIMIT = 2000
@@ -32,10 +30,3 @@ def rowcount(result: object) -> int:
     """Rows an UPDATE matched; the claim succeeded only if it is 1."""
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
-
-
-def aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes for timezone columns; they were written as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.UTC)

@@ -45,6 +45,7 @@ from integrations.strava.errors import (
 from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
 from strideguard.models import Alert, Athlete, Evaluation, Gear, OutboxEmail
+from strideguard.status import ConnectionStatus, DeliveryStatus, EmailStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
 from worker.claims import (
     GaveUp,
@@ -76,7 +77,7 @@ def claim(
         .where(
             Evaluation.athlete_id == athlete_id,
             Evaluation.week_start == week_start,
-            Evaluation.status == "pending",
+            Evaluation.status == EvaluationStatus.PENDING,
             or_(Evaluation.started_at.is_(None), Evaluation.started_at < now - lease),
         )
         .values(attempts=Evaluation.attempts + 1, started_at=now)
@@ -95,7 +96,7 @@ def release(
     session: Session,
     evaluation_id: int,
     *,
-    status: str = "pending",
+    status: EvaluationStatus = EvaluationStatus.PENDING,
     last_error: str | None = None,
     due_at: dt.datetime | None = None,
     uncount: bool = False,
@@ -124,7 +125,7 @@ def mail_blocked_reason(athlete: Athlete, week_start: dt.date) -> str | None:
     A pause covers a week when any day of it falls on or before `paused_until`: the runner
     asked not to hear about that period.
     """
-    if athlete.email_status != "ok":
+    if athlete.email_status != EmailStatus.OK:
         return f"email status is {athlete.email_status}"
     if not athlete.email:
         return "no email address"
@@ -216,7 +217,7 @@ def record_outcome(
                 athlete_id=athlete.id,
                 week_start=week_start,
                 message_id=digest_message_id(athlete.id, week_start, public_base_url),
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
@@ -233,7 +234,7 @@ def record_outcome(
         update(Evaluation)
         .where(Evaluation.id == claim_.evaluation_id)
         .values(
-            status="done",
+            status=EvaluationStatus.DONE,
             started_at=None,
             finished_at=now,
             last_error=None,
@@ -273,9 +274,9 @@ def reopen_for_late_activity(
         .where(
             Evaluation.athlete_id == athlete_id,
             Evaluation.week_start == week_start,
-            Evaluation.status == "done",
+            Evaluation.status == EvaluationStatus.DONE,
         )
-        .values(status="pending", due_at=now, attempts=0, started_at=None)
+        .values(status=EvaluationStatus.PENDING, due_at=now, attempts=0, started_at=None)
     )
     return rowcount(result) == 1
 
@@ -286,7 +287,7 @@ def give_up_if_exhausted(runtime: WorkerRuntime, claim_: Claim, last_error: str 
         return
     reason = gave_up_text(claim_.attempts - 1, last_error)
     with transaction(runtime.sessions) as session:
-        release(session, claim_.evaluation_id, status="failed", last_error=reason)
+        release(session, claim_.evaluation_id, status=EvaluationStatus.FAILED, last_error=reason)
     raise GaveUp(reason)
 
 
@@ -298,7 +299,7 @@ def record_failure(runtime: WorkerRuntime, claim_: Claim, exc: Exception) -> Non
         release(
             session,
             claim_.evaluation_id,
-            status="failed" if final else "pending",
+            status=EvaluationStatus.FAILED if final else EvaluationStatus.PENDING,
             last_error=gave_up_text(claim_.attempts, text) if final else text,
             due_at=runtime.clock() + runtime.retry_delay(claim_.attempts),
         )
@@ -311,7 +312,7 @@ def _skip(runtime: WorkerRuntime, claim_: Claim, reason: str, athlete_id: int) -
         release(
             session,
             claim_.evaluation_id,
-            status="skipped",
+            status=EvaluationStatus.SKIPPED,
             last_error=reason,
             finished_at=runtime.clock(),
         )
@@ -357,7 +358,7 @@ def _evaluate_claimed(
     with runtime.sessions() as session:
         athlete = session.get(Athlete, athlete_id)
         connection = athlete.connection if athlete is not None else None
-        if athlete is None or connection is None or connection.status != "active":
+        if athlete is None or connection is None or connection.status != ConnectionStatus.ACTIVE:
             status = "no Strava connection" if connection is None else "Strava connection revoked"
             _skip(runtime, claim_, status, athlete_id)
             return None
@@ -382,7 +383,9 @@ def _evaluate_claimed(
         # Strava refused the request itself (e.g. our app credentials): retrying cannot help.
         reason = error_text(exc)
         with transaction(runtime.sessions) as session:
-            release(session, claim_.evaluation_id, status="failed", last_error=reason)
+            release(
+                session, claim_.evaluation_id, status=EvaluationStatus.FAILED, last_error=reason
+            )
         raise GaveUp(reason) from exc
     config = runtime.rules.current()
     refreshed_at = runtime.clock()
@@ -411,7 +414,9 @@ def _evaluate_claimed(
             # The athlete's overrides are invalid: no retry can fix that, a coach must.
             reason = "invalid rule overrides: " + "; ".join(exc.errors)
             with transaction(runtime.sessions) as session:
-                release(session, claim_.evaluation_id, status="failed", last_error=reason)
+                release(
+                    session, claim_.evaluation_id, status=EvaluationStatus.FAILED, last_error=reason
+                )
             raise GaveUp(reason) from exc
     fired = alertable([finding.to_dict() for finding in findings], athlete.muted_rules or [])
     rule_errors = failed_rules(findings)

@@ -33,10 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from strideguard.db import transaction
 from strideguard.models import Activity, Alert, Athlete, OutboxEmail
-from worker.claims import GaveUp, aware, error_text, gave_up_text
+from strideguard.status import DeliveryStatus, EmailStatus
+from strideguard.times import aware
+from worker.claims import GaveUp, error_text, gave_up_text
 from worker.notifier.digest_links import make_digest_links
 from worker.notifier.mime import build_message
 from worker.notifier.render import AthleteView, DigestContext, TemplateRenderError, render_digest
@@ -88,13 +91,20 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
     # Only crashes count here: transient SMTP failures are retried until the digest is stale.
     if claim_.after_crash and claim_.crashes >= runtime.settings.job_max_attempts:
         reason = gave_up_text(claim_.attempts - 1, claim_.last_error)
-        _finish(runtime, claim_, "failed", f"{reason} ({claim_.crashes} of them crashed)")
+        _finish(
+            runtime, claim_, DeliveryStatus.FAILED, f"{reason} ({claim_.crashes} of them crashed)"
+        )
         raise GaveUp(f"outbox {outbox_id}: attempts exhausted")
     with runtime.sessions() as session:
         digest = _load(runtime, session, outbox_id)
     athlete = digest.athlete
-    if athlete.email_status != "ok" or not athlete.email:
-        _finish(runtime, claim_, "cancelled", f"not sent: email status is {athlete.email_status}")
+    if athlete.email_status != EmailStatus.OK or not athlete.email:
+        _finish(
+            runtime,
+            claim_,
+            DeliveryStatus.CANCELLED,
+            f"not sent: email status is {athlete.email_status}",
+        )
         return
     if not runtime.settings.smtp_url:
         _retry_later(runtime, claim_, "SMTP_URL is not set; the digest waits until it is")
@@ -128,7 +138,7 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         log.error("digest template failed: %s", exc, extra=context)
         return
     except ValueError as exc:  # no usable recipient address
-        _finish(runtime, claim_, "failed", error_text(exc))
+        _finish(runtime, claim_, DeliveryStatus.FAILED, error_text(exc))
         return
     except Exception as exc:
         _retry_later(runtime, claim_, error_text(exc))
@@ -144,11 +154,11 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
     except PermanentBounce as exc:
         with transaction(runtime.sessions) as session:
             mark_bounced(session, athlete.id, error_text(exc))
-            finish(session, claim_, "failed", error_text(exc))
+            finish(session, claim_, DeliveryStatus.FAILED, error_text(exc))
         log.warning("recipient refused: athlete marked bounced", extra=context)
         return
     except PermanentSendError as exc:
-        _finish(runtime, claim_, "failed", error_text(exc))
+        _finish(runtime, claim_, DeliveryStatus.FAILED, error_text(exc))
         return
     # The documented window: the SMTP server has the message, the row is not yet marked.
     with transaction(runtime.sessions) as session:
@@ -161,9 +171,10 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         log.info("digest sent", extra={**context, "athlete_id": athlete.id})
 
 
-def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
-    row = session.get(OutboxEmail, outbox_id)
-    athlete = session.get(Athlete, row.athlete_id)
+def _load(runtime: WorkerRuntime, session: Session, outbox_id: int) -> Digest:
+    # The claim just succeeded on this row, and an athlete's rows are deleted with it.
+    row = session.get_one(OutboxEmail, outbox_id)
+    athlete = session.get_one(Athlete, row.athlete_id)
     own = session.scalars(
         select(Alert).where(Alert.outbox_id == outbox_id).order_by(Alert.id)
     ).all()
@@ -204,7 +215,7 @@ def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
 
 
 def weekly_running_m(
-    session: Any, athlete_id: int, week_start: dt.date, running: Collection[str]
+    session: Session, athlete_id: int, week_start: dt.date, running: Collection[str]
 ) -> dict[dt.date, int]:
     """Running metres per week for the chart; weeks with no rows stay absent (shown blank).
 
@@ -235,7 +246,10 @@ def _retry_later(
     now = runtime.clock()
     if now - (aware(claim_.created_at) or now) > DIGEST_MAX_AGE:
         _finish(
-            runtime, claim_, "failed", f"undeliverable for {DIGEST_MAX_AGE.days} days; {reason}"
+            runtime,
+            claim_,
+            DeliveryStatus.FAILED,
+            f"undeliverable for {DIGEST_MAX_AGE.days} days; {reason}",
         )
         return
     delay = runtime.retry_delay(claim_.attempts)
@@ -247,7 +261,9 @@ def _retry_later(
     )
 
 
-def _finish(runtime: WorkerRuntime, claim_: OutboxClaim, status: str, reason: str) -> None:
+def _finish(
+    runtime: WorkerRuntime, claim_: OutboxClaim, status: DeliveryStatus, reason: str
+) -> None:
     with transaction(runtime.sessions) as session:
         finish(session, claim_, status, reason)
     log.info("digest %s: %s", status, reason, extra={"outbox_id": claim_.outbox_id})

@@ -29,7 +29,9 @@ from integrations.strava.webhooks import purge_handled_events
 from strideguard import admin_sessions
 from strideguard.db import transaction
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, utcnow
-from worker.claims import GaveUp, aware, error_text, gave_up_text, rowcount
+from strideguard.status import ConnectionStatus, DeliveryStatus, EvaluationStatus
+from strideguard.times import aware
+from worker.claims import GaveUp, error_text, gave_up_text, rowcount
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def _claim(runtime: WorkerRuntime, athlete_id: int, *, first_sync: bool) -> bool
     live_since = now - runtime.lease
     claimable = [
         StravaConnection.athlete_id == athlete_id,
-        StravaConnection.status == "active",
+        StravaConnection.status == ConnectionStatus.ACTIVE,
         StravaConnection.sync_attempts < runtime.settings.job_max_attempts,
         or_(
             StravaConnection.sync_started_at.is_(None),
@@ -88,7 +90,7 @@ def _why_skipped(
     connection: StravaConnection | None, *, first_sync: bool, live_since: dt.datetime
 ) -> str | None:
     """Why an unclaimable sync is simply dropped; None when its attempts are used up."""
-    if connection is None or connection.status != "active":
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
         return "no active Strava connection"
     if first_sync and connection.backfilled_at is not None:
         return "the first sync is already done"
@@ -184,7 +186,7 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
     """
     judging = session.scalar(
         select(Evaluation.id)
-        .where(Evaluation.status == "pending", Evaluation.started_at > now - lease)
+        .where(Evaluation.status == EvaluationStatus.PENDING, Evaluation.started_at > now - lease)
         .limit(1)
     )
     if judging is not None:
@@ -192,7 +194,7 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
     sending = session.scalar(
         select(OutboxEmail.id)
         .where(
-            OutboxEmail.status.in_(("pending", "sending")),
+            OutboxEmail.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
             OutboxEmail.created_at > now - PURGE_WAITS_FOR_DIGESTS,
         )
         .limit(1)

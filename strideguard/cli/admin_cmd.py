@@ -7,6 +7,7 @@ import typer
 from strideguard.cli.apps import command_group
 from strideguard.cli.errors import cli_errors
 from strideguard.passwords import hash_password
+from strideguard.status import EmailStatus
 
 app = command_group(help="Admin view access and operator actions.", no_args_is_help=True)
 
@@ -48,7 +49,7 @@ def unsubscribe(email: str = typer.Argument(..., help="The address that asked to
         result = session.execute(
             update(Athlete)
             .where(func.lower(Athlete.email) == address.lower())
-            .values(email_status="unsubscribed", email_status_reason="asked by email")
+            .values(email_status=EmailStatus.UNSUBSCRIBED, email_status_reason="asked by email")
         )
         count = result.rowcount if isinstance(result, CursorResult) else 0
     engine.dispose()

@@ -30,7 +30,8 @@ from strideguard.cli.progress import progress_bars
 from strideguard.cli.rules_io import _fail, _load, _settings, _stdout_console, _zone
 from strideguard.db import check_migrated, make_engine, make_sessionmaker
 from strideguard.models import Activity, Athlete
-from worker.weeks import WEEK, week_start_of
+from strideguard.times import week_start_of
+from worker.weeks import WEEK
 
 # Weeks generated before the window, so a population's first counted weeks have baselines.
 POPULATION_LEAD_WEEKS = 8

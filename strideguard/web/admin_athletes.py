@@ -31,6 +31,7 @@ from strideguard.db import transaction
 from strideguard.digest_preview import PreviewError, preview_digest
 from strideguard.models import Athlete, Evaluation, OutboxEmail
 from strideguard.settings import Settings
+from strideguard.status import EvaluationStatus
 from strideguard.web import admin_auth
 from strideguard.web.admin import templates
 
@@ -228,7 +229,7 @@ def retry(
     if model is None:
         return Response(f"Unknown job kind {kind!r}.", status_code=400)
     now = dt.datetime.now(dt.UTC)
-    values: dict[str, Any] = {"status": "pending", "attempts": 0, "last_error": None}
+    values: dict[str, Any] = {"status": EvaluationStatus.PENDING, "attempts": 0, "last_error": None}
     if model is OutboxEmail:
         values |= {"next_attempt_at": now, "lease_until": None, "crashes": 0}
     else:
@@ -236,7 +237,11 @@ def retry(
     with transaction(request.app.state.sessions) as db:
         result = db.execute(
             update(model)
-            .where(model.id == job_id, model.athlete_id == athlete_id, model.status == "failed")
+            .where(
+                model.id == job_id,
+                model.athlete_id == athlete_id,
+                model.status == EvaluationStatus.FAILED,
+            )
             .values(**values)
         )
         changed = getattr(result, "rowcount", 0) == 1

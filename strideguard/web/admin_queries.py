@@ -19,6 +19,15 @@ from strideguard.models import (
     StravaConnection,
     WebhookEvent,
 )
+from strideguard.status import DeliveryStatus, WebhookEventStatus
+
+# The outbox states the admin page counts; cancelled digests are not news to an operator.
+SHOWN_DELIVERY_STATUSES = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+)
 
 _Erred = TypeVar("_Erred", OutboxEmail, Evaluation, StravaConnection)
 
@@ -124,7 +133,7 @@ def outbox_counts(session: Session) -> dict[str, int]:
     counts = dict(
         session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all()
     )
-    return {status: counts.get(status, 0) for status in ("pending", "sending", "sent", "failed")}
+    return {status: counts.get(status, 0) for status in SHOWN_DELIVERY_STATUSES}
 
 
 def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
@@ -171,7 +180,9 @@ def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
                 row.last_error or "",
             )
             for row in session.scalars(
-                select(WebhookEvent).where(WebhookEvent.status == "failed").limit(limit)
+                select(WebhookEvent)
+                .where(WebhookEvent.status == WebhookEventStatus.FAILED)
+                .limit(limit)
             )
         ),
     ]

@@ -17,6 +17,7 @@ from strideguard.web import admin, admin_athletes
 from strideguard.web.headers import SecurityHeaders
 from strideguard.web.slashes import redirect_slashes_to
 from worker.notifier.checkin_routes import router as checkin_router
+from worker.notifier.routes import Refusal, refusal_page
 from worker.notifier.routes import router as notifier_router
 
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(strava_webhook_router)
     app.include_router(notifier_router)
     app.include_router(checkin_router)
+    app.add_exception_handler(Refusal, refusal_page)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

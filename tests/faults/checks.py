@@ -38,10 +38,10 @@ from strideguard.models import (
     utcnow,
 )
 from strideguard.settings import Settings
+from strideguard.times import aware, zone_or_utc
 from tests.worker.conftest import Inbox
-from worker.claims import aware
 from worker.evaluation import alertable, history_start, load_gear, mail_blocked_reason
-from worker.weeks import due_weeks, zone_or_utc
+from worker.weeks import due_weeks
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from strideguard.checkins import (
 )
 from strideguard.db import transaction
 from strideguard.models import Athlete
+from strideguard.times import week_start_of
 from worker.notifier.digest_links import PATHS
 from worker.notifier.routes import (
     PAGE_HEADERS,
@@ -32,7 +33,6 @@ from worker.notifier.routes import (
     _athlete,
     _field,
     _form,
-    _handled,
     _local_today,
     _open_link,
     _page,
@@ -42,7 +42,6 @@ from worker.notifier.routes import (
     _token,
     csrf_token,
 )
-from worker.weeks import week_start_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["back-pain check-in"])
@@ -53,10 +52,7 @@ STRONG_PAIN = 7  # from here the page points to the warning signs, as the email 
 @router.get(PATHS["checkin"], response_class=HTMLResponse)
 def checkin_page(request: Request) -> HTMLResponse:
     """The clicked answer, selected, with a button: nothing is stored by opening a link."""
-    try:
-        token, _, athlete = _open_link(request, "checkin")
-    except Refusal as refusal:
-        return _handled(refusal)
+    token, _, athlete = _open_link(request, "checkin")
     with _sessions(request)() as session:
         saved = checkin_for_week(session, athlete.id, week_start_of(_local_today(athlete)))
     clicked = parse_score(request.query_params.get("score", ""))
@@ -73,26 +69,21 @@ async def save_checkin(request: Request) -> Response:
     token = _token(request, form)
     score = parse_score(_field(form, "score"))
     note = _field(form, "note").strip()
-    try:
-        payload = _read(token, "checkin", settings)
-        if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
-            raise Refusal(
-                403,
-                "This form has expired",
-                "Open a back-pain link in your latest strideguard email and try again.",
-            )
-        with transaction(_sessions(request)) as session:
-            athlete = _athlete(session, payload)
-            problem = _problem(score, note)
-            if problem or score is None:
-                # Nothing is written: the form comes back as submitted, with what to fix.
-                return _form_page(
-                    request, athlete, token, 400, score=score, note=note, error=problem
-                )
-            record_checkin(session, athlete.id, week_start_of(_local_today(athlete)), score, note)
-            athlete_id = athlete.id
-    except Refusal as refusal:
-        return _handled(refusal)
+    payload = _read(token, "checkin", settings)
+    if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
+        raise Refusal(
+            403,
+            "This form has expired",
+            "Open a back-pain link in your latest strideguard email and try again.",
+        )
+    with transaction(_sessions(request)) as session:
+        athlete = _athlete(session, payload)
+        problem = _problem(score, note)
+        if problem or score is None:
+            # Nothing is written: the form comes back as submitted, with what to fix.
+            return _form_page(request, athlete, token, 400, score=score, note=note, error=problem)
+        record_checkin(session, athlete.id, week_start_of(_local_today(athlete)), score, note)
+        athlete_id = athlete.id
     log.info("back-pain check-in saved", extra={"athlete_id": athlete_id})
     return RedirectResponse(
         f"{THANKS_PATH}?{urlencode({'token': token})}", status_code=303, headers=PAGE_HEADERS
@@ -101,10 +92,7 @@ async def save_checkin(request: Request) -> Response:
 
 @router.get(THANKS_PATH, response_class=HTMLResponse)
 def thanks_page(request: Request) -> HTMLResponse:
-    try:
-        token, _, athlete = _open_link(request, "checkin")
-    except Refusal as refusal:
-        return _handled(refusal)
+    token, _, athlete = _open_link(request, "checkin")
     week = week_start_of(_local_today(athlete))
     with _sessions(request)() as session:
         saved = checkin_for_week(session, athlete.id, week)
