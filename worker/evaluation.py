@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import rules
@@ -42,17 +42,13 @@ from integrations.strava.errors import (
     NotConnected,
     StravaError,
 )
+from strideguard import leases
 from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
+from strideguard.leases import EVALUATION_LEASE, GaveUp, error_text, gave_up_text, rowcount
 from strideguard.models import Alert, Athlete, Evaluation, Gear, OutboxEmail
 from strideguard.status import ConnectionStatus, DeliveryStatus, EmailStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
-from worker.claims import (
-    GaveUp,
-    error_text,
-    gave_up_text,
-    rowcount,
-)
 from worker.runtime import WorkerRuntime
 from worker.weeks import WEEK
 
@@ -72,17 +68,16 @@ def claim(
     session: Session, athlete_id: int, week_start: dt.date, now: dt.datetime, lease: dt.timedelta
 ) -> Claim | None:
     """Take the pending row unless a live attempt holds it; None means "not yours, drop it"."""
-    result = session.execute(
-        update(Evaluation)
-        .where(
-            Evaluation.athlete_id == athlete_id,
-            Evaluation.week_start == week_start,
-            Evaluation.status == EvaluationStatus.PENDING,
-            or_(Evaluation.started_at.is_(None), Evaluation.started_at < now - lease),
-        )
-        .values(attempts=Evaluation.attempts + 1, started_at=now)
+    claimed = leases.claim(
+        session,
+        EVALUATION_LEASE,
+        Evaluation.athlete_id == athlete_id,
+        Evaluation.week_start == week_start,
+        Evaluation.status == EvaluationStatus.PENDING,
+        now=now,
+        duration=lease,
     )
-    if rowcount(result) != 1:
+    if not claimed:
         return None
     row = session.execute(
         select(Evaluation.id, Evaluation.attempts, Evaluation.finished_at).where(
@@ -103,14 +98,14 @@ def release(
     finished_at: dt.datetime | None = None,
 ) -> None:
     """End an attempt: record the outcome and free the lease so a retry can claim the row."""
-    values: dict[str, Any] = {"status": status, "last_error": last_error, "started_at": None}
+    values: dict[str, Any] = {"status": status, "last_error": last_error}
     if due_at is not None:
         values["due_at"] = due_at
-    if uncount:
-        values["attempts"] = Evaluation.attempts - 1
     if finished_at is not None:
         values["finished_at"] = finished_at
-    session.execute(update(Evaluation).where(Evaluation.id == evaluation_id).values(**values))
+    leases.release(
+        session, EVALUATION_LEASE, Evaluation.id == evaluation_id, uncount=uncount, **values
+    )
 
 
 def digest_message_id(athlete_id: int, week_start: dt.date, public_base_url: str) -> str:
@@ -283,7 +278,7 @@ def reopen_for_late_activity(
 
 def give_up_if_exhausted(runtime: WorkerRuntime, claim_: Claim, last_error: str | None) -> None:
     """Stop a job that keeps failing or killing its worker, recording why on the row."""
-    if claim_.attempts <= runtime.settings.job_max_attempts:
+    if not leases.exhausted(claim_.attempts - 1, runtime.settings.job_max_attempts):
         return
     reason = gave_up_text(claim_.attempts - 1, last_error)
     with transaction(runtime.sessions) as session:
@@ -294,7 +289,7 @@ def give_up_if_exhausted(runtime: WorkerRuntime, claim_: Claim, last_error: str 
 def record_failure(runtime: WorkerRuntime, claim_: Claim, exc: Exception) -> None:
     """Write the error on the row; on the last allowed attempt, fail the row for good."""
     text = error_text(exc)
-    final = claim_.attempts >= runtime.settings.job_max_attempts
+    final = leases.exhausted(claim_.attempts, runtime.settings.job_max_attempts)
     with transaction(runtime.sessions) as session:
         release(
             session,

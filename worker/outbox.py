@@ -36,10 +36,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from strideguard.db import transaction
+from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
 from strideguard.models import Activity, Alert, Athlete, OutboxEmail
 from strideguard.status import DeliveryStatus, EmailStatus
-from strideguard.times import aware
-from worker.claims import GaveUp, error_text, gave_up_text
+from strideguard.times import aware, week_start_of
 from worker.notifier.digest_links import make_digest_links
 from worker.notifier.mime import build_message
 from worker.notifier.render import AthleteView, DigestContext, TemplateRenderError, render_digest
@@ -89,7 +89,7 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         log.info("digest not claimable (sent, not due, or held by a live sender)", extra=context)
         return
     # Only crashes count here: transient SMTP failures are retried until the digest is stale.
-    if claim_.after_crash and claim_.crashes >= runtime.settings.job_max_attempts:
+    if claim_.after_crash and exhausted(claim_.crashes, runtime.settings.job_max_attempts):
         reason = gave_up_text(claim_.attempts - 1, claim_.last_error)
         _finish(
             runtime, claim_, DeliveryStatus.FAILED, f"{reason} ({claim_.crashes} of them crashed)"
@@ -233,8 +233,7 @@ def weekly_running_m(
     ).all()
     totals: dict[dt.date, int] = {}
     for start_local, distance_m in rows:
-        day = start_local.date()
-        monday = day - dt.timedelta(days=day.weekday())
+        monday = week_start_of(start_local.date())
         totals[monday] = totals.get(monday, 0) + int(distance_m)
     return totals
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from strideguard import leases
+from strideguard.leases import DELIVERY_LEASE
 from strideguard.models import Alert, Athlete, OutboxEmail
 from strideguard.status import DeliveryStatus, EmailStatus
-from worker.claims import rowcount
 
 # A digest about a week older than this is stale advice: stop retrying a transient failure.
 DIGEST_MAX_AGE = dt.timedelta(days=3)
@@ -52,20 +53,22 @@ def claim(
     """Take the row for one send attempt; None when it is not due or someone else holds it."""
     previous = session.scalar(select(OutboxEmail.status).where(OutboxEmail.id == outbox_id))
     after_crash = previous == DeliveryStatus.SENDING
-    lease_until = now + lease
-    result = session.execute(
-        update(OutboxEmail)
+    lease_until = DELIVERY_LEASE.stamp(now, lease)
+    claimed = leases.claim(
+        session,
+        DELIVERY_LEASE,
         # The status read above is part of the condition: `after_crash` is about this claim.
-        .where(OutboxEmail.id == outbox_id, OutboxEmail.status == previous)
-        .where(claimable(now))
-        .values(
-            status=DeliveryStatus.SENDING,
-            lease_until=lease_until,
-            attempts=OutboxEmail.attempts + 1,
-            crashes=OutboxEmail.crashes + (1 if after_crash else 0),
-        )
+        OutboxEmail.id == outbox_id,
+        OutboxEmail.status == previous,
+        claimable(now),
+        now=now,
+        duration=lease,
+        also={
+            "status": DeliveryStatus.SENDING,
+            "crashes": OutboxEmail.crashes + (1 if after_crash else 0),
+        },
     )
-    if rowcount(result) != 1:
+    if not claimed:
         return None
     row = session.execute(
         select(
@@ -98,12 +101,15 @@ def mark_sent(
     session: Session, claim_: OutboxClaim, now: dt.datetime, carried_late: Sequence[int]
 ) -> bool:
     """Record delivery and attach the late alerts the email carried; False if the lease was lost."""
-    result = session.execute(
-        update(OutboxEmail)
-        .where(_ours(claim_))
-        .values(status=DeliveryStatus.SENT, sent_at=now, lease_until=None, last_error=None)
+    sent = leases.release(
+        session,
+        DELIVERY_LEASE,
+        _ours(claim_),
+        status=DeliveryStatus.SENT,
+        sent_at=now,
+        last_error=None,
     )
-    if rowcount(result) != 1:
+    if not sent:
         return False
     if carried_late:
         session.execute(
@@ -123,24 +129,20 @@ def back_to_pending(
     uncount: bool = False,
 ) -> None:
     """Release the row for a later attempt, with the reason it did not go out this time."""
-    values: dict[str, object] = {
-        "status": DeliveryStatus.PENDING,
-        "lease_until": None,
-        "last_error": last_error,
-        "next_attempt_at": next_attempt_at,
-    }
-    if uncount:
-        values["attempts"] = OutboxEmail.attempts - 1
-    session.execute(update(OutboxEmail).where(_ours(claim_)).values(**values))
+    leases.release(
+        session,
+        DELIVERY_LEASE,
+        _ours(claim_),
+        uncount=uncount,
+        status=DeliveryStatus.PENDING,
+        last_error=last_error,
+        next_attempt_at=next_attempt_at,
+    )
 
 
 def finish(session: Session, claim_: OutboxClaim, status: DeliveryStatus, last_error: str) -> None:
     """Close the row for good (failed or cancelled), with the reason."""
-    session.execute(
-        update(OutboxEmail)
-        .where(_ours(claim_))
-        .values(status=status, lease_until=None, last_error=last_error)
-    )
+    leases.release(session, DELIVERY_LEASE, _ours(claim_), status=status, last_error=last_error)
 
 
 def mark_bounced(session: Session, athlete_id: int, reason: str) -> None:

@@ -16,22 +16,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.strava import sync
 from integrations.strava.budget import Priority
 from integrations.strava.errors import BudgetExceeded, StravaError
 from integrations.strava.webhooks import purge_handled_events
-from strideguard import admin_sessions
+from strideguard import admin_sessions, leases
 from strideguard.db import transaction
+from strideguard.leases import SYNC_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, utcnow
 from strideguard.status import ConnectionStatus, DeliveryStatus, EvaluationStatus
 from strideguard.times import aware
-from worker.claims import GaveUp, error_text, gave_up_text, rowcount
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -55,21 +55,12 @@ def _claim(runtime: WorkerRuntime, athlete_id: int, *, first_sync: bool) -> bool
         StravaConnection.athlete_id == athlete_id,
         StravaConnection.status == ConnectionStatus.ACTIVE,
         StravaConnection.sync_attempts < runtime.settings.job_max_attempts,
-        or_(
-            StravaConnection.sync_started_at.is_(None),
-            StravaConnection.sync_started_at < live_since,
-        ),
     ]
     if first_sync:
         claimable.append(StravaConnection.backfilled_at.is_(None))
     gave_up: str | None = None
     with transaction(runtime.sessions) as session:
-        claimed = session.execute(
-            update(StravaConnection)
-            .where(*claimable)
-            .values(sync_attempts=StravaConnection.sync_attempts + 1, sync_started_at=now)
-        )
-        if rowcount(claimed) == 1:
+        if leases.claim(session, SYNC_LEASE, *claimable, now=now, duration=runtime.lease):
             return True
         connection = session.scalar(
             select(StravaConnection).where(StravaConnection.athlete_id == athlete_id)
@@ -100,13 +91,17 @@ def _why_skipped(
     return None
 
 
-def _release(runtime: WorkerRuntime, athlete_id: int, **values: object) -> None:
+def _release(
+    runtime: WorkerRuntime, athlete_id: int, values: Mapping[str, object], *, uncount: bool = False
+) -> None:
     """End the attempt: free the lease and record its outcome."""
     with transaction(runtime.sessions) as session:
-        session.execute(
-            update(StravaConnection)
-            .where(StravaConnection.athlete_id == athlete_id)
-            .values(sync_started_at=None, **values)
+        leases.release(
+            session,
+            SYNC_LEASE,
+            StravaConnection.athlete_id == athlete_id,
+            uncount=uncount,
+            **values,
         )
 
 
@@ -129,8 +124,8 @@ def run_sync(
         _release(
             runtime,
             athlete_id,
-            sync_attempts=StravaConnection.sync_attempts - 1,
-            sync_requested_at=due,
+            {"sync_requested_at": due},
+            uncount=True,
         )
         log.info(
             "Strava budget spent; sync deferred by %d ms",
@@ -144,14 +139,14 @@ def run_sync(
         _release(
             runtime,
             athlete_id,
-            last_error=error_text(exc),
-            **({} if exc.retryable else {"sync_requested_at": None}),
+            {"last_error": error_text(exc)}
+            | ({} if exc.retryable else {"sync_requested_at": None}),
         )
         raise
     except Exception as exc:
-        _release(runtime, athlete_id, last_error=error_text(exc))
+        _release(runtime, athlete_id, {"last_error": error_text(exc)})
         raise
-    _release(runtime, athlete_id, sync_attempts=0, sync_requested_at=None)
+    _release(runtime, athlete_id, {"sync_attempts": 0, "sync_requested_at": None})
     return result
 
 

@@ -19,10 +19,10 @@ from integrations.strava.errors import BudgetExceeded
 from integrations.strava.jobs import Enqueue, StravaJob
 from integrations.strava.webhooks import apply_activity_events, handle_event
 from strideguard.db import transaction
+from strideguard.leases import WEBHOOK_EVENT_LEASE, GaveUp, exhausted, gave_up_text, release
 from strideguard.models import Activity, StravaConnection, WebhookEvent
 from strideguard.status import WebhookEventStatus
 from strideguard.times import week_start_of
-from worker.claims import GaveUp, gave_up_text
 from worker.evaluation import reopen_for_late_activity
 from worker.runtime import WorkerRuntime
 
@@ -59,7 +59,7 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
         event = session.get(WebhookEvent, event_id, with_for_update=True)
         if event is None or event.status != WebhookEventStatus.RECEIVED:
             return
-        if event.attempts >= runtime.settings.job_max_attempts:
+        if exhausted(event.attempts, runtime.settings.job_max_attempts):
             gave_up = gave_up_text(event.attempts, event.last_error)
             event.status = WebhookEventStatus.FAILED
             event.last_error = gave_up
@@ -79,11 +79,7 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
         return
     finally:
         with transaction(runtime.sessions) as session:
-            session.execute(
-                update(WebhookEvent)
-                .where(WebhookEvent.id == event_id)
-                .values(attempts=WebhookEvent.attempts - 1)
-            )
+            release(session, WEBHOOK_EVENT_LEASE, WebhookEvent.id == event_id, uncount=True)
     if status == WebhookEventStatus.PROCESSED and activity_id is not None and aspect != "delete":
         with transaction(runtime.sessions) as session:
             reopened = reopen_weeks_of(session, [activity_id], runtime.clock())

@@ -309,7 +309,7 @@ def test_strava_outage_gives_up_after_the_attempt_limit_with_the_reason(
 def test_an_evaluation_that_keeps_killing_its_worker_gives_up(
     running: WorkerRuntime, sim: Simulator
 ) -> None:
-    from worker.claims import GaveUp
+    from strideguard.leases import GaveUp
     from worker.evaluation import run_evaluate_week
 
     athlete = connect_quiet(running, sim)
