@@ -1,9 +1,8 @@
 """HTTP routes for the Strava box: connect, callback, email, disconnect (webhook_routes.py: the
 webhook).
 
-One APIRouter, mounted by strideguard/web/app.py. The Strava context and the job seam are
-created on first use from `app.state.settings` / `app.state.sessions`; the worker box may set
-`app.state.strava_enqueue` to its dramatiq sender before serving.
+One APIRouter, mounted by strideguard/web/app.py. Routes reach the Strava context and the
+job seam through `StravaDep` (web_services.py).
 """
 
 from __future__ import annotations
@@ -23,10 +22,10 @@ from integrations.strava.connect_email import (
     email_form_token,
     save_email,
 )
-from integrations.strava.context import StravaContext, make_context
+from integrations.strava.context import StravaContext
 from integrations.strava.disconnect import disconnect
 from integrations.strava.errors import StravaError
-from integrations.strava.jobs import BackgroundRunner, Enqueue, StravaJob
+from integrations.strava.jobs import StravaJob
 from integrations.strava.oauth import (
     BROWSER_COOKIE,
     CALLBACK_PATH,
@@ -37,6 +36,7 @@ from integrations.strava.oauth import (
     judge_scopes,
     spend_state,
 )
+from integrations.strava.web_services import StravaDep, StravaServices
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +45,6 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 START_PATH = "/connect/strava"
 EMAIL_PATH = "/connect/email"
-
-
-def strava_context(request: Request) -> StravaContext:
-    state = request.app.state
-    ctx: StravaContext | None = getattr(state, "strava", None)
-    if ctx is None:
-        ctx = make_context(state.settings, state.sessions)
-        state.strava = ctx
-    return ctx
-
-
-def strava_enqueue(request: Request) -> Enqueue:
-    state = request.app.state
-    enqueue: Enqueue | None = getattr(state, "strava_enqueue", None)
-    if enqueue is None:
-        enqueue = BackgroundRunner(strava_context(request))
-        state.strava_enqueue = enqueue
-    return enqueue
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -93,9 +75,11 @@ def connect_page(request: Request) -> HTMLResponse:
 
 
 @router.get(START_PATH)
-def connect_start(request: Request, retry: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+def connect_start(
+    request: Request, strava: StravaDep, retry: Annotated[int, Query(ge=0, le=1)] = 0
+) -> Response:
     """Mint a single-use state bound to this browser and send the runner to Strava."""
-    ctx = strava_context(request)
+    ctx = strava.context
     try:
         start = begin_connect(ctx, force_prompt=bool(retry))
     except StravaError as error:
@@ -128,13 +112,14 @@ _STATE_PROBLEMS = {
 @router.get(CALLBACK_PATH, response_class=HTMLResponse)
 def strava_callback(
     request: Request,
+    strava: StravaDep,
     state: str | None = None,
     code: str | None = None,
     scope: str | None = None,
     error: str | None = None,
 ) -> Response:
     """Strava sends the runner back here with a code (or an error) and our state."""
-    ctx = strava_context(request)
+    ctx = strava.context
     try:
         spend_state(ctx, state, request.cookies.get(BROWSER_COOKIE))
     except StateError as problem:
@@ -159,12 +144,15 @@ def strava_callback(
             request, 400, "Strava didn't complete the connection", "Please try again."
         )
     else:
-        response = _finish_connect(request, ctx, code, scope)
+        response = _finish_connect(request, strava, code, scope)
     response.delete_cookie(BROWSER_COOKIE, path=CALLBACK_PATH)
     return response
 
 
-def _finish_connect(request: Request, ctx: StravaContext, code: str, scope: str | None) -> Response:
+def _finish_connect(
+    request: Request, strava: StravaServices, code: str, scope: str | None
+) -> Response:
+    ctx = strava.context
     verdict = judge_scopes(scope)
     if verdict == "no_private":
         return _problem(
@@ -197,7 +185,7 @@ def _finish_connect(request: Request, ctx: StravaContext, code: str, scope: str 
             "Strava didn't answer as expected",
             "We couldn't finish connecting, and nothing was stored. Please try again.",
         )
-    strava_enqueue(request)(StravaJob("backfill", connected.athlete_id))
+    strava.enqueue(StravaJob("backfill", connected.athlete_id))
     log.info("Strava connected; backfill enqueued", extra={"athlete_id": connected.athlete_id})
     return _connected_page(request, ctx, connected.athlete_id, connected.firstname, connected.email)
 
@@ -229,10 +217,11 @@ def _connected_page(
 @router.post(EMAIL_PATH, response_class=HTMLResponse)
 def connect_email(
     request: Request,
+    strava: StravaDep,
     token: Annotated[str, Form(max_length=500)],
     email: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    ctx = strava_context(request)
+    ctx = strava.context
     try:
         athlete_id = athlete_from_form(ctx, token)
     except EmailFormError as problem:
@@ -253,11 +242,13 @@ def connect_email(
 
 
 @router.post("/strava/disconnect", response_class=HTMLResponse)
-def strava_disconnect(request: Request, token: Annotated[str, Form(max_length=500)]) -> Response:
+def strava_disconnect(
+    request: Request, strava: StravaDep, token: Annotated[str, Form(max_length=500)]
+) -> Response:
     """Deauthorize and delete; the form comes from the runner's preferences page."""
     from strideguard.links import LinkTokenError, read_link_token
 
-    ctx = strava_context(request)
+    ctx = strava.context
     try:
         payload = read_link_token(token, "preferences", ctx.settings)
     except LinkTokenError as problem:

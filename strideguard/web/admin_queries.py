@@ -20,6 +20,7 @@ from strideguard.models import (
     WebhookEvent,
 )
 from strideguard.status import DeliveryStatus, WebhookEventStatus
+from strideguard.times import week_start_of
 
 # The outbox states the admin page counts; cancelled digests are not news to an operator.
 SHOWN_DELIVERY_STATUSES = (
@@ -212,7 +213,7 @@ def rule_failures(session: Session, recent: int = 200) -> list[RuleFailure]:
 
 def alert_counts(session: Session, today: dt.date, weeks: int = 12) -> AlertCounts:
     """Alerts per rule for each of the last `weeks` ISO weeks, oldest first."""
-    this_monday = today - dt.timedelta(days=today.weekday())
+    this_monday = week_start_of(today)
     week_starts = [this_monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
     counter: Counter[tuple[str, dt.date]] = Counter()
     for rule, week, count in session.execute(

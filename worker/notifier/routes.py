@@ -20,12 +20,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from strideguard.db import transaction
 from strideguard.links import MAX_AGE_S, LinkTokenError, Purpose, make_link_token, read_link_token
 from strideguard.models import Athlete
+from strideguard.services import Services, ServicesDep
 from strideguard.settings import Settings
 from strideguard.status import EmailStatus
 from strideguard.times import zone_or_utc
@@ -108,16 +109,6 @@ def _message(status: int, heading: str, message: str, link: str | None = None) -
     return _page("message.html", status, heading=heading, message=message, link=link)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _sessions(request: Request) -> sessionmaker[Session]:
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    return sessions
-
-
 def _read(token: str, purpose: Purpose, settings: Settings) -> dict[str, Any]:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Refusal(*REFUSALS["tampered"])
@@ -172,17 +163,29 @@ def _token(request: Request, form: FormData | None = None) -> str:
     return request.query_params.get("token", "")
 
 
+def require_csrf(form: FormData, token: str, settings: Settings, link: str) -> None:
+    """Refuse a form post whose CSRF field does not belong to its link token."""
+    if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
+        raise Refusal(
+            403,
+            "This form has expired",
+            f"Open {link} in your latest strideguard email and try again.",
+        )
+
+
 def refusal_page(request: Request, exc: Exception) -> Response:
     """The refusal page for any route that raised `Refusal`; the web app registers it once."""
     assert isinstance(exc, Refusal)
     return _message(exc.status, exc.heading, exc.message)
 
 
-def _open_link(request: Request, purpose: Purpose) -> tuple[str, dict[str, Any], Athlete]:
+def _open_link(
+    request: Request, services: Services, purpose: Purpose
+) -> tuple[str, dict[str, Any], Athlete]:
     """For a GET: the link's token and payload, and the athlete it names (read only)."""
     token = _token(request)
-    payload = _read(token, purpose, _settings(request))
-    with _sessions(request)() as session:
+    payload = _read(token, purpose, services.settings)
+    with services.sessions() as session:
         return token, payload, _athlete(session, payload)
 
 
@@ -206,9 +209,9 @@ def _confirm(
 
 
 @router.get(PATHS["unsubscribe"], response_class=HTMLResponse)
-def unsubscribe_page(request: Request) -> HTMLResponse:
+def unsubscribe_page(request: Request, services: ServicesDep) -> HTMLResponse:
     """A confirmation button only: link scanners that fetch GETs must not unsubscribe."""
-    token, _, athlete = _open_link(request, "unsubscribe")
+    token, _, athlete = _open_link(request, services, "unsubscribe")
     if athlete.email_status == EmailStatus.UNSUBSCRIBED:
         heading = "You're unsubscribed"
         message = "You already get no emails from us. Pressing the button again changes nothing."
@@ -222,13 +225,13 @@ def unsubscribe_page(request: Request) -> HTMLResponse:
 
 
 @router.post(PATHS["unsubscribe"], response_class=HTMLResponse)
-async def unsubscribe(request: Request) -> HTMLResponse:
+async def unsubscribe(request: Request, services: ServicesDep) -> HTMLResponse:
     """The page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`) both land here."""
     form = await _form(request)
-    settings = _settings(request)
+    settings = services.settings
     one_click = _field(form, "List-Unsubscribe") == "One-Click"
     payload = _read(_token(request, form), "unsubscribe", settings)
-    with transaction(_sessions(request)) as session:
+    with transaction(services.sessions) as session:
         athlete = _athlete(session, payload)
         athlete.email_status = EmailStatus.UNSUBSCRIBED
         athlete.email_status_reason = (
@@ -249,10 +252,10 @@ async def unsubscribe(request: Request) -> HTMLResponse:
 
 
 @router.get(PATHS["mute"], response_class=HTMLResponse)
-def mute_page(request: Request) -> HTMLResponse:
-    token, payload, _ = _open_link(request, "mute")
+def mute_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    token, payload, _ = _open_link(request, services, "mute")
     rule_id = _muted_rule(payload)
-    title = title_of(rule_id, rules_in_force(_settings(request)))
+    title = title_of(rule_id, rules_in_force(services.settings))
     return _confirm(
         "mute",
         token,
@@ -264,12 +267,12 @@ def mute_page(request: Request) -> HTMLResponse:
 
 
 @router.post(PATHS["mute"], response_class=HTMLResponse)
-async def mute(request: Request) -> HTMLResponse:
+async def mute(request: Request, services: ServicesDep) -> HTMLResponse:
     form = await _form(request)
-    settings = _settings(request)
+    settings = services.settings
     payload = _read(_token(request, form), "mute", settings)
     rule_id = _muted_rule(payload)
-    with transaction(_sessions(request)) as session:
+    with transaction(services.sessions) as session:
         athlete = _athlete(session, payload)
         if rule_id not in athlete.muted_rules:
             # A new list, so SQLAlchemy sees the JSON column change.
@@ -301,8 +304,8 @@ def _pause_choice(raw: str) -> int | None:
 
 
 @router.get(PATHS["pause"], response_class=HTMLResponse)
-def pause_page(request: Request) -> HTMLResponse:
-    token, _, _ = _open_link(request, "pause")
+def pause_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    token, _, _ = _open_link(request, services, "pause")
     weeks = _pause_choice(request.query_params.get("weeks", "")) or DEFAULT_PAUSE_WEEKS
     return _confirm(
         "pause",
@@ -317,9 +320,9 @@ def pause_page(request: Request) -> HTMLResponse:
 
 
 @router.post(PATHS["pause"], response_class=HTMLResponse)
-async def pause(request: Request) -> HTMLResponse:
+async def pause(request: Request, services: ServicesDep) -> HTMLResponse:
     form = await _form(request)
-    settings = _settings(request)
+    settings = services.settings
     weeks = _pause_choice(_field(form, "weeks"))
     payload = _read(_token(request, form), "pause", settings)
     if weeks is None:
@@ -328,7 +331,7 @@ async def pause(request: Request) -> HTMLResponse:
             "Choose how long to pause",
             f"Pick one of {', '.join(map(str, PAUSE_CHOICES))} weeks and try again.",
         )
-    with transaction(_sessions(request)) as session:
+    with transaction(services.sessions) as session:
         athlete = _athlete(session, payload)
         until = pause_until(_local_today(athlete), weeks)
         athlete.paused_until = until
@@ -346,25 +349,20 @@ async def pause(request: Request) -> HTMLResponse:
 
 
 @router.get(PATHS["preferences"], response_class=HTMLResponse)
-def preferences_page(request: Request) -> HTMLResponse:
-    token, _, athlete = _open_link(request, "preferences")
-    return _preferences_form(athlete, token, _settings(request), 200)
+def preferences_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    token, _, athlete = _open_link(request, services, "preferences")
+    return _preferences_form(athlete, token, services.settings, 200)
 
 
 @router.post(PATHS["preferences"], response_class=HTMLResponse)
-async def save_preferences(request: Request) -> HTMLResponse:
+async def save_preferences(request: Request, services: ServicesDep) -> HTMLResponse:
     form = await _form(request)
-    settings = _settings(request)
+    settings = services.settings
     token = _token(request, form)
     payload = _read(token, "preferences", settings)
-    if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
-        raise Refusal(
-            403,
-            "This form has expired",
-            "Open the preferences link in your latest strideguard email and try again.",
-        )
+    require_csrf(form, token, settings, "the preferences link")
     choices = rules_in_force(settings)
-    with _sessions(request)() as session:
+    with services.sessions() as session:
         athlete = _athlete(session, payload)
         fields = {name: _field(form, name) for name in form}
         muted = [v for v in form.getlist("muted_rules") if isinstance(v, str)]
