@@ -22,7 +22,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from integrations.strava.bulk_export import ExportError, read_activities
-from rules import ActivityInputError, ActivityRecord, RulesConfig, from_strava_summary
+from integrations.strava.mapping import MappingError, from_strava_summary
+from rules import ActivityRecord, RulesConfig
 from rules.backtest import BacktestResult, backtest, compare
 from rules.columns import ActivityColumns
 from strideguard.cli.formats import OutputFormat
@@ -137,7 +138,7 @@ def export_history(path: Path, athlete_tz: str | None) -> History:
     try:
         items = read_activities(path)
         records = [from_strava_summary(item, zone) for item in items]
-    except (ExportError, ActivityInputError) as exc:
+    except (ExportError, MappingError) as exc:
         raise _fail(str(exc)) from None
     newest = max((r.start_date_local.date() for r in records), default=None)
     history = History("export", complete_through=newest)
