@@ -34,23 +34,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import rules
-from integrations.strava import sync as strava_sync
-from integrations.strava.budget import Priority
-from integrations.strava.errors import (
-    BudgetExceeded,
-    ConnectionRevoked,
-    NotConnected,
-    StravaError,
-)
 from strideguard import leases
 from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
 from strideguard.leases import EVALUATION_LEASE, GaveUp, error_text, gave_up_text, rowcount
-from strideguard.models import Alert, Athlete, Evaluation, Gear, OutboxEmail
-from strideguard.status import ConnectionStatus, DeliveryStatus, EmailStatus, EvaluationStatus
+from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail
+from strideguard.status import DeliveryStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
+from worker.ports import Priority, SourceDeferred, SourceDisconnected, SourceError
 from worker.runtime import WorkerRuntime
-from worker.weeks import WEEK
 
 log = logging.getLogger(__name__)
 
@@ -112,21 +104,6 @@ def digest_message_id(athlete_id: int, week_start: dt.date, public_base_url: str
     """Stable across retries, so a duplicate delivery threads as the same message."""
     host = urlsplit(public_base_url).hostname or "localhost"
     return f"<digest-{athlete_id}-{week_start.isoformat()}@{host}>"
-
-
-def mail_blocked_reason(athlete: Athlete, week_start: dt.date) -> str | None:
-    """Why no alert of this week may reach the athlete, or None.
-
-    A pause covers a week when any day of it falls on or before `paused_until`: the runner
-    asked not to hear about that period.
-    """
-    if athlete.email_status != EmailStatus.OK:
-        return f"email status is {athlete.email_status}"
-    if not athlete.email:
-        return "no email address"
-    if athlete.paused_until is not None and week_start <= athlete.paused_until:
-        return f"paused until {athlete.paused_until.isoformat()}"
-    return None
 
 
 def failed_rules(findings: Sequence[rules.Finding]) -> list[dict[str, str]]:
@@ -240,22 +217,6 @@ def record_outcome(
     return outbox_id
 
 
-def history_start(refreshed_at: dt.datetime, lookback_weeks: int) -> dt.date:
-    """The first local day a window refresh at `refreshed_at` is sure to have fetched.
-
-    The Strava box fetches from a day before `lookback_weeks` ago; a local date differs from
-    the UTC one by less than that day, so this date is complete in every zone.
-    """
-    return (refreshed_at - lookback_weeks * WEEK).date()
-
-
-def load_gear(session: Session, athlete_id: int) -> dict[str, Gear]:
-    return {
-        gear.strava_gear_id: gear
-        for gear in session.scalars(select(Gear).where(Gear.athlete_id == athlete_id))
-    }
-
-
 def reopen_for_late_activity(
     session: Session, athlete_id: int, week_start: dt.date, now: dt.datetime
 ) -> bool:
@@ -351,31 +312,28 @@ def _evaluate_claimed(
     runtime: WorkerRuntime, claim_: Claim, athlete_id: int, week_start: dt.date
 ) -> int | None:
     with runtime.sessions() as session:
+        unavailable = runtime.source.unavailable_reason(session, athlete_id)
         athlete = session.get(Athlete, athlete_id)
-        connection = athlete.connection if athlete is not None else None
-        if athlete is None or connection is None or connection.status != ConnectionStatus.ACTIVE:
-            status = "no Strava connection" if connection is None else "Strava connection revoked"
-            _skip(runtime, claim_, status, athlete_id)
+        if unavailable is not None or athlete is None:
+            _skip(runtime, claim_, unavailable or "no such athlete", athlete_id)
             return None
-        blocked = mail_blocked_reason(athlete, week_start)
+        blocked = runtime.channel.blocked_reason(athlete, week_start)
     if blocked is not None:
-        # Checked before refreshing: a week nobody can be told about is not worth Strava requests.
+        # Checked before refreshing: a week nobody can be told about is not worth requests.
         _skip(runtime, claim_, blocked, athlete_id)
         return None
     try:
-        window = strava_sync.refresh_window(
-            runtime.strava, athlete_id, priority=Priority.EVALUATION
-        )
-    except BudgetExceeded as exc:
+        window = runtime.source.refresh_window(athlete_id, Priority.EVALUATION)
+    except SourceDeferred as exc:
         _defer(runtime, claim_, athlete_id, week_start, exc)
         raise Deferred from exc
-    except (ConnectionRevoked, NotConnected) as exc:
+    except SourceDisconnected as exc:
         _skip(runtime, claim_, error_text(exc), athlete_id)
         return None
-    except StravaError as exc:
+    except SourceError as exc:
         if exc.retryable:
             raise
-        # Strava refused the request itself (e.g. our app credentials): retrying cannot help.
+        # The source refused the request itself (e.g. our app credentials): retrying cannot help.
         reason = error_text(exc)
         with transaction(runtime.sessions) as session:
             release(
@@ -383,16 +341,12 @@ def _evaluate_claimed(
             )
         raise GaveUp(reason) from exc
     config = runtime.rules.current()
-    refreshed_at = runtime.clock()
     with runtime.sessions() as session:
         athlete = session.get(Athlete, athlete_id)
         assert athlete is not None  # the claim holds the row and athletes cascade to it
-        # Judged on what Strava just returned, not on rows re-read from the database: the
-        # daily retention purge may delete older rows at any moment.
         activities = [
             rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window.activities
         ]
-        gear = load_gear(session, athlete_id)
         back_pain = answers_by_week(session, athlete_id)
         try:
             findings = rules.evaluate_week(
@@ -400,9 +354,9 @@ def _evaluate_claimed(
                 week_start,
                 config,
                 overrides=athlete.rule_overrides or None,
-                gear=gear,
+                gear=window.gear,
                 # The refresh made our rows complete from here on; earlier weeks are unknown.
-                history_start=history_start(refreshed_at, runtime.settings.lookback_weeks),
+                history_start=window.complete_from,
                 back_pain=back_pain,
             )
         except rules.ConfigError as exc:
@@ -440,7 +394,7 @@ def _defer(
     claim_: Claim,
     athlete_id: int,
     week_start: dt.date,
-    exc: BudgetExceeded,
+    exc: SourceDeferred,
 ) -> None:
     """Hand the week back for the next rate window: no attempt counted, nothing slept."""
     delay = dt.timedelta(milliseconds=exc.retry_after_ms)

@@ -47,7 +47,6 @@ from worker.notifier.smtp import (
     PermanentBounce,
     PermanentSendError,
     TransientSendError,
-    send_message,
 )
 from worker.outbox_lease import (
     DIGEST_MAX_AGE,
@@ -58,13 +57,13 @@ from worker.outbox_lease import (
     mark_bounced,
     mark_sent,
 )
+from worker.ports import Delivery
 from worker.runtime import WorkerRuntime
 from worker.weeks import WEEK
 
 log = logging.getLogger(__name__)
 
 CHART_WEEKS = 8
-SMTP_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -145,9 +144,7 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         log.exception("digest could not be built", extra=context)
         return
     try:
-        send_message(
-            message, runtime.settings.smtp_url, timeout=SMTP_TIMEOUT_S, recipient=athlete.email
-        )
+        runtime.channel.deliver(Delivery(athlete.email, message))
     except TransientSendError as exc:
         _retry_later(runtime, claim_, error_text(exc))
         return

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.strava import sync
-from integrations.strava.budget import Priority
 from integrations.strava.errors import BudgetExceeded, StravaError
 from integrations.strava.webhooks import purge_handled_events
 from strideguard import admin_sessions, leases
@@ -32,6 +31,7 @@ from strideguard.leases import SYNC_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, utcnow
 from strideguard.status import ConnectionStatus, DeliveryStatus, EvaluationStatus
 from strideguard.times import aware
+from worker.ports import Priority
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)

@@ -25,13 +25,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.athlete_api import PER_PAGE, AthleteApi, StravaNotFound
-from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import BudgetExceeded, NotConnected, StravaUnavailable
 from integrations.strava.mapping import activity_fields
 from strideguard.models import Activity, Athlete, Gear, StravaConnection, utcnow
 from strideguard.times import aware
 from strideguard.upsert import insert_or_update
+from worker.ports import Priority
 
 log = logging.getLogger(__name__)
 

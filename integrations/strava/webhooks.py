@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from stravalib import Client
 
 from integrations.strava.athlete_api import AthleteApi, StravaNotFound
-from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.disconnect import delete_athlete_data
 from integrations.strava.errors import BudgetExceeded, ConnectionRevoked, NotConnected, StravaError
@@ -39,6 +38,7 @@ from integrations.strava.sync import delete_activity, sync_one_activity
 from strideguard.models import Activity, Athlete, WebhookEvent, utcnow
 from strideguard.status import WebhookEventStatus
 from strideguard.upsert import insert_ignoring_duplicates
+from worker.ports import Priority
 
 log = logging.getLogger(__name__)
 

@@ -400,8 +400,8 @@ def test_late_activity_adds_a_late_alert_but_never_a_second_email(
 
 
 def spend_evaluation_budget(runtime: WorkerRuntime) -> None:
-    from integrations.strava.budget import Priority
     from integrations.strava.errors import BudgetExceeded
+    from worker.ports import Priority
 
     for _ in range(1000):
         try:
