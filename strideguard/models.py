@@ -267,22 +267,22 @@ class Alert(Base):
     finding: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set when the alert came after the week's digest was already written.
     late: Mapped[bool] = mapped_column(Boolean, default=False)
-    outbox_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbox_emails.id", ondelete="SET NULL")
-    )
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (UniqueConstraint("athlete_id", "week_start", "rule_id"),)
 
 
 class OutboxEmail(Base):
-    """A digest to deliver; written with its alerts, claimed by a sender under a lease."""
+    """A digest to deliver on one channel; written with its alerts, claimed under a lease."""
 
-    __tablename__ = "outbox_emails"
+    __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
     week_start: Mapped[dt.date] = mapped_column(Date)
+    # The registry kind of the channel that delivers it (worker/registry.py).
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
     # Stable across retries so a duplicate delivery is recognisable to the mail client.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[DeliveryStatus] = mapped_column(
@@ -299,8 +299,8 @@ class OutboxEmail(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        UniqueConstraint("athlete_id", "week_start"),
-        Index("ix_outbox_emails_status", "status"),
+        UniqueConstraint("athlete_id", "week_start", "channel"),
+        Index("ix_deliveries_status", "status"),
     )
 
 

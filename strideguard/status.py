@@ -50,7 +50,7 @@ class EvaluationStatus(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """`outbox_emails.status`: SENDING is held under a lease by one sender."""
+    """`deliveries.status` (the outbox): SENDING is held under a lease by one sender."""
 
     PENDING = "pending"
     SENDING = "sending"
