@@ -4,9 +4,12 @@
 
 1. claim the `evaluations` row (attempts + 1, a lease in `started_at`); a claim that fails means
    another worker holds it or it is finished, and the message is simply dropped;
-2. skip (status `skipped`, reason in `last_error`) when the Strava connection is revoked;
-3. refresh the lookback window from Strava (defer, not fail, when the rate budget is spent);
-4. run the rules over the window's activities as Strava returned them (not over rows the
+2. skip (status `skipped`, reason in `last_error`) when the activity source says the athlete
+   is gone (runtime.source: Strava, revoked or never connected) or the channel says nothing
+   may reach them this week (runtime.channel: paused, unsubscribed, no address);
+3. refresh the lookback window through the source port (defer, not fail, when the source
+   says so, e.g. Strava's rate budget is spent); see worker/ports.py;
+4. run the rules over the window's activities as the source returned them (not over rows the
    retention purge may be deleting meanwhile), with the athlete's overrides, gear and
    back-pain check-ins (their own answers, passed in as plain data); a rule that cannot be
    evaluated is recorded in `rule_errors` and the week judged on the others;
