@@ -7,7 +7,6 @@ import typer
 from strideguard.cli.apps import command_group
 from strideguard.cli.errors import cli_errors
 from strideguard.passwords import hash_password
-from strideguard.status import EmailStatus
 
 app = command_group(help="Admin view access and operator actions.", no_args_is_help=True)
 
@@ -35,6 +34,7 @@ def unsubscribe(email: str = typer.Argument(..., help="The address that asked to
     from strideguard.email_address import EmailAddressError, check_email_address
     from strideguard.models import Athlete
     from strideguard.settings import get_settings
+    from strideguard.status import EmailStatus
 
     try:
         # The forms' rule, so a mistyped request gets its reason, not "no athlete has it".
