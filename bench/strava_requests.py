@@ -50,7 +50,7 @@ from common import latency_summary
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from integrations.strava.budget import MemoryBudget, Priority
+from integrations.strava.budget import MemoryBudget
 from integrations.strava.context import StravaContext, make_context
 from integrations.strava.errors import BudgetExceeded, StravaError
 from integrations.strava.jobs import StravaJob, run_job
@@ -65,6 +65,7 @@ from strideguard.models import Athlete
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import free_port
+from worker.ports import Priority
 
 WARM_UP_MONDAY = dt.date(2026, 3, 2)  # week W-1: everyone connects and is backfilled
 FIRST_MEASURED_MONDAY = dt.date(2026, 3, 9)

@@ -46,6 +46,7 @@ from integrations.strava.subscription import webhook_url
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.models import Athlete, StravaSubscription, WebhookEvent
 from strideguard.settings import Settings
+from strideguard.status import WebhookEventStatus
 from strideguard.web.live import free_port
 
 SUBSCRIPTION_ID = 120475
@@ -150,7 +151,9 @@ def seed_database(database_url: str, callback_url: str) -> None:
     engine.dispose()
 
 
-def wait_processed(database_url: str, expected: int) -> tuple[dict[str, int], Counter[int], float]:
+def wait_processed(
+    database_url: str, expected: int
+) -> tuple[dict[WebhookEventStatus, int], Counter[int], float]:
     """Statuses and attempt counts once nothing is left `received` (or the timeout passes)."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
@@ -173,7 +176,9 @@ def wait_processed(database_url: str, expected: int) -> tuple[dict[str, int], Co
                     )
                 )
             waited = time.perf_counter() - began
-            settled = sum(statuses.values()) >= expected and not statuses.get("received")
+            settled = sum(statuses.values()) >= expected and not statuses.get(
+                WebhookEventStatus.RECEIVED
+            )
             if settled or waited > PROCESSING_TIMEOUT_S:
                 return statuses, attempts, waited
             time.sleep(0.2)

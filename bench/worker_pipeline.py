@@ -40,6 +40,7 @@ from integrations.strava.simulator import SimClock, Simulator
 from strideguard.db import alembic_config
 from strideguard.models import Evaluation, OutboxEmail
 from strideguard.settings import get_settings
+from strideguard.status import DeliveryStatus, EvaluationStatus
 from tests.worker.strava_history import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -138,8 +139,12 @@ def main() -> None:
         expected_mail = (args.athletes + 3) // 4
         while True:
             with runtime.sessions() as session:
-                done = session.scalar(select(func.count()).where(Evaluation.status != "pending"))
-                sent = session.scalar(select(func.count()).where(OutboxEmail.status == "sent"))
+                done = session.scalar(
+                    select(func.count()).where(Evaluation.status != EvaluationStatus.PENDING)
+                )
+                sent = session.scalar(
+                    select(func.count()).where(OutboxEmail.status == DeliveryStatus.SENT)
+                )
             if done == scheduled and sent == expected_mail:
                 break
             time.sleep(0.05)

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import Evaluation, OutboxEmail
+from strideguard.status import DeliveryStatus, EvaluationStatus
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
 from worker.runtime import start_runtime
 from worker.scheduler import Scheduler
@@ -109,12 +110,14 @@ def one_run(
             while True:
                 with runtime.sessions() as session:
                     pending = session.scalar(
-                        select(func.count()).where(Evaluation.status == "pending")
+                        select(func.count()).where(Evaluation.status == EvaluationStatus.PENDING)
                     )
                     unsent = session.scalar(
-                        select(func.count()).where(OutboxEmail.status != "sent")
+                        select(func.count()).where(OutboxEmail.status != DeliveryStatus.SENT)
                     )
-                    sent = session.scalar(select(func.count()).where(OutboxEmail.status == "sent"))
+                    sent = session.scalar(
+                        select(func.count()).where(OutboxEmail.status == DeliveryStatus.SENT)
+                    )
                 if (
                     pending == 0 and unsent == 0 and sent
                 ) or time.perf_counter() - started > TIMEOUT_S:

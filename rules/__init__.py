@@ -5,12 +5,10 @@ the conventions and rules/rules.yaml for the catalog and its evidence.
 """
 
 from rules.activities import (
-    ActivityInputError,
     ActivityLike,
     ActivityRecord,
     GearLike,
     GearRecord,
-    from_strava_summary,
 )
 from rules.config import Advice, ConfigError, RuleDefinition, RulesConfig
 from rules.evaluate import evaluate_all, evaluate_week, week_start_of
@@ -19,7 +17,6 @@ from rules.holder import ConfigHolder
 from rules.rules_file import load_config
 
 __all__ = [
-    "ActivityInputError",
     "ActivityLike",
     "ActivityRecord",
     "Advice",
@@ -32,7 +29,6 @@ __all__ = [
     "RulesConfig",
     "evaluate_all",
     "evaluate_week",
-    "from_strava_summary",
     "load_config",
     "week_start_of",
 ]

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
-from worker.weeks import WEEK, due_at, week_start_of, zone_or_utc
+from strideguard.times import week_start_of, zone_or_utc
+from worker.weeks import WEEK, due_at
 
 RECENT_WEEKS = 8
 

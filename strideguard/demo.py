@@ -34,6 +34,7 @@ from strideguard.mailsink import OutboxSink
 from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail, StravaConnection
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
+from strideguard.status import DeliveryStatus, EvaluationStatus
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer, free_port
 from worker.runtime import WorkerRuntime
@@ -45,8 +46,12 @@ DEMO_ATHLETE_ID = 4242
 # West of UTC, so Sunday-evening runs are already Monday in UTC: the week rules must not care.
 DEMO_ZONE = "America/Denver"
 DEMO_EMAIL = "runner@example.org"
-FINISHED_EVALUATION = ("done", "skipped", "failed")
-FINISHED_EMAIL = ("sent", "failed", "cancelled")
+FINISHED_EVALUATION = (
+    EvaluationStatus.DONE,
+    EvaluationStatus.SKIPPED,
+    EvaluationStatus.FAILED,
+)
+FINISHED_EMAIL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
 SCENARIOS = ("demo", "all-rules")
 # The runner's answers to "How is your back this week?" in the all-rules scenario, by week
 # index: rising from week 12, 5 in week 14 (back_pain_reported) and 8 in the big last week
@@ -258,7 +263,8 @@ class Demo:
             emails = dict(
                 session.execute(
                     select(OutboxEmail.week_start, OutboxEmail.message_id).where(
-                        OutboxEmail.athlete_id == athlete_id, OutboxEmail.status == "sent"
+                        OutboxEmail.athlete_id == athlete_id,
+                        OutboxEmail.status == DeliveryStatus.SENT,
                     )
                 ).all()
             )

@@ -17,14 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import rules
+from strideguard.gear import load_gear
 from strideguard.models import Activity, Athlete
 from strideguard.settings import Settings
-from worker.evaluation import alertable, digest_message_id, load_gear
+from strideguard.times import week_start_of, zone_or_utc
+from worker.evaluation import alertable, digest_message_id
 from worker.notifier.digest_links import make_digest_links
 from worker.notifier.mime import build_message
 from worker.notifier.render import AthleteView, DigestContext, RenderedEmail, render_digest
 from worker.outbox import weekly_running_m
-from worker.weeks import WEEK, week_start_of, zone_or_utc
+from worker.weeks import WEEK
 
 # build_message needs a recipient; a preview of an athlete with no address shows this one.
 NO_ADDRESS = "no-address@example.invalid"

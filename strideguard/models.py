@@ -27,6 +27,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from strideguard.status import (
+    ConnectionStatus,
+    DeliveryStatus,
+    EmailStatus,
+    EvaluationStatus,
+    StatusColumn,
+    WebhookEventStatus,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -53,8 +62,9 @@ class Athlete(Base):
     strava_athlete_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     firstname: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(320))
-    # ok | bounced | unsubscribed: anything but ok stops all mail to this athlete.
-    email_status: Mapped[str] = mapped_column(String(16), default="ok")
+    email_status: Mapped[EmailStatus] = mapped_column(
+        StatusColumn(EmailStatus), default=EmailStatus.OK
+    )
     email_status_reason: Mapped[str | None] = mapped_column(Text)
     units: Mapped[str] = mapped_column(String(2), default="km")  # km | mi
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -87,8 +97,9 @@ class StravaConnection(Base):
     refresh_token_enc: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     scopes: Mapped[str] = mapped_column(String(200))  # comma-separated, as Strava grants them
-    # active | revoked: revoked stops every job for the athlete.
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[ConnectionStatus] = mapped_column(
+        StatusColumn(ConnectionStatus), default=ConnectionStatus.ACTIVE
+    )
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped on every refresh so a racing writer can tell its copy is stale.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
@@ -199,8 +210,9 @@ class WebhookEvent(Base):
     owner_id: Mapped[int] = mapped_column(BigInteger, index=True)
     event_time: Mapped[int] = mapped_column(BigInteger)
     updates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # received | processed | failed | ignored | forged (Strava contradicted it)
-    status: Mapped[str] = mapped_column(String(16), default="received")
+    status: Mapped[WebhookEventStatus] = mapped_column(
+        StatusColumn(WebhookEventStatus), default=WebhookEventStatus.RECEIVED
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -222,8 +234,9 @@ class Evaluation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
     week_start: Mapped[dt.date] = mapped_column(Date)
-    # pending | done | failed | skipped
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[EvaluationStatus] = mapped_column(
+        StatusColumn(EvaluationStatus), default=EvaluationStatus.PENDING
+    )
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -254,26 +267,27 @@ class Alert(Base):
     finding: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set when the alert came after the week's digest was already written.
     late: Mapped[bool] = mapped_column(Boolean, default=False)
-    outbox_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbox_emails.id", ondelete="SET NULL")
-    )
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (UniqueConstraint("athlete_id", "week_start", "rule_id"),)
 
 
 class OutboxEmail(Base):
-    """A digest to deliver; written with its alerts, claimed by a sender under a lease."""
+    """A digest to deliver on one channel; written with its alerts, claimed under a lease."""
 
-    __tablename__ = "outbox_emails"
+    __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
     week_start: Mapped[dt.date] = mapped_column(Date)
+    # The registry kind of the channel that delivers it (worker/registry.py).
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
     # Stable across retries so a duplicate delivery is recognisable to the mail client.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    # pending | sending | sent | failed | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StatusColumn(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Attempts whose sender died holding the lease; only these can give the digest up, since
     # transient SMTP failures are retried for days and must not use up the crash allowance.
@@ -285,8 +299,8 @@ class OutboxEmail(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        UniqueConstraint("athlete_id", "week_start"),
-        Index("ix_outbox_emails_status", "status"),
+        UniqueConstraint("athlete_id", "week_start", "channel"),
+        Index("ix_deliveries_status", "status"),
     )
 
 

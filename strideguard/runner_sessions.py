@@ -18,8 +18,9 @@ from typing import Literal
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from strideguard.leases import rowcount
 from strideguard.models import RunnerSession, RunnerSigninLink, RunnerSigninRequest
-from worker.claims import aware, rowcount
+from strideguard.times import aware
 
 LINK_LIFETIME = dt.timedelta(minutes=15)
 SESSION_LIFETIME = dt.timedelta(days=30)

@@ -18,9 +18,9 @@ from typing import Any
 import dramatiq
 
 from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
+from strideguard.leases import GaveUp
 from worker import evaluation, gear_jobs, outbox, sync_jobs, webhook_jobs
 from worker import runtime as rt
-from worker.claims import GaveUp
 
 MINUTE_MS = 60_000
 NEVER_RETRY = (GaveUp, ConnectionRevoked, NotConnected, StravaRejected)

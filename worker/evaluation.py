@@ -4,9 +4,12 @@
 
 1. claim the `evaluations` row (attempts + 1, a lease in `started_at`); a claim that fails means
    another worker holds it or it is finished, and the message is simply dropped;
-2. skip (status `skipped`, reason in `last_error`) when the Strava connection is revoked;
-3. refresh the lookback window from Strava (defer, not fail, when the rate budget is spent);
-4. run the rules over the window's activities as Strava returned them (not over rows the
+2. skip (status `skipped`, reason in `last_error`) when the activity source says the athlete
+   is gone (runtime.source: Strava, revoked or never connected) or the channel says nothing
+   may reach them this week (runtime.channel: paused, unsubscribed, no address);
+3. refresh the lookback window through the source port (defer, not fail, when the source
+   says so, e.g. Strava's rate budget is spent); see worker/ports.py;
+4. run the rules over the window's activities as the source returned them (not over rows the
    retention purge may be deleting meanwhile), with the athlete's overrides, gear and
    back-pain check-ins (their own answers, passed in as plain data); a rule that cannot be
    evaluated is recorded in `rule_errors` and the week judged on the others;
@@ -30,30 +33,19 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import rules
-from integrations.strava import sync as strava_sync
-from integrations.strava.budget import Priority
-from integrations.strava.errors import (
-    BudgetExceeded,
-    ConnectionRevoked,
-    NotConnected,
-    StravaError,
-)
+from strideguard import leases
 from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
-from strideguard.models import Alert, Athlete, Evaluation, Gear, OutboxEmail
+from strideguard.leases import EVALUATION_LEASE, GaveUp, error_text, gave_up_text, rowcount
+from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail
+from strideguard.status import DeliveryStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
-from worker.claims import (
-    GaveUp,
-    error_text,
-    gave_up_text,
-    rowcount,
-)
+from worker.ports import Priority, SourceDeferred, SourceDisconnected, SourceError
 from worker.runtime import WorkerRuntime
-from worker.weeks import WEEK
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +63,16 @@ def claim(
     session: Session, athlete_id: int, week_start: dt.date, now: dt.datetime, lease: dt.timedelta
 ) -> Claim | None:
     """Take the pending row unless a live attempt holds it; None means "not yours, drop it"."""
-    result = session.execute(
-        update(Evaluation)
-        .where(
-            Evaluation.athlete_id == athlete_id,
-            Evaluation.week_start == week_start,
-            Evaluation.status == "pending",
-            or_(Evaluation.started_at.is_(None), Evaluation.started_at < now - lease),
-        )
-        .values(attempts=Evaluation.attempts + 1, started_at=now)
+    claimed = leases.claim(
+        session,
+        EVALUATION_LEASE,
+        Evaluation.athlete_id == athlete_id,
+        Evaluation.week_start == week_start,
+        Evaluation.status == EvaluationStatus.PENDING,
+        now=now,
+        duration=lease,
     )
-    if rowcount(result) != 1:
+    if not claimed:
         return None
     row = session.execute(
         select(Evaluation.id, Evaluation.attempts, Evaluation.finished_at).where(
@@ -95,42 +86,27 @@ def release(
     session: Session,
     evaluation_id: int,
     *,
-    status: str = "pending",
+    status: EvaluationStatus = EvaluationStatus.PENDING,
     last_error: str | None = None,
     due_at: dt.datetime | None = None,
     uncount: bool = False,
     finished_at: dt.datetime | None = None,
 ) -> None:
     """End an attempt: record the outcome and free the lease so a retry can claim the row."""
-    values: dict[str, Any] = {"status": status, "last_error": last_error, "started_at": None}
+    values: dict[str, Any] = {"status": status, "last_error": last_error}
     if due_at is not None:
         values["due_at"] = due_at
-    if uncount:
-        values["attempts"] = Evaluation.attempts - 1
     if finished_at is not None:
         values["finished_at"] = finished_at
-    session.execute(update(Evaluation).where(Evaluation.id == evaluation_id).values(**values))
+    leases.release(
+        session, EVALUATION_LEASE, Evaluation.id == evaluation_id, uncount=uncount, **values
+    )
 
 
 def digest_message_id(athlete_id: int, week_start: dt.date, public_base_url: str) -> str:
     """Stable across retries, so a duplicate delivery threads as the same message."""
     host = urlsplit(public_base_url).hostname or "localhost"
     return f"<digest-{athlete_id}-{week_start.isoformat()}@{host}>"
-
-
-def mail_blocked_reason(athlete: Athlete, week_start: dt.date) -> str | None:
-    """Why no alert of this week may reach the athlete, or None.
-
-    A pause covers a week when any day of it falls on or before `paused_until`: the runner
-    asked not to hear about that period.
-    """
-    if athlete.email_status != "ok":
-        return f"email status is {athlete.email_status}"
-    if not athlete.email:
-        return "no email address"
-    if athlete.paused_until is not None and week_start <= athlete.paused_until:
-        return f"paused until {athlete.paused_until.isoformat()}"
-    return None
 
 
 def failed_rules(findings: Sequence[rules.Finding]) -> list[dict[str, str]]:
@@ -216,7 +192,7 @@ def record_outcome(
                 athlete_id=athlete.id,
                 week_start=week_start,
                 message_id=digest_message_id(athlete.id, week_start, public_base_url),
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
@@ -233,7 +209,7 @@ def record_outcome(
         update(Evaluation)
         .where(Evaluation.id == claim_.evaluation_id)
         .values(
-            status="done",
+            status=EvaluationStatus.DONE,
             started_at=None,
             finished_at=now,
             last_error=None,
@@ -242,22 +218,6 @@ def record_outcome(
         )
     )
     return outbox_id
-
-
-def history_start(refreshed_at: dt.datetime, lookback_weeks: int) -> dt.date:
-    """The first local day a window refresh at `refreshed_at` is sure to have fetched.
-
-    The Strava box fetches from a day before `lookback_weeks` ago; a local date differs from
-    the UTC one by less than that day, so this date is complete in every zone.
-    """
-    return (refreshed_at - lookback_weeks * WEEK).date()
-
-
-def load_gear(session: Session, athlete_id: int) -> dict[str, Gear]:
-    return {
-        gear.strava_gear_id: gear
-        for gear in session.scalars(select(Gear).where(Gear.athlete_id == athlete_id))
-    }
 
 
 def reopen_for_late_activity(
@@ -273,32 +233,32 @@ def reopen_for_late_activity(
         .where(
             Evaluation.athlete_id == athlete_id,
             Evaluation.week_start == week_start,
-            Evaluation.status == "done",
+            Evaluation.status == EvaluationStatus.DONE,
         )
-        .values(status="pending", due_at=now, attempts=0, started_at=None)
+        .values(status=EvaluationStatus.PENDING, due_at=now, attempts=0, started_at=None)
     )
     return rowcount(result) == 1
 
 
 def give_up_if_exhausted(runtime: WorkerRuntime, claim_: Claim, last_error: str | None) -> None:
     """Stop a job that keeps failing or killing its worker, recording why on the row."""
-    if claim_.attempts <= runtime.settings.job_max_attempts:
+    if not leases.exhausted(claim_.attempts - 1, runtime.settings.job_max_attempts):
         return
     reason = gave_up_text(claim_.attempts - 1, last_error)
     with transaction(runtime.sessions) as session:
-        release(session, claim_.evaluation_id, status="failed", last_error=reason)
+        release(session, claim_.evaluation_id, status=EvaluationStatus.FAILED, last_error=reason)
     raise GaveUp(reason)
 
 
 def record_failure(runtime: WorkerRuntime, claim_: Claim, exc: Exception) -> None:
     """Write the error on the row; on the last allowed attempt, fail the row for good."""
     text = error_text(exc)
-    final = claim_.attempts >= runtime.settings.job_max_attempts
+    final = leases.exhausted(claim_.attempts, runtime.settings.job_max_attempts)
     with transaction(runtime.sessions) as session:
         release(
             session,
             claim_.evaluation_id,
-            status="failed" if final else "pending",
+            status=EvaluationStatus.FAILED if final else EvaluationStatus.PENDING,
             last_error=gave_up_text(claim_.attempts, text) if final else text,
             due_at=runtime.clock() + runtime.retry_delay(claim_.attempts),
         )
@@ -311,7 +271,7 @@ def _skip(runtime: WorkerRuntime, claim_: Claim, reason: str, athlete_id: int) -
         release(
             session,
             claim_.evaluation_id,
-            status="skipped",
+            status=EvaluationStatus.SKIPPED,
             last_error=reason,
             finished_at=runtime.clock(),
         )
@@ -355,46 +315,41 @@ def _evaluate_claimed(
     runtime: WorkerRuntime, claim_: Claim, athlete_id: int, week_start: dt.date
 ) -> int | None:
     with runtime.sessions() as session:
+        unavailable = runtime.source.unavailable_reason(session, athlete_id)
         athlete = session.get(Athlete, athlete_id)
-        connection = athlete.connection if athlete is not None else None
-        if athlete is None or connection is None or connection.status != "active":
-            status = "no Strava connection" if connection is None else "Strava connection revoked"
-            _skip(runtime, claim_, status, athlete_id)
+        if unavailable is not None or athlete is None:
+            _skip(runtime, claim_, unavailable or "no such athlete", athlete_id)
             return None
-        blocked = mail_blocked_reason(athlete, week_start)
+        blocked = runtime.channel.blocked_reason(athlete, week_start)
     if blocked is not None:
-        # Checked before refreshing: a week nobody can be told about is not worth Strava requests.
+        # Checked before refreshing: a week nobody can be told about is not worth requests.
         _skip(runtime, claim_, blocked, athlete_id)
         return None
     try:
-        window = strava_sync.refresh_window(
-            runtime.strava, athlete_id, priority=Priority.EVALUATION
-        )
-    except BudgetExceeded as exc:
+        window = runtime.source.refresh_window(athlete_id, Priority.EVALUATION)
+    except SourceDeferred as exc:
         _defer(runtime, claim_, athlete_id, week_start, exc)
         raise Deferred from exc
-    except (ConnectionRevoked, NotConnected) as exc:
+    except SourceDisconnected as exc:
         _skip(runtime, claim_, error_text(exc), athlete_id)
         return None
-    except StravaError as exc:
+    except SourceError as exc:
         if exc.retryable:
             raise
-        # Strava refused the request itself (e.g. our app credentials): retrying cannot help.
+        # The source refused the request itself (e.g. our app credentials): retrying cannot help.
         reason = error_text(exc)
         with transaction(runtime.sessions) as session:
-            release(session, claim_.evaluation_id, status="failed", last_error=reason)
+            release(
+                session, claim_.evaluation_id, status=EvaluationStatus.FAILED, last_error=reason
+            )
         raise GaveUp(reason) from exc
     config = runtime.rules.current()
-    refreshed_at = runtime.clock()
     with runtime.sessions() as session:
         athlete = session.get(Athlete, athlete_id)
         assert athlete is not None  # the claim holds the row and athletes cascade to it
-        # Judged on what Strava just returned, not on rows re-read from the database: the
-        # daily retention purge may delete older rows at any moment.
         activities = [
             rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window.activities
         ]
-        gear = load_gear(session, athlete_id)
         back_pain = answers_by_week(session, athlete_id)
         try:
             findings = rules.evaluate_week(
@@ -402,16 +357,18 @@ def _evaluate_claimed(
                 week_start,
                 config,
                 overrides=athlete.rule_overrides or None,
-                gear=gear,
+                gear=window.gear,
                 # The refresh made our rows complete from here on; earlier weeks are unknown.
-                history_start=history_start(refreshed_at, runtime.settings.lookback_weeks),
+                history_start=window.complete_from,
                 back_pain=back_pain,
             )
         except rules.ConfigError as exc:
             # The athlete's overrides are invalid: no retry can fix that, a coach must.
             reason = "invalid rule overrides: " + "; ".join(exc.errors)
             with transaction(runtime.sessions) as session:
-                release(session, claim_.evaluation_id, status="failed", last_error=reason)
+                release(
+                    session, claim_.evaluation_id, status=EvaluationStatus.FAILED, last_error=reason
+                )
             raise GaveUp(reason) from exc
     fired = alertable([finding.to_dict() for finding in findings], athlete.muted_rules or [])
     rule_errors = failed_rules(findings)
@@ -440,7 +397,7 @@ def _defer(
     claim_: Claim,
     athlete_id: int,
     week_start: dt.date,
-    exc: BudgetExceeded,
+    exc: SourceDeferred,
 ) -> None:
     """Hand the week back for the next rate window: no attempt counted, nothing slept."""
     delay = dt.timedelta(milliseconds=exc.retry_after_ms)

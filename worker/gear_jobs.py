@@ -22,7 +22,8 @@ from integrations.strava import sync
 from integrations.strava.budget import ms_to_next_window
 from integrations.strava.errors import BudgetExceeded
 from strideguard.models import StravaConnection
-from worker.claims import aware
+from strideguard.status import ConnectionStatus
+from strideguard.times import aware
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def first_syncs_due(session: Session, max_attempts: int) -> dt.datetime | None:
     """
     due = session.scalar(
         select(func.min(StravaConnection.sync_requested_at)).where(
-            StravaConnection.status == "active",
+            StravaConnection.status == ConnectionStatus.ACTIVE,
             StravaConnection.backfilled_at.is_(None),
             StravaConnection.sync_requested_at.is_not(None),
             StravaConnection.sync_attempts < max_attempts,

@@ -33,11 +33,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from strideguard.db import transaction
+from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
 from strideguard.models import Activity, Alert, Athlete, OutboxEmail
 from strideguard.settings import Settings
-from worker.claims import GaveUp, aware, error_text, gave_up_text
+from strideguard.status import DeliveryStatus, EmailStatus
+from strideguard.times import aware, week_start_of
 from worker.notifier.digest_links import DigestLinks, make_digest_links
 from worker.notifier.mime import build_message
 from worker.notifier.render import (
@@ -51,7 +54,6 @@ from worker.notifier.smtp import (
     PermanentBounce,
     PermanentSendError,
     TransientSendError,
-    send_message,
 )
 from worker.outbox_lease import (
     DIGEST_MAX_AGE,
@@ -62,13 +64,13 @@ from worker.outbox_lease import (
     mark_bounced,
     mark_sent,
 )
+from worker.ports import Delivery
 from worker.runtime import WorkerRuntime
 from worker.weeks import WEEK
 
 log = logging.getLogger(__name__)
 
 CHART_WEEKS = 8
-SMTP_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,22 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         log.info("digest not claimable (sent, not due, or held by a live sender)", extra=context)
         return
     # Only crashes count here: transient SMTP failures are retried until the digest is stale.
-    if claim_.after_crash and claim_.crashes >= runtime.settings.job_max_attempts:
+    if claim_.after_crash and exhausted(claim_.crashes, runtime.settings.job_max_attempts):
         reason = gave_up_text(claim_.attempts - 1, claim_.last_error)
-        _finish(runtime, claim_, "failed", f"{reason} ({claim_.crashes} of them crashed)")
+        _finish(
+            runtime, claim_, DeliveryStatus.FAILED, f"{reason} ({claim_.crashes} of them crashed)"
+        )
         raise GaveUp(f"outbox {outbox_id}: attempts exhausted")
     with runtime.sessions() as session:
         digest = _load(runtime, session, outbox_id)
     athlete = digest.athlete
-    if athlete.email_status != "ok" or not athlete.email:
-        _finish(runtime, claim_, "cancelled", f"not sent: email status is {athlete.email_status}")
+    if athlete.email_status != EmailStatus.OK or not athlete.email:
+        _finish(
+            runtime,
+            claim_,
+            DeliveryStatus.CANCELLED,
+            f"not sent: email status is {athlete.email_status}",
+        )
         return
     if not runtime.settings.smtp_url:
         _retry_later(runtime, claim_, "SMTP_URL is not set; the digest waits until it is")
@@ -121,27 +130,25 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         log.error("digest template failed: %s", exc, extra=context)
         return
     except ValueError as exc:  # no usable recipient address
-        _finish(runtime, claim_, "failed", error_text(exc))
+        _finish(runtime, claim_, DeliveryStatus.FAILED, error_text(exc))
         return
     except Exception as exc:
         _retry_later(runtime, claim_, error_text(exc))
         log.exception("digest could not be built", extra=context)
         return
     try:
-        send_message(
-            message, runtime.settings.smtp_url, timeout=SMTP_TIMEOUT_S, recipient=athlete.email
-        )
+        runtime.channel.deliver(Delivery(athlete.email, message))
     except TransientSendError as exc:
         _retry_later(runtime, claim_, error_text(exc))
         return
     except PermanentBounce as exc:
         with transaction(runtime.sessions) as session:
             mark_bounced(session, athlete.id, error_text(exc))
-            finish(session, claim_, "failed", error_text(exc))
+            finish(session, claim_, DeliveryStatus.FAILED, error_text(exc))
         log.warning("recipient refused: athlete marked bounced", extra=context)
         return
     except PermanentSendError as exc:
-        _finish(runtime, claim_, "failed", error_text(exc))
+        _finish(runtime, claim_, DeliveryStatus.FAILED, error_text(exc))
         return
     # The documented window: the SMTP server has the message, the row is not yet marked.
     with transaction(runtime.sessions) as session:
@@ -175,24 +182,25 @@ def render_loaded(digest: Digest, settings: Settings) -> tuple[RenderedEmail, Di
     return rendered, links
 
 
-def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
+def _load(runtime: WorkerRuntime, session: Session, outbox_id: int) -> Digest:
     return load_digest(session, outbox_id, runtime.rules.current().activity_types.running)
 
 
-def load_digest(session: Any, outbox_id: int, running: frozenset[str]) -> Digest:
+def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Digest:
     """A digest as it goes out, or, once sent, as it went out (the runner's page shows it).
 
     A sent digest already holds the late alerts it carried (their outbox_id is its own), so it
     takes no new ones; an alert from an earlier week than the digest's is a carried late one.
     """
-    row = session.get(OutboxEmail, outbox_id)
-    athlete = session.get(Athlete, row.athlete_id)
+    # Callers hold a claimed or sent row, and an athlete's rows are deleted with it.
+    row = session.get_one(OutboxEmail, outbox_id)
+    athlete = session.get_one(Athlete, row.athlete_id)
     own = session.scalars(
         select(Alert).where(Alert.outbox_id == outbox_id).order_by(Alert.id)
     ).all()
     late = (
         []
-        if row.status == "sent"
+        if row.status == DeliveryStatus.SENT
         else session.scalars(
             select(Alert)
             .where(
@@ -234,7 +242,7 @@ def load_digest(session: Any, outbox_id: int, running: frozenset[str]) -> Digest
 
 
 def weekly_running_m(
-    session: Any, athlete_id: int, week_start: dt.date, running: Collection[str]
+    session: Session, athlete_id: int, week_start: dt.date, running: Collection[str]
 ) -> dict[dt.date, int]:
     """Running metres per week for the chart; weeks with no rows stay absent (shown blank).
 
@@ -252,8 +260,7 @@ def weekly_running_m(
     ).all()
     totals: dict[dt.date, int] = {}
     for start_local, distance_m in rows:
-        day = start_local.date()
-        monday = day - dt.timedelta(days=day.weekday())
+        monday = week_start_of(start_local.date())
         totals[monday] = totals.get(monday, 0) + int(distance_m)
     return totals
 
@@ -265,7 +272,10 @@ def _retry_later(
     now = runtime.clock()
     if now - (aware(claim_.created_at) or now) > DIGEST_MAX_AGE:
         _finish(
-            runtime, claim_, "failed", f"undeliverable for {DIGEST_MAX_AGE.days} days; {reason}"
+            runtime,
+            claim_,
+            DeliveryStatus.FAILED,
+            f"undeliverable for {DIGEST_MAX_AGE.days} days; {reason}",
         )
         return
     delay = runtime.retry_delay(claim_.attempts)
@@ -277,7 +287,9 @@ def _retry_later(
     )
 
 
-def _finish(runtime: WorkerRuntime, claim_: OutboxClaim, status: str, reason: str) -> None:
+def _finish(
+    runtime: WorkerRuntime, claim_: OutboxClaim, status: DeliveryStatus, reason: str
+) -> None:
     with transaction(runtime.sessions) as session:
         finish(session, claim_, status, reason)
     log.info("digest %s: %s", status, reason, extra={"outbox_id": claim_.outbox_id})

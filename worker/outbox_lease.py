@@ -11,11 +11,13 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from strideguard import leases
+from strideguard.leases import DELIVERY_LEASE
 from strideguard.models import Alert, Athlete, OutboxEmail
-from worker.claims import rowcount
+from strideguard.status import DeliveryStatus, EmailStatus
 
 # A digest about a week older than this is stale advice: stop retrying a transient failure.
 DIGEST_MAX_AGE = dt.timedelta(days=3)
@@ -34,14 +36,14 @@ class OutboxClaim:
     created_at: dt.datetime
 
 
-def claimable(now: dt.datetime) -> object:
+def claimable(now: dt.datetime) -> ColumnElement[bool]:
     """Rows a sender may take at `now`: due and pending, or sending under a dead lease."""
     return or_(
         and_(
-            OutboxEmail.status == "pending",
+            OutboxEmail.status == DeliveryStatus.PENDING,
             or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= now),
         ),
-        and_(OutboxEmail.status == "sending", OutboxEmail.lease_until < now),
+        and_(OutboxEmail.status == DeliveryStatus.SENDING, OutboxEmail.lease_until < now),
     )
 
 
@@ -50,21 +52,23 @@ def claim(
 ) -> OutboxClaim | None:
     """Take the row for one send attempt; None when it is not due or someone else holds it."""
     previous = session.scalar(select(OutboxEmail.status).where(OutboxEmail.id == outbox_id))
-    after_crash = previous == "sending"
-    lease_until = now + lease
-    result = session.execute(
-        update(OutboxEmail)
+    after_crash = previous == DeliveryStatus.SENDING
+    lease_until = DELIVERY_LEASE.stamp(now, lease)
+    claimed = leases.claim(
+        session,
+        DELIVERY_LEASE,
         # The status read above is part of the condition: `after_crash` is about this claim.
-        .where(OutboxEmail.id == outbox_id, OutboxEmail.status == previous)
-        .where(claimable(now))  # type: ignore[arg-type]
-        .values(
-            status="sending",
-            lease_until=lease_until,
-            attempts=OutboxEmail.attempts + 1,
-            crashes=OutboxEmail.crashes + (1 if after_crash else 0),
-        )
+        OutboxEmail.id == outbox_id,
+        OutboxEmail.status == previous,
+        claimable(now),
+        now=now,
+        duration=lease,
+        also={
+            "status": DeliveryStatus.SENDING,
+            "crashes": OutboxEmail.crashes + (1 if after_crash else 0),
+        },
     )
-    if rowcount(result) != 1:
+    if not claimed:
         return None
     row = session.execute(
         select(
@@ -85,10 +89,10 @@ def claim(
     )
 
 
-def _ours(claim_: OutboxClaim) -> object:
+def _ours(claim_: OutboxClaim) -> ColumnElement[bool]:
     return and_(
         OutboxEmail.id == claim_.outbox_id,
-        OutboxEmail.status == "sending",
+        OutboxEmail.status == DeliveryStatus.SENDING,
         OutboxEmail.lease_until == claim_.lease_until,
     )
 
@@ -97,12 +101,15 @@ def mark_sent(
     session: Session, claim_: OutboxClaim, now: dt.datetime, carried_late: Sequence[int]
 ) -> bool:
     """Record delivery and attach the late alerts the email carried; False if the lease was lost."""
-    result = session.execute(
-        update(OutboxEmail)
-        .where(_ours(claim_))  # type: ignore[arg-type]
-        .values(status="sent", sent_at=now, lease_until=None, last_error=None)
+    sent = leases.release(
+        session,
+        DELIVERY_LEASE,
+        _ours(claim_),
+        status=DeliveryStatus.SENT,
+        sent_at=now,
+        last_error=None,
     )
-    if rowcount(result) != 1:
+    if not sent:
         return False
     if carried_late:
         session.execute(
@@ -122,24 +129,20 @@ def back_to_pending(
     uncount: bool = False,
 ) -> None:
     """Release the row for a later attempt, with the reason it did not go out this time."""
-    values: dict[str, object] = {
-        "status": "pending",
-        "lease_until": None,
-        "last_error": last_error,
-        "next_attempt_at": next_attempt_at,
-    }
-    if uncount:
-        values["attempts"] = OutboxEmail.attempts - 1
-    session.execute(update(OutboxEmail).where(_ours(claim_)).values(**values))  # type: ignore[arg-type]
-
-
-def finish(session: Session, claim_: OutboxClaim, status: str, last_error: str) -> None:
-    """Close the row for good (failed or cancelled), with the reason."""
-    session.execute(
-        update(OutboxEmail)
-        .where(_ours(claim_))  # type: ignore[arg-type]
-        .values(status=status, lease_until=None, last_error=last_error)
+    leases.release(
+        session,
+        DELIVERY_LEASE,
+        _ours(claim_),
+        uncount=uncount,
+        status=DeliveryStatus.PENDING,
+        last_error=last_error,
+        next_attempt_at=next_attempt_at,
     )
+
+
+def finish(session: Session, claim_: OutboxClaim, status: DeliveryStatus, last_error: str) -> None:
+    """Close the row for good (failed or cancelled), with the reason."""
+    leases.release(session, DELIVERY_LEASE, _ours(claim_), status=status, last_error=last_error)
 
 
 def mark_bounced(session: Session, athlete_id: int, reason: str) -> None:
@@ -147,5 +150,5 @@ def mark_bounced(session: Session, athlete_id: int, reason: str) -> None:
     session.execute(
         update(Athlete)
         .where(Athlete.id == athlete_id)
-        .values(email_status="bounced", email_status_reason=reason)
+        .values(email_status=EmailStatus.BOUNCED, email_status_reason=reason)
     )

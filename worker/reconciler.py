@@ -35,6 +35,7 @@ import redis
 from sqlalchemy import and_, or_, select
 
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, WebhookEvent
+from strideguard.status import ConnectionStatus, EvaluationStatus, WebhookEventStatus
 from worker.outbox_lease import claimable
 from worker.runtime import WorkerRuntime
 
@@ -123,7 +124,7 @@ class Reconciler:
             evaluations = session.execute(
                 select(Evaluation.athlete_id, Evaluation.week_start)
                 .where(
-                    Evaluation.status == "pending",
+                    Evaluation.status == EvaluationStatus.PENDING,
                     Evaluation.due_at <= now,
                     or_(Evaluation.started_at.is_(None), Evaluation.started_at < stale),
                 )
@@ -131,15 +132,12 @@ class Reconciler:
                 .limit(BATCH)
             ).all()
             emails = session.scalars(
-                select(OutboxEmail.id)
-                .where(claimable(now))  # type: ignore[arg-type]
-                .order_by(OutboxEmail.id)
-                .limit(BATCH)
+                select(OutboxEmail.id).where(claimable(now)).order_by(OutboxEmail.id).limit(BATCH)
             ).all()
             syncs = session.execute(
                 select(StravaConnection.athlete_id, StravaConnection.backfilled_at)
                 .where(
-                    StravaConnection.status == "active",
+                    StravaConnection.status == ConnectionStatus.ACTIVE,
                     StravaConnection.sync_requested_at < stale,
                     # A first sync is done only when backfilled: an evaluation's window
                     # refresh in the meantime does not make the backfill lost for good.
@@ -158,7 +156,12 @@ class Reconciler:
             ).all()
             events = session.scalars(
                 select(WebhookEvent.id)
-                .where(and_(WebhookEvent.status == "received", WebhookEvent.received_at < stale))
+                .where(
+                    and_(
+                        WebhookEvent.status == WebhookEventStatus.RECEIVED,
+                        WebhookEvent.received_at < stale,
+                    )
+                )
                 .order_by(WebhookEvent.id)
                 .limit(BATCH)
             ).all()

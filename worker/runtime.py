@@ -26,6 +26,8 @@ from strideguard.db import make_engine, make_sessionmaker
 from strideguard.models import utcnow
 from strideguard.settings import Settings
 from worker.drain_requests import DrainRequests, make_drain_requests
+from worker.ports import ActivitySource, Channel
+from worker.registry import CHANNELS, SOURCES, plugin_class
 
 if TYPE_CHECKING:
     from rules import ConfigHolder
@@ -91,6 +93,9 @@ class WorkerRuntime:
     jobs: Jobs = field(init=False)
     webhook_drains: DrainRequests = field(init=False)
     strava: StravaContext = field(init=False)
+    # The pipeline's two ports (worker/ports.py), from the registry (worker/registry.py).
+    source: ActivitySource = field(init=False)
+    channel: Channel = field(init=False)
     # The rules in force; reloads a valid edit of RULES_PATH without a restart. Loaded here,
     # at start-up, so a broken file stops the process (ConfigError) instead of failing the
     # first page or job that asks; later broken edits leave the last good version in force.
@@ -108,6 +113,8 @@ class WorkerRuntime:
             self.settings, namespace=f"{self.settings.queue_namespace}:strava-budget"
         )
         self.strava = make_context(self.settings, self.sessions, budget=budget, clock=self.clock)
+        self.source = plugin_class(SOURCES, "strava")(self.strava)
+        self.channel = plugin_class(CHANNELS, "email")(self.settings)
 
     @property
     def lease(self) -> dt.timedelta:

@@ -20,12 +20,13 @@ from sqlalchemy import select
 
 from strideguard.db import transaction
 from strideguard.models import Athlete, Evaluation, StravaConnection
+from strideguard.status import ConnectionStatus, EmailStatus, EvaluationStatus
+from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
-from worker.claims import aware
 from worker.reconciler import Reconciler, ReconcileReport
 from worker.runtime import WorkerRuntime
 from worker.single_instance import SchedulerLock
-from worker.weeks import due_at, due_weeks, zone_or_utc
+from worker.weeks import due_at, due_weeks
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,10 @@ class Scheduler:
                     StravaConnection.backfilled_at,
                 )
                 .join(StravaConnection, StravaConnection.athlete_id == Athlete.id)
-                .where(StravaConnection.status == "active", Athlete.email_status == "ok")
+                .where(
+                    StravaConnection.status == ConnectionStatus.ACTIVE,
+                    Athlete.email_status == EmailStatus.OK,
+                )
             ).all()
         for athlete_id, timezone, created_at, connected_at, backfilled_at in athletes:
             zone = zone_or_utc(timezone)
@@ -103,7 +107,7 @@ class Scheduler:
             {
                 "athlete_id": athlete_id,
                 "week_start": week,
-                "status": "pending",
+                "status": EvaluationStatus.PENDING,
                 "due_at": due_at(week, zone, self.grace),
                 "attempts": 0,
             }

@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.strava import sync
-from integrations.strava.budget import Priority
 from integrations.strava.errors import BudgetExceeded, StravaError
 from integrations.strava.webhooks import purge_handled_events
-from strideguard import admin_sessions, runner_sessions
+from strideguard import admin_sessions, leases, runner_sessions
 from strideguard.db import transaction
+from strideguard.leases import SYNC_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection, utcnow
-from worker.claims import GaveUp, aware, error_text, gave_up_text, rowcount
+from strideguard.status import ConnectionStatus, DeliveryStatus, EvaluationStatus
+from strideguard.times import aware
+from worker.ports import Priority
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -51,23 +53,14 @@ def _claim(runtime: WorkerRuntime, athlete_id: int, *, first_sync: bool) -> bool
     live_since = now - runtime.lease
     claimable = [
         StravaConnection.athlete_id == athlete_id,
-        StravaConnection.status == "active",
+        StravaConnection.status == ConnectionStatus.ACTIVE,
         StravaConnection.sync_attempts < runtime.settings.job_max_attempts,
-        or_(
-            StravaConnection.sync_started_at.is_(None),
-            StravaConnection.sync_started_at < live_since,
-        ),
     ]
     if first_sync:
         claimable.append(StravaConnection.backfilled_at.is_(None))
     gave_up: str | None = None
     with transaction(runtime.sessions) as session:
-        claimed = session.execute(
-            update(StravaConnection)
-            .where(*claimable)
-            .values(sync_attempts=StravaConnection.sync_attempts + 1, sync_started_at=now)
-        )
-        if rowcount(claimed) == 1:
+        if leases.claim(session, SYNC_LEASE, *claimable, now=now, duration=runtime.lease):
             return True
         connection = session.scalar(
             select(StravaConnection).where(StravaConnection.athlete_id == athlete_id)
@@ -88,7 +81,7 @@ def _why_skipped(
     connection: StravaConnection | None, *, first_sync: bool, live_since: dt.datetime
 ) -> str | None:
     """Why an unclaimable sync is simply dropped; None when its attempts are used up."""
-    if connection is None or connection.status != "active":
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
         return "no active Strava connection"
     if first_sync and connection.backfilled_at is not None:
         return "the first sync is already done"
@@ -98,13 +91,17 @@ def _why_skipped(
     return None
 
 
-def _release(runtime: WorkerRuntime, athlete_id: int, **values: object) -> None:
+def _release(
+    runtime: WorkerRuntime, athlete_id: int, values: Mapping[str, object], *, uncount: bool = False
+) -> None:
     """End the attempt: free the lease and record its outcome."""
     with transaction(runtime.sessions) as session:
-        session.execute(
-            update(StravaConnection)
-            .where(StravaConnection.athlete_id == athlete_id)
-            .values(sync_started_at=None, **values)
+        leases.release(
+            session,
+            SYNC_LEASE,
+            StravaConnection.athlete_id == athlete_id,
+            uncount=uncount,
+            **values,
         )
 
 
@@ -127,8 +124,8 @@ def run_sync(
         _release(
             runtime,
             athlete_id,
-            sync_attempts=StravaConnection.sync_attempts - 1,
-            sync_requested_at=due,
+            {"sync_requested_at": due},
+            uncount=True,
         )
         log.info(
             "Strava budget spent; sync deferred by %d ms",
@@ -142,14 +139,14 @@ def run_sync(
         _release(
             runtime,
             athlete_id,
-            last_error=error_text(exc),
-            **({} if exc.retryable else {"sync_requested_at": None}),
+            {"last_error": error_text(exc)}
+            | ({} if exc.retryable else {"sync_requested_at": None}),
         )
         raise
     except Exception as exc:
-        _release(runtime, athlete_id, last_error=error_text(exc))
+        _release(runtime, athlete_id, {"last_error": error_text(exc)})
         raise
-    _release(runtime, athlete_id, sync_attempts=0, sync_requested_at=None)
+    _release(runtime, athlete_id, {"sync_attempts": 0, "sync_requested_at": None})
     return result
 
 
@@ -184,7 +181,7 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
     """
     judging = session.scalar(
         select(Evaluation.id)
-        .where(Evaluation.status == "pending", Evaluation.started_at > now - lease)
+        .where(Evaluation.status == EvaluationStatus.PENDING, Evaluation.started_at > now - lease)
         .limit(1)
     )
     if judging is not None:
@@ -192,7 +189,7 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
     sending = session.scalar(
         select(OutboxEmail.id)
         .where(
-            OutboxEmail.status.in_(("pending", "sending")),
+            OutboxEmail.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
             OutboxEmail.created_at > now - PURGE_WAITS_FOR_DIGESTS,
         )
         .limit(1)

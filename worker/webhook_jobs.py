@@ -19,11 +19,12 @@ from integrations.strava.errors import BudgetExceeded
 from integrations.strava.jobs import Enqueue, StravaJob
 from integrations.strava.webhooks import apply_activity_events, handle_event
 from strideguard.db import transaction
+from strideguard.leases import WEBHOOK_EVENT_LEASE, GaveUp, exhausted, gave_up_text, release
 from strideguard.models import Activity, StravaConnection, WebhookEvent
-from worker.claims import GaveUp, gave_up_text
+from strideguard.status import WebhookEventStatus
+from strideguard.times import week_start_of
 from worker.evaluation import reopen_for_late_activity
 from worker.runtime import WorkerRuntime
-from worker.weeks import week_start_of
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,11 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
     with transaction(runtime.sessions) as session:
         # Locked (on PostgreSQL) so a drain holding the row finishes first and this sees it done.
         event = session.get(WebhookEvent, event_id, with_for_update=True)
-        if event is None or event.status != "received":
+        if event is None or event.status != WebhookEventStatus.RECEIVED:
             return
-        if event.attempts >= runtime.settings.job_max_attempts:
+        if exhausted(event.attempts, runtime.settings.job_max_attempts):
             gave_up = gave_up_text(event.attempts, event.last_error)
-            event.status = "failed"
+            event.status = WebhookEventStatus.FAILED
             event.last_error = gave_up
         else:
             # Counted before the work, so a run that kills its worker is counted too; handed
@@ -78,12 +79,8 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
         return
     finally:
         with transaction(runtime.sessions) as session:
-            session.execute(
-                update(WebhookEvent)
-                .where(WebhookEvent.id == event_id)
-                .values(attempts=WebhookEvent.attempts - 1)
-            )
-    if status == "processed" and activity_id is not None and aspect != "delete":
+            release(session, WEBHOOK_EVENT_LEASE, WebhookEvent.id == event_id, uncount=True)
+    if status == WebhookEventStatus.PROCESSED and activity_id is not None and aspect != "delete":
         with transaction(runtime.sessions) as session:
             reopened = reopen_weeks_of(session, [activity_id], runtime.clock())
         _evaluate_again(runtime, reopened)

@@ -13,22 +13,11 @@ that happens twice is the first of the two.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from strideguard.times import week_start_of
 
 WEEK = dt.timedelta(days=7)
-
-
-def week_start_of(day: dt.date) -> dt.date:
-    """The Monday of the ISO week containing `day`."""
-    return day - dt.timedelta(days=day.weekday())
-
-
-def zone_or_utc(name: str | None) -> ZoneInfo:
-    """The athlete's zone; an unknown or empty name falls back to UTC rather than stopping work."""
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def due_at(week_start: dt.date, zone: ZoneInfo, grace: dt.timedelta) -> dt.datetime:

@@ -15,7 +15,7 @@ import requests
 from stravalib import Client
 from stravalib import exc as strava_exc
 
-from integrations.strava.budget import Priority, retry_after_exhausted
+from integrations.strava.budget import retry_after_exhausted
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import (
     BudgetExceeded,
@@ -24,6 +24,7 @@ from integrations.strava.errors import (
     StravaUnavailable,
 )
 from integrations.strava.tokens import AccessToken, access_token
+from worker.ports import Priority
 
 T = TypeVar("T")
 

@@ -14,13 +14,13 @@ up to 95% of a window, weekly evaluations 85%, background refreshes 60%.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from integrations.strava.errors import BudgetExceeded
+from worker.ports import Priority
 
 if TYPE_CHECKING:
     import redis
@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 
 WINDOW_S = 15 * 60
 DAY_S = 24 * 60 * 60
-
-
-class Priority(enum.Enum):
-    BACKFILL = "backfill"
-    EVALUATION = "evaluation"
-    BACKGROUND = "background"
 
 
 DEFAULT_SHARES = {Priority.BACKFILL: 0.95, Priority.EVALUATION: 0.85, Priority.BACKGROUND: 0.60}

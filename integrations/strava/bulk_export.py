@@ -7,7 +7,7 @@ is there and fall back to the first one (kilometres) otherwise. `Activity Date` 
 the form "Oct 5, 2025, 6:12:34 AM"; the export has no time zone, so the caller supplies one.
 
 Rows come back shaped like Strava's SummaryActivity JSON (without `start_date_local`), so
-`rules.from_strava_summary` turns them into activities as it does for API pages. Kept in its
+`mapping.from_strava_summary` turns them into activities as it does for API pages. Kept in its
 own module so a file-import feature can reuse it.
 """
 

@@ -11,6 +11,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from integrations.strava.context import StravaContext
 from strideguard.email_address import EmailAddressError, check_email_address
 from strideguard.models import Athlete
+from strideguard.status import EmailStatus
 
 FORM_MAX_AGE_S = 24 * 60 * 60
 
@@ -57,5 +58,5 @@ def save_email(ctx: StravaContext, athlete_id: int, email: str) -> None:
             raise EmailFormError("We no longer hold a connection for you; please connect again.")
         if athlete.email != email:
             athlete.email = email
-            athlete.email_status = "ok"
+            athlete.email_status = EmailStatus.OK
             athlete.email_status_reason = None

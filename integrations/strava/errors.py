@@ -1,19 +1,22 @@
 """What can go wrong when we talk to Strava, sorted by what the caller should do next.
 
 The worker decides between "retry later", "defer to the next rate window" and "give up" from
-the exception type alone, so every failure that leaves this package is one of these.
+the exception type alone, so every failure that leaves this package is one of these; each
+derives from the pipeline's `SourceError` kinds (worker/ports.py), which say that.
 """
 
 from __future__ import annotations
 
+from worker.ports import SourceDeferred, SourceDisconnected, SourceError
 
-class StravaError(Exception):
+
+class StravaError(SourceError):
     """Base class; `retryable` tells a job runner whether trying again can help."""
 
     retryable = True
 
 
-class BudgetExceeded(StravaError):
+class BudgetExceeded(StravaError, SourceDeferred):
     """The shared rate budget is spent for this priority; defer by `retry_after_ms`.
 
     Not a failure: the job should re-enqueue itself with this delay (dramatiq `delay=`), not
@@ -29,13 +32,13 @@ class StravaUnavailable(StravaError):
     """Strava answered 5xx, timed out or could not be reached; retry with backoff."""
 
 
-class NotConnected(StravaError):
+class NotConnected(StravaError, SourceDisconnected):
     """No Strava connection exists for the athlete (never connected, or disconnected)."""
 
     retryable = False
 
 
-class ConnectionRevoked(StravaError):
+class ConnectionRevoked(StravaError, SourceDisconnected):
     """The athlete revoked access (refresh refused, or deauthorized); never retry."""
 
     retryable = False

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rules import ActivityRecord
+
 # "(GMT-05:00) America/New_York" -> "America/New_York"
 _TIMEZONE = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)\s*$")
 
@@ -59,7 +61,7 @@ def parse_local(value: str) -> dt.datetime:
 def _required(summary: Mapping[str, Any], field: str) -> Any:
     value = summary.get(field)
     if value is None:
-        raise MappingError(f"Strava activity {summary.get('id', '?')}: field {field!r} missing")
+        raise MappingError(f"activity {summary.get('id', '?')}: field {field!r} is missing")
     return value
 
 
@@ -82,4 +84,37 @@ def activity_fields(summary: Mapping[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         if isinstance(exc, MappingError):
             raise
-        raise MappingError(f"Strava activity {summary.get('id', '?')}: {exc}") from None
+        raise MappingError(f"activity {summary.get('id', '?')}: {exc}") from None
+
+
+def from_strava_summary(
+    summary: Mapping[str, Any], fallback_zone: ZoneInfo | None = None
+) -> ActivityRecord:
+    """The engine's input from one SummaryActivity, read exactly as the sync reads it.
+
+    For files (the rules CLI, a backtest of an export): a missing `start_date_local` is
+    derived from the UTC start in the activity's own zone, or else in `fallback_zone`; with
+    neither, the activity cannot be placed in a local week.
+    """
+    try:
+        if summary.get("start_date_local") is None:
+            summary = {**summary, "start_date_local": _derived_local(summary, fallback_zone)}
+        athlete = summary.get("athlete")
+        owner = int((athlete.get("id") if isinstance(athlete, Mapping) else 0) or 0)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, MappingError):
+            raise
+        raise MappingError(f"activity {summary.get('id', '?')}: {exc}") from None
+    return ActivityRecord(athlete_id=owner, **activity_fields(summary))
+
+
+def _derived_local(summary: Mapping[str, Any], fallback_zone: ZoneInfo | None) -> str:
+    start = parse_utc(str(_required(summary, "start_date")))
+    zone_name = iana_timezone(summary.get("timezone"))
+    zone = ZoneInfo(zone_name) if zone_name else fallback_zone
+    if zone is None:
+        raise MappingError(
+            f"activity {summary.get('id', '?')}: no 'start_date_local' and no time zone "
+            "to derive it (give --athlete-tz)"
+        )
+    return start.astimezone(zone).replace(tzinfo=None).isoformat()

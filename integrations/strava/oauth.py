@@ -19,12 +19,12 @@ from sqlalchemy import delete, select, update
 from stravalib import exc as strava_exc
 
 from integrations.strava.athlete_api import AthleteApi
-from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import StravaError, StravaUnavailable
 from integrations.strava.mapping import units_from_preference
 from integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, OAuthState
+from worker.ports import Priority
 
 STATE_MAX_AGE = dt.timedelta(minutes=10)
 BROWSER_COOKIE = "sg_strava_connect"

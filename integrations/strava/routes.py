@@ -1,9 +1,8 @@
 """HTTP routes for the Strava box: connect, callback, email, disconnect (webhook_routes.py: the
 webhook).
 
-One APIRouter, mounted by strideguard/web/app.py. The Strava context and the job seam are
-created on first use from `app.state.settings` / `app.state.sessions`; the worker box may set
-`app.state.strava_enqueue` to its dramatiq sender before serving.
+One APIRouter, mounted by strideguard/web/app.py. Routes reach the Strava context and the
+job seam through `StravaDep` (web_services.py).
 """
 
 from __future__ import annotations
@@ -29,10 +28,10 @@ from integrations.strava.connect_receipt import (
     make_receipt,
     read_receipt,
 )
-from integrations.strava.context import StravaContext, make_context
+from integrations.strava.context import StravaContext
 from integrations.strava.disconnect import disconnect
 from integrations.strava.errors import StravaError
-from integrations.strava.jobs import BackgroundRunner, Enqueue, StravaJob
+from integrations.strava.jobs import StravaJob
 from integrations.strava.oauth import (
     BROWSER_COOKIE,
     CALLBACK_PATH,
@@ -43,6 +42,7 @@ from integrations.strava.oauth import (
     judge_scopes,
     spend_state,
 )
+from integrations.strava.web_services import StravaDep, StravaServices
 from strideguard.models import Athlete
 
 log = logging.getLogger(__name__)
@@ -52,24 +52,6 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 START_PATH = "/connect/strava"
 EMAIL_PATH = "/connect/email"
-
-
-def strava_context(request: Request) -> StravaContext:
-    state = request.app.state
-    ctx: StravaContext | None = getattr(state, "strava", None)
-    if ctx is None:
-        ctx = make_context(state.settings, state.sessions)
-        state.strava = ctx
-    return ctx
-
-
-def strava_enqueue(request: Request) -> Enqueue:
-    state = request.app.state
-    enqueue: Enqueue | None = getattr(state, "strava_enqueue", None)
-    if enqueue is None:
-        enqueue = BackgroundRunner(strava_context(request))
-        state.strava_enqueue = enqueue
-    return enqueue
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -100,9 +82,11 @@ def connect_page(request: Request) -> HTMLResponse:
 
 
 @router.get(START_PATH)
-def connect_start(request: Request, retry: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+def connect_start(
+    request: Request, strava: StravaDep, retry: Annotated[int, Query(ge=0, le=1)] = 0
+) -> Response:
     """Mint a single-use state bound to this browser and send the runner to Strava."""
-    ctx = strava_context(request)
+    ctx = strava.context
     try:
         start = begin_connect(ctx, force_prompt=bool(retry))
     except StravaError as error:
@@ -135,13 +119,14 @@ _STATE_PROBLEMS = {
 @router.get(CALLBACK_PATH, response_class=HTMLResponse)
 def strava_callback(
     request: Request,
+    strava: StravaDep,
     state: str | None = None,
     code: str | None = None,
     scope: str | None = None,
     error: str | None = None,
 ) -> Response:
     """Strava sends the runner back here with a code (or an error) and our state."""
-    ctx = strava_context(request)
+    ctx = strava.context
     try:
         spend_state(ctx, state, request.cookies.get(BROWSER_COOKIE))
     except StateError as problem:
@@ -169,7 +154,7 @@ def strava_callback(
             request, 400, "Strava didn't complete the connection", "Please try again."
         )
     else:
-        response = _finish_connect(request, ctx, code, scope, state or "")
+        response = _finish_connect(request, strava, code, scope, state or "")
     response.delete_cookie(BROWSER_COOKIE, path=CALLBACK_PATH)
     return response
 
@@ -184,8 +169,9 @@ def _connected_again(request: Request, ctx: StravaContext, athlete_id: int) -> R
 
 
 def _finish_connect(
-    request: Request, ctx: StravaContext, code: str, scope: str | None, state: str
+    request: Request, strava: StravaServices, code: str, scope: str | None, state: str
 ) -> Response:
+    ctx = strava.context
     verdict = judge_scopes(scope)
     if verdict == "no_private":
         return _problem(
@@ -218,7 +204,7 @@ def _finish_connect(
             "Strava didn't answer as expected",
             "We couldn't finish connecting, and nothing was stored. Please try again.",
         )
-    strava_enqueue(request)(StravaJob("backfill", connected.athlete_id))
+    strava.enqueue(StravaJob("backfill", connected.athlete_id))
     log.info("Strava connected; backfill enqueued", extra={"athlete_id": connected.athlete_id})
     page = _connected_page(request, ctx, connected.athlete_id, connected.firstname, connected.email)
     page.set_cookie(
@@ -260,10 +246,11 @@ def _connected_page(
 @router.post(EMAIL_PATH, response_class=HTMLResponse)
 def connect_email(
     request: Request,
+    strava: StravaDep,
     token: Annotated[str, Form(max_length=500)],
     email: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    ctx = strava_context(request)
+    ctx = strava.context
     try:
         athlete_id = athlete_from_form(ctx, token)
     except EmailFormError as problem:
@@ -284,11 +271,13 @@ def connect_email(
 
 
 @router.post("/strava/disconnect", response_class=HTMLResponse)
-def strava_disconnect(request: Request, token: Annotated[str, Form(max_length=500)]) -> Response:
+def strava_disconnect(
+    request: Request, strava: StravaDep, token: Annotated[str, Form(max_length=500)]
+) -> Response:
     """Deauthorize and delete; the form comes from the runner's preferences page."""
     from strideguard.links import LinkTokenError, read_link_token
 
-    ctx = strava_context(request)
+    ctx = strava.context
     try:
         payload = read_link_token(token, "preferences", ctx.settings)
     except LinkTokenError as problem:

@@ -25,12 +25,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.athlete_api import PER_PAGE, AthleteApi, StravaNotFound
-from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import BudgetExceeded, NotConnected, StravaUnavailable
 from integrations.strava.mapping import activity_fields
 from strideguard.models import Activity, Athlete, Gear, StravaConnection, utcnow
+from strideguard.times import aware
 from strideguard.upsert import insert_or_update
+from worker.ports import Priority
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +289,7 @@ def _unknown_gear(
         return []
     with sessions() as session:
         counted_until = {
-            gear.strava_gear_id: _aware(gear.synced_at)
+            gear.strava_gear_id: aware(gear.synced_at)
             for gear in session.scalars(
                 select(Gear).where(Gear.athlete_id == athlete_id, Gear.strava_gear_id.in_(used))
             )
@@ -305,7 +306,7 @@ def _roll_gear(session: Session, athlete_id: int, after: dt.datetime, now: dt.da
     Strava whenever the athlete's refreshes lapse for longer than the window.
     """
     for gear in session.scalars(select(Gear).where(Gear.athlete_id == athlete_id)):
-        since = _aware(gear.synced_at)
+        since = aware(gear.synced_at)
         if since < after or since >= now:
             continue
         added = session.scalar(
@@ -339,10 +340,6 @@ def store_gear(
             "synced_at": now,
         },
     )
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _connection(session: Session, athlete_id: int) -> StravaConnection:

@@ -22,6 +22,8 @@ from stravalib import exc as strava_exc
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaUnavailable
 from strideguard.models import StravaConnection
+from strideguard.status import ConnectionStatus
+from strideguard.times import aware
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ def store_grant(
     connection.refresh_token_enc = cipher.seal(str(access_info["refresh_token"]))
     connection.expires_at = dt.datetime.fromtimestamp(int(access_info["expires_at"]), dt.UTC)
     connection.scopes = scopes
-    connection.status = "active"
+    connection.status = ConnectionStatus.ACTIVE
     connection.revoked_at = None
     connection.last_error = None
     connection.token_version = (connection.token_version or 0) + 1
@@ -68,21 +70,16 @@ def store_grant(
     return connection
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def _usable(connection: StravaConnection, now: dt.datetime, stale_version: int | None) -> bool:
     if stale_version is not None:
         return connection.token_version > stale_version
-    return _aware(connection.expires_at) - now > REFRESH_MARGIN
+    return aware(connection.expires_at) - now > REFRESH_MARGIN
 
 
 def _check_active(connection: StravaConnection | None, athlete_id: int) -> StravaConnection:
     if connection is None:
         raise NotConnected(f"athlete {athlete_id} has no Strava connection")
-    if connection.status != "active":
+    if connection.status != ConnectionStatus.ACTIVE:
         raise ConnectionRevoked(athlete_id, connection.last_error or connection.status)
     return connection
 
@@ -144,7 +141,7 @@ def _refresh(ctx: StravaContext, athlete_id: int, stale_version: int | None) -> 
         except strava_exc.Fault as error:
             status = error.response.status_code if error.response is not None else 0
             if status in (400, 401):
-                connection.status = "revoked"
+                connection.status = ConnectionStatus.REVOKED
                 connection.revoked_at = ctx.clock()
                 connection.last_error = f"token refresh refused by Strava (HTTP {status})"
                 session.commit()

@@ -13,23 +13,20 @@ import enum
 import hmac
 import logging
 import time
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from integrations.strava.context import StravaContext
-from integrations.strava.intake_throttle import WINDOW_S, IntakeThrottle, make_throttle
+from integrations.strava.intake_throttle import WINDOW_S, IntakeThrottle
 from integrations.strava.jobs import Enqueue, StravaJob
-from integrations.strava.routes import strava_context, strava_enqueue
 from integrations.strava.subscription import (
     WEBHOOK_PATH,
-    KnownSubscription,
     is_legacy_callback,
-    webhook_secret,
 )
+from integrations.strava.web_services import StravaDep, StravaServices
 from integrations.strava.webhooks import (
     MAX_BODY_BYTES,
     EventError,
@@ -43,21 +40,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["strava"])
 
-T = TypeVar("T")
-
-
-def _on_state(state: Any, name: str, make: Callable[[], T]) -> T:
-    """The process-wide object `name` kept on the app state, made on first use."""
-    found: T | None = getattr(state, name, None)
-    if found is None:
-        found = make()
-        setattr(state, name, found)
-    return found
-
-
-def _known_subscription(state: Any) -> KnownSubscription:
-    return _on_state(state, "known_subscription", KnownSubscription)
-
 
 class Intake(enum.Enum):
     """Which callback a POST came to: ours with its secret, ours with a wrong one, or the old."""
@@ -65,16 +47,6 @@ class Intake(enum.Enum):
     SECRET = enum.auto()
     WRONG_SECRET = enum.auto()
     LEGACY = enum.auto()
-
-
-def _webhook_secret(request: Request) -> str:
-    settings = strava_context(request).settings
-    return _on_state(request.app.state, "webhook_secret", lambda: webhook_secret(settings))
-
-
-def _intake_throttle(request: Request) -> IntakeThrottle:
-    settings = strava_context(request).settings
-    return _on_state(request.app.state, "intake_throttle", lambda: make_throttle(settings))
 
 
 def _client(request: Request) -> str:
@@ -85,18 +57,19 @@ def _client(request: Request) -> str:
 def webhook_validate(
     request: Request,
     secret: str,
+    strava: StravaDep,
     mode: Annotated[str | None, Query(alias="hub.mode")] = None,
     verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
     challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=200)] = None,
 ) -> JSONResponse:
     """Strava's subscription handshake: echo the challenge if the secret and token match."""
-    throttle, client = _intake_throttle(request), _client(request)
+    throttle, client = strava.intake_throttle, _client(request)
     if throttle.blocked(client):
         return _too_many()
-    if not hmac.compare_digest(secret.encode(), _webhook_secret(request).encode()):
+    if not hmac.compare_digest(secret.encode(), strava.webhook_secret.encode()):
         throttle.refused(client)
         return JSONResponse({"error": "wrong webhook secret"}, 403)
-    expected = strava_context(request).settings.strava_webhook_verify_token
+    expected = strava.context.settings.strava_webhook_verify_token
     if not expected:
         return JSONResponse({"error": "STRAVA_WEBHOOK_VERIFY_TOKEN is not set"}, 403)
     if mode != "subscribe" or not challenge:
@@ -128,22 +101,22 @@ async def _bounded_body(request: Request) -> bytes | None:
 
 
 @router.post(WEBHOOK_PATH + "/{secret}")
-async def webhook_event(request: Request, secret: str) -> JSONResponse:
+async def webhook_event(request: Request, secret: str, strava: StravaDep) -> JSONResponse:
     """Validate, record once, enqueue; the work happens in a job."""
-    secret_ok = hmac.compare_digest(secret.encode(), _webhook_secret(request).encode())
-    return await _intake(request, Intake.SECRET if secret_ok else Intake.WRONG_SECRET)
+    secret_ok = hmac.compare_digest(secret.encode(), strava.webhook_secret.encode())
+    return await _intake(request, strava, Intake.SECRET if secret_ok else Intake.WRONG_SECRET)
 
 
 @router.post(WEBHOOK_PATH)
-async def legacy_webhook_event(request: Request) -> JSONResponse:
+async def legacy_webhook_event(request: Request, strava: StravaDep) -> JSONResponse:
     """The callback without its secret, for a subscription made before the secret existed.
 
     Accepted only while the stored subscription still points here; remove in the next release.
     """
-    return await _intake(request, Intake.LEGACY)
+    return await _intake(request, strava, Intake.LEGACY)
 
 
-async def _intake(request: Request, path: Intake) -> JSONResponse:
+async def _intake(request: Request, strava: StravaServices, path: Intake) -> JSONResponse:
     body = await _bounded_body(request)
     if body is None:
         return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
@@ -155,10 +128,10 @@ async def _intake(request: Request, path: Intake) -> JSONResponse:
     # the event loop, which would make every concurrent webhook wait behind this one.
     return await run_in_threadpool(
         _accept_event,
-        request.app.state,
-        strava_context(request),
-        strava_enqueue(request),
-        _intake_throttle(request),
+        strava,
+        strava.context,
+        strava.enqueue,
+        strava.intake_throttle,
         _client(request),
         path,
         event,
@@ -166,7 +139,7 @@ async def _intake(request: Request, path: Intake) -> JSONResponse:
 
 
 def _accept_event(
-    state: Any,
+    strava: StravaServices,
     ctx: StravaContext,
     enqueue: Enqueue,
     throttle: IntakeThrottle,
@@ -178,7 +151,7 @@ def _accept_event(
     # throttle lookup (a Redis round trip) unless they are refused after all.
     if path is not Intake.SECRET and throttle.blocked(client):
         return _too_many()
-    refusal = _refusal(state, ctx, path, event)
+    refusal = _refusal(strava, ctx, path, event)
     if refusal is not None:
         if path is Intake.SECRET and throttle.blocked(client):
             return _too_many()
@@ -193,30 +166,32 @@ def _accept_event(
     return JSONResponse({"status": "received"})
 
 
-def _refusal(state: Any, ctx: StravaContext, path: Intake, event: PushEvent) -> str | None:
+def _refusal(
+    strava: StravaServices, ctx: StravaContext, path: Intake, event: PushEvent
+) -> str | None:
     """Why the event cannot be ours, or None."""
     if path is Intake.WRONG_SECRET:
         return "wrong webhook secret"
-    callback = _known_subscription(state).callback_of(ctx.sessions, event.subscription_id)
+    callback = strava.known_subscription.callback_of(ctx.sessions, event.subscription_id)
     if callback is None:
         return "unknown subscription_id"
     if path is Intake.LEGACY:
         if not is_legacy_callback(callback):
             return "this callback has moved; run `strideguard strava subscribe` to see where"
-        _warn_legacy(state)
+        _warn_legacy(strava)
     return None
 
 
 LEGACY_WARNING_EVERY_S = 600.0
 
 
-def _warn_legacy(state: Any) -> None:
+def _warn_legacy(strava: StravaServices) -> None:
     """Once per ten minutes per process: often enough to be seen, not a line per event."""
     now = time.monotonic()
-    last: float | None = getattr(state, "legacy_warned_at", None)
+    last = strava.optional("legacy_warned_at", float)
     if last is not None and now - last < LEGACY_WARNING_EVERY_S:
         return
-    state.legacy_warned_at = now
+    strava.state.legacy_warned_at = now
     log.warning(
         "Strava events arrive at the old webhook callback %s, which anyone who guesses the "
         "subscription id can use; run `strideguard strava subscribe` to move the subscription "

@@ -31,13 +31,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from stravalib import Client
 
 from integrations.strava.athlete_api import AthleteApi, StravaNotFound
-from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.disconnect import delete_athlete_data
 from integrations.strava.errors import BudgetExceeded, ConnectionRevoked, NotConnected, StravaError
 from integrations.strava.sync import delete_activity, sync_one_activity
 from strideguard.models import Activity, Athlete, WebhookEvent, utcnow
+from strideguard.status import WebhookEventStatus
 from strideguard.upsert import insert_ignoring_duplicates
+from worker.ports import Priority
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def record_event(ctx: StravaContext, event: PushEvent, client_address: str) -> i
                 "owner_id": event.owner_id,
                 "event_time": event.event_time,
                 "updates": event.updates,
-                "status": "received",
+                "status": WebhookEventStatus.RECEIVED,
                 "attempts": 0,
                 "received_at": ctx.clock(),
                 "client_address": client_address[:64],
@@ -178,7 +179,7 @@ def apply_activity_events(
     """
     rows = session.execute(
         select(WebhookEvent.id, WebhookEvent.object_id, WebhookEvent.owner_id)
-        .where(WebhookEvent.status == "received", _batchable(sync_mode))
+        .where(WebhookEvent.status == WebhookEventStatus.RECEIVED, _batchable(sync_mode))
         .order_by(WebhookEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -194,15 +195,15 @@ def apply_activity_events(
     )
     ours = [row for row in rows if row.owner_id in known]
     for status, ids in (
-        ("processed", [row.id for row in ours]),
-        ("ignored", [row.id for row in rows if row.owner_id not in known]),
+        (WebhookEventStatus.PROCESSED, [row.id for row in ours]),
+        (WebhookEventStatus.IGNORED, [row.id for row in rows if row.owner_id not in known]),
     ):
         if ids:
             # The status test matters on SQLite, where nothing locks the rows read above: a
             # second drain that read them too then changes nothing.
             session.execute(
                 update(WebhookEvent)
-                .where(WebhookEvent.id.in_(ids), WebhookEvent.status == "received")
+                .where(WebhookEvent.id.in_(ids), WebhookEvent.status == WebhookEventStatus.RECEIVED)
                 .values(
                     status=status,
                     attempts=WebhookEvent.attempts + 1,
@@ -222,7 +223,11 @@ def handle_event(ctx: StravaContext, event_id: int) -> str:
     """
     with ctx.sessions() as session:
         event = session.get(WebhookEvent, event_id)
-        if event is None or event.status in ("processed", "ignored", "forged"):
+        if event is None or event.status in (
+            WebhookEventStatus.PROCESSED,
+            WebhookEventStatus.IGNORED,
+            WebhookEventStatus.FORGED,
+        ):
             return event.status if event else "gone"
         athlete_id = session.scalar(
             select(Athlete.id).where(Athlete.strava_athlete_id == event.owner_id)
@@ -231,12 +236,12 @@ def handle_event(ctx: StravaContext, event_id: int) -> str:
         updates = dict(event.updates or {})
         client = event.client_address or "unknown"
     if athlete_id is None:
-        return _finish(ctx, event_id, "ignored")
+        return _finish(ctx, event_id, WebhookEventStatus.IGNORED)
     try:
         if kind == "athlete":
             if updates.get("authorized") == "false":
                 return _deauthorized(ctx, event_id, athlete_id, client)
-            return _finish(ctx, event_id, "ignored")
+            return _finish(ctx, event_id, WebhookEventStatus.IGNORED)
         if aspect == "delete":
             return _deleted(ctx, event_id, athlete_id, object_id, client)
         if ctx.settings.strava_webhook_sync == "immediate":
@@ -245,10 +250,10 @@ def handle_event(ctx: StravaContext, event_id: int) -> str:
         raise  # a deferral, not a failed attempt
     except StravaError as error:
         if not error.retryable:
-            return _finish(ctx, event_id, "failed", str(error))
+            return _finish(ctx, event_id, WebhookEventStatus.FAILED, str(error))
         _count_attempt(ctx, event_id, str(error))
         raise
-    return _finish(ctx, event_id, "processed")
+    return _finish(ctx, event_id, WebhookEventStatus.PROCESSED)
 
 
 def _deauthorized(ctx: StravaContext, event_id: int, athlete_id: int, client: str) -> str:
@@ -256,7 +261,7 @@ def _deauthorized(ctx: StravaContext, event_id: int, athlete_id: int, client: st
     if _strava_still_has(ctx, athlete_id, lambda c: c.protocol.get("/athlete")):
         return _forged(ctx, event_id, "the athlete's Strava grant is still live", client)
     delete_athlete_data(ctx.sessions, athlete_id)  # deletes this event row too
-    return "processed"
+    return WebhookEventStatus.PROCESSED
 
 
 def _deleted(
@@ -274,7 +279,7 @@ def _deleted(
         if _strava_still_has(ctx, athlete_id, probe, gone=(StravaNotFound,)):
             return _forged(ctx, event_id, f"activity {activity_id} still exists on Strava", client)
         delete_activity(ctx.sessions, activity_id)
-    return _finish(ctx, event_id, "processed")
+    return _finish(ctx, event_id, WebhookEventStatus.PROCESSED)
 
 
 def _activity_probe(activity_id: int) -> Callable[[Client], Any]:
@@ -305,10 +310,14 @@ def _forged(ctx: StravaContext, event_id: int, contradiction: str, client: str) 
     log.warning(
         "webhook event %d ignored as forged: %s (sent from %s)", event_id, contradiction, client
     )
-    return _finish(ctx, event_id, "forged", f"forged: {contradiction}; sent from {client}")
+    return _finish(
+        ctx, event_id, WebhookEventStatus.FORGED, f"forged: {contradiction}; sent from {client}"
+    )
 
 
-def _finish(ctx: StravaContext, event_id: int, status: str, error: str | None = None) -> str:
+def _finish(
+    ctx: StravaContext, event_id: int, status: WebhookEventStatus, error: str | None = None
+) -> str:
     with ctx.sessions.begin() as session:
         event = session.get(WebhookEvent, event_id)
         if event is not None:
@@ -339,7 +348,8 @@ def purge_handled_events(
     with sessions.begin() as session:
         result = session.execute(
             delete(WebhookEvent).where(
-                WebhookEvent.status != "received", WebhookEvent.received_at < cutoff
+                WebhookEvent.status != WebhookEventStatus.RECEIVED,
+                WebhookEvent.received_at < cutoff,
             )
         )
         return int(getattr(result, "rowcount", 0))

@@ -34,6 +34,7 @@ def unsubscribe(email: str = typer.Argument(..., help="The address that asked to
     from strideguard.email_address import EmailAddressError, check_email_address
     from strideguard.models import Athlete
     from strideguard.settings import get_settings
+    from strideguard.status import EmailStatus
 
     try:
         # The forms' rule, so a mistyped request gets its reason, not "no athlete has it".
@@ -48,7 +49,7 @@ def unsubscribe(email: str = typer.Argument(..., help="The address that asked to
         result = session.execute(
             update(Athlete)
             .where(func.lower(Athlete.email) == address.lower())
-            .values(email_status="unsubscribed", email_status_reason="asked by email")
+            .values(email_status=EmailStatus.UNSUBSCRIBED, email_status_reason="asked by email")
         )
         count = result.rowcount if isinstance(result, CursorResult) else 0
     engine.dispose()

@@ -22,7 +22,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from integrations.strava.bulk_export import ExportError, read_activities
-from rules import ActivityInputError, ActivityRecord, RulesConfig, from_strava_summary
+from integrations.strava.mapping import MappingError, from_strava_summary
+from rules import ActivityRecord, RulesConfig
 from rules.backtest import BacktestResult, backtest, compare
 from rules.columns import ActivityColumns
 from strideguard.cli.formats import OutputFormat
@@ -30,7 +31,8 @@ from strideguard.cli.progress import progress_bars
 from strideguard.cli.rules_io import _fail, _load, _settings, _stdout_console, _zone
 from strideguard.db import check_migrated, make_engine, make_sessionmaker
 from strideguard.models import Activity, Athlete
-from worker.weeks import WEEK, week_start_of
+from strideguard.times import week_start_of
+from worker.weeks import WEEK
 
 # Weeks generated before the window, so a population's first counted weeks have baselines.
 POPULATION_LEAD_WEEKS = 8
@@ -136,7 +138,7 @@ def export_history(path: Path, athlete_tz: str | None) -> History:
     try:
         items = read_activities(path)
         records = [from_strava_summary(item, zone) for item in items]
-    except (ExportError, ActivityInputError) as exc:
+    except (ExportError, MappingError) as exc:
         raise _fail(str(exc)) from None
     newest = max((r.start_date_local.date() for r in records), default=None)
     history = History("export", complete_through=newest)

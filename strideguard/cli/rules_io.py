@@ -22,14 +22,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from integrations.strava.mapping import MappingError, from_strava_summary
 from rules import (
-    ActivityInputError,
     ActivityRecord,
     ConfigError,
     Finding,
     RulesConfig,
     evaluate_all,
-    from_strava_summary,
     load_config,
     week_start_of,
 )
@@ -176,7 +175,7 @@ def _read_activities(path: Path, fallback_zone: ZoneInfo | None) -> list[Activit
             raise _fail(f"{path}: item {index}: expected an activity object")
         try:
             records.append(from_strava_summary(item, fallback_zone))
-        except ActivityInputError as exc:
+        except MappingError as exc:
             raise _fail(f"{path}: item {index}: {exc}") from None
     return records
 

@@ -17,8 +17,9 @@ from fastapi.templating import Jinja2Templates
 from integrations.strava.subscription import needs_resubscribe
 from strideguard.db import transaction
 from strideguard.passwords import verify_password
-from strideguard.settings import Settings
+from strideguard.services import Services, ServicesDep
 from strideguard.web import admin_auth, admin_operations, admin_queries
+from worker.runtime import WorkerRuntime
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 ATHLETES_PER_PAGE = 50
@@ -35,13 +36,10 @@ class Paging:
         return max(1, -(-self.total // ATHLETES_PER_PAGE))
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
-    settings = _settings(request)
+def _login_page(
+    request: Request, services: Services, error: str | None = None, status: int = 200
+) -> Response:
+    settings = services.settings
     csrf = secrets.token_urlsafe(24)
     response = templates.TemplateResponse(
         request,
@@ -64,23 +62,24 @@ def _duration(seconds: int) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request) -> Response:
-    return _login_page(request)
+def login_form(request: Request, services: ServicesDep) -> Response:
+    return _login_page(request, services)
 
 
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
+    services: ServicesDep,
     password: Annotated[str, Form(max_length=1024)],
     csrf: Annotated[str, Form(max_length=128)],
 ) -> Response:
-    settings = _settings(request)
+    settings = services.settings
     if not settings.admin_password_hash:
-        return _login_page(request, status=403)
+        return _login_page(request, services, status=403)
     if not admin_auth.csrf_matches(request.cookies.get(admin_auth.LOGIN_CSRF_COOKIE, ""), csrf):
-        return _login_page(request, "The form expired. Please try again.", 400)
+        return _login_page(request, services, "The form expired. Please try again.", 400)
     remote = admin_auth.client_key(request)
-    sessions = request.app.state.sessions
+    sessions = services.sessions
     # Counted as a failure before the check, so guesses sent at once see one another.
     with transaction(sessions) as session:
         attempt = admin_auth.record_failure(session, remote)
@@ -92,40 +91,43 @@ def login(
             admin_auth.forget_attempt(session, attempt)
     if wait_s:
         page = _login_page(
-            request, f"Too many failed logins. Try again in {_duration(wait_s)}.", 429
+            request, services, f"Too many failed logins. Try again in {_duration(wait_s)}.", 429
         )
         page.headers["Retry-After"] = str(wait_s)
         return page
     if not right:
-        return _login_page(request, "Wrong password.", 401)
+        return _login_page(request, services, "Wrong password.", 401)
     response = RedirectResponse("/admin", status_code=303)
-    admin_auth.start_session(request, response, settings)
+    admin_auth.start_session(request, response, services)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form(max_length=128)]) -> Response:
-    signed_in = admin_auth.current_session(request, _settings(request))
+def logout(
+    request: Request, services: ServicesDep, csrf: Annotated[str, Form(max_length=128)]
+) -> Response:
+    signed_in = admin_auth.current_session(request, services)
     if signed_in is not None and not admin_auth.csrf_matches(signed_in.csrf, csrf):
         return Response("Invalid or missing CSRF token.", status_code=403)
     response = RedirectResponse("/admin/login", status_code=303)
-    admin_auth.end_session(request, response, signed_in)
+    admin_auth.end_session(request, response, services, signed_in)
     return response
 
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(
     request: Request,
+    services: ServicesDep,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    signed_in = admin_auth.current_session(request, _settings(request))
+    signed_in = admin_auth.current_session(request, services)
     if signed_in is None:
         return RedirectResponse("/admin/login", status_code=303)
     now = dt.datetime.now(dt.UTC)
     today = now.date()
-    runtime = getattr(request.app.state, "worker_runtime", None)
-    with request.app.state.sessions() as db:
+    runtime = services.optional("worker_runtime", WorkerRuntime)
+    with services.sessions() as db:
         total = admin_queries.count_athletes(db, q)
         context = {
             "csrf": signed_in.csrf,

@@ -30,9 +30,12 @@ from strideguard.athlete_overrides import (
 from strideguard.db import transaction
 from strideguard.digest_preview import PreviewError, preview_digest
 from strideguard.models import Athlete, Evaluation, OutboxEmail
-from strideguard.settings import Settings
+from strideguard.services import Services, ServicesDep
+from strideguard.status import EvaluationStatus
+from strideguard.times import week_start_of
 from strideguard.web import admin_auth
 from strideguard.web.admin import templates
+from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -43,25 +46,20 @@ RETRYABLE: dict[str, type[OutboxEmail] | type[Evaluation]] = {
 }
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _rules(request: Request) -> tuple[RulesConfig | None, str | None]:
+def _rules(services: Services) -> tuple[RulesConfig | None, str | None]:
     """The rules in force, or why they cannot be read (the page then says so, never a 500)."""
-    runtime = getattr(request.app.state, "worker_runtime", None)
+    runtime = services.optional("worker_runtime", WorkerRuntime)
     if runtime is not None:
         return runtime.rules.current(), None
     try:
-        return load_config(_settings(request).rules_path or SHIPPED_RULES), None
+        return load_config(services.settings.rules_path or SHIPPED_RULES), None
     except ConfigError as exc:
         return None, "; ".join(exc.errors)
 
 
-def _form_sender(request: Request, csrf: str) -> admin_auth.SignedIn | Response:
+def _form_sender(request: Request, services: Services, csrf: str) -> admin_auth.SignedIn | Response:
     """The admin who sent a form, or the answer to give: sign in first, or 403 on a bad token."""
-    signed_in = admin_auth.current_session(request, _settings(request))
+    signed_in = admin_auth.current_session(request, services)
     if signed_in is None:
         return RedirectResponse("/admin/login", status_code=303)
     if not admin_auth.csrf_matches(signed_in.csrf, csrf):
@@ -95,6 +93,7 @@ def overrides_text(overrides: dict[str, Any]) -> str:
 
 def _page(
     request: Request,
+    services: Services,
     signed_in: admin_auth.SignedIn,
     athlete_id: int,
     *,
@@ -102,10 +101,10 @@ def _page(
     form_errors: list[str] | None = None,
     status: int = 200,
 ) -> Response:
-    settings = _settings(request)
-    config, rules_error = _rules(request)
+    settings = services.settings
+    config, rules_error = _rules(services)
     running = config.activity_types.running if config else frozenset({"Run", "TrailRun"})
-    with request.app.state.sessions() as db:
+    with services.sessions() as db:
         detail = athlete_detail.load(
             db,
             athlete_id,
@@ -137,24 +136,25 @@ def _page(
 
 
 @router.get("/athletes/{athlete_id}", response_class=HTMLResponse)
-def athlete_page(request: Request, athlete_id: int) -> Response:
-    signed_in = admin_auth.current_session(request, _settings(request))
+def athlete_page(request: Request, services: ServicesDep, athlete_id: int) -> Response:
+    signed_in = admin_auth.current_session(request, services)
     if signed_in is None:
         return RedirectResponse("/admin/login", status_code=303)
-    return _page(request, signed_in, athlete_id)
+    return _page(request, services, signed_in, athlete_id)
 
 
 @router.post("/athletes/{athlete_id}/overrides", response_class=HTMLResponse)
 def save_overrides(
     request: Request,
+    services: ServicesDep,
     athlete_id: int,
     csrf: Annotated[str, Form(max_length=128)],
     overrides: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
-    signed_in = _form_sender(request, csrf)
+    signed_in = _form_sender(request, services, csrf)
     if isinstance(signed_in, Response):
         return signed_in
-    config, rules_error = _rules(request)
+    config, rules_error = _rules(services)
     lines = [line.strip() for line in overrides.splitlines() if line.strip()]
     try:
         if config is None:
@@ -165,13 +165,14 @@ def save_overrides(
     except OverrideError as exc:
         return _page(
             request,
+            services,
             signed_in,
             athlete_id,
             form_text=overrides,
             form_errors=exc.problems,
             status=400,
         )
-    with transaction(request.app.state.sessions) as db:
+    with transaction(services.sessions) as db:
         athlete = db.get(Athlete, athlete_id)
         if athlete is None:
             return Response("No such athlete.", status_code=404)
@@ -185,19 +186,20 @@ def save_overrides(
 @router.get("/athletes/{athlete_id}/preview", response_class=HTMLResponse)
 def preview(
     request: Request,
+    services: ServicesDep,
     athlete_id: int,
     week: Annotated[dt.date | None, Query()] = None,
 ) -> Response:
     """The digest for a week as the runner would see it; nothing is sent or stored."""
-    settings = _settings(request)
-    signed_in = admin_auth.current_session(request, settings)
+    settings = services.settings
+    signed_in = admin_auth.current_session(request, services)
     if signed_in is None:
         return RedirectResponse("/admin/login", status_code=303)
-    config, rules_error = _rules(request)
+    config, rules_error = _rules(services)
     if config is None:
         return Response(f"The rules file cannot be read: {rules_error}", status_code=409)
-    monday = week - dt.timedelta(days=week.weekday()) if week else None
-    with request.app.state.sessions() as db:
+    monday = week_start_of(week) if week else None
+    with services.sessions() as db:
         try:
             made = preview_digest(db, athlete_id, monday, config, settings, dt.datetime.now(dt.UTC))
         except PreviewError as exc:
@@ -215,39 +217,44 @@ def preview(
 @router.post("/athletes/{athlete_id}/retry")
 def retry(
     request: Request,
+    services: ServicesDep,
     athlete_id: int,
     csrf: Annotated[str, Form(max_length=128)],
     kind: Annotated[str, Form(max_length=16)],
     job_id: Annotated[int, Form()],
 ) -> Response:
     """Send a failed email or evaluation back to pending; the worker picks it up."""
-    signed_in = _form_sender(request, csrf)
+    signed_in = _form_sender(request, services, csrf)
     if isinstance(signed_in, Response):
         return signed_in
     model = RETRYABLE.get(kind)
     if model is None:
         return Response(f"Unknown job kind {kind!r}.", status_code=400)
     now = dt.datetime.now(dt.UTC)
-    values: dict[str, Any] = {"status": "pending", "attempts": 0, "last_error": None}
+    values: dict[str, Any] = {"status": EvaluationStatus.PENDING, "attempts": 0, "last_error": None}
     if model is OutboxEmail:
         values |= {"next_attempt_at": now, "lease_until": None, "crashes": 0}
     else:
         values |= {"due_at": now, "started_at": None}
-    with transaction(request.app.state.sessions) as db:
+    with transaction(services.sessions) as db:
         result = db.execute(
             update(model)
-            .where(model.id == job_id, model.athlete_id == athlete_id, model.status == "failed")
+            .where(
+                model.id == job_id,
+                model.athlete_id == athlete_id,
+                model.status == EvaluationStatus.FAILED,
+            )
             .values(**values)
         )
         changed = getattr(result, "rowcount", 0) == 1
     if not changed:
         return RedirectResponse(f"/admin/athletes/{athlete_id}?retried=0", status_code=303)
-    runtime = getattr(request.app.state, "worker_runtime", None)
+    runtime = services.optional("worker_runtime", WorkerRuntime)
     if runtime is not None:  # else the scheduler's reconciler sends it on its next tick
         if model is OutboxEmail:
             runtime.jobs.send_digest(job_id)
         else:
-            with request.app.state.sessions() as db:
+            with services.sessions() as db:
                 row = db.get(Evaluation, job_id)
                 if row is not None:
                     runtime.jobs.evaluate_week(athlete_id, row.week_start)

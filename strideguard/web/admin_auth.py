@@ -29,7 +29,9 @@ from sqlalchemy.orm import Session
 from strideguard import admin_sessions
 from strideguard.db import transaction
 from strideguard.models import AdminLoginFailure, utcnow
+from strideguard.services import Services
 from strideguard.settings import Settings
+from strideguard.times import aware
 
 SESSION_COOKIE = "sg_admin"
 LOGIN_CSRF_COOKIE = "sg_admin_login"
@@ -71,10 +73,11 @@ def set_cookie(response: Response, settings: Settings, name: str, value: str, ma
     )
 
 
-def start_session(request: Request, response: Response, settings: Settings) -> None:
+def start_session(request: Request, response: Response, services: Services) -> None:
     """Open a session for the admin who just gave the right password, and hand them its cookie."""
+    settings = services.settings
     assert settings.admin_password_hash  # only a right password gets here
-    with transaction(request.app.state.sessions) as session:
+    with transaction(services.sessions) as session:
         session_id = admin_sessions.open_session(
             session, settings.admin_password_hash, client_key(request), utcnow()
         )
@@ -83,17 +86,20 @@ def start_session(request: Request, response: Response, settings: Settings) -> N
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/admin")
 
 
-def end_session(request: Request, response: Response, signed_in: SignedIn | None) -> None:
+def end_session(
+    request: Request, response: Response, services: Services, signed_in: SignedIn | None
+) -> None:
     """Revoke the session server-side, so copies of the cookie stop working too, and drop the
     cookie. None: the session is already over (idle, expired, revoked); only the cookie goes."""
     if signed_in is not None:
-        with transaction(request.app.state.sessions) as session:
+        with transaction(services.sessions) as session:
             admin_sessions.revoke(session, signed_in.session_id, utcnow())
     response.delete_cookie(SESSION_COOKIE, path="/admin")
 
 
-def current_session(request: Request, settings: Settings) -> SignedIn | None:
+def current_session(request: Request, services: Services) -> SignedIn | None:
     """The signed-in admin, if the cookie is genuine and its session still live in the database."""
+    settings = services.settings
     token = request.cookies.get(SESSION_COOKIE)
     if not token or not settings.admin_password_hash:
         return None
@@ -106,7 +112,7 @@ def current_session(request: Request, settings: Settings) -> SignedIn | None:
     session_id, csrf = payload.get("sid"), payload.get("csrf")
     if not isinstance(session_id, str) or not isinstance(csrf, str):
         return None
-    with transaction(request.app.state.sessions) as session:
+    with transaction(services.sessions) as session:
         live = admin_sessions.touch(session, session_id, settings.admin_password_hash, utcnow())
     return SignedIn(session_id, csrf) if live else None
 
@@ -129,12 +135,8 @@ def brake_delay(overall: int) -> dt.timedelta:
     return min(THROTTLE_WINDOW, delay)
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite: naive UTC
-
-
 def _seconds_until(moment: dt.datetime, now: dt.datetime) -> int:
-    return max(0, math.ceil((_utc(moment) - now).total_seconds()))
+    return max(0, math.ceil((aware(moment) - now).total_seconds()))
 
 
 def throttled_for(

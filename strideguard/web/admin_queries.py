@@ -19,6 +19,16 @@ from strideguard.models import (
     StravaConnection,
     WebhookEvent,
 )
+from strideguard.status import DeliveryStatus, WebhookEventStatus
+from strideguard.times import week_start_of
+
+# The outbox states the admin page counts; cancelled digests are not news to an operator.
+SHOWN_DELIVERY_STATUSES = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+)
 
 _Erred = TypeVar("_Erred", OutboxEmail, Evaluation, StravaConnection)
 
@@ -124,7 +134,7 @@ def outbox_counts(session: Session) -> dict[str, int]:
     counts = dict(
         session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all()
     )
-    return {status: counts.get(status, 0) for status in ("pending", "sending", "sent", "failed")}
+    return {status: counts.get(status, 0) for status in SHOWN_DELIVERY_STATUSES}
 
 
 def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
@@ -171,7 +181,9 @@ def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
                 row.last_error or "",
             )
             for row in session.scalars(
-                select(WebhookEvent).where(WebhookEvent.status == "failed").limit(limit)
+                select(WebhookEvent)
+                .where(WebhookEvent.status == WebhookEventStatus.FAILED)
+                .limit(limit)
             )
         ),
     ]
@@ -201,7 +213,7 @@ def rule_failures(session: Session, recent: int = 200) -> list[RuleFailure]:
 
 def alert_counts(session: Session, today: dt.date, weeks: int = 12) -> AlertCounts:
     """Alerts per rule for each of the last `weeks` ISO weeks, oldest first."""
-    this_monday = today - dt.timedelta(days=today.weekday())
+    this_monday = week_start_of(today)
     week_starts = [this_monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
     counter: Counter[tuple[str, dt.date]] = Counter()
     for rule, week, count in session.execute(

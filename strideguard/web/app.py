@@ -11,13 +11,15 @@ from sqlalchemy import text
 
 from integrations.strava.routes import router as strava_router
 from integrations.strava.webhook_routes import router as strava_webhook_router
-from strideguard.db import make_engine, make_sessionmaker
+from strideguard.db import make_engine
+from strideguard.services import Services
 from strideguard.settings import Settings
 from strideguard.web import admin, admin_athletes
 from strideguard.web.headers import SecurityHeaders
 from strideguard.web.runner import home, me, signin
 from strideguard.web.slashes import redirect_slashes_to
 from worker.notifier.checkin_routes import router as checkin_router
+from worker.notifier.routes import Refusal, refusal_page
 from worker.notifier.routes import router as notifier_router
 
 
@@ -27,9 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     redirect_slashes_to(app, settings.public_base_url)
     engine = make_engine(settings.database_url)
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessions = make_sessionmaker(engine)
+    Services.install(app.state, settings, engine)
     app.include_router(admin.router)
     app.include_router(admin_athletes.router)
     app.include_router(strava_router)
@@ -39,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(home.router)
     app.include_router(signin.router)
     app.include_router(me.router)
+    app.add_exception_handler(Refusal, refusal_page)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

@@ -27,7 +27,9 @@ import rules
 from integrations.strava.budget import day_index, window_index
 from integrations.strava.mapping import activity_fields
 from integrations.strava.simulator import Simulator
+from integrations.strava.source import history_start
 from integrations.strava.sync import window_start
+from strideguard.gear import load_gear
 from strideguard.models import (
     Activity,
     Alert,
@@ -38,10 +40,11 @@ from strideguard.models import (
     utcnow,
 )
 from strideguard.settings import Settings
+from strideguard.times import aware, zone_or_utc
 from tests.worker.conftest import Inbox
-from worker.claims import aware
-from worker.evaluation import alertable, history_start, load_gear, mail_blocked_reason
-from worker.weeks import due_weeks, zone_or_utc
+from worker.evaluation import alertable
+from worker.notifier.channel import mail_blocked_reason
+from worker.weeks import due_weeks
 
 
 @dataclass(frozen=True)

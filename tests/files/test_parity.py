@@ -11,15 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from integrations.files import FileActivity, read_export
+from integrations.strava.mapping import from_strava_summary
 from integrations.strava.simulator.generator import generate_history
-from rules import (
-    ActivityRecord,
-    Finding,
-    GearRecord,
-    evaluate_all,
-    from_strava_summary,
-    load_config,
-)
+from rules import ActivityRecord, Finding, GearRecord, evaluate_all, load_config
 from rules.config import SHIPPED_RULES
 from tests.files.exports import write_export
 

@@ -16,6 +16,7 @@ from strideguard import links as link_tokens
 from strideguard.links import make_link_token
 from strideguard.models import Athlete
 from strideguard.settings import Settings
+from strideguard.status import EmailStatus
 from worker.notifier.digest_links import make_digest_links
 from worker.notifier.routes import csrf_token
 
@@ -287,7 +288,7 @@ def test_unsubscribed_runner_can_resubscribe_and_resume(
     with db.begin() as session:
         athlete = session.get(Athlete, athlete_id)
         assert athlete is not None
-        athlete.email_status = "unsubscribed"
+        athlete.email_status = EmailStatus.UNSUBSCRIBED
         athlete.paused_until = dt.date.today() + dt.timedelta(weeks=3)
     form = _preferences_form(client, make_digest_links(athlete_id, [], settings).preferences)
     form.update(

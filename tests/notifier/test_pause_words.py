@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from strideguard.models import Athlete
-from worker.evaluation import mail_blocked_reason
+from worker.notifier.channel import mail_blocked_reason
 from worker.notifier.preferences import describe_pause, pause_until, paused_weeks
 
 WEDNESDAY_2_DECEMBER = dt.date(2026, 12, 2)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from integrations.strava.mapping import from_strava_summary
 from rules import (
     GearRecord,
     RulesConfig,
     evaluate_all,
     evaluate_week,
-    from_strava_summary,
     load_config,
 )
 from rules.findings import shown

@@ -16,7 +16,7 @@ from integrations.strava.context import StravaContext
 from integrations.strava.simulator import SimClock, Simulator
 from integrations.strava.tokens import store_grant
 from strideguard.models import Activity, Alert, Athlete, BackPainCheckin, OutboxEmail
-from worker.weeks import week_start_of, zone_or_utc
+from strideguard.times import week_start_of, zone_or_utc
 
 CLIENT_ID = 4321
 CLIENT_SECRET = "runner-page-sim-secret"

@@ -21,7 +21,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.budget import Priority
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import BudgetExceeded
 from integrations.strava.intake_throttle import (
@@ -48,6 +47,7 @@ from tests.strava.conftest import (
     webhook_path,
 )
 from worker import sync_jobs
+from worker.ports import Priority
 from worker.runtime import start_runtime
 
 SUBSCRIPTION_ID = 120475

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.budget import (
     MemoryBudget,
-    Priority,
     RateBudget,
     RedisBudget,
     ms_to_next_day,
@@ -24,6 +23,7 @@ from integrations.strava.simulator import SimClock, Simulator
 from integrations.strava.sync import refresh_window, sync_one_activity
 from strideguard.settings import Settings
 from tests.strava.conftest import OTHER, connect_directly, seed
+from worker.ports import Priority
 
 NOW = dt.datetime(2026, 3, 4, 10, 7, 30, tzinfo=dt.UTC)
 

@@ -78,7 +78,7 @@ def test_disconnect_revokes_and_deletes_every_row_of_the_athlete(
     assert after["strava_connections"] == 1
     assert after["activities"] == 450
     assert after["gear"] == 0
-    for table in ("evaluations", "alerts", "outbox_emails", "webhook_events", "back_pain_checkins"):
+    for table in ("evaluations", "alerts", "deliveries", "webhook_events", "back_pain_checkins"):
         assert after[table] == before[table] // 2, table
     # the bystander is untouched and can still sync
     assert backfill(ctx, bystander).fetched == 450

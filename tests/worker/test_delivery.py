@@ -18,6 +18,7 @@ import redis
 from sqlalchemy import update
 
 from strideguard.db import transaction
+from strideguard.leases import GaveUp
 from strideguard.models import Athlete, OutboxEmail
 from strideguard.settings import Settings
 from tests.faults.checks import assert_nothing_lost
@@ -25,7 +26,6 @@ from tests.worker.conftest import SmtpServer, add_athlete, queued
 from tests.worker.digests import WEEK, add_digest, alert_count, athletes_with_digests, outbox_rows
 from tests.worker.waiting import reconcile_until, wait_for, worker_process
 from worker import outbox
-from worker.claims import GaveUp
 from worker.embedded import InProcessWorker
 from worker.notifier.render import TemplateRenderError
 from worker.runtime import WorkerRuntime, start_runtime

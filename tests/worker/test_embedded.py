@@ -17,6 +17,7 @@ from integrations.strava.jobs import StravaJob
 from integrations.strava.simulator import Simulator
 from strideguard.models import Activity, StravaConnection
 from strideguard.settings import Settings
+from strideguard.times import week_start_of
 from strideguard.web.app import create_app
 from tests.worker.conftest import SmtpServer, queued
 from tests.worker.digests import athletes_with_digests, outbox_rows
@@ -31,7 +32,6 @@ from tests.worker.strava_history import (
 from tests.worker.waiting import wait_for
 from worker.broker import BrokerError
 from worker.runtime import WorkerRuntime, start_runtime
-from worker.weeks import week_start_of
 
 RUNNER = 601
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.budget import WINDOW_S, Priority
+from integrations.strava.budget import WINDOW_S
 from integrations.strava.errors import BudgetExceeded
 from integrations.strava.jobs import StravaJob
 from integrations.strava.simulator import SimClock, Simulator
@@ -27,6 +27,7 @@ from strideguard.settings import Settings
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, OSLO_OFFSET, activity
 from tests.worker.sync_queue import QueueRunner
 from worker import sync_jobs
+from worker.ports import Priority
 from worker.runtime import WorkerRuntime, start_runtime
 from worker.scheduler import Scheduler
 from worker.webhook_jobs import strava_enqueue

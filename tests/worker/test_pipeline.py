@@ -309,7 +309,7 @@ def test_strava_outage_gives_up_after_the_attempt_limit_with_the_reason(
 def test_an_evaluation_that_keeps_killing_its_worker_gives_up(
     running: WorkerRuntime, sim: Simulator
 ) -> None:
-    from worker.claims import GaveUp
+    from strideguard.leases import GaveUp
     from worker.evaluation import run_evaluate_week
 
     athlete = connect_quiet(running, sim)
@@ -400,8 +400,8 @@ def test_late_activity_adds_a_late_alert_but_never_a_second_email(
 
 
 def spend_evaluation_budget(runtime: WorkerRuntime) -> None:
-    from integrations.strava.budget import Priority
     from integrations.strava.errors import BudgetExceeded
+    from worker.ports import Priority
 
     for _ in range(1000):
         try:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.weeks import due_at, due_weeks, latest_due_week, week_start_of, zone_or_utc
+from strideguard.times import week_start_of, zone_or_utc
+from worker.weeks import due_at, due_weeks, latest_due_week
 
 SIX_HOURS = dt.timedelta(hours=6)
 UTC = dt.UTC

@@ -9,7 +9,6 @@ link is the credential; the form also carries a CSRF value bound to it, as prefe
 
 from __future__ import annotations
 
-import hmac
 import logging
 from urllib.parse import urlencode
 
@@ -25,24 +24,23 @@ from strideguard.checkins import (
 )
 from strideguard.db import transaction
 from strideguard.models import Athlete
+from strideguard.services import ServicesDep
+from strideguard.settings import Settings
+from strideguard.times import week_start_of
 from worker.notifier.digest_links import PATHS
 from worker.notifier.routes import (
     PAGE_HEADERS,
-    Refusal,
     _athlete,
     _field,
     _form,
-    _handled,
     _local_today,
     _open_link,
     _page,
     _read,
-    _sessions,
-    _settings,
     _token,
     csrf_token,
+    require_csrf,
 )
-from worker.weeks import week_start_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["back-pain check-in"])
@@ -51,48 +49,42 @@ STRONG_PAIN = 7  # from here the page points to the warning signs, as the email 
 
 
 @router.get(PATHS["checkin"], response_class=HTMLResponse)
-def checkin_page(request: Request) -> HTMLResponse:
+def checkin_page(request: Request, services: ServicesDep) -> HTMLResponse:
     """The clicked answer, selected, with a button: nothing is stored by opening a link."""
-    try:
-        token, _, athlete = _open_link(request, "checkin")
-    except Refusal as refusal:
-        return _handled(refusal)
-    with _sessions(request)() as session:
+    token, _, athlete = _open_link(request, services, "checkin")
+    with services.sessions() as session:
         saved = checkin_for_week(session, athlete.id, week_start_of(_local_today(athlete)))
     clicked = parse_score(request.query_params.get("score", ""))
     score = clicked if clicked is not None else (saved.score if saved else None)
     return _form_page(
-        request, athlete, token, 200, score=score, note=(saved.note or "") if saved else ""
+        services.settings,
+        athlete,
+        token,
+        200,
+        score=score,
+        note=(saved.note or "") if saved else "",
     )
 
 
 @router.post(PATHS["checkin"], response_model=None)
-async def save_checkin(request: Request) -> Response:
+async def save_checkin(request: Request, services: ServicesDep) -> Response:
     form = await _form(request)
-    settings = _settings(request)
+    settings = services.settings
     token = _token(request, form)
     score = parse_score(_field(form, "score"))
     note = _field(form, "note").strip()
-    try:
-        payload = _read(token, "checkin", settings)
-        if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
-            raise Refusal(
-                403,
-                "This form has expired",
-                "Open a back-pain link in your latest strideguard email and try again.",
+    payload = _read(token, "checkin", settings)
+    require_csrf(form, token, settings, "a back-pain link")
+    with transaction(services.sessions) as session:
+        athlete = _athlete(session, payload)
+        problem = _problem(score, note)
+        if problem or score is None:
+            # Nothing is written: the form comes back as submitted, with what to fix.
+            return _form_page(
+                services.settings, athlete, token, 400, score=score, note=note, error=problem
             )
-        with transaction(_sessions(request)) as session:
-            athlete = _athlete(session, payload)
-            problem = _problem(score, note)
-            if problem or score is None:
-                # Nothing is written: the form comes back as submitted, with what to fix.
-                return _form_page(
-                    request, athlete, token, 400, score=score, note=note, error=problem
-                )
-            record_checkin(session, athlete.id, week_start_of(_local_today(athlete)), score, note)
-            athlete_id = athlete.id
-    except Refusal as refusal:
-        return _handled(refusal)
+        record_checkin(session, athlete.id, week_start_of(_local_today(athlete)), score, note)
+        athlete_id = athlete.id
     log.info("back-pain check-in saved", extra={"athlete_id": athlete_id})
     return RedirectResponse(
         f"{THANKS_PATH}?{urlencode({'token': token})}", status_code=303, headers=PAGE_HEADERS
@@ -100,22 +92,19 @@ async def save_checkin(request: Request) -> Response:
 
 
 @router.get(THANKS_PATH, response_class=HTMLResponse)
-def thanks_page(request: Request) -> HTMLResponse:
-    try:
-        token, _, athlete = _open_link(request, "checkin")
-    except Refusal as refusal:
-        return _handled(refusal)
+def thanks_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    token, _, athlete = _open_link(request, services, "checkin")
     week = week_start_of(_local_today(athlete))
-    with _sessions(request)() as session:
+    with services.sessions() as session:
         saved = checkin_for_week(session, athlete.id, week)
     if saved is None:  # e.g. the week turned over: ask again rather than thank for nothing
-        return _form_page(request, athlete, token, 200, score=None, note="")
+        return _form_page(services.settings, athlete, token, 200, score=None, note="")
     return _page(
         "checkin_thanks.html",
         action=PATHS["checkin"],
         change=f"{PATHS['checkin']}?{urlencode({'token': token})}",
         token=token,
-        csrf=csrf_token(token, _settings(request)),
+        csrf=csrf_token(token, services.settings),
         score=saved.score,
         note=saved.note or "",
         week=week,
@@ -136,7 +125,7 @@ def _problem(score: int | None, note: str) -> str | None:
 
 
 def _form_page(
-    request: Request,
+    settings: Settings,
     athlete: Athlete,
     token: str,
     status: int,
@@ -150,7 +139,7 @@ def _form_page(
         status,
         action=PATHS["checkin"],
         token=token,
-        csrf=csrf_token(token, _settings(request)),
+        csrf=csrf_token(token, settings),
         scores=SCORES,
         score=score,
         note=note,

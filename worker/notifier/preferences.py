@@ -48,7 +48,7 @@ def pause_until(today: dt.date, weeks: int) -> dt.date:
     """The last day a pause of `weeks` starting today covers (today counts as day one).
 
     The worker sends nothing about any training week that touches this period
-    (worker/evaluation.py, `mail_blocked_reason`).
+    (worker/notifier/channel.py, `mail_blocked_reason`).
     """
     return today + dt.timedelta(weeks=weeks, days=-1)
 

@@ -13,21 +13,23 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import zoneinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from strideguard.db import transaction
 from strideguard.links import MAX_AGE_S, LinkTokenError, Purpose, make_link_token, read_link_token
 from strideguard.models import Athlete
+from strideguard.services import Services, ServicesDep
 from strideguard.settings import Settings
+from strideguard.status import EmailStatus
+from strideguard.times import zone_or_utc
 from strideguard.web.headers import CONTENT_SECURITY_POLICY
 from worker.notifier.digest_links import DEFAULT_PAUSE_WEEKS, PATHS, link_url
 from worker.notifier.preferences import (
@@ -108,16 +110,6 @@ def _message(
     return _page("message.html", status, heading=heading, message=message, link=link, signin=signin)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _sessions(request: Request) -> sessionmaker[Session]:
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    return sessions
-
-
 def _read(token: str, purpose: Purpose, settings: Settings) -> dict[str, Any]:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Refusal(*REFUSALS["tampered"])
@@ -141,11 +133,7 @@ def _athlete(session: Session, payload: dict[str, Any]) -> Athlete:
 
 
 def _local_today(athlete: Athlete) -> dt.date:
-    try:
-        zone = zoneinfo.ZoneInfo(athlete.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return dt.datetime.now(zone).date()
+    return dt.datetime.now(zone_or_utc(athlete.timezone)).date()
 
 
 def _preferences_url(settings: Settings, athlete_id: int) -> str:
@@ -176,16 +164,30 @@ def _token(request: Request, form: FormData | None = None) -> str:
     return request.query_params.get("token", "")
 
 
-def _handled(refusal: Refusal) -> HTMLResponse:
-    """A refused link is no dead end: the page offers a sign-in link by email instead."""
-    return _message(refusal.status, refusal.heading, refusal.message, signin=True)
+def require_csrf(form: FormData, token: str, settings: Settings, link: str) -> None:
+    """Refuse a form post whose CSRF field does not belong to its link token."""
+    if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
+        raise Refusal(
+            403,
+            "This form has expired",
+            f"Open {link} in your latest strideguard email and try again.",
+        )
 
 
-def _open_link(request: Request, purpose: Purpose) -> tuple[str, dict[str, Any], Athlete]:
+def refusal_page(request: Request, exc: Exception) -> Response:
+    """The refusal page for any route that raised `Refusal`; the web app registers it once."""
+    assert isinstance(exc, Refusal)
+    # A refused link is no dead end: the page offers a sign-in link by email instead.
+    return _message(exc.status, exc.heading, exc.message, signin=True)
+
+
+def _open_link(
+    request: Request, services: Services, purpose: Purpose
+) -> tuple[str, dict[str, Any], Athlete]:
     """For a GET: the link's token and payload, and the athlete it names (read only)."""
     token = _token(request)
-    payload = _read(token, purpose, _settings(request))
-    with _sessions(request)() as session:
+    payload = _read(token, purpose, services.settings)
+    with services.sessions() as session:
         return token, payload, _athlete(session, payload)
 
 
@@ -209,13 +211,10 @@ def _confirm(
 
 
 @router.get(PATHS["unsubscribe"], response_class=HTMLResponse)
-def unsubscribe_page(request: Request) -> HTMLResponse:
+def unsubscribe_page(request: Request, services: ServicesDep) -> HTMLResponse:
     """A confirmation button only: link scanners that fetch GETs must not unsubscribe."""
-    try:
-        token, _, athlete = _open_link(request, "unsubscribe")
-    except Refusal as refusal:
-        return _handled(refusal)
-    if athlete.email_status == "unsubscribed":
+    token, _, athlete = _open_link(request, services, "unsubscribe")
+    if athlete.email_status == EmailStatus.UNSUBSCRIBED:
         heading = "You're unsubscribed"
         message = "You already get no emails from us. Pressing the button again changes nothing."
     else:
@@ -228,22 +227,19 @@ def unsubscribe_page(request: Request) -> HTMLResponse:
 
 
 @router.post(PATHS["unsubscribe"], response_class=HTMLResponse)
-async def unsubscribe(request: Request) -> HTMLResponse:
+async def unsubscribe(request: Request, services: ServicesDep) -> HTMLResponse:
     """The page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`) both land here."""
     form = await _form(request)
-    settings = _settings(request)
+    settings = services.settings
     one_click = _field(form, "List-Unsubscribe") == "One-Click"
-    try:
-        payload = _read(_token(request, form), "unsubscribe", settings)
-        with transaction(_sessions(request)) as session:
-            athlete = _athlete(session, payload)
-            athlete.email_status = "unsubscribed"
-            athlete.email_status_reason = (
-                "one-click unsubscribe from the mail client" if one_click else "unsubscribe page"
-            )
-            athlete_id = athlete.id
-    except Refusal as refusal:
-        return _handled(refusal)
+    payload = _read(_token(request, form), "unsubscribe", settings)
+    with transaction(services.sessions) as session:
+        athlete = _athlete(session, payload)
+        athlete.email_status = EmailStatus.UNSUBSCRIBED
+        athlete.email_status_reason = (
+            "one-click unsubscribe from the mail client" if one_click else "unsubscribe page"
+        )
+        athlete_id = athlete.id
     log.info("athlete unsubscribed", extra={"athlete_id": athlete_id})
     return _message(
         200,
@@ -258,13 +254,10 @@ async def unsubscribe(request: Request) -> HTMLResponse:
 
 
 @router.get(PATHS["mute"], response_class=HTMLResponse)
-def mute_page(request: Request) -> HTMLResponse:
-    try:
-        token, payload, _ = _open_link(request, "mute")
-        rule_id = _muted_rule(payload)
-    except Refusal as refusal:
-        return _handled(refusal)
-    title = title_of(rule_id, rules_in_force(_settings(request)))
+def mute_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    token, payload, _ = _open_link(request, services, "mute")
+    rule_id = _muted_rule(payload)
+    title = title_of(rule_id, rules_in_force(services.settings))
     return _confirm(
         "mute",
         token,
@@ -276,20 +269,17 @@ def mute_page(request: Request) -> HTMLResponse:
 
 
 @router.post(PATHS["mute"], response_class=HTMLResponse)
-async def mute(request: Request) -> HTMLResponse:
+async def mute(request: Request, services: ServicesDep) -> HTMLResponse:
     form = await _form(request)
-    settings = _settings(request)
-    try:
-        payload = _read(_token(request, form), "mute", settings)
-        rule_id = _muted_rule(payload)
-        with transaction(_sessions(request)) as session:
-            athlete = _athlete(session, payload)
-            if rule_id not in athlete.muted_rules:
-                # A new list, so SQLAlchemy sees the JSON column change.
-                athlete.muted_rules = [*athlete.muted_rules, rule_id]
-            athlete_id = athlete.id
-    except Refusal as refusal:
-        return _handled(refusal)
+    settings = services.settings
+    payload = _read(_token(request, form), "mute", settings)
+    rule_id = _muted_rule(payload)
+    with transaction(services.sessions) as session:
+        athlete = _athlete(session, payload)
+        if rule_id not in athlete.muted_rules:
+            # A new list, so SQLAlchemy sees the JSON column change.
+            athlete.muted_rules = [*athlete.muted_rules, rule_id]
+        athlete_id = athlete.id
     title = title_of(rule_id, rules_in_force(settings))
     return _message(
         200,
@@ -316,11 +306,8 @@ def _pause_choice(raw: str) -> int | None:
 
 
 @router.get(PATHS["pause"], response_class=HTMLResponse)
-def pause_page(request: Request) -> HTMLResponse:
-    try:
-        token, _, _ = _open_link(request, "pause")
-    except Refusal as refusal:
-        return _handled(refusal)
+def pause_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    token, _, _ = _open_link(request, services, "pause")
     weeks = _pause_choice(request.query_params.get("weeks", "")) or DEFAULT_PAUSE_WEEKS
     return _confirm(
         "pause",
@@ -335,26 +322,23 @@ def pause_page(request: Request) -> HTMLResponse:
 
 
 @router.post(PATHS["pause"], response_class=HTMLResponse)
-async def pause(request: Request) -> HTMLResponse:
+async def pause(request: Request, services: ServicesDep) -> HTMLResponse:
     form = await _form(request)
-    settings = _settings(request)
+    settings = services.settings
     weeks = _pause_choice(_field(form, "weeks"))
-    try:
-        payload = _read(_token(request, form), "pause", settings)
-        if weeks is None:
-            raise Refusal(
-                400,
-                "Choose how long to pause",
-                f"Pick one of {', '.join(map(str, PAUSE_CHOICES))} weeks and try again.",
-            )
-        with transaction(_sessions(request)) as session:
-            athlete = _athlete(session, payload)
-            today = _local_today(athlete)
-            athlete.paused_until = pause_until(today, weeks)
-            silenced = describe_pause(today, athlete.paused_until)
-            athlete_id = athlete.id
-    except Refusal as refusal:
-        return _handled(refusal)
+    payload = _read(_token(request, form), "pause", settings)
+    if weeks is None:
+        raise Refusal(
+            400,
+            "Choose how long to pause",
+            f"Pick one of {', '.join(map(str, PAUSE_CHOICES))} weeks and try again.",
+        )
+    with transaction(services.sessions) as session:
+        athlete = _athlete(session, payload)
+        today = _local_today(athlete)
+        athlete.paused_until = pause_until(today, weeks)
+        silenced = describe_pause(today, athlete.paused_until)
+        athlete_id = athlete.id
     return _message(
         200,
         "Alerts paused",
@@ -367,45 +351,34 @@ async def pause(request: Request) -> HTMLResponse:
 
 
 @router.get(PATHS["preferences"], response_class=HTMLResponse)
-def preferences_page(request: Request) -> HTMLResponse:
-    try:
-        token, _, athlete = _open_link(request, "preferences")
-    except Refusal as refusal:
-        return _handled(refusal)
-    return _preferences_form(athlete, token, _settings(request), 200)
+def preferences_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    token, _, athlete = _open_link(request, services, "preferences")
+    return _preferences_form(athlete, token, services.settings, 200)
 
 
 @router.post(PATHS["preferences"], response_class=HTMLResponse)
-async def save_preferences(request: Request) -> HTMLResponse:
+async def save_preferences(request: Request, services: ServicesDep) -> HTMLResponse:
     form = await _form(request)
-    settings = _settings(request)
+    settings = services.settings
     token = _token(request, form)
-    try:
-        payload = _read(token, "preferences", settings)
-        if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
-            raise Refusal(
-                403,
-                "This form has expired",
-                "Open the preferences link in your latest strideguard email and try again.",
+    payload = _read(token, "preferences", settings)
+    require_csrf(form, token, settings, "the preferences link")
+    choices = rules_in_force(settings)
+    with services.sessions() as session:
+        athlete = _athlete(session, payload)
+        fields = {name: _field(form, name) for name in form}
+        muted = [v for v in form.getlist("muted_rules") if isinstance(v, str)]
+        allowed = [c.id for c in choices] + list(athlete.muted_rules)
+        outcome = check_preferences(fields, muted, allowed)
+        if isinstance(outcome, dict):
+            # Nothing is written: the page shows the form as submitted, with the errors.
+            return _preferences_form(
+                athlete, token, settings, 400, errors=outcome, submitted=fields, muted=muted
             )
-        choices = rules_in_force(settings)
-        with _sessions(request)() as session:
-            athlete = _athlete(session, payload)
-            fields = {name: _field(form, name) for name in form}
-            muted = [v for v in form.getlist("muted_rules") if isinstance(v, str)]
-            allowed = [c.id for c in choices] + list(athlete.muted_rules)
-            outcome = check_preferences(fields, muted, allowed)
-            if isinstance(outcome, dict):
-                # Nothing is written: the page shows the form as submitted, with the errors.
-                return _preferences_form(
-                    athlete, token, settings, 400, errors=outcome, submitted=fields, muted=muted
-                )
-            apply_change(athlete, outcome)
-            session.commit()
-            log.info("preferences saved", extra={"athlete_id": athlete.id})
-            return _preferences_form(athlete, token, settings, 200, saved=True)
-    except Refusal as refusal:
-        return _handled(refusal)
+        apply_change(athlete, outcome)
+        session.commit()
+        log.info("preferences saved", extra={"athlete_id": athlete.id})
+        return _preferences_form(athlete, token, settings, 200, saved=True)
 
 
 def current_values(athlete: Athlete) -> dict[str, str]:
@@ -414,7 +387,7 @@ def current_values(athlete: Athlete) -> dict[str, str]:
         "email": athlete.email or "",
         "units": athlete.units,
         "timezone": athlete.timezone,
-        "subscribed": "on" if athlete.email_status != "unsubscribed" else "",
+        "subscribed": "on" if athlete.email_status != EmailStatus.UNSUBSCRIBED else "",
     }
 
 
@@ -422,14 +395,14 @@ def apply_change(athlete: Athlete, change: PreferenceChange) -> None:
     """Write a checked preferences form onto the athlete (the email page and /me share it)."""
     if change.email != athlete.email:
         athlete.email = change.email
-        if athlete.email_status == "bounced":
-            athlete.email_status = "ok"  # a new address deserves a new try
+        if athlete.email_status == EmailStatus.BOUNCED:
+            athlete.email_status = EmailStatus.OK  # a new address deserves a new try
             athlete.email_status_reason = "address changed in preferences"
-    if change.subscribed and athlete.email_status == "unsubscribed":
-        athlete.email_status = "ok"
+    if change.subscribed and athlete.email_status == EmailStatus.UNSUBSCRIBED:
+        athlete.email_status = EmailStatus.OK
         athlete.email_status_reason = "resubscribed in preferences"
-    elif not change.subscribed and athlete.email_status != "unsubscribed":
-        athlete.email_status = "unsubscribed"
+    elif not change.subscribed and athlete.email_status != EmailStatus.UNSUBSCRIBED:
+        athlete.email_status = EmailStatus.UNSUBSCRIBED
         athlete.email_status_reason = "preferences page"
     athlete.units = change.units
     if change.timezone != athlete.timezone:
@@ -472,7 +445,7 @@ def _preferences_form(
         timezones=sorted(known_timezones()),
         pause_choices=PAUSE_CHOICES,
         paused_until=paused,
-        bounced=athlete.email_status == "bounced",
+        bounced=athlete.email_status == EmailStatus.BOUNCED,
         errors=errors or {},
         saved=saved,
         link_days=MAX_AGE_S["preferences"] // 86400,

@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 from worker.notifier.mime import RecipientMismatch, envelope_recipient, envelope_sender
+from worker.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
@@ -34,7 +35,7 @@ DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
 MESSAGES_PER_CONNECTION = 100
 
 
-class SendError(Exception):
+class SendError(DeliveryError):
     """Base of the send outcomes; `.code` is the SMTP reply code when there was one."""
 
     def __init__(self, reason: str, code: int | None = None) -> None:
@@ -50,9 +51,13 @@ class TransientSendError(SendError):
 class PermanentSendError(SendError):
     """Retrying will not help (5xx other than a refused recipient, bad TLS, bad login)."""
 
+    permanent = True
+
 
 class PermanentBounce(SendError):
     """The server refused the recipient with 5xx: mark the athlete bounced, send no more."""
+
+    permanent = True
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from integrations.strava.disconnect import disconnect
-from integrations.strava.routes import strava_context
+from integrations.strava.web_services import StravaDep
 from rules import ConfigError, ConfigHolder, RulesConfig
 from strideguard.links import make_link_token
 from strideguard.models import (
@@ -192,7 +192,9 @@ def disconnect_page(request: Request) -> Response:
 
 
 @router.post("/me/disconnect", response_class=HTMLResponse)
-def disconnect_now(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+def disconnect_now(
+    request: Request, strava_services: StravaDep, csrf: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
     who = signed_in(request)
     if who is None:
         return see_other("/signin")
@@ -201,7 +203,7 @@ def disconnect_now(request: Request, csrf: Annotated[str, Form(max_length=128)] 
         return page(
             request, "problem.html", 403, heading="Nothing was deleted", message=FORM_EXPIRED
         )
-    ctx = strava_context(request)
+    ctx = strava_services.context
     confirmed = disconnect(ctx.sessions, who[0], settings, ctx=ctx)
     response = see_other(f"/goodbye?strava={'confirmed' if confirmed else 'unreachable'}")
     response.delete_cookie(SESSION_COOKIE, path="/")

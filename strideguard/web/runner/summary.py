@@ -24,8 +24,9 @@ from strideguard.models import (
     OutboxEmail,
     StravaConnection,
 )
+from strideguard.times import week_start_of, zone_or_utc
 from worker.notifier.render import figure_label, format_figure
-from worker.weeks import WEEK, week_start_of, zone_or_utc
+from worker.weeks import WEEK
 
 WEEKS = 16
 SPIKE_RULE = "weekly_distance_spike"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from worker.weeks import zone_or_utc
+from strideguard.times import zone_or_utc
 
 COMMON_ZONES = (
     "UTC",

@@ -1,0 +1,136 @@
+"""The one job-row protocol: count the attempt, hold a lease, release it, give up after N.
+
+Evaluations, outbox rows, Strava syncs and webhook events are all jobs kept as rows. Each
+records its failures on its own row (so an operator sees them in the database, not only in a
+log that rotated away), counts an attempt *before* it runs (so a run that kills its worker is
+counted too) and holds a lease while it runs (so a crashed holder's row can be taken again
+once the lease is dead, and a live one's cannot). `Lease` names the columns a table keeps
+these in; `claim` and `release` are the two conditional UPDATEs every kind is made of.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, or_, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from strideguard.models import Base, Evaluation, OutboxEmail, StravaConnection, WebhookEvent
+
+ERROR_TEXT_LIMIT = 2000
+
+
+class GaveUp(Exception):
+    """A job reached its attempt limit; the row says why. Listed in every actor's `throws`."""
+
+
+class Lease:
+    """Where a job table keeps its attempt count and the lease of the attempt running now.
+
+    `held` is None when the row lock is the lease (webhook events). `held_until` says the
+    column stores when the lease ends (the outbox, whose sender compares it to prove the
+    row is still its own) rather than when the attempt began.
+    """
+
+    def __init__(
+        self,
+        table: type[Base],
+        attempts: InstrumentedAttribute[int],
+        held: InstrumentedAttribute[dt.datetime | None] | None = None,
+        *,
+        held_until: bool = False,
+    ) -> None:
+        # Instance attributes, not class-level fields: typed as columns, not their values.
+        self.table = table
+        self.attempts = attempts
+        self.held = held
+        self.held_until = held_until
+
+    def free(self, now: dt.datetime, duration: dt.timedelta) -> ColumnElement[bool]:
+        """No attempt holds the row: never leased, released, or its holder presumed dead."""
+        assert self.held is not None, "a lease without a column cannot be claimed by time"
+        dead = self.held < (now if self.held_until else now - duration)
+        return or_(self.held.is_(None), dead)
+
+    def stamp(self, now: dt.datetime, duration: dt.timedelta) -> dt.datetime:
+        """The value the lease column takes when an attempt claims the row."""
+        return now + duration if self.held_until else now
+
+
+def claim(
+    session: Session,
+    lease: Lease,
+    *where: ColumnElement[bool],
+    now: dt.datetime,
+    duration: dt.timedelta,
+    also: Mapping[str, Any] | None = None,
+) -> bool:
+    """Count an attempt and take the lease of the row matching `where` if it is free.
+
+    One conditional UPDATE, atomic on PostgreSQL and SQLite alike: of two claimants racing
+    for a row exactly one gets it. `also` sets more columns in the same UPDATE.
+    """
+    assert lease.held is not None
+    values: dict[str, Any] = {
+        lease.attempts.key: lease.attempts + 1,
+        lease.held.key: lease.stamp(now, duration),
+        **(also or {}),
+    }
+    result = session.execute(
+        update(lease.table).where(*where, lease.free(now, duration)).values(**values)
+    )
+    return rowcount(result) == 1
+
+
+def release(
+    session: Session,
+    lease: Lease,
+    *where: ColumnElement[bool],
+    uncount: bool = False,
+    **values: Any,
+) -> bool:
+    """End the attempt on the row matching `where`: free the lease and record its outcome.
+
+    `uncount` gives the attempt back (a deferral is not a failure). False when no row
+    matched, e.g. the caller's lease had expired and another attempt took the row.
+    """
+    changes = dict(values)
+    if lease.held is not None:
+        changes[lease.held.key] = None
+    if uncount:
+        changes[lease.attempts.key] = lease.attempts - 1
+    return rowcount(session.execute(update(lease.table).where(*where).values(**changes))) == 1
+
+
+def exhausted(attempts_before: int, max_attempts: int) -> bool:
+    """The attempts already made use up the allowance: the next one must not run."""
+    return attempts_before >= max_attempts
+
+
+def error_text(exc: BaseException) -> str:
+    """`Type: message`, cut to a length a TEXT column and a log line can carry."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text[:ERROR_TEXT_LIMIT]
+
+
+def gave_up_text(attempts: int, last_error: str | None) -> str:
+    """The reason a job that gave up leaves on its row: how often it tried and what failed."""
+    reason = last_error or "the worker died without recording an error (killed or out of memory)"
+    return f"gave up after {attempts} attempts; last error: {reason}"[:ERROR_TEXT_LIMIT]
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE matched; a claim succeeded only if it is 1."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+# The four job kinds.
+EVALUATION_LEASE = Lease(Evaluation, Evaluation.attempts, Evaluation.started_at)
+DELIVERY_LEASE = Lease(OutboxEmail, OutboxEmail.attempts, OutboxEmail.lease_until, held_until=True)
+SYNC_LEASE = Lease(
+    StravaConnection, StravaConnection.sync_attempts, StravaConnection.sync_started_at
+)
+WEBHOOK_EVENT_LEASE = Lease(WebhookEvent, WebhookEvent.attempts)

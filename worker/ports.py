@@ -1,0 +1,91 @@
+"""The pipeline's two ports: where activities come from, and how advice reaches a runner.
+
+Evaluation speaks only to these. A plug-in under `integrations/` implements one, its errors
+derive from the ones here so the pipeline can decide from the class alone what to do next,
+and `worker/registry.py` names its class. Nothing in the pipeline imports a plug-in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from strideguard.models import Athlete, Gear
+
+
+class Priority(enum.Enum):
+    """Who is waiting for a refresh; a source with a shared rate budget serves them in order."""
+
+    BACKFILL = "backfill"
+    EVALUATION = "evaluation"
+    BACKGROUND = "background"
+
+
+@dataclass(frozen=True)
+class Window:
+    """An athlete's recent activities as the source just returned them, and how far back
+    they are complete (earlier days are unknown, not empty)."""
+
+    # The fields of `rules.ActivityRecord` for each activity, without `athlete_id`.
+    activities: Sequence[Mapping[str, Any]]
+    gear: Mapping[str, Gear]
+    complete_from: dt.date
+
+
+class SourceError(Exception):
+    """An activity source failed. By default a later attempt may succeed (retry with backoff);
+    `retryable = False` means give up on this job."""
+
+    retryable = True
+
+
+class SourceDeferred(SourceError):
+    """The source cannot be asked now (e.g. its rate budget is spent): hand the job back for
+    `retry_after_ms` without counting an attempt. Not a failure."""
+
+    retry_after_ms: int
+
+
+class SourceDisconnected(SourceError):
+    """The athlete's source is gone (never connected, disconnected, revoked): skip the job."""
+
+    retryable = False
+
+
+class ActivitySource(Protocol):
+    def unavailable_reason(self, session: Session, athlete_id: int) -> str | None:
+        """Why the athlete's activities cannot be read at all, or None."""
+        ...
+
+    def refresh_window(self, athlete_id: int, priority: Priority) -> Window:
+        """Bring the athlete's lookback window up to date and return it; raises SourceError."""
+        ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One rendered message for one runner, in the channel's own form (email: a MIME message)."""
+
+    recipient: str
+    message: Any
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; `permanent` says that retrying will not help."""
+
+    permanent = False
+
+
+class Channel(Protocol):
+    def blocked_reason(self, athlete: Athlete, week_start: dt.date) -> str | None:
+        """Why nothing about this week may reach the athlete on this channel, or None."""
+        ...
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Hand the message over for delivery; raises DeliveryError."""
+        ...
