@@ -13,8 +13,14 @@ from rules.activities import (
     from_strava_summary,
 )
 from rules.config import Advice, ConfigError, RuleDefinition, RulesConfig
-from rules.evaluate import evaluate_all, evaluate_week, week_start_of
-from rules.findings import Finding
+from rules.evaluate import (
+    evaluate_all,
+    evaluate_limits,
+    evaluate_week,
+    limits_all,
+    week_start_of,
+)
+from rules.findings import Finding, Limit
 from rules.holder import ConfigHolder
 from rules.rules_file import load_config
 
@@ -28,11 +34,14 @@ __all__ = [
     "Finding",
     "GearLike",
     "GearRecord",
+    "Limit",
     "RuleDefinition",
     "RulesConfig",
     "evaluate_all",
+    "evaluate_limits",
     "evaluate_week",
     "from_strava_summary",
+    "limits_all",
     "load_config",
     "week_start_of",
 ]
