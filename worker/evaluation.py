@@ -159,6 +159,7 @@ def record_outcome(
     rules_version: str | None,
     now: dt.datetime,
     rule_errors: Sequence[dict[str, str]] = (),
+    limits: Sequence[dict[str, Any]] = (),
 ) -> int | None:
     """Alerts, digest row and "done" in the caller's single transaction; the new outbox id.
 
@@ -220,6 +221,7 @@ def record_outcome(
             last_error=None,
             rules_version=rules_version,
             rule_errors=list(rule_errors) or None,
+            limits=list(limits) or None,
         )
     )
     return outbox_id
@@ -377,16 +379,21 @@ def _evaluate_claimed(
         ]
         gear = load_gear(session, athlete_id)
         back_pain = answers_by_week(session, athlete_id)
+        # The refresh made our rows complete from here on; earlier weeks are unknown.
+        complete_from = history_start(refreshed_at, runtime.settings.lookback_weeks)
+        overrides = athlete.rule_overrides or None
         try:
             findings = rules.evaluate_week(
                 activities,
                 week_start,
                 config,
-                overrides=athlete.rule_overrides or None,
+                overrides=overrides,
                 gear=gear,
-                # The refresh made our rows complete from here on; earlier weeks are unknown.
-                history_start=history_start(refreshed_at, runtime.settings.lookback_weeks),
+                history_start=complete_from,
                 back_pain=back_pain,
+            )
+            limits = rules.evaluate_limits(
+                activities, week_start, config, overrides, history_start=complete_from
             )
         except rules.ConfigError as exc:
             # The athlete's overrides are invalid: no retry can fix that, a coach must.
@@ -413,6 +420,7 @@ def _evaluate_claimed(
             rules_version=config.version,
             now=runtime.clock(),
             rule_errors=rule_errors,
+            limits=[limit.to_dict() for limit in limits],
         )
 
 

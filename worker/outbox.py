@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import select
 
 from strideguard.db import transaction
-from strideguard.models import Activity, Alert, Athlete, OutboxEmail
+from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
 from worker.claims import GaveUp, aware, error_text, gave_up_text
 from worker.notifier.digest_links import make_digest_links
 from worker.notifier.mime import build_message
@@ -73,6 +73,7 @@ class Digest:
     findings: list[dict[str, Any]]
     carried_late: list[int]
     weekly_distance_m: dict[dt.date, int]
+    limits: list[dict[str, Any]]
 
 
 def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
@@ -112,6 +113,7 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
                 findings=digest.findings,
                 weekly_distance_m=digest.weekly_distance_m,
                 links=links,
+                limits=digest.limits,
             )
         )
         message = build_message(
@@ -197,6 +199,12 @@ def _load(runtime: WorkerRuntime, session: Any, outbox_id: int) -> Digest:
         findings=findings,
         carried_late=[alert.id for alert in late],
         weekly_distance_m=_weekly_running_m(runtime, session, row.athlete_id, row.week_start),
+        limits=session.scalar(
+            select(Evaluation.limits).where(
+                Evaluation.athlete_id == row.athlete_id, Evaluation.week_start == row.week_start
+            )
+        )
+        or [],
     )
 
 
