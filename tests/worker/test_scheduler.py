@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from integrations.strava.budget import Priority
+from integrations.strava.errors import BudgetExceeded
 from strideguard.models import Evaluation
 from strideguard.settings import Settings
 from tests.worker.conftest import add_athlete, queued
@@ -78,6 +80,39 @@ def test_catch_up_after_downtime_enqueues_each_closed_week_once(runtime: WorkerR
     due = {(a, w): d for a, w, _, d in rows}
     assert due[(oslo, dt.date(2025, 9, 15))] == dt.datetime(2025, 9, 22, 4, tzinfo=UTC)
     assert due[(la, dt.date(2025, 9, 15))] == dt.datetime(2025, 9, 22, 13, tzinfo=UTC)
+
+
+def test_a_tick_holds_the_reads_of_the_evaluations_due_this_window_and_day(
+    runtime: WorkerRuntime,
+) -> None:
+    connected = dt.datetime(2025, 9, 1, 14, tzinfo=UTC)
+    add_athlete(runtime.sessions, strava_id=1, timezone="Europe/Oslo", connected_at=connected)
+    add_athlete(
+        runtime.sessions, strava_id=2, timezone="America/Los_Angeles", connected_at=connected
+    )
+    scheduler = Scheduler(runtime)
+    # Monday 8 September, 05:30 UTC: Oslo's week is due (pending, this window); Los Angeles'
+    # becomes due at 13:00 UTC, later today. Nothing else is due today.
+    now = dt.datetime(2025, 9, 8, 5, 30, tzinfo=UTC)
+    scheduler.tick(now)
+    held = runtime.strava.budget.held(now)
+    assert (held.evaluations_window, held.evaluations_day) == (1, 2)
+    # A backfill burst now leaves those two reads, and the Oslo evaluation draws its own down.
+    budget = runtime.strava.budget
+    while True:
+        try:
+            budget.reserve(Priority.BACKFILL, now)
+        except BudgetExceeded:
+            break
+    assert budget.usage(now).read_window == budget.limits().read_window - 1
+    budget.reserve(Priority.EVALUATION, now)
+    assert budget.held(now).evaluations_day == 1
+    # Once the evaluation is done, the next tick holds only Los Angeles' read.
+    with runtime.sessions.begin() as session:
+        session.execute(update(Evaluation).values(status="done"))
+    scheduler.tick(now + dt.timedelta(minutes=1))
+    assert budget.held(now + dt.timedelta(minutes=1)).evaluations_day == 1
+    assert budget.held(now + dt.timedelta(minutes=1)).evaluations_window == 0
 
 
 def test_athletes_who_cannot_be_mailed_or_revoked_get_no_evaluations(

@@ -1,0 +1,88 @@
+"""What the schedule says is due, as Strava reads to hold back from backfills and background work.
+
+Each scheduler tick counts the evaluations that are due or become due in the current 15-minute
+window and UTC day (one read each: the window refresh is one page), and the per-run fetches that
+the last day's webhook rate predicts for the rest of the day, and hands that to the shared
+budget (`RateBudget.hold`). Evaluations and per-run fetches draw it down as they spend it; the
+next tick replaces it with a fresh count. `reservation_for` is the pure part.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from integrations.strava.budget import DAY_S, WINDOW_S, Reservation
+from strideguard.models import Athlete, Evaluation, StravaConnection, WebhookEvent
+from worker.claims import aware
+from worker.weeks import WEEK, due_at, week_start_of, zone_or_utc
+
+WINDOWS_PER_DAY = DAY_S // WINDOW_S
+
+
+def reservation_for(
+    now: dt.datetime, due: Iterable[dt.datetime], runs_last_day: int
+) -> Reservation:
+    """Reads to hold back at `now`: one per evaluation due before the window (or the UTC day)
+    ends, however overdue, and the per-run fetches at the last day's rate for the rest of the
+    day (rounded up, so a single expected run is held)."""
+    stamp = now.timestamp()
+    window_end = (int(stamp) // WINDOW_S + 1) * WINDOW_S
+    day_end = (int(stamp) // DAY_S + 1) * DAY_S
+    times = [moment.timestamp() for moment in due]
+    day_left = (day_end - stamp) / DAY_S
+    return Reservation(
+        evaluations_window=sum(1 for t in times if t < window_end),
+        evaluations_day=sum(1 for t in times if t < day_end),
+        runs_window=math.ceil(runs_last_day / WINDOWS_PER_DAY),
+        runs_day=math.ceil(runs_last_day * day_left),
+    )
+
+
+def due_reservation(
+    session: Session, now: dt.datetime, grace: dt.timedelta, *, per_run_fetches: bool
+) -> Reservation:
+    """The reservation for `now` from the database: pending evaluations, the weeks of active
+    runners that close (plus the grace) later today, and today's rate of new-run webhooks."""
+    due = [
+        moment
+        for moment in (
+            aware(d)
+            for d in session.scalars(
+                select(Evaluation.due_at).where(Evaluation.status == "pending")
+            )
+        )
+        if moment is not None
+    ]
+    zones = session.scalars(
+        select(Athlete.timezone)
+        .join(StravaConnection, StravaConnection.athlete_id == Athlete.id)
+        .where(StravaConnection.status == "active", Athlete.email_status == "ok")
+    )
+    for name in zones:
+        zone = zone_or_utc(name)
+        this_week = week_start_of(now.astimezone(zone).date())
+        # The week just closed may still be in its grace; the current one closes later.
+        for week in (this_week - WEEK, this_week):
+            moment = due_at(week, zone, grace)
+            if moment > now:
+                due.append(moment)
+    runs = 0
+    if per_run_fetches:
+        runs = (
+            session.scalar(
+                select(func.count())
+                .select_from(WebhookEvent)
+                .where(
+                    WebhookEvent.object_type == "activity",
+                    WebhookEvent.aspect_type == "create",
+                    WebhookEvent.received_at > now - dt.timedelta(days=1),
+                )
+            )
+            or 0
+        )
+    return reservation_for(now, due, runs)
