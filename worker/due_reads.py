@@ -3,8 +3,8 @@
 Each scheduler tick counts the evaluations that are due or become due in the current 15-minute
 window and UTC day (one read each: the window refresh is one page), and the per-run fetches that
 the last day's webhook rate predicts for the rest of the day, and hands that to the shared
-budget (`RateBudget.hold`). Evaluations and per-run fetches draw it down as they spend it; the
-next tick replaces it with a fresh count. `reservation_for` is the pure part.
+budget (`RateBudget.hold`). The next tick replaces it with a fresh count (evaluations done
+meanwhile are no longer pending). `reservation_for` is the pure part.
 """
 
 from __future__ import annotations

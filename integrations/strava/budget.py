@@ -10,10 +10,12 @@ instance may have spent it). When the share for a job's priority is spent, `rese
 What is due is reserved, not a fixed share. The scheduler tells the budget, each tick, how
 many reads the work due in this window and this UTC day needs (`Reservation`): the weekly
 evaluations that are or become due, and the per-run fetches the recent webhook rate predicts.
-Evaluations may then use the whole limit and draw their reservation down as they spend it;
-per-run fetches may use what the evaluations' reservation leaves; backfills and background
-work use the rest. So a burst of new runners takes every read nobody else is due to need, and
-never the reads of a Monday evaluation. The shares (settings) stay as upper caps per priority:
+Evaluations may then use the whole limit, per-run fetches what the evaluations' reservation
+leaves, and backfills and background work the rest. Nothing is drawn down between ticks: what
+an evaluation spends (its window, and any unknown shoe it reads) stays held until the next
+tick counts the evaluations still pending, so the error is always on the evaluations' side.
+So a burst of new runners takes every read nobody else is due to need, and never the reads of
+a Monday evaluation. The shares (settings) stay as upper caps per priority:
 by default backfills and evaluations may use the whole limit and background refreshes 60%.
 """
 
@@ -238,7 +240,6 @@ class MemoryBudget:
                     raise _exceeded(slot, priority, now)
             for slot in slots:
                 self._counts[slot] += 1
-            self._held = drawn_down(self._held, priority)
 
     def hold(self, now: dt.datetime, reservation: Reservation) -> None:
         with self._lock:
@@ -269,21 +270,6 @@ class MemoryBudget:
         return self._limits
 
 
-def drawn_down(held: Reservation, priority: Priority) -> Reservation:
-    """The reservation after one request of `priority`: due work spends its own holding."""
-    if priority is Priority.EVALUATION:
-        return replace(
-            held,
-            evaluations_window=max(0, held.evaluations_window - 1),
-            evaluations_day=max(0, held.evaluations_day - 1),
-        )
-    if priority is Priority.RUN:
-        return replace(
-            held, runs_window=max(0, held.runs_window - 1), runs_day=max(0, held.runs_day - 1)
-        )
-    return held
-
-
 def _exceeded(slot: int, priority: Priority, now: dt.datetime) -> BudgetExceeded:
     daily = slot in (1, 3)
     delay = ms_to_next_day(now) if daily else ms_to_next_window(now)
@@ -297,8 +283,7 @@ def _exceeded(slot: int, priority: Priority, now: dt.datetime) -> BudgetExceeded
 #       held evaluations window, day, held runs window, day
 # ARGV: share, first slot to count (1 = reads too, 3 = non-read), default limits x4, ttl x2,
 #       priority
-# Returns 0 when reserved, else the 1-based slot that is spent. Mirrors `cap_for` and
-# `drawn_down`.
+# Returns 0 when reserved, else the 1-based slot that is spent. Mirrors `cap_for`.
 _RESERVE = """
 local fields = {'read_window', 'read_day', 'all_window', 'all_day'}
 local share = tonumber(ARGV[1])
@@ -323,12 +308,6 @@ end
 for slot = first, 4 do
   redis.call('INCR', KEYS[1 + slot])
   redis.call('EXPIRE', KEYS[1 + slot], ARGV[6 + (slot % 2 == 1 and 1 or 2)])
-end
-local own = priority == 'evaluation' and 6 or (priority == 'run' and 8 or nil)
-if own then
-  for key = own, own + 1 do
-    if held(KEYS[key]) > 0 then redis.call('DECR', KEYS[key]) end
-  end
 end
 return 0
 """

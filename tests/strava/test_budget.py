@@ -69,14 +69,15 @@ def test_with_nothing_due_a_backfill_may_use_the_whole_window(budget: RateBudget
     budget.reserve(Priority.BACKFILL, next_window)  # a new window starts from zero
 
 
-def test_what_is_due_is_held_back_and_due_work_draws_it_down(budget: RateBudget) -> None:
+def test_what_is_due_is_held_back_from_the_rest(budget: RateBudget) -> None:
     budget.hold(NOW, Reservation(30, 300, 10, 100))
     assert _spend(budget, Priority.BACKGROUND, NOW) == 60  # its share; 40 are held anyway
     assert _spend(budget, Priority.BACKFILL, NOW) == 0  # 100 - 30 - 10: nothing left
     assert _spend(budget, Priority.RUN, NOW) == 10  # what the evaluations leave
-    assert budget.held(NOW) == Reservation(30, 300, 0, 90)
-    assert _spend(budget, Priority.BACKFILL, NOW) == 0  # the runs' share was spent by runs
     assert _spend(budget, Priority.EVALUATION, NOW) == 30  # all of theirs, after the burst
+    # Held until the next tick replaces it with what is still due.
+    assert budget.held(NOW) == Reservation(30, 300, 10, 100)
+    budget.hold(NOW, Reservation(0, 270, 0, 90))
     assert budget.held(NOW) == Reservation(0, 270, 0, 90)
     # The next tick replaces what is held; a new window holds nothing until it does.
     next_window = NOW + dt.timedelta(milliseconds=ms_to_next_window(NOW))
