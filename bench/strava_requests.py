@@ -114,6 +114,8 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     evaluation_delays_s: list[float] = field(default_factory=list)
     webhook_jobs: int = 0
+    # Why measured evaluations were deferred (the budget's reason), and how often.
+    evaluation_deferrals: Counter[str] = field(default_factory=Counter)
     webhook_round_trip_ms: list[float] = field(default_factory=list)
 
 
@@ -333,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
                 work()
             except BudgetExceeded as exceeded:
                 tally.deferrals += 1
+                if measured:
+                    tally.evaluation_deferrals[f"{exceeded} at {clock.now():%a %H:%M}"] += 1
                 retry_at = clock.now() + dt.timedelta(milliseconds=exceeded.retry_after_ms)
                 timeline.at(retry_at, functools.partial(attempt, work, due, measured))
                 return
@@ -432,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             # a deferral is a job re-enqueued for the next window (no request, no sleep)
             "budget_deferrals_warm_up": warm_up_deferrals,
             "budget_deferrals_measured": tally.deferrals - warm_up_deferrals,
+            "evaluation_deferrals_by_reason": dict(tally.evaluation_deferrals.most_common(10)),
             "webhook_post_round_trip_ms": latency_summary(tally.webhook_round_trip_ms),
             "webhook_events_handled": tally.webhook_jobs,
             "webhooks_delivered": sum(1 for d in sim.deliveries if d.delivered),
