@@ -73,7 +73,7 @@ from strideguard.models import Athlete
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import free_port
-from worker.due_reads import reservation_for
+from worker.due_reads import reservation_for, unknown_shoes
 
 WARM_UP_MONDAY = dt.date(2026, 3, 2)  # week W-1: everyone connects and is backfilled
 FIRST_MEASURED_MONDAY = dt.date(2026, 3, 9)
@@ -310,14 +310,16 @@ def main(argv: list[str] | None = None) -> int:
         ensure_subscription(ctx)
 
         # What the scheduler would hold: evaluations not yet done, and new-run webhooks seen.
-        pending: Counter[dt.datetime] = Counter()
+        pending: Counter[tuple[dt.datetime, int]] = Counter()  # (due, athlete id)
         new_runs: deque[dt.datetime] = deque()
 
         def hold_due_reads() -> None:
             now = clock.now()
             while new_runs and new_runs[0] <= now - dt.timedelta(days=1):
                 new_runs.popleft()
-            due = list(pending.elements())
+            with sessions() as session:
+                shoes = unknown_shoes(session)
+            due = [(when, 1 + shoes.get(athlete, 0)) for when, athlete in pending.elements()]
             ctx.budget.hold(now, reservation_for(now, due, len(new_runs)))
             if timeline.queue:
                 timeline.at(now + dt.timedelta(minutes=15), hold_due_reads)
@@ -330,7 +332,12 @@ def main(argv: list[str] | None = None) -> int:
                 new_runs.append(clock.now())
                 attempt(functools.partial(run_job, ctx, job), clock.now())
 
-        def attempt(work: Callable[[], object], due: dt.datetime, measured: bool = False) -> None:
+        def attempt(
+            work: Callable[[], object],
+            due: dt.datetime,
+            measured: bool = False,
+            athlete: int | None = None,
+        ) -> None:
             try:
                 work()
             except BudgetExceeded as exceeded:
@@ -338,14 +345,14 @@ def main(argv: list[str] | None = None) -> int:
                 if measured:
                     tally.evaluation_deferrals[f"{exceeded} at {clock.now():%a %H:%M}"] += 1
                 retry_at = clock.now() + dt.timedelta(milliseconds=exceeded.retry_after_ms)
-                timeline.at(retry_at, functools.partial(attempt, work, due, measured))
+                timeline.at(retry_at, functools.partial(attempt, work, due, measured, athlete))
                 return
             except StravaError as error:
                 tally.failures.append(f"{type(error).__name__}: {error}")
                 return
             if measured:
                 tally.evaluation_delays_s.append((clock.now() - due).total_seconds())
-                pending[due] -= 1
+                pending[(due, athlete or 0)] -= 1
 
         # everyone connects at the start of the warm-up week
         athlete_ids: dict[int, int] = {}
@@ -399,8 +406,8 @@ def main(argv: list[str] | None = None) -> int:
                 evaluate = functools.partial(
                     refresh_window, ctx, athlete_id, priority=Priority.EVALUATION
                 )
-                timeline.at(due, functools.partial(attempt, evaluate, due, True))
-                pending[due] += 1
+                timeline.at(due, functools.partial(attempt, evaluate, due, True, athlete_id))
+                pending[(due, athlete_id)] += 1
         timeline.at(clock.now(), hold_due_reads)
         timeline.run_until()
         sim.flush_webhooks()

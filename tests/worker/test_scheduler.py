@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from integrations.strava.budget import Priority
 from integrations.strava.errors import BudgetExceeded
-from strideguard.models import Evaluation
+from strideguard.models import Activity, Evaluation, Gear
 from strideguard.settings import Settings
 from tests.worker.conftest import add_athlete, queued
 from worker.runtime import WorkerRuntime
@@ -87,7 +87,7 @@ def test_a_tick_holds_the_reads_of_the_evaluations_due_this_window_and_day(
 ) -> None:
     connected = dt.datetime(2025, 9, 1, 14, tzinfo=UTC)
     add_athlete(runtime.sessions, strava_id=1, timezone="Europe/Oslo", connected_at=connected)
-    add_athlete(
+    la = add_athlete(
         runtime.sessions, strava_id=2, timezone="America/Los_Angeles", connected_at=connected
     )
     scheduler = Scheduler(runtime)
@@ -108,12 +108,27 @@ def test_a_tick_holds_the_reads_of_the_evaluations_due_this_window_and_day(
     budget.reserve(Priority.EVALUATION, now)  # the Oslo evaluation gets its read
     assert budget.usage(now).read_window == budget.limits().read_window
     assert budget.held(now).evaluations_day == 2  # until the next tick recounts
-    # Once the evaluation is done, the next tick holds only Los Angeles' read.
+    # Once the evaluation is done, the next tick holds only Los Angeles' read; and one more
+    # for each of that runner's shoes we hold no count for, which the evaluation will read.
     with runtime.sessions.begin() as session:
         session.execute(update(Evaluation).values(status="done"))
-    scheduler.tick(now + dt.timedelta(minutes=1))
-    assert budget.held(now + dt.timedelta(minutes=1)).evaluations_day == 1
-    assert budget.held(now + dt.timedelta(minutes=1)).evaluations_window == 0
+        day = dt.datetime(2025, 9, 6, 8, 0)
+        for strava_id, gear_id in ((71, "g1"), (72, "g1"), (73, "g2"), (74, None)):
+            session.add(
+                Activity(
+                    strava_id=strava_id,
+                    athlete_id=la,
+                    sport_type="Run",
+                    start_date=day.replace(tzinfo=UTC),
+                    start_date_local=day,
+                    distance_m=5000,
+                    gear_id=gear_id,
+                )
+            )
+        session.add(Gear(athlete_id=la, strava_gear_id="g2", distance_m=100_000))
+    later = now + dt.timedelta(minutes=1)
+    scheduler.tick(later)
+    assert (budget.held(later).evaluations_window, budget.held(later).evaluations_day) == (0, 2)
 
 
 def test_athletes_who_cannot_be_mailed_or_revoked_get_no_evaluations(
