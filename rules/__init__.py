@@ -4,15 +4,16 @@ No database, queue or network here; `rules/` imports nothing else of ours. See R
 the conventions and rules/rules.yaml for the catalog and its evidence.
 """
 
-from rules.activities import (
-    ActivityLike,
-    ActivityRecord,
-    GearLike,
-    GearRecord,
-)
+from rules.activities import ActivityLike, ActivityRecord, GearLike, GearRecord
 from rules.config import Advice, ConfigError, RuleDefinition, RulesConfig
-from rules.evaluate import evaluate_all, evaluate_week, week_start_of
-from rules.findings import Finding
+from rules.evaluate import (
+    evaluate_all,
+    evaluate_limits,
+    evaluate_week,
+    limits_all,
+    week_start_of,
+)
+from rules.findings import Finding, Limit
 from rules.holder import ConfigHolder
 from rules.rules_file import load_config
 
@@ -25,10 +26,13 @@ __all__ = [
     "Finding",
     "GearLike",
     "GearRecord",
+    "Limit",
     "RuleDefinition",
     "RulesConfig",
     "evaluate_all",
+    "evaluate_limits",
     "evaluate_week",
+    "limits_all",
     "load_config",
     "week_start_of",
 ]

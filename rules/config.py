@@ -24,9 +24,11 @@ from rules.expressions import (
     FunctionSpec,
     Name,
     ValueType,
+    bare_names,
     compile_expression,
     params_in,
 )
+from rules.findings import LIMIT_KINDS, LimitKind
 from rules.metrics import RUN_FUNCTIONS, RUN_METRICS, WEEK_FUNCTIONS, WEEK_METRICS, MetricSpec
 from rules.yaml_source import Located, YamlSourceError, load_located
 
@@ -50,6 +52,25 @@ class ConfigError(Exception):
 class Advice:
     why: str | None
     do: str | None
+
+
+@dataclass(frozen=True)
+class LimitDefinition:
+    """A rule's `limit:`: how far the runner can go next and stay inside its threshold.
+
+    Computed as of the Monday after a judged week, before anything is run: window functions
+    (prior_sum, prior_mean, longest_run_before, ...) then look back over the judged week and
+    the ones before it. `low` and `when` are optional; a limit whose `when` is false, or whose
+    `high` is not a positive number, has no figure yet.
+    """
+
+    kind: LimitKind
+    high: Expr
+    low: Expr | None = None
+    when: Expr | None = None
+
+    def expressions(self) -> list[Expr]:
+        return [e for e in (self.high, self.low, self.when) if e is not None]
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,7 @@ class RuleDefinition:
     # Where each expression was written ("fires_when", "let.pct", "guards[0]", ...), as
     # (line, column), so a failure found by running the rule points at the text to fix.
     positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    limit: LimitDefinition | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +234,18 @@ class _RuleScope:
         return [*self.lets, *self.params, *self.metrics, *self.functions]
 
 
+class _LimitScope(_RuleScope):
+    """A limit's names: the rule's parameters and the look-back window functions, as of the
+    Monday after the judged week (the week ahead has not been run, so it has no figures)."""
+
+    def __init__(self, params: Iterable[str]) -> None:
+        super().__init__("week", params)
+        self.functions = {name: WEEK_FUNCTIONS[name] for name in _LIMIT_FUNCTIONS}
+
+    def suggestions(self) -> list[str]:
+        return [*self.params, *_LIMIT_METRICS, *self.functions]
+
+
 # The rule-level key's name until it was mistaken for `params.threshold`; still read, with a
 # warning, so an existing file keeps working.
 OLD_SHOWN_THRESHOLD = "threshold"
@@ -235,7 +269,21 @@ _RULE_KEYS = (
     "figures",
     "advice",
     "exercise_focus",
+    "limit",
 )
+_LIMIT_KEYS = ("for", "max", "min", "when")
+# Window functions a limit may use: each looks back from the Monday after the judged week.
+_LIMIT_FUNCTIONS = (
+    "prior_sum",
+    "prior_mean",
+    "prior_max",
+    "known_weeks",
+    "longest_run_before",
+    "min",
+    "max",
+)
+# Weekly metrics a limit may use as a value: they count what lies before the week ahead.
+_LIMIT_METRICS = ("prior_weeks",)
 _REQUIRED_RULE_KEYS = ("title", "enabled", "severity", "fires_when")
 DEFAULT_TYPES = ActivityTypes(
     running=frozenset({"Run", "TrailRun", "VirtualRun"}),
@@ -476,6 +524,7 @@ class _Parser:
         )
         bands = self.bands(items.get("bands"))
         figures = self.figures(items.get("figures"), scope, fires_when, lets)
+        limit = self.limit(rule_id, items.get("limit"), declared, _deciding_names(fires_when, lets))
         title = self.text(items.get("title"), "title")
         severity = items.get("severity")
         if severity is not None and severity.value not in SEVERITIES:
@@ -495,9 +544,12 @@ class _Parser:
         functions = WEEK_FUNCTIONS if per == "week" else RUN_FUNCTIONS
         all_exprs = [e for _, e in lets] + guards + [e for _, e in figures]
         all_exprs += [e for e in (requires_history, fires_when, value_expr, threshold) if e]
-        for expr in all_exprs:
+        # A limit is computed on the weekly calendar whatever `per` is.
+        scoped = [(e, functions) for e in all_exprs]
+        scoped += [(e, WEEK_FUNCTIONS) for e in (limit.expressions() if limit else [])]
+        for expr, catalog in scoped:
             for function, param in params_in(expr):
-                count_params[param] = functions[function].count_range
+                count_params[param] = catalog[function].count_range
         for name, (low, high) in count_params.items():
             problem = _param_problem(name, params.get(name), {name: (low, high)})
             if name in params and problem:
@@ -529,7 +581,71 @@ class _Parser:
             count_params=count_params,
             needs_gear=any(metrics[n].needs_gear for n in used if n in metrics),
             positions=self.positions,
+            limit=limit,
         )
+
+    def limit(
+        self,
+        rule_id: str,
+        node: Located | None,
+        params: set[str],
+        deciding: frozenset[str] | None,
+    ) -> LimitDefinition | None:
+        """`limit: {for, max, min?, when?}`, checked like every other expression, plus: no
+        figure of the week ahead, and `max` must use a parameter the condition uses (so an
+        admin's or a coach's threshold moves the limit with it)."""
+        if node is None:
+            return None
+        items = self.mapping(node, "limit", _LIMIT_KEYS)
+        if not items:
+            return None
+        kind = items.get("for")
+        if kind is None or kind.value not in LIMIT_KINDS:
+            where = kind if kind is not None else node
+            got = "" if kind is None else f", not {kind.value!r}"
+            self.problems.add(
+                where,
+                f"limit.for must be one of {', '.join(LIMIT_KINDS)}{got}"
+                + ("" if kind is None else _hint(kind.value, LIMIT_KINDS)),
+            )
+        if "max" not in items:
+            self.problems.add(node, f"rule {rule_id}: limit needs 'max' (the highest figure)")
+        scope = _LimitScope(params)
+        wanted: dict[str, ValueType] = {"max": "num", "min": "num", "when": "bool"}
+        parts: dict[str, Expr | None] = {}
+        for key, want in wanted.items():
+            if key in items:
+                parts[key] = self.limit_expression(items[key], scope, f"limit.{key}", want)
+        high = parts.get("max")
+        if high is not None and deciding is not None and not (high.names & params & deciding):
+            self.problems.add(
+                items["max"],
+                "limit.max must use a parameter that fires_when uses, so the limit moves with "
+                "the threshold (e.g. longest_run_before(window_days) * (100 + threshold) / 100)",
+            )
+            return None
+        if high is None or kind is None or kind.value not in LIMIT_KINDS:
+            return None
+        return LimitDefinition(kind.value, high, parts.get("min"), parts.get("when"))
+
+    def limit_expression(
+        self, node: Located, scope: _LimitScope, what: str, want: ValueType
+    ) -> Expr | None:
+        expr = self.expression(node, scope, what, want)
+        if expr is None:
+            return None
+        for name in bare_names(expr):
+            if name in WEEK_METRICS and name not in _LIMIT_METRICS:
+                text = node.value if isinstance(node.value, str) else ""
+                self.problems.add(
+                    node,
+                    f"{what}: {name!r} is a figure of the week itself, and a limit is "
+                    "computed for the week ahead before it is run; look back with a window "
+                    f"function instead, e.g. prior_sum({name}, 1) for the week just judged",
+                    max(text.find(name), 0),
+                )
+                return None
+        return expr
 
     def bands(self, node: Located | None) -> tuple[tuple[str, int | float], ...]:
         if node is None:
@@ -658,6 +774,7 @@ __all__ = [
     "Advice",
     "ConfigError",
     "CountParam",
+    "LimitDefinition",
     "RuleDefinition",
     "RulesConfig",
     "parse_config",

@@ -14,7 +14,8 @@ defence behind that check, for what the sample could not show.)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
@@ -24,9 +25,9 @@ from numpy.typing import NDArray
 
 from rules.activities import ActivityLike, GearLike
 from rules.columns import ActivityColumns
-from rules.config import RuleDefinition, RulesConfig
+from rules.config import LimitDefinition, RuleDefinition, RulesConfig
 from rules.expressions import Expr
-from rules.findings import STATUSES, Figure, Finding
+from rules.findings import STATUSES, Figure, Finding, Limit
 from rules.metrics import RUN_METRICS, WEEK_METRICS, Cohort, MetricSpec, monday_ordinal
 
 FIRED, CLEAR, INSUFFICIENT, NO_BASELINE, DISABLED, ERROR = range(6)
@@ -67,6 +68,11 @@ class _Env:
         self.catalog: Mapping[str, MetricSpec] = WEEK_METRICS if rule.per == "week" else RUN_METRICS
         self.lets = dict(rule.lets)
         self.values: dict[str, Any] = {}
+
+    @classmethod
+    def for_limit(cls, cohort: Cohort, rule: RuleDefinition) -> _Env:
+        """A limit's names: the rule's parameters and the weekly catalog, whatever `per` is."""
+        return cls(cohort, replace(rule, per="week", lets=()))
 
     def name(self, name: str) -> Any:
         if name in self.lets:
@@ -171,6 +177,14 @@ def _number(value: Any, key: str = "") -> int | float | None:
     return number
 
 
+def _metres(value: Any) -> int | None:
+    """A limit in whole metres, rounded down (the safe side), or None if not a positive figure."""
+    if value is None:
+        return None
+    number = float(value)
+    return math.floor(number) if math.isfinite(number) and number > 0 else None
+
+
 def _pick(value: Any, index: tuple[int, ...] | int) -> Any:
     array = np.asarray(value)
     return array[()] if array.ndim == 0 else array[index]
@@ -198,6 +212,38 @@ class _AthleteView:
                 self.errors.setdefault(exc.rule, exc)
                 found.append(self.failed(outcome.rule, week_start, exc))
         return found
+
+    def limits(self, week: int) -> list[Limit]:
+        """Each enabled rule's limit after `week`, read on the Monday that follows it (the
+        cohort must reach that Monday); a failing limit is recorded like a failing rule."""
+        found: list[Limit] = []
+        week_start = dt.date.fromordinal(self.cohort.day0 + 7 * week)
+        for outcome in self.outcomes.values():
+            rule = outcome.rule
+            if rule.limit is None or not rule.enabled:
+                continue
+            try:
+                found.append(self.limit(rule, rule.limit, week, week_start))
+            except RuleEvaluationError as exc:
+                self.errors.setdefault(exc.rule, exc)
+        return found
+
+    def limit(
+        self, rule: RuleDefinition, limit: LimitDefinition, week: int, week_start: dt.date
+    ) -> Limit:
+        env = _Env.for_limit(self.cohort, rule)
+        index = (self.athlete, week + 1)
+
+        def read(expr: Expr | None, part: str) -> Any:
+            if expr is None:
+                return None
+            return _part(rule, part, lambda: _pick(env.evaluate(expr), index))
+
+        high, low = read(limit.high, "limit.max"), read(limit.low, "limit.min")
+        when = read(limit.when, "limit.when")
+        if when is not None and not bool(when):
+            return Limit(rule.id, limit.kind, week_start, None)
+        return Limit(rule.id, limit.kind, week_start, _metres(high), _metres(low))
 
     def rule_week(self, outcome: RuleOutcome, week: int, week_start: dt.date) -> list[Finding]:
         """One rule's findings for the week: one, or one per run for a per-run rule."""
@@ -358,13 +404,61 @@ def evaluate_all(
     return [f for week in range(first, cohort.n_weeks) for f in view.week(week)]
 
 
+def evaluate_limits(
+    activities: Iterable[ActivityLike],
+    week_start: dt.date,
+    config: RulesConfig,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    history_start: dt.date | None = None,
+) -> list[Limit]:
+    """Each enabled rule's limit for the runner after the week starting on `week_start`:
+    the longest next run, and next week's range (the rule's `limit:` in rules.yaml)."""
+    if week_start.weekday() != 0:
+        raise ValueError(f"week_start {week_start} is not a Monday")
+    following = week_start + dt.timedelta(weeks=1)
+    cohort, view = _single(activities, config, overrides, None, following, history_start)
+    return view.limits((week_start.toordinal() - cohort.day0) // 7)
+
+
+def _limits_view(
+    activities: Sequence[ActivityLike],
+    config: RulesConfig,
+    overrides: Mapping[str, Any] | None,
+    cohort: Cohort,
+    history_start: dt.date | None,
+) -> _AthleteView:
+    """A view whose calendar reaches the Monday after `cohort`'s last week, for its limits."""
+    following = dt.date.fromordinal(cohort.day0 + 7 * cohort.n_weeks)
+    return _single(activities, config, overrides, None, following, history_start)[1]
+
+
+def limits_all(
+    activities: Iterable[ActivityLike],
+    config: RulesConfig,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    history_start: dt.date | None = None,
+) -> list[Limit]:
+    """The limits after every week that `evaluate_all` reports, in week order."""
+    records = list(activities)
+    cohort, _view = _single(records, config, overrides, None, None, history_start)
+    view = _limits_view(records, config, overrides, cohort, history_start)
+    first = int(cohort.first_week[0])
+    return [limit for week in range(first, cohort.n_weeks) for limit in view.limits(week)]
+
+
 def rule_failures(
     activities: Iterable[ActivityLike],
     config: RulesConfig,
     gear: Mapping[str, GearLike] | None = None,
 ) -> dict[str, RuleEvaluationError]:
-    """The first failure of each rule that cannot be evaluated over every week of `activities`."""
-    cohort, view = _single(activities, config, None, gear, None, None)
+    """The first failure of each rule that cannot be evaluated over every week of `activities`
+    (its findings and its limit)."""
+    records = list(activities)
+    cohort, view = _single(records, config, None, gear, None, None)
+    limits_view = _limits_view(records, config, None, cohort, None)
     for week in range(int(cohort.first_week[0]), cohort.n_weeks):
         view.week(week)
-    return view.errors
+        limits_view.limits(week)
+    return {**limits_view.errors, **view.errors}

@@ -320,3 +320,18 @@ def params_in(expr: Expr | str) -> list[tuple[str, str]]:
         for operand in expr.operands:
             found.extend(params_in(operand))
     return found
+
+
+def bare_names(expr: Expr | str) -> list[str]:
+    """Names used as values (not as the series argument of a window function), in order."""
+    if isinstance(expr, Name):
+        return [expr.name]
+    if isinstance(expr, Call):
+        return [name for arg in expr.args for name in bare_names(arg)]
+    if isinstance(expr, Binary):
+        return bare_names(expr.left) + bare_names(expr.right)
+    if isinstance(expr, Negate):
+        return bare_names(expr.operand)
+    if isinstance(expr, Logical):
+        return [name for operand in expr.operands for name in bare_names(operand)]
+    return []

@@ -75,3 +75,32 @@ class Finding:
             "exercise_focus": list(self.exercise_focus),
             "error": self.error,
         }
+
+
+LimitKind = Literal["next_run", "next_week"]
+LIMIT_KINDS: tuple[LimitKind, ...] = ("next_run", "next_week")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """How far the runner can go after `week_start`'s week and stay inside one rule's threshold.
+
+    `next_run`: the longest next run; `next_week`: next week's total, from `low_m` to `high_m`.
+    Whole metres, computed from the rule's own parameters (so a coach's override moves it);
+    `high_m` is None when there is nothing to compare with yet (no recent runs).
+    """
+
+    rule: str
+    kind: LimitKind
+    week_start: dt.date
+    high_m: int | None
+    low_m: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "kind": self.kind,
+            "week_start": self.week_start.isoformat(),
+            "low_m": self.low_m,
+            "high_m": self.high_m,
+        }

@@ -62,6 +62,12 @@ WEEK_FUNCTIONS: dict[str, FunctionSpec] = {
         (1, 365),
         "EWMA of daily running metres at the week's Sunday, lambda = 2/(n+1)",
     ),
+    "longest_run_before": FunctionSpec(
+        ("count",),
+        "num",
+        (1, 365),
+        "longest run on the n local days before this week's Monday (0 if none)",
+    ),
     "min": FunctionSpec(("num", "num"), "num", doc="the smaller of two numbers"),
     "max": FunctionSpec(("num", "num"), "num", doc="the larger of two numbers"),
 }
@@ -237,6 +243,9 @@ class Cohort:
             return np.clip(self.metric("prior_weeks", WEEK_METRICS), 0, int(args[0]))
         if function == "ewma_daily_m":
             return self.cached(f"ewma:{int(args[0])}", lambda: self.ewma_daily_m(int(args[0])))
+        if function == "longest_run_before":
+            days = int(args[0])
+            return self.cached(f"longest_before:{days}", lambda: self.longest_run_before(days))
         name, n = str(args[0]), int(args[1])
         series = self.masked(self.metric(name, WEEK_METRICS))
         if function == "prior_sum":
@@ -271,6 +280,20 @@ class Cohort:
             if day % 7 == 6:
                 sundays[:, day // 7] = current
         return sundays
+
+    def longest_run_before(self, days: int) -> IntArray:
+        """For each week, the longest run on the `days` local days before its Monday.
+
+        Read on the Monday after a week, it is the 30-day longest that the next run is
+        compared with; days before the calendar's first day hold no runs.
+        """
+        daily = self.daily_max(self.is_running, self.columns.distance_m)
+        padded = np.concatenate([np.zeros((self.n_athletes, days), dtype=np.int64), daily], axis=1)
+        best = np.zeros((self.n_athletes, self.n_weeks), dtype=np.int64)
+        for week in range(self.n_weeks):
+            # daily day d sits at padded column d + days; the window is days [7w - days, 7w).
+            best[:, week] = padded[:, 7 * week : 7 * week + days].max(axis=1, initial=0)
+        return best
 
     def call_run(self, function: str, args: list[Any]) -> Any:
         if function == "min":

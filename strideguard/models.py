@@ -246,6 +246,9 @@ class Evaluation(Base):
     # Rules that could not be evaluated this week, [{"rule": id, "error": reason}]; the week
     # was judged (and its digest sent) on the others. NULL when every rule ran.
     rule_errors: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True))
+    # The limits after the week (rules.Limit dicts): the next-run ceiling and next week's
+    # range, which the digest shows. NULL for evaluations made before limits existed.
+    limits: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (
         UniqueConstraint("athlete_id", "week_start"),

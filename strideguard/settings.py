@@ -65,20 +65,22 @@ class Settings(BaseSettings):
     strava_webhook_verify_token: str | None = Field(
         None, alias="STRAVA_WEBHOOK_VERIFY_TOKEN", repr=False
     )
-    # Share of each Strava rate window a priority may spend (integrations/strava/budget.py).
+    # Most of each Strava rate window a priority may spend (integrations/strava/budget.py);
+    # on top of these caps, reads due for evaluations and per-run fetches are held back.
     strava_budget_backfill_share: Annotated[float, Field(gt=0, le=1)] = Field(
-        0.95, alias="STRAVA_BUDGET_BACKFILL_SHARE"
+        1.0, alias="STRAVA_BUDGET_BACKFILL_SHARE"
     )
     strava_budget_evaluation_share: Annotated[float, Field(gt=0, le=1)] = Field(
-        0.85, alias="STRAVA_BUDGET_EVALUATION_SHARE"
+        1.0, alias="STRAVA_BUDGET_EVALUATION_SHARE"
     )
     strava_budget_background_share: Annotated[float, Field(gt=0, le=1)] = Field(
         0.60, alias="STRAVA_BUDGET_BACKGROUND_SHARE"
     )
-    # deferred: activity create/update webhooks wait for the next window refresh (no request);
-    # immediate: each one costs a GET /activities/{id}.
-    strava_webhook_sync: Literal["deferred", "immediate"] = Field(
-        "deferred", alias="STRAVA_WEBHOOK_SYNC"
+    # auto: fetch each new activity at once while the day's budget has room beyond what
+    # evaluations are due to need, else as deferred; deferred: activity create/update webhooks
+    # wait for the next window refresh (no request); immediate: each costs a GET at once.
+    strava_webhook_sync: Literal["auto", "deferred", "immediate"] = Field(
+        "auto", alias="STRAVA_WEBHOOK_SYNC"
     )
     public_base_url: str = Field("http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
     # Proxies whose X-Forwarded-For/-Proto are believed (addresses or networks, comma-separated).

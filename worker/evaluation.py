@@ -154,6 +154,7 @@ def record_outcome(
     rules_version: str | None,
     now: dt.datetime,
     rule_errors: Sequence[dict[str, str]] = (),
+    limits: Sequence[dict[str, Any]] = (),
 ) -> int | None:
     """Alerts, digest row and "done" in the caller's single transaction; the new outbox id.
 
@@ -215,6 +216,7 @@ def record_outcome(
             last_error=None,
             rules_version=rules_version,
             rule_errors=list(rule_errors) or None,
+            limits=list(limits) or None,
         )
     )
     return outbox_id
@@ -351,16 +353,21 @@ def _evaluate_claimed(
             rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window.activities
         ]
         back_pain = answers_by_week(session, athlete_id)
+        # The refresh made our rows complete from here on; earlier weeks are unknown.
+        complete_from = window.complete_from
+        overrides = athlete.rule_overrides or None
         try:
             findings = rules.evaluate_week(
                 activities,
                 week_start,
                 config,
-                overrides=athlete.rule_overrides or None,
+                overrides=overrides,
                 gear=window.gear,
-                # The refresh made our rows complete from here on; earlier weeks are unknown.
-                history_start=window.complete_from,
+                history_start=complete_from,
                 back_pain=back_pain,
+            )
+            limits = rules.evaluate_limits(
+                activities, week_start, config, overrides, history_start=complete_from
             )
         except rules.ConfigError as exc:
             # The athlete's overrides are invalid: no retry can fix that, a coach must.
@@ -389,6 +396,7 @@ def _evaluate_claimed(
             rules_version=config.version,
             now=runtime.clock(),
             rule_errors=rule_errors,
+            limits=[limit.to_dict() for limit in limits],
         )
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from strideguard.db import transaction
 from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
-from strideguard.models import Activity, Alert, Athlete, OutboxEmail
+from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
 from strideguard.settings import Settings
 from strideguard.status import DeliveryStatus, EmailStatus
 from strideguard.times import aware, week_start_of
@@ -83,6 +83,7 @@ class Digest:
     findings: list[dict[str, Any]]
     carried_late: list[int]
     weekly_distance_m: dict[dt.date, int]
+    limits: list[dict[str, Any]]
 
 
 def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
@@ -177,6 +178,7 @@ def render_loaded(digest: Digest, settings: Settings) -> tuple[RenderedEmail, Di
             findings=digest.findings,
             weekly_distance_m=digest.weekly_distance_m,
             links=links,
+            limits=digest.limits,
         )
     )
     return rendered, links
@@ -238,6 +240,12 @@ def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Di
         findings=findings,
         carried_late=[alert.id for alert in late],
         weekly_distance_m=weekly_running_m(session, row.athlete_id, row.week_start, running),
+        limits=session.scalar(
+            select(Evaluation.limits).where(
+                Evaluation.athlete_id == row.athlete_id, Evaluation.week_start == row.week_start
+            )
+        )
+        or [],
     )
 
 

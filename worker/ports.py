@@ -23,6 +23,8 @@ class Priority(enum.Enum):
 
     BACKFILL = "backfill"
     EVALUATION = "evaluation"
+    # A new run's activity, fetched as its webhook arrives (STRAVA_WEBHOOK_SYNC auto/immediate).
+    RUN = "run"
     BACKGROUND = "background"
 
 

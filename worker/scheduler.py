@@ -23,6 +23,7 @@ from strideguard.models import Athlete, Evaluation, StravaConnection
 from strideguard.status import ConnectionStatus, EmailStatus, EvaluationStatus
 from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
+from worker.due_reads import due_reservation
 from worker.reconciler import Reconciler, ReconcileReport
 from worker.runtime import WorkerRuntime
 from worker.single_instance import SchedulerLock
@@ -134,9 +135,21 @@ class Scheduler:
             log.info("scheduled %d athlete-weeks for evaluation", len(created))
         return created
 
+    def hold_due_reads(self, now: dt.datetime) -> None:
+        """Tell the shared budget what the schedule needs this window and day (worker/due_reads)."""
+        with self.runtime.sessions() as session:
+            reservation = due_reservation(
+                session,
+                now,
+                self.grace,
+                per_run_fetches=self.runtime.settings.strava_webhook_sync != "deferred",
+            )
+        self.runtime.strava.budget.hold(now, reservation)
+
     def tick(self, now: dt.datetime | None = None) -> TickReport:
         now = now or self.runtime.clock()
         scheduled = self.schedule_due_weeks(now)
+        self.hold_due_reads(now)
         reconciled = self.reconciler.run(now)
         purge_sent = False
         if self._last_purge != now.date():

@@ -7,8 +7,16 @@ back the truth, which wins whenever it is higher than our own count (another pro
 instance may have spent it). When the share for a job's priority is spent, `reserve` raises
 `BudgetExceeded` with the delay to the next window; nothing ever sleeps.
 
-Priorities keep headroom for what a runner is waiting on: a fresh connection's backfill may use
-up to 95% of a window, weekly evaluations 85%, background refreshes 60%.
+What is due is reserved, not a fixed share. The scheduler tells the budget, each tick, how
+many reads the work due in this window and this UTC day needs (`Reservation`): the weekly
+evaluations that are or become due, and the per-run fetches the recent webhook rate predicts.
+Evaluations may then use the whole limit, per-run fetches what the evaluations' reservation
+leaves, and backfills and background work the rest. Nothing is drawn down between ticks: what
+an evaluation spends (its window, and any unknown shoe it reads) stays held until the next
+tick counts the evaluations still pending, so the error is always on the evaluations' side.
+So a burst of new runners takes every read nobody else is due to need, and never the reads of
+a Monday evaluation. The shares (settings) stay as upper caps per priority:
+by default backfills and evaluations may use the whole limit and background refreshes 60%.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from integrations.strava.errors import BudgetExceeded
@@ -31,7 +39,12 @@ WINDOW_S = 15 * 60
 DAY_S = 24 * 60 * 60
 
 
-DEFAULT_SHARES = {Priority.BACKFILL: 0.95, Priority.EVALUATION: 0.85, Priority.BACKGROUND: 0.60}
+DEFAULT_SHARES = {
+    Priority.BACKFILL: 1.0,
+    Priority.EVALUATION: 1.0,
+    Priority.RUN: 1.0,
+    Priority.BACKGROUND: 0.60,
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,34 @@ class Usage:
     read_day: int = 0
     all_window: int = 0
     all_day: int = 0
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Requests held back for work that is due: in this 15-minute window and this UTC day."""
+
+    evaluations_window: int = 0
+    evaluations_day: int = 0
+    runs_window: int = 0
+    runs_day: int = 0
+
+    def held(self, daily: bool) -> tuple[int, int]:
+        """(evaluations, per-run fetches) held in the window, or in the day."""
+        if daily:
+            return self.evaluations_day, self.runs_day
+        return self.evaluations_window, self.runs_window
+
+
+def cap_for(priority: Priority, limit: int, share: float, evaluations: int, runs: int) -> int:
+    """How far one priority may fill a counter whose `limit` holds `evaluations` and `runs`
+    requests back for due work: evaluations use everything, per-run fetches what the
+    evaluations leave, the rest what both leave; each within its share."""
+    base = max(1, int(limit * share))
+    if priority is Priority.EVALUATION:
+        return base
+    if priority is Priority.RUN:
+        return min(base, limit - evaluations)
+    return min(base, limit - evaluations - runs)
 
 
 def window_index(now: dt.datetime) -> int:
@@ -110,12 +151,18 @@ def retry_after_exhausted(headers: Mapping[str, str], now: dt.datetime) -> int:
     return ms_to_next_window(now)
 
 
-def caps(limits: Limits, share: float) -> Usage:
-    """How much of each limit one priority may use; at least one request per window."""
+def caps(
+    limits: Limits,
+    share: float,
+    priority: Priority = Priority.EVALUATION,
+    held: Reservation | None = None,
+) -> Usage:
+    """How much of each limit one priority may use, given what is held back for due work."""
+    held = held or Reservation()
     return Usage(
         *(
-            max(1, int(limit * share))
-            for limit in (limits.read_window, limits.read_day, limits.all_window, limits.all_day)
+            cap_for(priority, getattr(limits, field), share, *held.held(field.endswith("_day")))
+            for field in _FIELDS
         )
     )
 
@@ -131,6 +178,12 @@ class RateBudget(Protocol):
 
     def limits(self) -> Limits: ...
 
+    def hold(self, now: dt.datetime, reservation: Reservation) -> None:
+        """Hold back `reservation` for due work in `now`'s window and day (replaces the last)."""
+
+    def held(self, now: dt.datetime) -> Reservation:
+        """What is still held back in `now`'s window and day."""
+
 
 def _shares_from(settings: Settings | None) -> dict[Priority, float]:
     if settings is None:
@@ -138,8 +191,12 @@ def _shares_from(settings: Settings | None) -> dict[Priority, float]:
     return {
         Priority.BACKFILL: settings.strava_budget_backfill_share,
         Priority.EVALUATION: settings.strava_budget_evaluation_share,
+        Priority.RUN: settings.strava_budget_evaluation_share,
         Priority.BACKGROUND: settings.strava_budget_background_share,
     }
+
+
+_FIELDS = ("read_window", "read_day", "all_window", "all_day")
 
 
 class MemoryBudget:
@@ -152,26 +209,39 @@ class MemoryBudget:
         self._window = -1
         self._day = -1
         self._counts = [0, 0, 0, 0]  # read_window, read_day, all_window, all_day
+        self._held = Reservation()
 
     def _roll(self, now: dt.datetime) -> None:
         window, day = window_index(now), day_index(now)
         if window != self._window:
             self._window = window
             self._counts[0] = self._counts[2] = 0
+            self._held = replace(self._held, evaluations_window=0, runs_window=0)
         if day != self._day:
             self._day = day
             self._counts[1] = self._counts[3] = 0
+            self._held = Reservation()
 
     def reserve(self, priority: Priority, now: dt.datetime, *, read: bool = True) -> None:
         with self._lock:
             self._roll(now)
-            cap = caps(self._limits, self._shares[priority])
+            cap = caps(self._limits, self._shares[priority], priority, self._held)
             slots = [0, 1, 2, 3] if read else [2, 3]
             for slot in slots:
                 if self._counts[slot] + 1 > getattr(cap, _FIELDS[slot]):
                     raise _exceeded(slot, priority, now)
             for slot in slots:
                 self._counts[slot] += 1
+
+    def hold(self, now: dt.datetime, reservation: Reservation) -> None:
+        with self._lock:
+            self._roll(now)
+            self._held = reservation
+
+    def held(self, now: dt.datetime) -> Reservation:
+        with self._lock:
+            self._roll(now)
+            return self._held
 
     def observe(self, headers: Mapping[str, str], now: dt.datetime) -> None:
         limits, usage = parse_headers(headers)
@@ -192,27 +262,38 @@ class MemoryBudget:
         return self._limits
 
 
-_FIELDS = ("read_window", "read_day", "all_window", "all_day")
-
-
 def _exceeded(slot: int, priority: Priority, now: dt.datetime) -> BudgetExceeded:
     daily = slot in (1, 3)
     delay = ms_to_next_day(now) if daily else ms_to_next_window(now)
     scope = "daily" if daily else "15-minute"
-    return BudgetExceeded(delay, reason=f"{scope} Strava budget for {priority.value} work spent")
+    return BudgetExceeded(
+        delay, reason=f"{scope} Strava budget for {priority.value} work spent", daily=daily
+    )
 
 
-# KEYS: limits hash, read_window, read_day, all_window, all_day
-# ARGV: share, first slot to count (1 = reads too, 3 = non-read), default limits x4, ttl x2
-# Returns 0 when reserved, else the 1-based slot that is spent.
+# KEYS: limits hash, read_window, read_day, all_window, all_day,
+#       held evaluations window, day, held runs window, day
+# ARGV: share, first slot to count (1 = reads too, 3 = non-read), default limits x4, ttl x2,
+#       priority
+# Returns 0 when reserved, else the 1-based slot that is spent. Mirrors `cap_for`.
 _RESERVE = """
 local fields = {'read_window', 'read_day', 'all_window', 'all_day'}
 local share = tonumber(ARGV[1])
 local first = tonumber(ARGV[2])
+local priority = ARGV[9]
 local stored = redis.call('HMGET', KEYS[1], unpack(fields))
+local function held(key) return tonumber(redis.call('GET', key) or '0') end
 for slot = first, 4 do
   local limit = tonumber(stored[slot]) or tonumber(ARGV[2 + slot])
   local cap = math.max(1, math.floor(limit * share))
+  local window = slot % 2 == 1
+  local evaluations = held(window and KEYS[6] or KEYS[7])
+  local runs = held(window and KEYS[8] or KEYS[9])
+  if priority == 'run' then
+    cap = math.min(cap, limit - evaluations)
+  elseif priority ~= 'evaluation' then
+    cap = math.min(cap, limit - evaluations - runs)
+  end
   local used = tonumber(redis.call('GET', KEYS[1 + slot]) or '0')
   if used + 1 > cap then return slot end
 end
@@ -264,6 +345,16 @@ class RedisBudget:
             f"{self._ns}:all:d{day}",
         ]
 
+    def _held_keys(self, now: dt.datetime) -> list[str]:
+        """Held for evaluations (window, day), then for per-run fetches (window, day)."""
+        window, day = window_index(now), day_index(now)
+        return [
+            f"{self._ns}:held:evaluations:w{window}",
+            f"{self._ns}:held:evaluations:d{day}",
+            f"{self._ns}:held:runs:w{window}",
+            f"{self._ns}:held:runs:d{day}",
+        ]
+
     @property
     def _limits_key(self) -> str:
         return f"{self._ns}:limits"
@@ -272,7 +363,7 @@ class RedisBudget:
         default = Limits()
         spent = int(
             self._reserve(
-                keys=[self._limits_key, *self._keys(now)],
+                keys=[self._limits_key, *self._keys(now), *self._held_keys(now)],
                 args=[
                     self._shares[priority],
                     1 if read else 3,
@@ -282,6 +373,7 @@ class RedisBudget:
                     default.all_day,
                     WINDOW_S * 2,
                     DAY_S * 2,
+                    priority.value,
                 ],
             )
         )
@@ -301,6 +393,21 @@ class RedisBudget:
     def usage(self, now: dt.datetime) -> Usage:
         values = self._redis.mget(self._keys(now))
         return Usage(*(int(v or 0) for v in values))
+
+    def hold(self, now: dt.datetime, reservation: Reservation) -> None:
+        counts = (
+            reservation.evaluations_window,
+            reservation.evaluations_day,
+            reservation.runs_window,
+            reservation.runs_day,
+        )
+        with self._redis.pipeline() as pipe:
+            for index, (key, count) in enumerate(zip(self._held_keys(now), counts, strict=True)):
+                pipe.set(key, max(0, count), ex=WINDOW_S * 2 if index % 2 == 0 else DAY_S * 2)
+            pipe.execute()
+
+    def held(self, now: dt.datetime) -> Reservation:
+        return Reservation(*(int(v or 0) for v in self._redis.mget(self._held_keys(now))))
 
     def limits(self) -> Limits:
         stored = self._redis.hmget(self._limits_key, list(_FIELDS))

@@ -23,9 +23,13 @@ class BudgetExceeded(StravaError, SourceDeferred):
     count an attempt and not sleep.
     """
 
-    def __init__(self, retry_after_ms: int, *, reason: str = "rate budget spent") -> None:
+    def __init__(
+        self, retry_after_ms: int, *, reason: str = "rate budget spent", daily: bool = False
+    ) -> None:
         super().__init__(f"{reason}; next window in {retry_after_ms} ms")
         self.retry_after_ms = retry_after_ms
+        # The day's budget (not only this 15-minute window) is spent for this priority.
+        self.daily = daily
 
 
 class StravaUnavailable(StravaError):

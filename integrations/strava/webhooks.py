@@ -7,7 +7,7 @@ refused with a message naming the field, and nothing is recorded.
 Nearly every event is an activity created or updated, and needs no Strava request (the next
 window refresh reads the changes): `apply_activity_events` applies those many to a
 transaction. `handle_event` applies one event of any kind, including the ones that do need a
-request (deletions, deauthorization, and everything with STRAVA_WEBHOOK_SYNC=immediate).
+request (deletions, deauthorization, and new runs with STRAVA_WEBHOOK_SYNC=auto or immediate).
 
 Strava does not sign its events, so nothing is deleted on an event's word alone: a deletion
 is confirmed with Strava first (the activity answers 404; the athlete's token and its refresh
@@ -244,8 +244,8 @@ def handle_event(ctx: StravaContext, event_id: int) -> str:
             return _finish(ctx, event_id, WebhookEventStatus.IGNORED)
         if aspect == "delete":
             return _deleted(ctx, event_id, athlete_id, object_id, client)
-        if ctx.settings.strava_webhook_sync == "immediate":
-            sync_one_activity(ctx, athlete_id, object_id, priority=Priority.BACKGROUND)
+        if ctx.settings.strava_webhook_sync != "deferred":
+            _fetch_new_run(ctx, athlete_id, object_id)
     except BudgetExceeded:
         raise  # a deferral, not a failed attempt
     except StravaError as error:
@@ -254,6 +254,22 @@ def handle_event(ctx: StravaContext, event_id: int) -> str:
         _count_attempt(ctx, event_id, str(error))
         raise
     return _finish(ctx, event_id, WebhookEventStatus.PROCESSED)
+
+
+def _fetch_new_run(ctx: StravaContext, athlete_id: int, activity_id: int) -> None:
+    """Read the run now. In `auto`, once the day's reads are held for due evaluations, leave it
+    to the next window refresh (as `deferred` would); a full 15-minute window only waits."""
+    try:
+        sync_one_activity(ctx, athlete_id, activity_id, priority=Priority.RUN)
+    except BudgetExceeded as exceeded:
+        if ctx.settings.strava_webhook_sync == "auto" and exceeded.daily:
+            log.info(
+                "new run left to the next window refresh: %s",
+                exceeded,
+                extra={"athlete_id": athlete_id, "activity_id": activity_id},
+            )
+            return
+        raise
 
 
 def _deauthorized(ctx: StravaContext, event_id: int, athlete_id: int, client: str) -> str:

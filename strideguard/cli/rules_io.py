@@ -27,8 +27,10 @@ from rules import (
     ActivityRecord,
     ConfigError,
     Finding,
+    Limit,
     RulesConfig,
     evaluate_all,
+    limits_all,
     load_config,
     week_start_of,
 )
@@ -229,6 +231,28 @@ def _findings_table(findings: Sequence[Finding], open_week: dt.date | None) -> T
     return table
 
 
+_LIMIT_WORDS = {"next_run": "longest next run", "next_week": "next week's total"}
+
+
+def _limits_table(limits: Sequence[Limit], open_week: dt.date | None) -> Table:
+    """After each week: how far the next run, and next week's total, can go (metres)."""
+    table = Table(title="Limits after each week (metres)")
+    for column in ("after week", "rule", "limit", "from", "up to"):
+        table.add_column(column, no_wrap=True)
+    for limit in limits:
+        week = limit.week_start.isoformat()
+        if open_week and limit.week_start >= open_week:
+            week += " (open)"
+        table.add_row(
+            week,
+            limit.rule,
+            _LIMIT_WORDS[limit.kind],
+            "" if limit.low_m is None else str(limit.low_m),
+            "no figure yet" if limit.high_m is None else str(limit.high_m),
+        )
+    return table
+
+
 def evaluate_export(
     activities: Path,
     rules_path: Path | None,
@@ -244,6 +268,7 @@ def evaluate_export(
     findings = evaluate_all(records, config)
     if fired_only:
         findings = [f for f in findings if f.fired]
+    limits = limits_all(records, config)
     if zone is None:
         latest = max(records, key=lambda r: r.start_date, default=None)
         zone = ZoneInfo(latest.timezone) if latest and latest.timezone else ZoneInfo("UTC")
@@ -255,6 +280,7 @@ def evaluate_export(
             json.dumps(
                 {
                     "findings": [f.to_dict() for f in findings],
+                    "limits": [limit.to_dict() for limit in limits],
                     "open_week": open_week.isoformat() if open_week else None,
                     "rules": {"source": config.source, "version": config.version},
                 },
@@ -264,6 +290,7 @@ def evaluate_export(
         return
     console = _stdout_console()
     console.print(_findings_table(findings, open_week))
+    console.print(_limits_table(limits, open_week))
     fired = sum(1 for f in findings if f.fired)
     weeks = len({f.week_start for f in findings})
     console.print(

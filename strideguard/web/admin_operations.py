@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from integrations.strava.budget import Limits, Usage
+from integrations.strava.budget import Limits, Reservation, Usage
+from integrations.strava.sync_mode import SyncModeInForce, sync_mode_in_force
 from worker.queue_depths import QueueDepth, queue_depths
 from worker.runtime import WorkerRuntime
 
@@ -29,6 +30,8 @@ class RulesStatus:
 class Operations:
     usage: Usage
     limits: Limits
+    held: Reservation
+    sync_mode: SyncModeInForce
     queues: list[QueueDepth]
     rules: RulesStatus
 
@@ -37,9 +40,19 @@ def operations(runtime: WorkerRuntime, now: dt.datetime) -> Operations:
     holder = runtime.rules
     config = holder.current()
     budget = runtime.strava.budget
+    usage, limits, held = budget.usage(now), budget.limits(), budget.held(now)
+    settings = runtime.settings
     return Operations(
-        usage=budget.usage(now),
-        limits=budget.limits(),
+        usage=usage,
+        limits=limits,
+        held=held,
+        sync_mode=sync_mode_in_force(
+            settings.strava_webhook_sync,
+            usage,
+            limits,
+            held,
+            settings.strava_budget_evaluation_share,
+        ),
         queues=queue_depths(runtime.broker),
         rules=RulesStatus(
             source=config.source,

@@ -143,6 +143,26 @@ EIGHT_WEEKS_M = {
 }
 
 
+# The limits after WEEK: the 30-day longest (21.1 km) + 10%, and the four weeks up to WEEK
+# (52, 38, 41, 36 km: a 41.75 km mean) up to + 30%.
+LIMITS: list[dict[str, Any]] = [
+    {
+        "rule": "single_run_spike",
+        "kind": "next_run",
+        "week_start": WEEK.isoformat(),
+        "low_m": None,
+        "high_m": 23210,
+    },
+    {
+        "rule": "weekly_distance_spike",
+        "kind": "next_week",
+        "week_start": WEEK.isoformat(),
+        "low_m": 41750,
+        "high_m": 54275,
+    },
+]
+
+
 def links(rules: list[str]) -> DigestLinks:
     return DigestLinks(
         unsubscribe=f"{BASE}/email/unsubscribe?token=unsub-token",
@@ -164,6 +184,7 @@ def digest(
     athlete_id: int = 7,
     week: dt.date = WEEK,
     weekly_m: dict[dt.date, int] | None = None,
+    limits: list[dict[str, Any]] | None = None,
 ) -> DigestContext:
     return DigestContext(
         athlete=AthleteView(id=athlete_id, first_name="Ana", units=units),
@@ -171,4 +192,5 @@ def digest(
         findings=findings,
         weekly_distance_m=EIGHT_WEEKS_M if weekly_m is None else weekly_m,
         links=links([str(f["rule"]) for f in findings]),
+        limits=LIMITS if limits is None else limits,
     )

@@ -129,6 +129,33 @@ def test_evaluate_real_strava_page_as_json() -> None:
     assert (first_run["date"], first_run["status"]) == ("2025-09-04", "insufficient_history")
 
 
+def test_evaluate_prints_the_limits_after_each_week_with_the_findings() -> None:
+    path = FIXTURES / "summary_activities_page1_2025-10.json"
+    result = invoke("evaluate", "--activities", str(path), "--format", "json")
+    report = json.loads(result.stdout)
+    items = json.loads(path.read_text())
+    limits = {(x["week_start"], x["kind"]): x for x in report["limits"]}
+    assert {week for week, _kind in limits} == {f["week_start"] for f in report["findings"]}
+    # After the week of 29 Sep: the 35.4 km run of 4 Oct is the longest of the 30 days.
+    longest = max(
+        round(a["distance"])
+        for a in items
+        if "2025-09-06" <= a["start_date_local"][:10] <= "2025-10-05"
+        and a["sport_type"] in ("Run", "TrailRun", "VirtualRun")
+    )
+    assert limits[("2025-09-29", "next_run")]["high_m"] == longest * 110 // 100
+    recent = [_summed_week(items, w) for w in ("2025-09-08", "2025-09-15", "2025-09-22")]
+    baseline = (sum(recent) + _summed_week(items, "2025-09-29")) / 4
+    week_range = limits[("2025-09-29", "next_week")]
+    assert (week_range["low_m"], week_range["high_m"]) == (int(baseline), int(baseline * 1.3))
+    # Too few weeks before the first of September's weeks: no range yet.
+    assert limits[("2025-09-01", "next_week")]["high_m"] is None
+
+    table = invoke("evaluate", "--activities", str(path), "--format", "table")
+    assert "Limits after each week" in table.stdout
+    assert str(longest * 110 // 100) in table.stdout
+
+
 def test_evaluate_variety_of_sports(tmp_path: Path) -> None:
     wrapped = json.loads((FIXTURES / "summary_activities_variety.json").read_text())
     path = tmp_path / "activities.json"

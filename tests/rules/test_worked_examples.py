@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 
 from integrations.strava.mapping import from_strava_summary
-from rules import (
-    GearRecord,
-    RulesConfig,
-    evaluate_all,
-    evaluate_week,
-    load_config,
-)
+from rules import GearRecord, RulesConfig, evaluate_all, evaluate_week, load_config
 from rules.findings import shown
 from tests.rules.builders import activity, of_rule, only, strength, weeks_of_runs
 

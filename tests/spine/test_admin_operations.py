@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from integrations.strava.budget import Reservation
 from rules.config import SHIPPED_RULES
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
@@ -49,6 +50,23 @@ def test_budget_queues_and_rules_in_force(app_settings: Settings, tmp_path: Path
         assert "The last edit of the rules file was refused" in page
         assert re.search(rf"{re.escape(str(rules_file))}:\d+:\d+: ", page)
         assert "weekly_distance_spike" in page  # the old rules stay in force
+
+
+def test_the_webhook_sync_mode_in_force_and_why(app_settings: Settings) -> None:
+    settings = app_settings.model_copy(update={"admin_password_hash": hash_password(PASSWORD)})
+    app = create_app(settings)
+    runtime = attach_worker(app, settings, with_scheduler=False)
+    with TestClient(app) as client:
+        page = " ".join(_dashboard(client).split())
+        assert "New runs from webhooks: <strong>read at once</strong>" in page
+        assert "(STRAVA_WEBHOOK_SYNC=auto; auto: 1000 of today&#39;s reads are free" in page
+        # Once every read left today is held for due evaluations, auto falls back to deferred.
+        now = runtime.clock()
+        runtime.strava.budget.hold(now, Reservation(evaluations_window=3, evaluations_day=1000))
+        page = " ".join(client.get("/admin").text.split())
+        assert "<strong>left to the next window refresh</strong>" in page
+        assert "held for 1000 due evaluations" in page
+        assert 'held for due evaluations</td><td class="num">3</td><td class="num">1000' in page
 
 
 def test_a_process_without_a_worker_runtime_says_so(app_settings: Settings) -> None:

@@ -14,6 +14,7 @@ from integrations.strava.budget import (
     MemoryBudget,
     RateBudget,
     RedisBudget,
+    Reservation,
     ms_to_next_day,
     ms_to_next_window,
 )
@@ -62,29 +63,47 @@ def budget(request: pytest.FixtureRequest) -> RateBudget:
     return RedisBudget(client, namespace=namespace)
 
 
-def test_priorities_get_their_share_of_a_window(budget: RateBudget) -> None:
-    assert _spend(budget, Priority.BACKGROUND, NOW) == 60
-    assert _spend(budget, Priority.EVALUATION, NOW) == 25  # up to 85
-    assert _spend(budget, Priority.BACKFILL, NOW) == 10  # up to 95
+def test_with_nothing_due_a_backfill_may_use_the_whole_window(budget: RateBudget) -> None:
+    assert _spend(budget, Priority.BACKFILL, NOW) == 100
     next_window = NOW + dt.timedelta(milliseconds=ms_to_next_window(NOW))
-    budget.reserve(Priority.BACKGROUND, next_window)  # a new window starts from zero
+    budget.reserve(Priority.BACKFILL, next_window)  # a new window starts from zero
+
+
+def test_what_is_due_is_held_back_from_the_rest(budget: RateBudget) -> None:
+    budget.hold(NOW, Reservation(30, 300, 10, 100))
+    assert _spend(budget, Priority.BACKGROUND, NOW) == 60  # its share; 40 are held anyway
+    assert _spend(budget, Priority.BACKFILL, NOW) == 0  # 100 - 30 - 10: nothing left
+    assert _spend(budget, Priority.RUN, NOW) == 10  # what the evaluations leave
+    assert _spend(budget, Priority.EVALUATION, NOW) == 30  # all of theirs, after the burst
+    # Held until the next tick replaces it with what is still due.
+    assert budget.held(NOW) == Reservation(30, 300, 10, 100)
+    budget.hold(NOW, Reservation(0, 270, 0, 90))
+    assert budget.held(NOW) == Reservation(0, 270, 0, 90)
+    # The next tick replaces what is held; a new window holds nothing until it does.
+    next_window = NOW + dt.timedelta(milliseconds=ms_to_next_window(NOW))
+    assert budget.held(next_window).evaluations_window == 0
 
 
 def test_reported_usage_wins_when_higher_than_our_count(budget: RateBudget) -> None:
     budget.reserve(Priority.BACKGROUND, NOW)
-    budget.observe(_headers((85, 300)), NOW)  # another instance spent most of the window
+    budget.observe(_headers((99, 300)), NOW)  # another instance spent most of the window
+    budget.reserve(Priority.EVALUATION, NOW)
     with pytest.raises(BudgetExceeded):
-        budget.reserve(Priority.EVALUATION, NOW)
-    budget.reserve(Priority.BACKFILL, NOW)
+        budget.reserve(Priority.BACKFILL, NOW)
     budget.observe(_headers((3, 300)), NOW)  # lower than ours: ours stands
-    assert budget.usage(NOW).read_window == 86
+    assert budget.usage(NOW).read_window == 100
 
 
 def test_limits_learned_from_headers_and_the_daily_cap_defers_to_midnight(
     budget: RateBudget,
 ) -> None:
-    budget.observe(_headers((0, 849), read_limit=(100, 1000)), NOW)
-    budget.reserve(Priority.EVALUATION, NOW)  # 850 of 1000 today
+    budget.observe(_headers((0, 998), read_limit=(100, 1000)), NOW)
+    budget.reserve(Priority.EVALUATION, NOW)  # 999 of 1000 today
+    budget.hold(NOW, Reservation(evaluations_day=1))
+    with pytest.raises(BudgetExceeded) as exceeded:
+        budget.reserve(Priority.RUN, NOW)  # the last read of the day is an evaluation's
+    assert exceeded.value.daily
+    budget.reserve(Priority.EVALUATION, NOW)
     with pytest.raises(BudgetExceeded) as exceeded:
         budget.reserve(Priority.EVALUATION, NOW)
     assert exceeded.value.retry_after_ms == ms_to_next_day(NOW)
@@ -110,8 +129,8 @@ def test_redis_budget_is_shared_and_atomic_across_clients(
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert sum(granted) == 85
-    assert budgets[0].usage(NOW).read_window == 85
+    assert sum(granted) == 100
+    assert budgets[0].usage(NOW).read_window == 100
 
 
 def _ctx_for(sim: Simulator, settings: Settings, sessions: sessionmaker[Session]) -> StravaContext:
@@ -130,11 +149,11 @@ def test_our_budget_stops_before_strava_would_say_429(
     with Simulator(seed(), clock=clock, read_limits=(10, 1000)) as sim:
         ctx = _ctx_for(sim, settings, sessions)
         athlete_id = connect_directly(ctx, sim, OTHER)
-        for activity_id in range(9_000_000, 9_000_009):
+        for activity_id in range(9_000_000, 9_000_010):
             sync_one_activity(ctx, athlete_id, activity_id, priority=Priority.BACKFILL)
-        # nine is 95% of the 10-request window learned from the headers: the tenth waits
+        # ten fill the 10-request window learned from the headers: the eleventh waits
         with pytest.raises(BudgetExceeded) as exceeded:
-            sync_one_activity(ctx, athlete_id, 9_000_009, priority=Priority.BACKFILL)
+            sync_one_activity(ctx, athlete_id, 9_000_010, priority=Priority.BACKFILL)
         assert exceeded.value.retry_after_ms == ms_to_next_window(clock.now())
         assert [r.status for r in sim.requests if r.status == 429] == []
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from integrations.strava.budget import Reservation
 from integrations.strava.jobs import run_job
 from integrations.strava.simulator import Simulator
 from integrations.strava.subscription import ensure_subscription, webhook_secret
@@ -131,6 +132,41 @@ def test_a_create_event_with_immediate_sync_stores_the_activity(
     assert stored is not None
     assert stored.athlete_id == athlete_id
     assert stored.distance_m == 8000
+
+
+def test_auto_sync_reads_a_new_run_at_once_while_the_day_has_room(
+    live: LiveApp, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    _subscribed(live)
+    ctx = live.app.state.strava
+    assert ctx.settings.strava_webhook_sync == "auto"  # the default
+    connect_directly(ctx, sim)
+    sim.add_activity(RUNNER, run(7002, START - dt.timedelta(hours=1)), wait=True)
+    run_job(ctx, live.jobs[-1])
+    assert "/api/v3/activities/7002" in [r.path for r in sim.requests]
+    with sessions() as session:
+        assert session.get(Activity, 7002) is not None
+        assert session.scalars(select(WebhookEvent.status)).all() == ["processed"]
+
+
+def test_auto_sync_leaves_a_new_run_to_the_window_refresh_once_the_day_is_held(
+    live: LiveApp, sim: Simulator, sessions: sessionmaker[Session]
+) -> None:
+    _subscribed(live)
+    ctx = live.app.state.strava
+    connect_directly(ctx, sim)
+    now = ctx.clock()
+    used = ctx.budget.usage(now).read_day
+    # Every read left today is due to this day's evaluations.
+    ctx.budget.hold(now, Reservation(evaluations_day=ctx.budget.limits().read_day - used))
+    before = len(sim.requests)
+    sim.add_activity(RUNNER, run(7003, START - dt.timedelta(hours=1)), wait=True)
+    run_job(ctx, live.jobs[-1])
+    # No request: processed as `deferred` would, and the next window refresh reads the run.
+    assert [r.path for r in sim.requests[before:] if r.path.startswith("/api/")] == []
+    with sessions() as session:
+        assert session.get(Activity, 7003) is None
+        assert session.scalars(select(WebhookEvent.status)).all() == ["processed"]
 
 
 def test_deauthorization_event_leaves_nothing_behind(

@@ -33,7 +33,7 @@ from worker.scheduler import Scheduler
 from worker.webhook_jobs import strava_enqueue
 
 NOW = dt.datetime(2026, 3, 4, 10, 0, tzinfo=dt.UTC)  # a Wednesday, on a window boundary
-READ_LIMIT = 5  # per 15 minutes: the backfill share (95 %) is 4 reads, the background one 3
+READ_LIMIT = 5  # per 15 minutes: backfills may use all 5 reads (nothing due), background 3
 RUNNERS = range(3001, 3007)
 ACTIVITIES = "/api/v3/athlete/activities"
 GEAR = "/api/v3/gear/"

@@ -196,6 +196,10 @@ def test_risky_week_gets_exactly_one_correct_digest_and_quiet_week_none(
     exercises = re.findall(r"^  \* .+\(.+\)$", text, flags=re.MULTILINE)
     assert len(exercises) >= 2
     assert "not medical advice" in prose.lower()
+    # How far to go next, from the rules' limits after the week: the 30-day longest (20 km)
+    # + 10%, and the four weeks up to this one (20, 20, 20, 40 km: 25 km) up to + 30%.
+    assert "Your next run: up to 22.0 km stays within the range linked to fewer" in prose
+    assert "Next week in total: from 25.0 km, your recent weekly average, up to 32.5 km" in prose
 
     # Links: signed for this runner, pointing at our public URL.
     [unsubscribe] = re.findall(r"<(https://[^>]+)>", str(message["List-Unsubscribe"]))
@@ -227,6 +231,12 @@ def test_risky_week_gets_exactly_one_correct_digest_and_quiet_week_none(
     assert outbox[0].athlete_id == risky
     assert all(alert.outbox_id == outbox[0].id for alert in alerts)
     assert statuses == {risky: "done", quiet: "done"}
+    stored = evaluation_rows(running)[(risky, WEEK)].limits
+    assert stored is not None
+    assert {(x["kind"], x["low_m"], x["high_m"]) for x in stored} == {
+        ("next_run", None, 22_000),
+        ("next_week", 25_000, 32_500),
+    }
 
 
 def test_two_spiking_runs_in_a_week_the_digest_names_the_larger_and_counts_the_other(

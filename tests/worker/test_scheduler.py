@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from strideguard.models import Evaluation
+from integrations.strava.errors import BudgetExceeded
+from strideguard.models import Activity, Evaluation, Gear
 from strideguard.settings import Settings
 from tests.worker.conftest import add_athlete, queued
 from tests.worker.waiting import children_of
+from worker.ports import Priority
 from worker.runtime import WorkerRuntime
 from worker.scheduler import Scheduler
 from worker.single_instance import AlreadyRunning, SchedulerLock
@@ -79,6 +81,55 @@ def test_catch_up_after_downtime_enqueues_each_closed_week_once(runtime: WorkerR
     due = {(a, w): d for a, w, _, d in rows}
     assert due[(oslo, dt.date(2025, 9, 15))] == dt.datetime(2025, 9, 22, 4, tzinfo=UTC)
     assert due[(la, dt.date(2025, 9, 15))] == dt.datetime(2025, 9, 22, 13, tzinfo=UTC)
+
+
+def test_a_tick_holds_the_reads_of_the_evaluations_due_this_window_and_day(
+    runtime: WorkerRuntime,
+) -> None:
+    connected = dt.datetime(2025, 9, 1, 14, tzinfo=UTC)
+    add_athlete(runtime.sessions, strava_id=1, timezone="Europe/Oslo", connected_at=connected)
+    la = add_athlete(
+        runtime.sessions, strava_id=2, timezone="America/Los_Angeles", connected_at=connected
+    )
+    scheduler = Scheduler(runtime)
+    # Monday 8 September, 05:30 UTC: Oslo's week is due (pending, this window); Los Angeles'
+    # becomes due at 13:00 UTC, later today. Nothing else is due today.
+    now = dt.datetime(2025, 9, 8, 5, 30, tzinfo=UTC)
+    scheduler.tick(now)
+    held = runtime.strava.budget.held(now)
+    assert (held.evaluations_window, held.evaluations_day) == (1, 2)
+    # A backfill burst now leaves those two reads for the evaluations.
+    budget = runtime.strava.budget
+    while True:
+        try:
+            budget.reserve(Priority.BACKFILL, now)
+        except BudgetExceeded:
+            break
+    assert budget.usage(now).read_window == budget.limits().read_window - 1
+    budget.reserve(Priority.EVALUATION, now)  # the Oslo evaluation gets its read
+    assert budget.usage(now).read_window == budget.limits().read_window
+    assert budget.held(now).evaluations_day == 2  # until the next tick recounts
+    # Once the evaluation is done, the next tick holds only Los Angeles' read; and one more
+    # for each of that runner's shoes we hold no count for, which the evaluation will read.
+    with runtime.sessions.begin() as session:
+        session.execute(update(Evaluation).values(status="done"))
+        day = dt.datetime(2025, 9, 6, 8, 0)
+        for strava_id, gear_id in ((71, "g1"), (72, "g1"), (73, "g2"), (74, None)):
+            session.add(
+                Activity(
+                    strava_id=strava_id,
+                    athlete_id=la,
+                    sport_type="Run",
+                    start_date=day.replace(tzinfo=UTC),
+                    start_date_local=day,
+                    distance_m=5000,
+                    gear_id=gear_id,
+                )
+            )
+        session.add(Gear(athlete_id=la, strava_gear_id="g2", distance_m=100_000))
+    later = now + dt.timedelta(minutes=1)
+    scheduler.tick(later)
+    assert (budget.held(later).evaluations_window, budget.held(later).evaluations_day) == (0, 2)
 
 
 def test_athletes_who_cannot_be_mailed_or_revoked_get_no_evaluations(

@@ -33,6 +33,13 @@ RUNNER, STRANGER = 1001, 4040
 WEEK = dt.date(2025, 10, 13)
 
 
+@pytest.fixture(autouse=True)
+def deferred_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batched drains are the `deferred` mode's (the default, `auto`, reads each new run with a
+    job of its own)."""
+    monkeypatch.setenv("STRAVA_WEBHOOK_SYNC", "deferred")
+
+
 @pytest.fixture
 def app_and_runtime(redis_settings: Settings) -> Iterator[tuple[TestClient, WorkerRuntime]]:
     """The web app sending to the real Redis broker; no worker consumes until a test starts one."""

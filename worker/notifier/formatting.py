@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Literal
 
 Units = Literal["km", "mi"]
@@ -42,6 +42,15 @@ def distance(metres: float | int, units: str, places: int = 1) -> str:
     """Metres in the runner's unit: 52000 -> "52.0 km" or "32.3 mi"."""
     unit = check_units(units)
     return f"{number(Decimal(str(metres)) / METRES_PER_UNIT[unit], places)} {unit}"
+
+
+def distance_down(metres: float | int, units: str, places: int = 1) -> str:
+    """Like `distance`, but rounded down: a ceiling shown as 23.3 km must not be 23.21 km."""
+    unit = check_units(units)
+    value = (Decimal(str(metres)) / METRES_PER_UNIT[unit]).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_DOWN
+    )
+    return f"{value:,.{places}f} {unit}"
 
 
 def distance_value(metres: float | int, units: str) -> Decimal:

@@ -108,6 +108,9 @@ class DigestContext:
     findings: Sequence[Mapping[str, Any]]
     weekly_distance_m: Mapping[dt.date, int]
     links: DigestLinks
+    # The limits after the week (rules.Limit dicts, stored on the evaluation): the next-run
+    # ceiling and next week's range. Empty for digests written before limits existed.
+    limits: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def render_digest(digest: DigestContext) -> RenderedEmail:
         "current": [s for s in sections if not s.late],
         "updates": [s for s in sections if s.late],
         "chart": chart,
+        "ceiling": tightest_limits(digest.limits),
         "links": digest.links,
     }
     subject = " ".join(_render("digest/subject.txt", page).split())
@@ -232,6 +236,21 @@ def render_sections(digest: DigestContext) -> list[Section]:
             )
         )
     return sections
+
+
+def tightest_limits(limits: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Per kind (next_run, next_week), the limit to show: the lowest figure, if two rules
+    give one; a limit without a figure only when no rule of that kind has one."""
+    shown: dict[str, Mapping[str, Any]] = {}
+    for limit in limits:
+        kind = str(limit["kind"])
+        current = shown.get(kind)
+        high = limit.get("high_m")
+        if current is None or (
+            high is not None and (current.get("high_m") is None or high < current["high_m"])
+        ):
+            shown[kind] = limit
+    return shown
 
 
 def leads_with_red_flags(rules: Iterable[str]) -> bool:
@@ -382,6 +401,7 @@ def email_environment() -> Environment:
     )
     env.filters.update(
         distance=_with_units(formatting.distance),
+        distance_down=_with_units(formatting.distance_down),
         climb=_with_units(formatting.climb),
         climb_rate=_with_units(formatting.climb_rate),
         figure=_figure,
