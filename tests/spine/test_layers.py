@@ -59,6 +59,7 @@ KNOWN = {
     ("worker.webhook_jobs", "integrations.strava.jobs"): "Strava's jobs move",
     ("worker.webhook_jobs", "integrations.strava.webhooks"): "Strava's jobs move",
     ("worker.runtime", "integrations.strava.budget"): "the runtime moves to the root",
+    ("worker.due_reads", "integrations.strava.budget"): "the source port takes the reservation",
     ("worker.runtime", "integrations.strava.context"): "the runtime moves to the root",
     ("worker.runtime", "worker.actors"): "the runtime moves to the root",
     ("worker.reconciler", "worker.outbox_lease"): "the reconciler asks the channel port",
