@@ -22,24 +22,33 @@ def read_paths(
     limits: Limits | None = None,
     workers: int = 1,
 ) -> ImportReport:
-    """A ZIP or a folder holding activities.csv is an export (read by `workers` processes);
-    any other folder is searched for activity files; anything else is one activity file."""
+    """A ZIP or a folder holding activities.csv is an export (read by `workers` processes),
+    and so is the folder of an activities.csv given by name; any other folder is searched for
+    activity files; anything else is one activity file."""
     report = ImportReport()
     for path in paths:
-        try:
-            if path.suffix.lower() == ".zip" or (path / CSV_NAME).is_file():
-                report.extend(
-                    read_export(path, athlete_zone=athlete_zone, limits=limits, workers=workers)
-                )
-            elif path.is_dir():
-                files = (p for p in sorted(path.rglob("*")) if p.is_file())
-                report.extend(
-                    read_paths(files, athlete_zone=athlete_zone, limits=limits, workers=workers)
-                )
-            else:
-                report.activities.append(
-                    read_activity_file(path, athlete_zone=athlete_zone, limits=limits)
-                )
-        except FileRejected as exc:
-            report.problems.append(Problem(str(path), exc.reason))
+        export = path.parent if path.name == CSV_NAME and path.is_file() else path
+        report.extend(_read_path(export, athlete_zone, limits, workers))
+    return report
+
+
+def _read_path(
+    path: Path, athlete_zone: ZoneInfo | None, limits: Limits | None, workers: int
+) -> ImportReport:
+    report = ImportReport()
+    try:
+        if path.suffix.lower() == ".zip" or (path / CSV_NAME).is_file():
+            report.extend(
+                read_export(path, athlete_zone=athlete_zone, limits=limits, workers=workers)
+            )
+        elif path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if file.is_file():
+                    report.extend(_read_path(file, athlete_zone, limits, workers))
+        else:
+            report.activities.append(
+                read_activity_file(path, athlete_zone=athlete_zone, limits=limits)
+            )
+    except FileRejected as exc:
+        report.problems.append(Problem(str(path), exc.reason))
     return report

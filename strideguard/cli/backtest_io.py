@@ -21,14 +21,13 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from integrations.strava.bulk_export import ExportError, read_activities
-from integrations.strava.mapping import MappingError, from_strava_summary
+from integrations.strava.mapping import from_strava_summary
 from rules import ActivityRecord, RulesConfig
 from rules.backtest import BacktestResult, backtest, compare
 from rules.columns import ActivityColumns
 from strideguard.cli.formats import OutputFormat
 from strideguard.cli.progress import progress_bars
-from strideguard.cli.rules_io import _fail, _load, _settings, _stdout_console, _zone
+from strideguard.cli.rules_io import _fail, _load, _read_files, _settings, _stdout_console, _zone
 from strideguard.db import check_migrated, make_engine, make_sessionmaker
 from strideguard.models import Activity, Athlete
 from strideguard.times import week_start_of
@@ -45,6 +44,8 @@ class History:
     source: str  # database | population | export
     # The last day known complete when it is not today: an export ends with its newest activity.
     complete_through: dt.date | None = None
+    # Files or rows the export reader left out, each naming the file and the reason.
+    skipped: list[str] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     activities: list[list[ActivityRecord]] = field(default_factory=list)
     overrides: list[dict[str, Any]] = field(default_factory=list)
@@ -130,19 +131,13 @@ def population_history(size: int, seed: int, weeks: int, end: dt.date) -> Histor
 
 
 def export_history(path: Path, athlete_tz: str | None) -> History:
-    """One runner's bulk export: their whole history up to its newest activity.
-
-    The week of that activity may go on after the export was made, so it is not counted.
-    """
-    zone = _zone(athlete_tz or "UTC")
-    try:
-        items = read_activities(path)
-        records = [from_strava_summary(item, zone) for item in items]
-    except (ExportError, MappingError) as exc:
-        raise _fail(str(exc)) from None
-    newest = max((r.start_date_local.date() for r in records), default=None)
-    history = History("export", complete_through=newest)
-    history.add(0, records)
+    """One runner's bulk export (or activity files): their whole history up to its newest
+    activity. The week of that activity may go on after the export was made, so it is not
+    counted. Dates without a zone of their own are placed in `athlete_tz` (default UTC)."""
+    read = _read_files(path, _zone(athlete_tz or "UTC"))
+    newest = max(r.start_date_local.date() for r in read.records)
+    history = History("export", complete_through=newest, skipped=read.warnings)
+    history.add(0, read.records)
     return history
 
 
@@ -251,7 +246,7 @@ def backtest_history(request: BacktestRequest) -> None:
     in_force, candidate = results[0], (results[1] if len(results) > 1 else None)
     problems = list(dict.fromkeys(w for result in results for w in result.warnings))
     coverage = coverage_warning(in_force, request.weeks, history, settings.retention_days)
-    for warning in [*([coverage] if coverage else []), *problems]:
+    for warning in [*history.skipped, *([coverage] if coverage else []), *problems]:
         typer.echo(f"warning: {warning}", err=True)
     if request.output is OutputFormat.json:
         _print_json(history, in_force, candidate, request.weeks, coverage)
@@ -281,6 +276,7 @@ def _print_json(
         "weeks_asked": weeks,
         "weeks_with_data": sum(1 for count in in_force.observed if count),
         "warning": coverage,
+        "skipped": history.skipped,
         "athletes": in_force.athletes,
         "athlete_weeks": in_force.athlete_weeks,
         "invalid_overrides": list(in_force.warnings),

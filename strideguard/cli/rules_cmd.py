@@ -62,7 +62,8 @@ def evaluate(
         typer.Option(
             "--activities",
             help="JSON array of Strava SummaryActivity objects, as GET /athlete/activities "
-            "returns.",
+            "returns; or FIT/GPX/TCX files (plain or .gz), a folder of them, or a Strava "
+            "export ZIP or folder.",
         ),
     ],
     rules_path: Annotated[
@@ -92,7 +93,8 @@ def evaluate(
     ] = False,
     output: FormatOption = OutputFormat.table,
 ) -> None:
-    """Evaluate the rules on a Strava export: every finding, every week, first to last."""
+    """Evaluate the rules on one runner's activities (Strava JSON, FIT/GPX/TCX files or an
+    export): every finding, every week, first to last."""
     from strideguard.cli.rules_io import evaluate_export
 
     evaluate_export(activities, rules_path, athlete_tz, today, output, fired_only=fired_only)
@@ -137,14 +139,15 @@ def backtest_command(
         typer.Option(
             "--export",
             help="Replay a runner's Strava bulk export (the ZIP from 'Download your data', or "
-            "its folder) instead of the stored history.",
+            "its folder) or a folder of FIT/GPX/TCX files instead of the stored history.",
         ),
     ] = None,
     athlete_tz: Annotated[
         str | None,
         typer.Option(
             "--athlete-tz",
-            help="The runner's IANA zone for --export, whose dates are UTC (default: UTC).",
+            help="The runner's IANA zone for --export activities that carry no zone or "
+            "position of their own (default: UTC).",
         ),
     ] = None,
     output: FormatOption = OutputFormat.table,

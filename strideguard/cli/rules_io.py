@@ -1,4 +1,4 @@
-"""What the `strideguard rules` commands read and print: rules files, Strava exports, tables
+"""What the `strideguard rules` commands read and print: rules files, activities, tables
 and JSON (the backtest's sources and report are in backtest_io.py). The maths is in `rules/`.
 
 Kept apart from the command declarations (rules_cmd.py) because it needs numpy, rich and the
@@ -37,6 +37,7 @@ from rules import (
 from rules.config import SHIPPED_RULES
 from rules.findings import shown
 from rules.metrics import RUN_FUNCTIONS, RUN_METRICS, WEEK_FUNCTIONS, WEEK_METRICS
+from strideguard.cli.activity_files import FileRecords, is_activity_files, read_file_records
 from strideguard.cli.formats import OutputFormat
 from strideguard.settings import Settings, get_settings
 
@@ -182,6 +183,27 @@ def _read_activities(path: Path, fallback_zone: ZoneInfo | None) -> list[Activit
     return records
 
 
+def _read_files(path: Path, fallback_zone: ZoneInfo | None) -> FileRecords:
+    """Activity files, folders or an export; one that yields nothing at all is an error, as
+    an unreadable JSON file is, with the reader's reason for each file."""
+    read = read_file_records([path], fallback_zone)
+    if not read.records:
+        for warning in read.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        raise _fail(f"no activities could be read from {path} (see the warnings above)")
+    return read
+
+
+def _read_any(path: Path, fallback_zone: ZoneInfo | None) -> FileRecords:
+    """Files through the file reader, warning about each one skipped; else a JSON array."""
+    if not is_activity_files(path):
+        return FileRecords(_read_activities(path, fallback_zone), [])
+    read = _read_files(path, fallback_zone)
+    for warning in read.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return read
+
+
 def _zone(name: str | None) -> ZoneInfo | None:
     if name is None:
         return None
@@ -264,7 +286,8 @@ def evaluate_export(
 ) -> None:
     config = _load(rules_path)
     zone = _zone(athlete_tz)
-    records = _read_activities(activities, zone)
+    read = _read_any(activities, zone)
+    records = read.records
     findings = evaluate_all(records, config)
     if fired_only:
         findings = [f for f in findings if f.fired]
@@ -282,6 +305,7 @@ def evaluate_export(
                     "findings": [f.to_dict() for f in findings],
                     "limits": [limit.to_dict() for limit in limits],
                     "open_week": open_week.isoformat() if open_week else None,
+                    "skipped": read.warnings,
                     "rules": {"source": config.source, "version": config.version},
                 },
                 indent=2,

@@ -114,6 +114,15 @@ def test_unpacked_export_folder_reads_the_same(tmp_path: Path) -> None:
     ]
 
 
+def test_an_activities_csv_given_by_name_reads_its_export(tmp_path: Path) -> None:
+    with zipfile.ZipFile(_export(tmp_path / "e.zip")) as archive:
+        archive.extractall(tmp_path / "unpacked")
+    folder = read_paths([tmp_path / "unpacked"], athlete_zone=OSLO)
+    named = read_paths([tmp_path / "unpacked" / "activities.csv"], athlete_zone=OSLO)
+    assert named == folder
+    assert {a.source for a in named.activities} > {"strava-csv"}  # its files were read too
+
+
 def test_zip_slip_and_bomb_entries_are_refused_and_the_rest_read(tmp_path: Path) -> None:
     extra = {"../../etc/evil.fit": b"x", "/abs/evil.gpx": b"x"}
     path = _export(tmp_path / "e.zip", extra)

@@ -15,27 +15,16 @@ from integrations.strava.mapping import from_strava_summary
 from integrations.strava.simulator.generator import generate_history
 from rules import ActivityRecord, Finding, GearRecord, evaluate_all, load_config
 from rules.config import SHIPPED_RULES
+from strideguard.cli.activity_files import to_record
 from tests.files.exports import write_export
 
 END = dt.date(2026, 11, 29)  # a Sunday
 
 
 def _record(activity: FileActivity, gear_ids: dict[str, str]) -> ActivityRecord:
-    """What the wiring will store for a file-sourced activity."""
-    return ActivityRecord(
-        strava_id=activity.strava_id or 0,
-        athlete_id=1,
-        sport_type=activity.sport_type,
-        start_date=activity.start_date,
-        start_date_local=activity.start_date_local,
-        timezone=activity.timezone,
-        distance_m=activity.distance_m,
-        moving_time_s=activity.moving_time_s,
-        elevation_gain_dm=activity.elevation_gain_dm,
-        trainer=activity.trainer,
-        manual=activity.manual,
-        gear_id=gear_ids.get(activity.gear_name or ""),
-    )
+    """The CLI's conversion, with the athlete and Strava's gear id a stored row would carry."""
+    record = to_record(activity)
+    return dataclasses.replace(record, athlete_id=1, gear_id=gear_ids.get(record.gear_id or ""))
 
 
 @pytest.mark.parametrize(

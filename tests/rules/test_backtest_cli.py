@@ -319,22 +319,29 @@ def test_export_zip_or_folder_is_replayed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("Activity ID,Activity Date\n1,x\n", "activities.csv:1: no 'Activity Type', 'Distance'"),
+        (
+            "Activity ID,Activity Date\n1,x\n",
+            "activities.csv: missing column(s) 'Activity Type', 'Filename', the second 'Elapsed "
+            "Time', the second 'Distance'",
+        ),
         (
             EXPORT_HEADER + '1,"yesterday",Run,Run,,1,1,,,,,,,,,1,1,1,,,0\n',
-            "activities.csv:2: column 'Activity Date': 'yesterday' is not a date",
+            "activities.csv line 2: row skipped: 'Activity Date' 'yesterday' is not a date",
         ),
         (
             EXPORT_HEADER + '1,"Sep 3, 2025, 5:00:00 PM",R,Run,,1,1,,,,,,,,,1,1,far,,,0\n',
-            "activities.csv:2: column 'Distance': 'far' is not a number",
+            "activities.csv line 2: row skipped: 'Distance' 'far' is not a number",
         ),
     ],
 )
-def test_export_errors_name_the_line_and_column(tmp_path: Path, content: str, message: str) -> None:
+def test_unreadable_export_names_the_file_and_line(
+    tmp_path: Path, content: str, message: str
+) -> None:
     (tmp_path / "activities.csv").write_text(content)
     result = invoke("backtest", "--export", str(tmp_path))
     assert result.exit_code == 2
-    assert message in result.stderr
+    assert f"warning: {tmp_path.name}:{message}" in result.stderr
+    assert f"error: no activities could be read from {tmp_path} " in result.stderr
     empty_zip = tmp_path / "other.zip"
     import zipfile
 
@@ -342,4 +349,27 @@ def test_export_errors_name_the_line_and_column(tmp_path: Path, content: str, me
         zipped.writestr("readme.txt", "")
     result = invoke("backtest", "--export", str(empty_zip))
     assert result.exit_code == 2
-    assert "no activities.csv in this ZIP" in result.stderr
+    assert "warning: other.zip: no activities.csv" in result.stderr
+    missing = invoke("backtest", "--export", str(tmp_path / "nope.zip"))
+    assert missing.exit_code == 2
+    assert f"warning: {tmp_path / 'nope.zip'}: not a readable ZIP file" in missing.stderr
+
+
+def test_export_rows_skipped_are_warned_and_the_rest_replayed(tmp_path: Path) -> None:
+    text = _export_csv([30, 30, 30, 30, 30, 45, 10])
+    bad = '7,"last Tuesday",Run,Run,,1,1,,,,,,,,,1,1,1,,,0\n'
+    (tmp_path / "activities.csv").write_text(text + bad)
+    result = invoke(
+        "backtest", "--export", str(tmp_path), "--weeks", "2", "--athlete-tz", "Europe/Oslo",
+        "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    line = text.count("\n") + 1
+    skipped = (
+        f"{tmp_path.name}:activities.csv line {line}: row skipped: 'Activity Date' "
+        "'last Tuesday' is not a date this reader knows"
+    )
+    assert report["skipped"] == [skipped]
+    assert f"warning: {skipped}" in result.stderr
+    assert report["in_force"]["per_week"]["weekly_distance_spike"] == [0, 1]
