@@ -100,7 +100,10 @@ def test_redis_away_while_a_child_restarts_the_tier_comes_back_with_two_children
     reasons = re.findall(
         r"worker process \d+ could not reach a dependency \(cannot reach Redis at (\S+): ", log
     )
-    assert len(reasons) >= 2, log
+    # How many starts fail in the 12 s depends on how fast a child starts: on a machine whose
+    # cores are both busy, one slow start can fill most of it. Every failure is logged.
+    assert len(reasons) >= 1, log
+    assert len(reasons) == log.count("could not reach a dependency"), log
     assert set(reasons) == {own_redis.url}
     assert f"worker process {victim} was killed by SIGKILL" in log
     assert tier.stop() == 0
