@@ -24,6 +24,7 @@ from strideguard.models import Activity, StravaConnection, WebhookEvent
 from strideguard.status import WebhookEventStatus
 from strideguard.times import week_start_of
 from worker.evaluation import reopen_for_late_activity
+from worker.run_alerts import queue_judgements
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
         with transaction(runtime.sessions) as session:
             reopened = reopen_weeks_of(session, [activity_id], runtime.clock())
         _evaluate_again(runtime, reopened)
+        if aspect == "create" and runtime.settings.strava_webhook_sync != "deferred":
+            # The new run was fetched (or Strava answered 404 and it was not stored).
+            queue_judgements(runtime, [activity_id])
 
 
 def reopen_weeks_of(

@@ -1,0 +1,240 @@
+"""Judge a new run as soon as it lands, and gather the risky ones into per-run alerts.
+
+`judge_run(runtime, athlete_id, activity_id)` is the job behind the `judge_run` actor, queued
+when a webhook's new run was fetched (STRAVA_WEBHOOK_SYNC auto or immediate):
+
+1. refresh the athlete's window through the source port (the rules need the 30 days before
+   the run, and activity rows are kept only RETENTION_DAYS); when the source's budget is
+   spent the job waits for the next rate window and runs then, so the alert is late, never
+   dropped;
+2. run the per-run rules (`per: run` in rules.yaml) on that run, with the athlete's
+   overrides; keep what fired and is not muted;
+3. in ONE transaction, per channel the athlete has (`alert_channels`) and that may reach
+   them (pause, unsubscribe): write the run (unique per athlete, channel, run and rule, so a
+   repeated webhook writes it once) and open an alert for it unless one is open already.
+
+An open alert waits RUN_ALERT_GATHER_SECONDS for the rest of an upload (a watch syncing a
+week at once) and at least an hour after the athlete's previous alert on that channel: one
+message names every run that gathered meanwhile. worker/run_alert_send.py sends it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+import rules
+from strideguard.db import transaction
+from strideguard.models import Activity, Athlete, RiskyRun, RunAlert
+from strideguard.status import RunAlertStatus
+from strideguard.times import aware, week_start_of
+from strideguard.upsert import insert_ignoring_duplicates
+from worker.ports import Channel, Priority, SourceDeferred, SourceDisconnected
+from worker.registry import CHANNELS, plugin_class
+from worker.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+# At most one alert per athlete and channel in this time.
+ALERT_SPACING = dt.timedelta(hours=1)
+
+
+def alert_channels(athlete: Athlete) -> list[str]:
+    """The channel kinds (worker/registry.py) a per-run alert goes to for this athlete.
+
+    The one place that decides it: every runner has email today; a runner's push or chat
+    channels join here.
+    """
+    return ["email"]
+
+
+def channel_of(runtime: WorkerRuntime, kind: str) -> Channel:
+    """The runtime's channel of `kind`, built from the registry for kinds other than its own."""
+    if kind == "email":
+        return runtime.channel
+    channel: Channel = plugin_class(CHANNELS, kind)(runtime.settings)
+    return channel
+
+
+def queue_judgements(runtime: WorkerRuntime, activity_ids: Iterable[int]) -> None:
+    """Queue a judgement for each stored run among `activity_ids` (a run Strava answered
+    404 for was never stored, so it gets none)."""
+    ids = list(activity_ids)
+    if not ids:
+        return
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Activity.athlete_id, Activity.strava_id).where(Activity.strava_id.in_(ids))
+        ).all()
+    for athlete_id, activity_id in rows:
+        runtime.jobs.judge_run(athlete_id, activity_id)
+
+
+def per_run_rules(config: rules.RulesConfig) -> rules.RulesConfig:
+    """Only the rules judged per run: the week's rules wait for the Monday digest."""
+    return replace(config, rules={k: r for k, r in config.rules.items() if r.per == "run"})
+
+
+def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None:
+    """The `judge_run` job (see the module docstring for the steps)."""
+    context = {"athlete_id": athlete_id, "activity_id": activity_id}
+    with runtime.sessions() as session:
+        athlete = session.get(Athlete, athlete_id)
+        run = session.get(Activity, activity_id)
+        if athlete is None or run is None or run.athlete_id != athlete_id:
+            log.info("run alert: the run or its athlete is gone", extra=context)
+            return
+        if runtime.source.unavailable_reason(session, athlete_id) is not None:
+            return
+        week_start = week_start_of(run.start_date_local.date())
+        kinds = _open_channels(runtime, athlete, week_start)
+    config = runtime.rules.current()
+    if not kinds or run.sport_type not in config.activity_types.running:
+        return
+    try:
+        window = runtime.source.refresh_window(athlete_id, Priority.RUN)
+    except SourceDeferred as exc:
+        log.info("run alert: source budget spent, judged in the next window", extra=context)
+        runtime.jobs.judge_run(athlete_id, activity_id, delay=exc.retry_after_ms)
+        return
+    except SourceDisconnected:
+        return
+    activities = [
+        rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window.activities
+    ]
+    if not any(a.strava_id == activity_id for a in activities):
+        log.info("run alert: the run is no longer on the source", extra=context)
+        return
+    with runtime.sessions() as session:
+        athlete = session.get(Athlete, athlete_id)
+        if athlete is None:
+            return
+        muted = set(athlete.muted_rules or [])
+        findings = rules.evaluate_week(
+            activities,
+            week_start,
+            per_run_rules(config),
+            overrides=athlete.rule_overrides or None,
+            history_start=window.complete_from,
+        )
+        fired = [
+            f.to_dict()
+            for f in findings
+            if f.fired and f.activity_id == activity_id and f.rule not in muted
+        ]
+        if not fired:
+            return
+        # The next-run ceiling after the run's week, as the digest will give it.
+        limits = rules.evaluate_limits(
+            activities,
+            week_start,
+            config,
+            athlete.rule_overrides or None,
+            history_start=window.complete_from,
+        )
+    fired = [{**f, "limits": [limit.to_dict() for limit in limits]} for f in fired]
+    now = runtime.clock()
+    with transaction(runtime.sessions) as session:
+        opened = record_risky_run(
+            session,
+            athlete_id,
+            fired,
+            kinds,
+            now=now,
+            gather=dt.timedelta(seconds=runtime.settings.run_alert_gather_seconds),
+            host=urlsplit(runtime.settings.public_base_url).hostname or "localhost",
+        )
+    for alert_id, due in opened:
+        runtime.jobs.send_run_alert(alert_id, delay=_ms_until(due, now))
+    log.info("risky run recorded for alerting", extra={**context, "alerts_opened": len(opened)})
+
+
+def _open_channels(runtime: WorkerRuntime, athlete: Athlete, week_start: dt.date) -> list[str]:
+    """The athlete's channels that may reach them about this week (pause, unsubscribe)."""
+    return [
+        kind
+        for kind in alert_channels(athlete)
+        if channel_of(runtime, kind).blocked_reason(athlete, week_start) is None
+    ]
+
+
+def record_risky_run(
+    session: Session,
+    athlete_id: int,
+    fired: Sequence[dict[str, Any]],
+    kinds: Sequence[str],
+    *,
+    now: dt.datetime,
+    gather: dt.timedelta,
+    host: str,
+) -> list[tuple[int, dt.datetime]]:
+    """Write the run's findings per channel and open an alert where none is open; the
+    alerts opened, with when each is due. In the caller's transaction."""
+    opened: list[tuple[int, dt.datetime]] = []
+    for kind in kinds:
+        rows = [
+            {
+                "athlete_id": athlete_id,
+                "channel": kind,
+                "activity_id": int(finding["activity_id"]),
+                "rule_id": str(finding["rule"]),
+                "week_start": dt.date.fromisoformat(str(finding["week_start"])),
+                "finding": finding,
+                "created_at": now,
+            }
+            for finding in fired
+        ]
+        new = session.execute(
+            insert_ignoring_duplicates(session, RiskyRun).returning(RiskyRun.id), rows
+        ).all()
+        if not new:
+            continue  # the run was recorded before: its alert exists already
+        due = max(now + gather, _next_allowed(session, athlete_id, kind))
+        open_key = f"{athlete_id}:{kind}"
+        alert_id = session.scalar(
+            insert_ignoring_duplicates(session, RunAlert)
+            .values(
+                athlete_id=athlete_id,
+                channel=kind,
+                open_key=open_key,
+                message_id=f"<run-alert-{athlete_id}-{kind}-{now.timestamp():.6f}@{host}>",
+                status=RunAlertStatus.PENDING,
+                attempts=0,
+                crashes=0,
+                next_attempt_at=due,
+                created_at=now,
+            )
+            .returning(RunAlert.id)
+        )
+        if alert_id is not None:
+            opened.append((alert_id, due))
+    return opened
+
+
+def _next_allowed(session: Session, athlete_id: int, kind: str) -> dt.datetime:
+    """An hour after the athlete's last alert on this channel (sent, or on its way)."""
+    last = session.scalar(
+        select(func.max(func.coalesce(RunAlert.sent_at, RunAlert.next_attempt_at))).where(
+            RunAlert.athlete_id == athlete_id,
+            RunAlert.channel == kind,
+            or_(
+                RunAlert.status == RunAlertStatus.SENT,
+                RunAlert.status == RunAlertStatus.SENDING,
+                RunAlert.status == RunAlertStatus.PENDING,
+            ),
+        )
+    )
+    if last is None:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return aware(last) + ALERT_SPACING
+
+
+def _ms_until(due: dt.datetime, now: dt.datetime) -> int:
+    return max(0, int((due - now).total_seconds() * 1000))
