@@ -13,8 +13,8 @@ import pytest
 
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.settings import Settings
-from tests.worker.conftest import SmtpServer
 from tests.worker import conftest as worker_conftest
+from tests.worker.conftest import SmtpServer
 from tests.worker.run_alert_world import NOW, World, make_sim, start_world
 from tests.worker.strava_history import simulated_services
 from tests.worker.waiting import wait_for
