@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,17 +63,18 @@ def channel_of(runtime: WorkerRuntime, kind: str) -> Channel:
     return channel
 
 
-def queue_judgements(runtime: WorkerRuntime, activity_ids: Iterable[int]) -> None:
-    """Queue a judgement for each stored run among `activity_ids` (a run Strava answered
-    404 for was never stored, so it gets none)."""
-    ids = list(activity_ids)
-    if not ids:
-        return
+def queue_judgement(runtime: WorkerRuntime, owner_strava_id: int, activity_id: int) -> None:
+    """Queue the judgement of a new activity of a known athlete.
+
+    Queued whether or not the webhook could fetch it: with `auto`'s daily reads spent the run
+    waits for the next window rather than go unjudged (the judgement's own refresh defers
+    until the budget allows); a run Strava answered 404 for is simply not in that window.
+    """
     with runtime.sessions() as session:
-        rows = session.execute(
-            select(Activity.athlete_id, Activity.strava_id).where(Activity.strava_id.in_(ids))
-        ).all()
-    for athlete_id, activity_id in rows:
+        athlete_id = session.scalar(
+            select(Athlete.id).where(Athlete.strava_athlete_id == owner_strava_id)
+        )
+    if athlete_id is not None:
         runtime.jobs.judge_run(athlete_id, activity_id)
 
 
@@ -85,19 +86,19 @@ def per_run_rules(config: rules.RulesConfig) -> rules.RulesConfig:
 def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None:
     """The `judge_run` job (see the module docstring for the steps)."""
     context = {"athlete_id": athlete_id, "activity_id": activity_id}
+    config = runtime.rules.current()
     with runtime.sessions() as session:
         athlete = session.get(Athlete, athlete_id)
+        if athlete is None or runtime.source.unavailable_reason(session, athlete_id) is not None:
+            return
         run = session.get(Activity, activity_id)
-        if athlete is None or run is None or run.athlete_id != athlete_id:
-            log.info("run alert: the run or its athlete is gone", extra=context)
+        # A stored run answers the cheap questions before any request is spent on it.
+        if run is not None and (
+            run.athlete_id != athlete_id
+            or run.sport_type not in config.activity_types.running
+            or not _open_channels(runtime, athlete, week_start_of(run.start_date_local.date()))
+        ):
             return
-        if runtime.source.unavailable_reason(session, athlete_id) is not None:
-            return
-        week_start = week_start_of(run.start_date_local.date())
-        kinds = _open_channels(runtime, athlete, week_start)
-    config = runtime.rules.current()
-    if not kinds or run.sport_type not in config.activity_types.running:
-        return
     try:
         window = runtime.source.refresh_window(athlete_id, Priority.RUN)
     except SourceDeferred as exc:
@@ -109,12 +110,17 @@ def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None
     activities = [
         rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window.activities
     ]
-    if not any(a.strava_id == activity_id for a in activities):
-        log.info("run alert: the run is no longer on the source", extra=context)
+    record = next((a for a in activities if a.strava_id == activity_id), None)
+    if record is None or record.sport_type not in config.activity_types.running:
+        log.info("run alert: no such run on the source (deleted, or not a run)", extra=context)
         return
+    week_start = week_start_of(record.start_date_local.date())
     with runtime.sessions() as session:
         athlete = session.get(Athlete, athlete_id)
         if athlete is None:
+            return
+        kinds = _open_channels(runtime, athlete, week_start)
+        if not kinds:
             return
         muted = set(athlete.muted_rules or [])
         findings = rules.evaluate_week(

@@ -296,3 +296,35 @@ def test_the_monday_digest_names_an_alerted_run_briefly_instead_of_repeating_its
     # The other finding keeps its full advice; the alerted one does not repeat it.
     assert text.count("Why it matters") == 1
     assert "Let your body absorb this run" not in text
+
+
+def test_a_spent_rate_budget_defers_the_alert_to_the_next_window_and_still_sends_it(
+    world: World, clock: SimClock
+) -> None:
+    from integrations.strava.errors import BudgetExceeded
+    from worker.ports import Priority
+    from worker.reconciler import Reconciler
+
+    for _ in range(1000):  # other runners' new runs used this window's share
+        try:
+            world.runtime.strava.budget.reserve(Priority.RUN, world.runtime.clock())
+        except BudgetExceeded:
+            break
+    world.new_run(9501, day=3, km=16.0)
+    with world.runtime.sessions() as session:
+        wait_for(
+            lambda: session.scalar(select(WebhookEvent.attempts)) is not None,
+            what="the event recorded",
+        )
+    import time
+
+    time.sleep(3)
+    assert world.smtp.inbox.messages == []
+    assert world.sim.count_requests(path_prefix="/api/v3/activities/9501") == 0
+    clock.advance(16 * 60)  # the next 15-minute window
+    Reconciler(world.runtime).run(world.runtime.clock())  # re-sends the waiting event
+    wait_for(lambda: len(world.smtp.inbox.messages) == 1, what="the alert, one window late")
+    body = world.smtp.inbox.messages[0].get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "16.0 km" in str(body.get_content())
+    wait_for(lambda: [a.status for a in world.alerts()] == ["sent"], what="marked sent")
