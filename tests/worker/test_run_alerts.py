@@ -328,3 +328,25 @@ def test_a_spent_rate_budget_defers_the_alert_to_the_next_window_and_still_sends
     assert body is not None
     assert "16.0 km" in str(body.get_content())
     wait_for(lambda: [a.status for a in world.alerts()] == ["sent"], what="marked sent")
+
+
+def test_a_sender_killed_mid_send_loses_nothing_the_reconciler_sends_it_once(
+    quiet_world: World, clock: SimClock
+) -> None:
+    from strideguard.db import transaction
+    from worker.reconciler import Reconciler
+    from worker.run_alert_send import claim
+
+    runtime = quiet_world.runtime
+    alert_id = pending_alert(quiet_world, judged=False)
+    with transaction(runtime.sessions) as session:  # a worker claims it, then is killed
+        assert claim(session, alert_id, runtime.clock(), runtime.lease) is not None
+    send_run_alert(runtime, alert_id)  # the lease is live: nobody else may send it yet
+    assert quiet_world.smtp.inbox.messages == []
+    clock.advance(runtime.lease.total_seconds() + 1)
+    assert Reconciler(runtime).run(runtime.clock()).emails == 1
+    send_run_alert(runtime, alert_id)  # what the reconciler's message runs
+    (alert,) = quiet_world.alerts()
+    assert alert.status == "sent"
+    assert alert.crashes == 1
+    assert len(quiet_world.smtp.inbox.messages) == 1
