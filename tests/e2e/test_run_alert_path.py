@@ -6,17 +6,11 @@ Real Redis broker with worker threads, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 
-import pytest
-
-from integrations.strava.simulator import SimClock, Simulator
-from strideguard.settings import Settings
 from tests.worker import conftest as worker_conftest
-from tests.worker.conftest import SmtpServer
-from tests.worker.run_alert_world import NOW, World, make_sim, start_world
-from tests.worker.strava_history import simulated_services
+from tests.worker import run_alert_world
+from tests.worker.run_alert_world import World
 from tests.worker.waiting import wait_for
 
 # The worker tests' fixtures: a real SMTP sink and settings on the parametrised database.
@@ -25,33 +19,10 @@ worker_env = worker_conftest.worker_env
 smtp = worker_conftest.smtp
 
 
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock(NOW, ticking=True)
-
-
-@pytest.fixture
-def sim(clock: SimClock) -> Iterator[Simulator]:
-    with make_sim(clock) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def world(
-    worker_env: Callable[..., Settings],
-    redis_url: str,
-    redis_namespace: str,
-    smtp: SmtpServer,
-    sim: Simulator,
-    clock: SimClock,
-) -> Iterator[World]:
-    settings = worker_env(
-        REDIS_URL=redis_url,
-        QUEUE_NAMESPACE=redis_namespace,
-        RUN_ALERT_GATHER_SECONDS="0.5",
-        **simulated_services(sim, smtp),
-    )
-    yield from start_world(settings, clock, sim, smtp)
+# The per-run alert world: clock, simulator, and the app with worker threads.
+clock = run_alert_world.clock
+sim = run_alert_world.sim
+world = run_alert_world.world
 
 
 def part(message: EmailMessage, kind: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -18,7 +19,14 @@ from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from tests.strava.conftest import webhook_path
 from tests.worker.conftest import SmtpServer
-from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, activity, connect, history
+from tests.worker.strava_history import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    activity,
+    connect,
+    history,
+    simulated_services,
+)
 from tests.worker.strava_history import sim_athlete as sim_runner
 from worker.embedded import InProcessWorker
 from worker.runtime import WorkerRuntime, start_runtime
@@ -100,3 +108,63 @@ def start_world(
     finally:
         pool.stop()
         runtime.close()
+
+
+# Fixtures; a test module takes them by assigning them to its own names.
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    return SimClock(NOW, ticking=True)
+
+
+@pytest.fixture
+def sim(clock: SimClock) -> Iterator[Simulator]:
+    with make_sim(clock) as simulator:
+        yield simulator
+
+
+def _settings(
+    worker_env: Callable[..., Settings],
+    redis_url: str,
+    redis_namespace: str,
+    smtp: SmtpServer,
+    sim: Simulator,
+    **extra: str,
+) -> Settings:
+    return worker_env(
+        REDIS_URL=redis_url,
+        QUEUE_NAMESPACE=redis_namespace,
+        **simulated_services(sim, smtp),
+        **extra,
+    )
+
+
+@pytest.fixture
+def world(
+    worker_env: Callable[..., Settings],
+    redis_url: str,
+    redis_namespace: str,
+    smtp: SmtpServer,
+    sim: Simulator,
+    clock: SimClock,
+) -> Iterator[World]:
+    """Worker threads running every job; alerts gather for 1 s instead of 20."""
+    settings = _settings(
+        worker_env, redis_url, redis_namespace, smtp, sim, RUN_ALERT_GATHER_SECONDS="1"
+    )
+    yield from start_world(settings, clock, sim, smtp)
+
+
+@pytest.fixture
+def quiet_world(
+    worker_env: Callable[..., Settings],
+    redis_url: str,
+    redis_namespace: str,
+    smtp: SmtpServer,
+    sim: Simulator,
+    clock: SimClock,
+) -> Iterator[World]:
+    """The same world with no worker threads: the test runs each job itself."""
+    settings = _settings(worker_env, redis_url, redis_namespace, smtp, sim)
+    yield from start_world(settings, clock, sim, smtp, threads=0)

@@ -7,12 +7,11 @@ threads; the others set rows up and run the send job itself. SQLite and PostgreS
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import select, update
 
-from integrations.strava.simulator import SimClock, Simulator
+from integrations.strava.simulator import SimClock
 from strideguard.models import (
     Alert,
     Athlete,
@@ -22,44 +21,18 @@ from strideguard.models import (
     RunAlert,
     WebhookEvent,
 )
-from strideguard.settings import Settings
 from strideguard.status import EmailStatus, EvaluationStatus, RunAlertStatus
 from tests.notifier.worked import BUILT_IN
-from tests.worker.conftest import SmtpServer
-from tests.worker.run_alert_world import NOW, THIS_WEEK, World, make_sim, start_world
-from tests.worker.strava_history import simulated_services
+from tests.worker import run_alert_world
+from tests.worker.run_alert_world import THIS_WEEK, World
 from tests.worker.waiting import wait_for
 from worker.outbox import load_digest, render_loaded
 from worker.run_alert_send import send_run_alert
 
-
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock(NOW, ticking=True)
-
-
-@pytest.fixture
-def sim(clock: SimClock) -> Iterator[Simulator]:
-    with make_sim(clock) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def world(
-    worker_env: Callable[..., Settings],
-    redis_url: str,
-    redis_namespace: str,
-    smtp: SmtpServer,
-    sim: Simulator,
-    clock: SimClock,
-) -> Iterator[World]:
-    settings = worker_env(
-        REDIS_URL=redis_url,
-        QUEUE_NAMESPACE=redis_namespace,
-        RUN_ALERT_GATHER_SECONDS="2",
-        **simulated_services(sim, smtp),
-    )
-    yield from start_world(settings, clock, sim, smtp)
+clock = run_alert_world.clock
+sim = run_alert_world.sim
+world = run_alert_world.world
+quiet_world = run_alert_world.quiet_world
 
 
 def events_done(world: World) -> bool:
@@ -133,22 +106,6 @@ def test_muting_pausing_and_unsubscribing_stop_alerts(
 
 
 # ---------------------------------------------------------------- the send job on its own
-
-
-@pytest.fixture
-def quiet_world(
-    worker_env: Callable[..., Settings],
-    redis_url: str,
-    redis_namespace: str,
-    smtp: SmtpServer,
-    sim: Simulator,
-    clock: SimClock,
-) -> Iterator[World]:
-    """The same world with no worker threads: the test runs each job itself."""
-    settings = worker_env(
-        REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace, **simulated_services(sim, smtp)
-    )
-    yield from start_world(settings, clock, sim, smtp, threads=0)
 
 
 FINDING = {
