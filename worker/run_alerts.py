@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -202,15 +203,38 @@ def record_risky_run(
         ).all()
         if not new:
             continue  # the run was recorded before: its alert exists already
+        opening = _open_alert(session, athlete_id, kind, now=now, gather=gather, host=host)
+        if opening is not None:
+            opened.append(opening)
+    return opened
+
+
+def _open_alert(
+    session: Session,
+    athlete_id: int,
+    kind: str,
+    *,
+    now: dt.datetime,
+    gather: dt.timedelta,
+    host: str,
+) -> tuple[int, dt.datetime] | None:
+    """Open an alert for the waiting runs, or make sure the open one will take them.
+
+    The open alert's row is locked until the caller commits (on PostgreSQL; SQLite has one
+    writer at a time), so a sender cannot claim it between this transaction's insert of the
+    run and its commit and leave the run behind. An alert claimed just before the lock frees
+    its key, and the second pass opens a new one.
+    """
+    open_key = f"{athlete_id}:{kind}"
+    for _ in range(2):
         due = max(now + gather, _next_allowed(session, athlete_id, kind))
-        open_key = f"{athlete_id}:{kind}"
         alert_id = session.scalar(
             insert_ignoring_duplicates(session, RunAlert)
             .values(
                 athlete_id=athlete_id,
                 channel=kind,
                 open_key=open_key,
-                message_id=f"<run-alert-{athlete_id}-{kind}-{now.timestamp():.6f}@{host}>",
+                message_id=f"<run-alert-{athlete_id}-{kind}-{uuid.uuid4().hex[:16]}@{host}>",
                 status=RunAlertStatus.PENDING,
                 attempts=0,
                 crashes=0,
@@ -220,8 +244,13 @@ def record_risky_run(
             .returning(RunAlert.id)
         )
         if alert_id is not None:
-            opened.append((alert_id, due))
-    return opened
+            return alert_id, due
+        held = session.scalar(
+            select(RunAlert.id).where(RunAlert.open_key == open_key).with_for_update()
+        )
+        if held is not None:
+            return None  # the open alert takes the run when it is claimed
+    raise RuntimeError(f"no alert could be opened for athlete {athlete_id} on {kind}")
 
 
 def _next_allowed(session: Session, athlete_id: int, kind: str) -> dt.datetime:
