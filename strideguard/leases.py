@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, or_, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from strideguard.models import Base, Evaluation, OutboxEmail, StravaConnection, WebhookEvent
+from strideguard.models import (
+    Base,
+    Evaluation,
+    OutboxEmail,
+    RunAlert,
+    StravaConnection,
+    WebhookEvent,
+)
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -127,10 +134,11 @@ def rowcount(result: object) -> int:
     return int(result.rowcount)
 
 
-# The four job kinds.
+# The job kinds.
 EVALUATION_LEASE = Lease(Evaluation, Evaluation.attempts, Evaluation.started_at)
 DELIVERY_LEASE = Lease(OutboxEmail, OutboxEmail.attempts, OutboxEmail.lease_until, held_until=True)
 SYNC_LEASE = Lease(
     StravaConnection, StravaConnection.sync_attempts, StravaConnection.sync_started_at
 )
 WEBHOOK_EVENT_LEASE = Lease(WebhookEvent, WebhookEvent.attempts)
+RUN_ALERT_LEASE = Lease(RunAlert, RunAlert.attempts, RunAlert.lease_until, held_until=True)

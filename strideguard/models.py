@@ -32,6 +32,7 @@ from strideguard.status import (
     DeliveryStatus,
     EmailStatus,
     EvaluationStatus,
+    RunAlertStatus,
     StatusColumn,
     WebhookEventStatus,
 )
@@ -398,3 +399,60 @@ class RunnerSigninRequest(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_runner_signin_requests_key_at", "key", "at"),)
+
+
+class RiskyRun(Base):
+    """A run that fired a per-run rule, waiting for (or named by) a per-run alert.
+
+    One row per channel kind, so each channel's alert names the runs it carried; the unique
+    key makes a webhook delivered twice, or a judgement retried, write the run once.
+    """
+
+    __tablename__ = "risky_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    activity_id: Mapped[int] = mapped_column(BigInteger)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    week_start: Mapped[dt.date] = mapped_column(Date)
+    # The engine's finding for the run (figures, band, date), as alerts.finding holds it.
+    finding: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The alert that carries the run; NULL until an alert's send attempt takes it.
+    run_alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("run_alerts.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("athlete_id", "channel", "activity_id", "rule_id"),)
+
+
+class RunAlert(Base):
+    """One per-run alert message on one channel, claimed under a lease like a digest.
+
+    `open_key` ("<athlete>:<channel>") is set while the alert still gathers runs and cleared
+    when a send attempt takes them: its unique key lets one open alert exist per athlete and
+    channel, so runs synced together share one message.
+    """
+
+    __tablename__ = "run_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    open_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[RunAlertStatus] = mapped_column(
+        StatusColumn(RunAlertStatus), default=RunAlertStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    crashes: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_run_alerts_status", "status"),)

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     job_max_attempts: Annotated[int, Field(ge=1, le=50)] = Field(8, alias="JOB_MAX_ATTEMPTS")
     # First retry delay; doubles each attempt, capped at one hour.
     job_retry_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(60, alias="JOB_RETRY_SECONDS")
+    # A per-run alert waits this long for more runs of the same sync (a watch uploading a
+    # week at once) so they share one message; then at most one alert per hour follows.
+    run_alert_gather_seconds: Annotated[float, Field(ge=0, le=600)] = Field(
+        20, alias="RUN_ALERT_GATHER_SECONDS"
+    )
     # How often the scheduler looks for due weeks and lost jobs.
     scheduler_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
         60, alias="SCHEDULER_TICK_SECONDS"

@@ -59,6 +59,17 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class RunAlertStatus(StrEnum):
+    """`run_alerts.status`: like a delivery's, plus SUPERSEDED (the week's digest covers it)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strideguard.alerted_runs import alerted_note, alerted_runs
 from strideguard.db import transaction
 from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
 from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
@@ -224,11 +225,14 @@ def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Di
             )
         )
     )
+    # Runs a per-run alert already told the runner about: the digest does not repeat it.
+    alerted = alerted_runs(session, row.athlete_id, row.week_start)
     findings = [
         {
             **alert.finding,
             "late": alert.week_start < row.week_start,
             "repeat": alert.rule_id in repeated,
+            **alerted_note(alert.finding, alerted),
         }
         for alert in own
     ]

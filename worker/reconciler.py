@@ -34,9 +34,10 @@ from functools import partial
 import redis
 from sqlalchemy import and_, or_, select
 
-from strideguard.models import Evaluation, OutboxEmail, StravaConnection, WebhookEvent
+from strideguard.models import Evaluation, OutboxEmail, RunAlert, StravaConnection, WebhookEvent
 from strideguard.status import ConnectionStatus, EvaluationStatus, WebhookEventStatus
 from worker.outbox_lease import claimable
+from worker.run_alert_send import run_alert_due
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,9 @@ class Reconciler:
                 )
                 .limit(BATCH)
             ).all()
+            run_alerts = session.scalars(
+                select(RunAlert.id).where(run_alert_due(now)).order_by(RunAlert.id).limit(BATCH)
+            ).all()
             events = session.scalars(
                 select(WebhookEvent.id)
                 .where(
@@ -176,6 +180,10 @@ class Reconciler:
         for athlete_id, backfilled_at in syncs:
             sync = jobs.backfill if backfilled_at is None else jobs.refresh_window
             report.syncs += self._resend(("sync", athlete_id), now, partial(sync, athlete_id))
+        for alert_id in run_alerts:
+            report.emails += self._resend(
+                ("run_alert", alert_id), now, partial(jobs.send_run_alert, alert_id)
+            )
         for event_id in events:
             report.webhook_events += self._resend(
                 ("webhook", event_id), now, partial(jobs.process_webhook_event, event_id)

@@ -16,6 +16,10 @@ SOURCES = {
 CHANNELS = {
     "email": "worker.notifier.channel.EmailChannel",
 }
+# How a per-run alert becomes each channel's message (a `Delivery`); see run_alert_send.py.
+ALERT_MESSAGES = {
+    "email": "worker.notifier.alert_email.EmailAlerts",
+}
 
 
 def plugin_class(registry: dict[str, str], kind: str) -> Any:

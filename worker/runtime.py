@@ -43,6 +43,8 @@ DRAIN_WEBHOOK_EVENTS = "drain_webhook_events"
 EVALUATE_WEEK = "evaluate_week"
 SEND_DIGEST = "send_digest"
 PURGE_EXPIRED = "purge_expired"
+JUDGE_RUN = "judge_run"
+SEND_RUN_ALERT = "send_run_alert"
 
 
 class Jobs:
@@ -79,6 +81,12 @@ class Jobs:
 
     def purge_expired(self, *, delay: int | None = None) -> None:
         self._send(PURGE_EXPIRED, delay=delay)
+
+    def judge_run(self, athlete_id: int, activity_id: int, *, delay: int | None = None) -> None:
+        self._send(JUDGE_RUN, athlete_id, activity_id, delay=delay)
+
+    def send_run_alert(self, run_alert_id: int, *, delay: int | None = None) -> None:
+        self._send(SEND_RUN_ALERT, run_alert_id, delay=delay)
 
 
 @dataclass

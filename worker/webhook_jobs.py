@@ -24,6 +24,7 @@ from strideguard.models import Activity, StravaConnection, WebhookEvent
 from strideguard.status import WebhookEventStatus
 from strideguard.times import week_start_of
 from worker.evaluation import reopen_for_late_activity
+from worker.run_alerts import queue_judgement
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
             # back below once handle_event has counted (or, for a deferral, not) by itself.
             event.attempts += 1
         activity_id = event.object_id if event.object_type == "activity" else None
-        aspect = event.aspect_type
+        aspect, owner = event.aspect_type, event.owner_id
     if gave_up is not None:
         raise GaveUp(gave_up)  # after the commit, so the reason stays on the row
     try:
@@ -84,6 +85,8 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
         with transaction(runtime.sessions) as session:
             reopened = reopen_weeks_of(session, [activity_id], runtime.clock())
         _evaluate_again(runtime, reopened)
+        if aspect == "create" and runtime.settings.strava_webhook_sync != "deferred":
+            queue_judgement(runtime, owner, activity_id)  # a per-run alert, if it is risky
 
 
 def reopen_weeks_of(

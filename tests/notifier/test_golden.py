@@ -74,3 +74,25 @@ def test_four_rule_digest_matches_golden() -> None:
     _check("four_rules.subject.txt", rendered.subject + "\n")
     _check("four_rules.body.txt", rendered.text)
     _check("four_rules.body.html", rendered.html)
+
+
+def test_per_run_alert_matches_golden() -> None:
+    """A per-run alert: the run, the next few days, the ceiling, the check-in row, red flags."""
+    from tests.notifier.worked import LIMITS, links
+    from worker.notifier.alert_render import AlertContext, render_run_alert
+    from worker.notifier.render import AthleteView
+
+    rendered = render_run_alert(
+        AlertContext(
+            athlete=AthleteView(id=7, first_name="Ana", units="km"),
+            runs=[BUILT_IN["single_run_spike"]],
+            links=links(["single_run_spike"]),
+            limits=LIMITS,
+        )
+    )
+    _check("run_alert.subject.txt", rendered.subject + "\n")
+    _check("run_alert.body.txt", rendered.text)
+    _check("run_alert.body.html", rendered.html)
+    assert "HOW IS YOUR BACK THIS WEEK?" in rendered.text
+    assert "not medical advice" in rendered.text
+    assert "/email/unsubscribe?" in rendered.html

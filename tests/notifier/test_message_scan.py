@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from tests.notifier.test_digest import _plain
-from tests.notifier.worked import BUILT_IN, digest, finding
-from worker.notifier.render import BUILT_IN_RULES, RenderedEmail, render_digest
+from tests.notifier.worked import BUILT_IN, LIMITS, digest, finding, links
+from worker.notifier.alert_render import AlertContext, render_run_alert
+from worker.notifier.render import BUILT_IN_RULES, AthleteView, RenderedEmail, render_digest
 
 ADMIN_RULE = finding(
     "long_run_share",
@@ -43,6 +44,28 @@ def _messages() -> Iterator[tuple[str, RenderedEmail]]:
     for units in ("km", "mi"):
         for name, findings in cases.items():
             yield f"{name} ({units})", render_digest(digest(findings, units))
+        yield f"per-run alert, two runs ({units})", _run_alert(units)
+
+
+def _run_alert(units: str) -> RenderedEmail:
+    """A watch's upload: two risky runs in one per-run alert."""
+    first = BUILT_IN["single_run_spike"]
+    second = {
+        **first,
+        "activity_id": 2,
+        "date": "2025-10-16",
+        "value": 12.0,
+        "band": "small",
+        "figures": {"run_m": 17920, "longest_prior_m": 16000, "pct": 12.0},
+    }
+    return render_run_alert(
+        AlertContext(
+            athlete=AthleteView(id=7, first_name="Ana", units=units),
+            runs=[first, second],
+            links=links(["single_run_spike"]),
+            limits=LIMITS,
+        )
+    )
 
 
 MESSAGES = dict(_messages())

@@ -145,6 +145,8 @@ class Section:
     repeat: bool
     mute_url: str | None
     finding: Mapping[str, Any] = field(repr=False)
+    # The day a per-run alert already gave this run's advice: the digest names it briefly.
+    alerted_on: dt.date | None = None
 
 
 def render_digest(digest: DigestContext) -> RenderedEmail:
@@ -190,9 +192,10 @@ def render_sections(digest: DigestContext) -> list[Section]:
     for finding in sorted(digest.findings, key=_importance):
         rule = str(finding["rule"])
         week = formatting.as_date(finding["week_start"])
+        alerted_on = finding.get("alerted_on")
         picks = (
             []
-            if red_flags_first
+            if red_flags_first or alerted_on
             else pick_exercises(
                 library,
                 finding.get("exercise_focus") or (),
@@ -233,6 +236,7 @@ def render_sections(digest: DigestContext) -> list[Section]:
                 repeat=bool(finding.get("repeat", False)),
                 mute_url=digest.links.mute.get(rule),
                 finding=finding,
+                alerted_on=formatting.as_date(alerted_on) if alerted_on else None,
             )
         )
     return sections
@@ -308,8 +312,10 @@ def _advice_blocks(
     units: str,
     blocks: Sequence[str],
     weeks: Mapping[str, str],
+    name: str | None = None,
 ) -> dict[str, str]:
-    name = advice_template_name(rule, kind)
+    """The named blocks of the rule's advice template (or of `name`, e.g. an alert's own)."""
+    name = name or advice_template_name(rule, kind)
     variables = {
         **weeks,
         "finding": finding,
