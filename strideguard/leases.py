@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, or_, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from strideguard.models import Base, Evaluation, OutboxEmail, StravaConnection, WebhookEvent
+from strideguard.models import (
+    Base,
+    ChannelMessage,
+    Evaluation,
+    OutboxEmail,
+    StravaConnection,
+    WebhookEvent,
+)
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -127,10 +134,13 @@ def rowcount(result: object) -> int:
     return int(result.rowcount)
 
 
-# The four job kinds.
+# The five job kinds.
 EVALUATION_LEASE = Lease(Evaluation, Evaluation.attempts, Evaluation.started_at)
 DELIVERY_LEASE = Lease(OutboxEmail, OutboxEmail.attempts, OutboxEmail.lease_until, held_until=True)
 SYNC_LEASE = Lease(
     StravaConnection, StravaConnection.sync_attempts, StravaConnection.sync_started_at
 )
 WEBHOOK_EVENT_LEASE = Lease(WebhookEvent, WebhookEvent.attempts)
+CHANNEL_MESSAGE_LEASE = Lease(
+    ChannelMessage, ChannelMessage.attempts, ChannelMessage.lease_until, held_until=True
+)

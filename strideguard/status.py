@@ -59,6 +59,13 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class ChannelStatus(StrEnum):
+    """`athlete_channels.status`: OFF (with `off_reason`) after the service refused for good."""
+
+    ACTIVE = "active"
+    OFF = "off"
+
+
 E = TypeVar("E", bound=StrEnum)
 
 
