@@ -35,3 +35,8 @@ class TokenCipher:
                 f"a stored {self._what} cannot be decrypted with TOKEN_ENCRYPTION_KEY; "
                 f"was the key changed? {self._remedy}"
             ) from None
+
+
+def channel_url_cipher(key: bytes) -> TokenCipher:
+    """The cipher of `athlete_channels.url_enc` (Apprise URLs hold bot tokens and keys)."""
+    return TokenCipher(key, what="channel URL", remedy="Remove the channel and add it again.")

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     job_max_attempts: Annotated[int, Field(ge=1, le=50)] = Field(8, alias="JOB_MAX_ATTEMPTS")
     # First retry delay; doubles each attempt, capped at one hour.
     job_retry_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(60, alias="JOB_RETRY_SECONDS")
+    # Per push/chat target (Apprise): connect and read timeout of one send, so a service that
+    # hangs delays only its own message.
+    channel_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(
+        10, alias="CHANNEL_TIMEOUT_SECONDS"
+    )
     # How often the scheduler looks for due weeks and lost jobs.
     scheduler_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
         60, alias="SCHEDULER_TICK_SECONDS"

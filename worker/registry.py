@@ -15,6 +15,7 @@ SOURCES = {
 }
 CHANNELS = {
     "email": "worker.notifier.channel.EmailChannel",
+    "apprise": "integrations.apprise.channel.AppriseChannel",
 }
 
 

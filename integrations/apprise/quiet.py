@@ -1,0 +1,56 @@
+"""Apprise's own log, kept to ourselves: it writes channel URLs, and URLs carry secrets.
+
+Apprise logs a URL it cannot parse in full ("Unparseable Telegram URL tgram://...") and may
+log a request's URL while sending. Its records never reach our log handlers; the caller gets
+the records of its own call back, to turn them into a reason with the secrets taken out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+APPRISE_LOGGER = "apprise"
+
+
+class _Collector(logging.Handler):
+    """Keeps the records one thread writes, so concurrent sends never mix their reasons."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.thread = threading.get_ident()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.records.append(record)
+
+
+@contextmanager
+def apprise_records() -> Iterator[list[logging.LogRecord]]:
+    """The WARNING and ERROR records Apprise writes in this thread inside the block."""
+    logger = logging.getLogger(APPRISE_LOGGER)
+    # Once and for good: no record of Apprise's goes up to the root logger's handlers.
+    logger.propagate = False
+    if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+    collector = _Collector()
+    logger.addHandler(collector)
+    try:
+        yield collector.records
+    finally:
+        logger.removeHandler(collector)
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` without the URL or any piece of it long enough to be a secret."""
+    text = text.replace(url, "this URL")
+    pieces = {url.partition("://")[2]}
+    for separator in "/:@?&=#":
+        pieces |= {p for piece in pieces for p in piece.split(separator)}
+    for piece in sorted(pieces, key=len, reverse=True):
+        if len(piece) >= 6:
+            text = text.replace(piece, "…")
+    return text
