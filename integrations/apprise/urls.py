@@ -43,9 +43,9 @@ def parse_url(url: str) -> ParsedUrl:
 
 def instantiate(url: str) -> Any:
     """Apprise's service object for `url`; `RefusedUrl` with Apprise's reason if none."""
-    import apprise  # loaded by the processes that use a channel, not by `--help`
-
     with apprise_records() as records:
+        import apprise  # loaded by the processes that use a channel; it logs as it loads
+
         service = apprise.Apprise.instantiate(url)
     if service is None:
         said = "; ".join(scrub(r.getMessage(), url) for r in records if r.levelname != "DEBUG")
