@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from strideguard.models import (
     Alert,
     Athlete,
+    AthleteChannel,
     Evaluation,
     OutboxEmail,
     StravaConnection,
@@ -44,6 +45,33 @@ class AthleteRow:
     last_week: dt.date | None
     last_week_status: str | None
     last_error: str | None
+    email: str | None = None
+    # The push/chat channels: label, status and why it is off (no URL: they hold secrets).
+    channels: tuple[ChannelRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    id: int
+    kind: str
+    label: str
+    status: str
+    off_reason: str | None
+    created_at: dt.datetime
+
+
+def channel_rows(session: Session, athlete_ids: Sequence[int]) -> dict[int, list[ChannelRow]]:
+    """Each athlete's channels, oldest first, for the list, the detail page and the CLI."""
+    found: dict[int, list[ChannelRow]] = {}
+    for row in session.scalars(
+        select(AthleteChannel)
+        .where(AthleteChannel.athlete_id.in_(athlete_ids))
+        .order_by(AthleteChannel.id)
+    ):
+        found.setdefault(row.athlete_id, []).append(
+            ChannelRow(row.id, row.kind, row.label, row.status, row.off_reason, row.created_at)
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -113,6 +141,7 @@ def athletes(
         .limit(limit)
         .offset(offset)
     ).all()
+    channels = channel_rows(session, [athlete.id for athlete, _, _ in rows])
     return [
         AthleteRow(
             id=athlete.id,
@@ -125,6 +154,8 @@ def athletes(
             last_week_status=evaluation.status if evaluation else None,
             last_error=(connection.last_error if connection else None)
             or (evaluation.last_error if evaluation else None),
+            email=athlete.email,
+            channels=tuple(channels.get(athlete.id, [])),
         )
         for athlete, connection, evaluation in rows
     ]
