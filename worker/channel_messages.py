@@ -91,10 +91,17 @@ def _queue(
 
 
 def queue_digest_notices(
-    session: Session, athlete_id: int, week_start: dt.date, outbox_id: int, now: dt.datetime
+    session: Session,
+    athlete_id: int,
+    week_start: dt.date,
+    outbox_id: int,
+    now: dt.datetime,
+    *,
+    by_email: bool = True,
 ) -> list[int]:
-    """A "your weekly check is in your email" notice for each of the athlete's channels."""
-    facts = {"week_start": week_start.isoformat(), "outbox_id": outbox_id}
+    """A "your weekly check is in your email" notice for each of the athlete's channels;
+    `by_email` False (unsubscribed, bounced, no address) words it without the email."""
+    facts = {"week_start": week_start.isoformat(), "outbox_id": outbox_id, "by_email": by_email}
     return _queue(session, athlete_id, "digest", f"digest:{week_start.isoformat()}", facts, now)
 
 

@@ -70,14 +70,21 @@ def _closing(stop_url: str) -> list[str]:
 
 
 def digest_notice(
-    *, firstname: str | None, week_start: dt.date, digest_url: str, stop_url: str
+    *,
+    firstname: str | None,
+    week_start: dt.date,
+    digest_url: str,
+    stop_url: str,
+    by_email: bool = True,
 ) -> ShortMessage:
-    """ "Your weekly check is in your email", with a link to it on the runner's page."""
+    """Your weekly check is in your email, with a link to it on the runner's page; worded
+    without the email when none goes out (unsubscribed, bounced)."""
     hello = f"Hi {firstname}, y" if firstname else "Y"
+    where = "is in your email" if by_email else "is ready on your page"
     lines = [
-        f"{hello}our weekly check for the week of {week_start.day} {week_start:%B} is in "
-        "your email. It names what stood out and what to do this week.",
-        f"Read it here too: {digest_url}",
+        f"{hello}our weekly check for the week of {week_start.day} {week_start:%B} {where}. "
+        "It names what stood out and what to do this week.",
+        f"Read it {'here too' if by_email else 'here'}: {digest_url}",
         *_closing(stop_url),
     ]
     return ShortMessage(
@@ -128,6 +135,7 @@ def render(
             week_start=dt.date.fromisoformat(str(facts["week_start"])),
             digest_url=f"{base}/me/digests/{int(facts['outbox_id'])}",
             stop_url=stop,
+            by_email=bool(facts.get("by_email", True)),
         )
     if kind == "run":
         runs = [

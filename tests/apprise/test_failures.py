@@ -18,12 +18,12 @@ from integrations.apprise import store
 from strideguard.crypto import channel_url_cipher
 from strideguard.db import transaction
 from strideguard.leases import GaveUp
-from strideguard.models import AthleteChannel, ChannelMessage
+from strideguard.models import Athlete, AthleteChannel, ChannelMessage
 from strideguard.settings import Settings
 from strideguard.status import ChannelStatus, DeliveryStatus
 from tests.apprise.targets import Targets
 from tests.worker.conftest import add_athlete
-from worker.channel_messages import queue_digest_notices, send_channel_message
+from worker.channel_messages import queue_digest_notices, queue_run_alert, send_channel_message
 from worker.runtime import WorkerRuntime, start_runtime
 
 WEEK = dt.date(2025, 10, 13)
@@ -172,3 +172,37 @@ def test_a_refused_target_and_an_unparseable_url_switch_their_channel_off_with_t
     logged = [record.getMessage() for record in caplog.records]
     assert logged, "the sends log their outcomes"
     assert not [line for line in logged if SECRET in line or "/ok/fine" in line]
+
+
+RUN_FACTS = {
+    "runs": [
+        {"run_date": "2025-10-15", "distance_m": 14200, "longest_30d_m": 10000, "ratio": 1.42}
+    ],
+    "ceiling": "up to 15.6 km",
+    "units": "km",
+    "week_start": WEEK.isoformat(),
+}
+
+
+def test_a_per_run_alert_goes_to_each_channel_once_and_a_pause_holds_it(
+    runtime: WorkerRuntime, targets: Targets
+) -> None:
+    athlete = add_athlete(runtime.sessions)
+    add_channel(runtime, athlete, targets.url("ok/runs"))
+    with transaction(runtime.sessions) as session:
+        [message_id] = queue_run_alert(session, athlete, "run:1", RUN_FACTS, runtime.clock())
+        # The caller retried: the same key queues nothing more.
+        assert queue_run_alert(session, athlete, "run:1", RUN_FACTS, runtime.clock()) == []
+    send_channel_message(runtime, message_id)
+    [payload] = targets.payloads("/ok/runs")
+    assert payload["title"] == "strideguard: a long run on Wednesday 15 October"
+    assert "42% longer than your longest in the 30 days before it" in payload["message"]
+
+    with transaction(runtime.sessions) as session:
+        session.execute(update(Athlete).where(Athlete.id == athlete).values(paused_until=WEEK))
+        [paused] = queue_run_alert(session, athlete, "run:2", RUN_FACTS, runtime.clock())
+    send_channel_message(runtime, paused)
+    held = message(runtime, paused)
+    assert held.status == DeliveryStatus.CANCELLED
+    assert held.last_error == f"not sent: paused until {WEEK.isoformat()}"
+    assert len(targets.payloads("/ok/runs")) == 1
