@@ -19,17 +19,21 @@ APPRISE_LOGGER = "apprise"
 HTTP_LOGGERS = ("urllib3.connectionpool", "requests")
 
 
-class _Collector(logging.Handler):
-    """Keeps the records one thread writes, so concurrent sends never mix their reasons."""
+class _Divert(logging.Filter):
+    """On Apprise's logger: hands each record to the collector of the thread that wrote it,
+    if any, and lets none through to any handler (ours, an operator's or a test runner's)."""
 
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.thread = threading.get_ident()
-        self.records: list[logging.LogRecord] = []
+        super().__init__()
+        self.collectors: dict[int, list[logging.LogRecord]] = {}
+        self.lock = threading.Lock()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            self.records.append(record)
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self.lock:
+            collected = self.collectors.get(record.thread or 0)
+        if collected is not None and record.levelno >= logging.WARNING:
+            collected.append(record)
+        return False
 
 
 class _ThisThreadSilenced(logging.Filter):
@@ -41,23 +45,28 @@ class _ThisThreadSilenced(logging.Filter):
         return record.thread != self.thread
 
 
+_DIVERT = _Divert()
+
+
 @contextmanager
 def apprise_records() -> Iterator[list[logging.LogRecord]]:
     """The WARNING and ERROR records Apprise writes in this thread inside the block."""
     logger = logging.getLogger(APPRISE_LOGGER)
-    # Once and for good: no record of Apprise's goes up to the root logger's handlers.
-    logger.propagate = False
-    if logger.level == logging.NOTSET or logger.level > logging.WARNING:
-        logger.setLevel(logging.WARNING)
-    collector = _Collector()
+    if _DIVERT not in logger.filters:
+        logger.addFilter(_DIVERT)  # for good: Apprise's records are never logged as such
+        logger.propagate = False
+    thread = threading.get_ident()
+    records: list[logging.LogRecord] = []
     silenced = _ThisThreadSilenced()
-    logger.addHandler(collector)
+    with _DIVERT.lock:
+        _DIVERT.collectors[thread] = records
     for name in HTTP_LOGGERS:
         logging.getLogger(name).addFilter(silenced)
     try:
-        yield collector.records
+        yield records
     finally:
-        logger.removeHandler(collector)
+        with _DIVERT.lock:
+            _DIVERT.collectors.pop(thread, None)
         for name in HTTP_LOGGERS:
             logging.getLogger(name).removeFilter(silenced)
 
