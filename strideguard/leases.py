@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, or_, update
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from strideguard.models import (
@@ -25,6 +25,7 @@ from strideguard.models import (
     StravaConnection,
     WebhookEvent,
 )
+from strideguard.status import DeliveryStatus
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -109,6 +110,22 @@ def release(
     if uncount:
         changes[lease.attempts.key] = lease.attempts - 1
     return rowcount(session.execute(update(lease.table).where(*where).values(**changes))) == 1
+
+
+def due_or_abandoned(
+    status: InstrumentedAttribute[DeliveryStatus],
+    next_attempt_at: InstrumentedAttribute[dt.datetime | None],
+    lease_until: InstrumentedAttribute[dt.datetime | None],
+    now: dt.datetime,
+) -> ColumnElement[bool]:
+    """Delivery rows a sender may take at `now`: due and pending, or sending under a lease
+    that ran out (the holder died). The outbox and the channel messages share it."""
+    return or_(
+        and_(
+            status == DeliveryStatus.PENDING, or_(next_attempt_at.is_(None), next_attempt_at <= now)
+        ),
+        and_(status == DeliveryStatus.SENDING, lease_until < now),
+    )
 
 
 def exhausted(attempts_before: int, max_attempts: int) -> bool:

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from strideguard import leases
@@ -44,12 +44,8 @@ log = logging.getLogger(__name__)
 
 def claimable(now: dt.datetime) -> ColumnElement[bool]:
     """Rows a sender may take at `now`: due and pending, or sending under a dead lease."""
-    return or_(
-        and_(
-            ChannelMessage.status == DeliveryStatus.PENDING,
-            or_(ChannelMessage.next_attempt_at.is_(None), ChannelMessage.next_attempt_at <= now),
-        ),
-        and_(ChannelMessage.status == DeliveryStatus.SENDING, ChannelMessage.lease_until < now),
+    return leases.due_or_abandoned(
+        ChannelMessage.status, ChannelMessage.next_attempt_at, ChannelMessage.lease_until, now
     )
 
 

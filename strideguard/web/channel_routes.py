@@ -10,10 +10,12 @@ preferences page (worker/notifier/routes.py).
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from integrations.apprise import store
 from integrations.apprise.urls import RefusedUrl
@@ -71,6 +73,15 @@ def _channels_page(
     )
 
 
+async def _posted(request: Request, services: Services) -> tuple[FormData, str, dict[str, Any]]:
+    """A channels form's fields, its link token and the token's payload, CSRF checked."""
+    form = await _form(request)
+    token = _token(request, form)
+    payload = _read(token, "preferences", services.settings)
+    require_csrf(form, token, services.settings, "the preferences link")
+    return form, token, payload
+
+
 @router.get(CHANNELS_PATH, response_class=HTMLResponse)
 def channels_page(request: Request, services: ServicesDep) -> HTMLResponse:
     token = _token(request)
@@ -83,10 +94,7 @@ def channels_page(request: Request, services: ServicesDep) -> HTMLResponse:
 
 @router.post(ADD_PATH, response_class=HTMLResponse)
 async def add_channel(request: Request, services: ServicesDep) -> Response:
-    form = await _form(request)
-    token = _token(request, form)
-    payload = _read(token, "preferences", services.settings)
-    require_csrf(form, token, services.settings, "the preferences link")
+    form, token, payload = await _posted(request, services)
     url = _field(form, "url")
     try:
         with transaction(services.sessions) as session:
@@ -102,10 +110,7 @@ async def add_channel(request: Request, services: ServicesDep) -> Response:
 
 @router.post(REMOVE_PATH, response_class=HTMLResponse)
 async def remove_channel(request: Request, services: ServicesDep) -> Response:
-    form = await _form(request)
-    token = _token(request, form)
-    payload = _read(token, "preferences", services.settings)
-    require_csrf(form, token, services.settings, "the preferences link")
+    form, token, payload = await _posted(request, services)
     raw = _field(form, "channel_id")
     with transaction(services.sessions) as session:
         athlete_id = _athlete(session, payload).id

@@ -8,85 +8,41 @@ while it still holds its request.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
 
 from integrations.apprise import store
-from integrations.strava.simulator import SimClock, Simulator
+from integrations.strava.simulator import Simulator
 from strideguard.db import transaction
 from strideguard.links import read_link_token
 from strideguard.models import ChannelMessage, OutboxEmail
-from strideguard.settings import Settings
 from strideguard.status import DeliveryStatus
 from tests.apprise.targets import Targets
 from tests.worker.conftest import SmtpServer
-from tests.worker.strava_history import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    connect,
-    history,
-    sim_athlete,
-    simulated_services,
-)
+from tests.worker.test_pipeline import clock, connect_risky, pipeline_settings, running, sim
 from tests.worker.waiting import wait_for
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime, start_runtime
+from worker.runtime import WorkerRuntime
 from worker.scheduler import Scheduler
 
-NOW = dt.datetime(2025, 10, 20, 7, 0, tzinfo=dt.UTC)
-WEEK = dt.date(2025, 10, 13)
-PRIOR = {dt.date(2025, 9, 8) + dt.timedelta(weeks=i): (5.0, 5.0, 10.0) for i in range(5)}
-RISKY_ID = 601
+# The pipeline suite's world: the simulator over HTTP, real SMTP, Redis and worker threads.
+__all__ = ["clock", "pipeline_settings", "running", "sim"]
+
 TOPIC = "ntfy-like-secret-topic-9931"
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    athletes = [sim_athlete(RISKY_ID, "Risa", history(1000, {**PRIOR, WEEK: (10.0, 10.0, 20.0)}))]
-    clock = SimClock(NOW, ticking=True)
-    with Simulator(athletes, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock) as s:
-        yield s
-
-
-@pytest.fixture
-def running(
-    worker_env: Callable[..., Settings],
-    redis_url: str,
-    redis_namespace: str,
-    smtp: SmtpServer,
-    sim: Simulator,
-) -> Iterator[WorkerRuntime]:
-    settings = worker_env(
-        REDIS_URL=redis_url,
-        QUEUE_NAMESPACE=redis_namespace,
-        # Longer than the test waits for the email: the hanging target must not be what ends it.
-        CHANNEL_TIMEOUT_SECONDS="60",
-        JOB_LEASE_SECONDS="120",
-        **simulated_services(sim, smtp),
-    )
-    runtime = start_runtime(settings, clock=SimClock(NOW, ticking=True).now)
-    pool = InProcessWorker(runtime, threads=2).start()
-    yield runtime
-    pool.stop()
-    runtime.close()
+@pytest.fixture(autouse=True)
+def patient_channels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Longer than the test waits for the email: the hanging target must not be what ends it."""
+    monkeypatch.setenv("CHANNEL_TIMEOUT_SECONDS", "60")
 
 
 def test_digest_goes_by_email_and_as_a_notice_on_each_channel_and_a_hang_delays_neither(
     running: WorkerRuntime, sim: Simulator, smtp: SmtpServer, targets: Targets
 ) -> None:
-    athlete = connect(
-        running.sessions,
-        running.strava,
-        sim,
-        RISKY_ID,
-        email="risa@example.com",
-        connected_at=dt.datetime(2025, 10, 8, tzinfo=dt.UTC),
-    )
+    athlete = connect_risky(running, sim)
     with transaction(running.sessions) as session:
         store.add(session, running.settings, athlete, targets.url(f"hang/{TOPIC}"))
         store.add(session, running.settings, athlete, targets.url(f"ok/{TOPIC}"))

@@ -7,49 +7,23 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Iterator
 
 import pytest
-from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from strideguard.db import make_engine, make_sessionmaker
 from strideguard.links import make_link_token
 from strideguard.models import Athlete, AthleteChannel
-from strideguard.settings import Settings, get_settings
+from strideguard.settings import Settings
 from strideguard.status import ChannelStatus
-from strideguard.web.app import create_app
+from tests.notifier.conftest import client, db, settings
 from worker.notifier.routes import csrf_token
+
+__all__ = ["client", "db", "settings"]  # the email-link pages' app on SQLite and PostgreSQL
 
 BOT = "987654321:AAFsecretsecretsecretsecretsecret1"
 TELEGRAM = f"tgram://{BOT}/4242"
-
-
-@pytest.fixture
-def settings(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("SECRET_KEY", "channels-test-key-" + "c" * 32)
-    monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://testserver")
-    get_settings.cache_clear()
-    return get_settings()
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
-    with TestClient(app, base_url="https://testserver") as test_client:
-        yield test_client
-    app.state.engine.dispose()
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def runner(db: sessionmaker[Session], strava_id: int) -> int:
