@@ -4,16 +4,18 @@ or stored in the clear."""
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
 from strideguard.cli.main import app
 from strideguard.models import Athlete, AthleteChannel, Evaluation, StravaConnection
 from strideguard.settings import Settings
+from strideguard.status import ChannelStatus
 
 runner = CliRunner()
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -127,3 +129,24 @@ def test_an_unknown_athlete_is_refused(ada: sessionmaker[Session]) -> None:
     missing = athlete("channel", "add", "99", NTFY)
     assert missing.exit_code == 1
     assert "no athlete 99" in missing.stderr
+
+
+def test_the_admin_athlete_page_shows_a_switched_off_channel_with_its_reason(
+    app_settings: Settings, ada: sessionmaker[Session]
+) -> None:
+    from tests.spine.test_admin_athletes import client as admin_client
+
+    assert athlete("channel", "add", "7", TELEGRAM).exit_code == 0
+    with ada.begin() as session:
+        session.execute(
+            update(AthleteChannel).values(
+                status=ChannelStatus.OFF,
+                off_reason="2026-12-03: Telegram refused the message: Unauthorized, error=401.",
+            )
+        )
+    client = admin_client.__wrapped__(app_settings, ada)  # type: ignore[attr-defined]
+    page = html.unescape(client.get("/admin/athletes/7").text)
+    assert "Telegram (tgram://…) · off (2026-12-03: Telegram refused the message" in page
+    assert TOKEN not in page
+    listed = athlete("channel", "list", "7").stdout
+    assert "Telegram refused the message" in listed
