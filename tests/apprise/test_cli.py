@@ -81,6 +81,8 @@ def test_add_list_remove_a_channel_and_the_url_is_never_shown_or_stored_in_clear
     table = athlete("list").stdout
     assert "Telegram (tgram://…) (active)" in table
     shown = athlete("show", "7").stdout
+    shown_json = json.loads(athlete("show", "7", "--format", "json").stdout)
+    assert [c["label"] for c in shown_json["channels"]["apprise"]] == [r["label"] for r in rows]
     assert "channel 1: Telegram (tgram://…) (active)" in shown
     for output in (added.stdout, listed.stdout, table, shown, json.dumps(everything)):
         assert TOKEN not in output

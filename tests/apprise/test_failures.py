@@ -22,8 +22,9 @@ from strideguard.models import Athlete, AthleteChannel, ChannelMessage
 from strideguard.settings import Settings
 from strideguard.status import ChannelStatus, DeliveryStatus
 from tests.apprise.targets import Targets
-from tests.worker.conftest import add_athlete
+from tests.worker.conftest import add_athlete, queued
 from worker.channel_messages import queue_digest_notices, queue_run_alert, send_channel_message
+from worker.reconciler import Reconciler
 from worker.runtime import WorkerRuntime, start_runtime
 
 WEEK = dt.date(2025, 10, 13)
@@ -206,3 +207,19 @@ def test_a_per_run_alert_goes_to_each_channel_once_and_a_pause_holds_it(
     assert held.status == DeliveryStatus.CANCELLED
     assert held.last_error == f"not sent: paused until {WEEK.isoformat()}"
     assert len(targets.payloads("/ok/runs")) == 1
+
+
+def test_a_message_whose_job_was_lost_is_sent_again_by_the_reconciler(
+    runtime: WorkerRuntime, targets: Targets
+) -> None:
+    athlete = add_athlete(runtime.sessions)
+    add_channel(runtime, athlete, targets.url("ok/lost"))
+    [message_id] = notice(runtime, athlete).values()  # written, but never enqueued
+    reconciler = Reconciler(runtime)
+    assert reconciler.run(runtime.clock()).channel_messages == 1
+    assert len(queued(runtime, "channels")) == 1
+    # Within the lease it is not sent twice.
+    assert reconciler.run(runtime.clock()).channel_messages == 0
+    send_channel_message(runtime, message_id)
+    assert message(runtime, message_id).status == DeliveryStatus.SENT
+    assert Reconciler(runtime).run(runtime.clock()).channel_messages == 0
