@@ -15,6 +15,7 @@ from strideguard.models import (
     Alert,
     Athlete,
     AthleteChannel,
+    ChannelMessage,
     Evaluation,
     OutboxEmail,
     StravaConnection,
@@ -169,7 +170,8 @@ def outbox_counts(session: Session) -> dict[str, int]:
 
 
 def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
-    """Every job whose DB row carries an error, by kind: emails, evaluations, syncs, webhooks."""
+    """Every job whose DB row carries an error, by kind: emails, evaluations, syncs, webhooks
+    and push/chat channel messages (a held one, e.g. paused, is not a failure)."""
 
     def erred(model: type[_Erred]) -> Sequence[_Erred]:
         return session.scalars(
@@ -214,6 +216,23 @@ def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
             for row in session.scalars(
                 select(WebhookEvent)
                 .where(WebhookEvent.status == WebhookEventStatus.FAILED)
+                .limit(limit)
+            )
+        ),
+        *(
+            FailedJob(
+                "channel",
+                f"athlete {row.athlete_id}, {row.kind} message, channel {row.channel_id} "
+                f"({row.status})",
+                row.attempts,
+                row.last_error or "",
+            )
+            for row in session.scalars(
+                select(ChannelMessage)
+                .where(
+                    ChannelMessage.last_error.is_not(None),
+                    ChannelMessage.status != DeliveryStatus.CANCELLED,
+                )
                 .limit(limit)
             )
         ),

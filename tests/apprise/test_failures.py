@@ -21,6 +21,7 @@ from strideguard.leases import GaveUp
 from strideguard.models import Athlete, AthleteChannel, ChannelMessage
 from strideguard.settings import Settings
 from strideguard.status import ChannelStatus, DeliveryStatus
+from strideguard.web.admin_queries import failed_jobs
 from tests.apprise.targets import Targets
 from tests.worker.conftest import add_athlete, queued
 from worker.channel_messages import queue_digest_notices, queue_run_alert, send_channel_message
@@ -163,6 +164,12 @@ def test_a_refused_target_and_an_unparseable_url_switch_their_channel_off_with_t
         assert switched.off_reason is not None
         assert said in switched.off_reason
         assert SECRET not in switched.off_reason
+
+    # The admin dashboard's failed jobs name them too.
+    with runtime.sessions() as session:
+        failed = [job for job in failed_jobs(session) if job.kind == "channel"]
+    assert len(failed) == 2
+    assert any("error=404" in job.error for job in failed)
 
     # The next week's notice goes to the working channel only.
     assert list(notice(runtime, athlete, WEEK + dt.timedelta(days=7))) == [working]
