@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
 from strideguard.times import week_start_of, zone_or_utc
+from strideguard.web.admin_queries import channel_rows
 from worker.weeks import WEEK, due_at
 
 RECENT_WEEKS = 8
@@ -113,6 +114,10 @@ def load(
             "email": athlete.email,
             "email_status": athlete.email_status,
             "email_status_reason": athlete.email_status_reason,
+            # Push/chat channels by label and status, never the URL (it holds a secret).
+            "apprise": [
+                asdict(row) for row in channel_rows(session, [athlete_id]).get(athlete_id, [])
+            ],
         },
         next_evaluation_at=due_at(this_week, zone, grace),
         weeks=_weeks(session, athlete_id, first, this_week, running),

@@ -14,17 +14,19 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, or_, update
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from strideguard.models import (
     Base,
+    ChannelMessage,
     Evaluation,
     OutboxEmail,
     RunAlert,
     StravaConnection,
     WebhookEvent,
 )
+from strideguard.status import DeliveryStatus
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -111,6 +113,22 @@ def release(
     return rowcount(session.execute(update(lease.table).where(*where).values(**changes))) == 1
 
 
+def due_or_abandoned(
+    status: InstrumentedAttribute[DeliveryStatus],
+    next_attempt_at: InstrumentedAttribute[dt.datetime | None],
+    lease_until: InstrumentedAttribute[dt.datetime | None],
+    now: dt.datetime,
+) -> ColumnElement[bool]:
+    """Delivery rows a sender may take at `now`: due and pending, or sending under a lease
+    that ran out (the holder died). The outbox and the channel messages share it."""
+    return or_(
+        and_(
+            status == DeliveryStatus.PENDING, or_(next_attempt_at.is_(None), next_attempt_at <= now)
+        ),
+        and_(status == DeliveryStatus.SENDING, lease_until < now),
+    )
+
+
 def exhausted(attempts_before: int, max_attempts: int) -> bool:
     """The attempts already made use up the allowance: the next one must not run."""
     return attempts_before >= max_attempts
@@ -142,3 +160,6 @@ SYNC_LEASE = Lease(
 )
 WEBHOOK_EVENT_LEASE = Lease(WebhookEvent, WebhookEvent.attempts)
 RUN_ALERT_LEASE = Lease(RunAlert, RunAlert.attempts, RunAlert.lease_until, held_until=True)
+CHANNEL_MESSAGE_LEASE = Lease(
+    ChannelMessage, ChannelMessage.attempts, ChannelMessage.lease_until, held_until=True
+)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from strideguard.status import (
+    ChannelStatus,
     ConnectionStatus,
     DeliveryStatus,
     EmailStatus,
@@ -305,6 +306,68 @@ class OutboxEmail(Base):
     __table_args__ = (
         UniqueConstraint("athlete_id", "week_start", "channel"),
         Index("ix_deliveries_status", "status"),
+    )
+
+
+class AthleteChannel(Base):
+    """A push or chat channel a runner added (an Apprise URL), beside their email.
+
+    The URL holds the service's secret (a bot token, a webhook key), so it is Fernet
+    ciphertext like the Strava tokens; `label` is what pages, the CLI and logs show.
+    """
+
+    __tablename__ = "athlete_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    # The registry kind that delivers it (worker/registry.py).
+    kind: Mapped[str] = mapped_column(String(16), default="apprise")
+    url_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # The service and host only (e.g. "Telegram (tgram://…)"): never a secret.
+    label: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ChannelStatus] = mapped_column(
+        StatusColumn(ChannelStatus), default=ChannelStatus.ACTIVE
+    )
+    # Why the channel was switched off, shown to the runner and on the admin page.
+    off_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelMessage(Base):
+    """One short message to one of a runner's channels; a job row like the outbox's.
+
+    A row per channel, so a slow or broken service holds up only its own row, never the
+    email or another runner's messages. `key` makes a job run twice write once.
+    """
+
+    __tablename__ = "channel_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("athlete_channels.id", ondelete="CASCADE"), index=True
+    )
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # digest | run
+    key: Mapped[str] = mapped_column(String(100))  # e.g. "digest:2026-11-30"
+    # What the text is rendered from when it is sent (worker/short_messages.py).
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StatusColumn(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("channel_id", "key"),
+        Index("ix_channel_messages_status", "status"),
     )
 
 

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     run_alert_gather_seconds: Annotated[float, Field(ge=0, le=600)] = Field(
         20, alias="RUN_ALERT_GATHER_SECONDS"
     )
+    # Per push/chat target (Apprise): connect and read timeout of one send, so a service that
+    # hangs delays only its own message.
+    channel_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = Field(
+        10, alias="CHANNEL_TIMEOUT_SECONDS"
+    )
     # How often the scheduler looks for due weeks and lost jobs.
     scheduler_tick_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
         60, alias="SCHEDULER_TICK_SECONDS"

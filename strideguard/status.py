@@ -70,6 +70,13 @@ class RunAlertStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
+class ChannelStatus(StrEnum):
+    """`athlete_channels.status`: OFF (with `off_reason`) after the service refused for good."""
+
+    ACTIVE = "active"
+    OFF = "off"
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

@@ -20,6 +20,7 @@ import dramatiq
 from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
 from strideguard.leases import GaveUp
 from worker import (
+    channel_messages,
     evaluation,
     gear_jobs,
     outbox,
@@ -55,6 +56,13 @@ def _specs() -> list[ActorSpec]:
         # Monday evaluations.
         ActorSpec(rt.JUDGE_RUN, "sync", 2 * MINUTE_MS, run_alerts.judge_run),
         ActorSpec(rt.SEND_RUN_ALERT, "email", 2 * MINUTE_MS, run_alert_send.send_run_alert),
+        # Its own queue: a slow push service never waits in line before an email.
+        ActorSpec(
+            rt.SEND_CHANNEL_MESSAGE,
+            "channels",
+            2 * MINUTE_MS,
+            channel_messages.send_channel_message,
+        ),
         ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
     ]
 

@@ -42,8 +42,9 @@ from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
 from strideguard.leases import EVALUATION_LEASE, GaveUp, error_text, gave_up_text, rowcount
 from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail
-from strideguard.status import DeliveryStatus, EvaluationStatus
+from strideguard.status import DeliveryStatus, EmailStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
+from worker.channel_messages import queue_digest_notices, send_due_for
 from worker.ports import Priority, SourceDeferred, SourceDisconnected, SourceError
 from worker.runtime import WorkerRuntime
 
@@ -206,6 +207,15 @@ def record_outcome(
                 .where(Alert.id.in_(new_alerts), Alert.late.is_(False))
                 .values(outbox_id=outbox_id)
             )
+            # The same digest as a short notice on each push/chat channel, in this transaction.
+            queue_digest_notices(
+                session,
+                athlete.id,
+                week_start,
+                outbox_id,
+                now,
+                by_email=bool(athlete.email) and athlete.email_status == EmailStatus.OK,
+            )
     session.execute(
         update(Evaluation)
         .where(Evaluation.id == claim_.evaluation_id)
@@ -306,6 +316,7 @@ def run_evaluate_week(runtime: WorkerRuntime, athlete_id: int, week_start_iso: s
         raise
     if outbox_id is not None:
         runtime.jobs.send_digest(outbox_id)
+        send_due_for(runtime, athlete_id)
         log.info("digest queued", extra={**context, "outbox_id": outbox_id})
 
 

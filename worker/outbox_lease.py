@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from strideguard import leases
@@ -38,12 +38,8 @@ class OutboxClaim:
 
 def claimable(now: dt.datetime) -> ColumnElement[bool]:
     """Rows a sender may take at `now`: due and pending, or sending under a dead lease."""
-    return or_(
-        and_(
-            OutboxEmail.status == DeliveryStatus.PENDING,
-            or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= now),
-        ),
-        and_(OutboxEmail.status == DeliveryStatus.SENDING, OutboxEmail.lease_until < now),
+    return leases.due_or_abandoned(
+        OutboxEmail.status, OutboxEmail.next_attempt_at, OutboxEmail.lease_until, now
     )
 
 

@@ -77,6 +77,18 @@ class Delivery:
     message: Any
 
 
+@dataclass(frozen=True)
+class ShortMessage:
+    """A message for a push or chat channel: a title and a plain-text body, links written out.
+
+    Rendered by the pipeline (worker/short_messages.py) from the same facts as the email, so
+    every channel kind that takes short text gets the same words.
+    """
+
+    title: str
+    body: str
+
+
 class DeliveryError(Exception):
     """A channel could not deliver; `permanent` says that retrying will not help."""
 

@@ -34,8 +34,16 @@ from functools import partial
 import redis
 from sqlalchemy import and_, or_, select
 
-from strideguard.models import Evaluation, OutboxEmail, RunAlert, StravaConnection, WebhookEvent
+from strideguard.models import (
+    ChannelMessage,
+    Evaluation,
+    OutboxEmail,
+    RunAlert,
+    StravaConnection,
+    WebhookEvent,
+)
 from strideguard.status import ConnectionStatus, EvaluationStatus, WebhookEventStatus
+from worker.channel_messages import claimable as message_claimable
 from worker.outbox_lease import claimable
 from worker.run_alert_send import run_alert_due
 from worker.runtime import WorkerRuntime
@@ -52,10 +60,17 @@ class ReconcileReport:
     emails: int = 0
     syncs: int = 0
     webhook_events: int = 0
+    channel_messages: int = 0
 
     @property
     def total(self) -> int:
-        return self.evaluations + self.emails + self.syncs + self.webhook_events
+        return (
+            self.evaluations
+            + self.emails
+            + self.syncs
+            + self.webhook_events
+            + self.channel_messages
+        )
 
 
 class Reconciler:
@@ -158,6 +173,12 @@ class Reconciler:
             run_alerts = session.scalars(
                 select(RunAlert.id).where(run_alert_due(now)).order_by(RunAlert.id).limit(BATCH)
             ).all()
+            messages = session.scalars(
+                select(ChannelMessage.id)
+                .where(message_claimable(now))
+                .order_by(ChannelMessage.id)
+                .limit(BATCH)
+            ).all()
             events = session.scalars(
                 select(WebhookEvent.id)
                 .where(
@@ -188,12 +209,18 @@ class Reconciler:
             report.webhook_events += self._resend(
                 ("webhook", event_id), now, partial(jobs.process_webhook_event, event_id)
             )
+        for message_id in messages:
+            report.channel_messages += self._resend(
+                ("channel", message_id), now, partial(jobs.send_channel_message, message_id)
+            )
         if report.total:
             log.info(
-                "reconciler re-enqueued %d evaluations, %d emails, %d syncs, %d webhook events",
+                "reconciler re-enqueued %d evaluations, %d emails, %d syncs, %d webhook events, "
+                "%d channel messages",
                 report.evaluations,
                 report.emails,
                 report.syncs,
                 report.webhook_events,
+                report.channel_messages,
             )
         return report

@@ -15,6 +15,7 @@ SOURCES = {
 }
 CHANNELS = {
     "email": "worker.notifier.channel.EmailChannel",
+    "apprise": "integrations.apprise.channel.AppriseChannel",
 }
 # How a per-run alert becomes each channel's message (a `Delivery`); see run_alert_send.py.
 ALERT_MESSAGES = {

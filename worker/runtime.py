@@ -42,6 +42,7 @@ PROCESS_WEBHOOK_EVENT = "process_webhook_event"
 DRAIN_WEBHOOK_EVENTS = "drain_webhook_events"
 EVALUATE_WEEK = "evaluate_week"
 SEND_DIGEST = "send_digest"
+SEND_CHANNEL_MESSAGE = "send_channel_message"
 PURGE_EXPIRED = "purge_expired"
 JUDGE_RUN = "judge_run"
 SEND_RUN_ALERT = "send_run_alert"
@@ -78,6 +79,9 @@ class Jobs:
 
     def send_digest(self, outbox_id: int, *, delay: int | None = None) -> None:
         self._send(SEND_DIGEST, outbox_id, delay=delay)
+
+    def send_channel_message(self, message_id: int, *, delay: int | None = None) -> None:
+        self._send(SEND_CHANNEL_MESSAGE, message_id, delay=delay)
 
     def purge_expired(self, *, delay: int | None = None) -> None:
         self._send(PURGE_EXPIRED, delay=delay)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from integrations.strava.budget import RateBudget, make_budget
-from integrations.strava.crypto import TokenCipher
+from strideguard.crypto import TokenCipher
 from strideguard.models import utcnow
 
 if TYPE_CHECKING:

@@ -17,7 +17,13 @@ from strideguard.cli.apps import command_group
 from strideguard.cli.errors import cli_errors
 from strideguard.cli.formats import FormatOption, OutputFormat
 
-app = command_group(help="List runners, show one, set their rule overrides, preview a digest.")
+app = command_group(
+    help="List runners, show one, set their rule overrides and channels, preview a digest."
+)
+channel_app = command_group(
+    help="A runner's push and chat channels (Apprise URLs), besides their email."
+)
+app.add_typer(channel_app, name="channel")
 
 AthleteId = Annotated[
     int, typer.Argument(help="The athlete's id (see `strideguard athlete list`).")
@@ -27,7 +33,7 @@ AthleteId = Annotated[
 @app.command("list")
 @cli_errors
 def list_command(output: FormatOption = OutputFormat.table) -> None:
-    """Every athlete with their Strava and email state and the last week judged."""
+    """Every athlete: name, email, sources, channels and the last week judged."""
     from strideguard.cli.athlete_io import list_athletes
 
     list_athletes(output)
@@ -96,3 +102,43 @@ def preview(
     from strideguard.cli.athlete_io import preview_week
 
     preview_week(athlete_id, week.date() if week else None, out)
+
+
+ChannelUrl = Annotated[
+    str,
+    typer.Argument(
+        metavar="URL",
+        help="An Apprise URL, e.g. ntfy://topic or tgram://bottoken/chatid; "
+        "- reads it from stdin (keeps the token out of shell history).",
+    ),
+]
+
+
+@channel_app.command("add")
+@cli_errors
+def channel_add(athlete_id: AthleteId, url: ChannelUrl) -> None:
+    """Add a channel; a URL Apprise cannot use is refused with the reason (exit code 1).
+
+    The runner then gets a short notice of each digest there, and per-run alerts.
+    """
+    from strideguard.cli.channel_io import add_channel
+
+    add_channel(athlete_id, url)
+
+
+@channel_app.command("remove")
+@cli_errors
+def channel_remove(athlete_id: AthleteId, url: ChannelUrl) -> None:
+    """Remove the channel with this URL, with its unsent messages."""
+    from strideguard.cli.channel_io import remove_channel
+
+    remove_channel(athlete_id, url)
+
+
+@channel_app.command("list")
+@cli_errors
+def channel_list(athlete_id: AthleteId, output: FormatOption = OutputFormat.table) -> None:
+    """The runner's channels by label (never the URL), status and why one is off."""
+    from strideguard.cli.channel_io import list_channels
+
+    list_channels(athlete_id, output)

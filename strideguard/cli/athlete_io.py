@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -61,19 +62,32 @@ def list_athletes(output: OutputFormat) -> None:
     with _database() as (_, sessions), sessions() as session:
         rows = athlete_rows(session)
     if output is OutputFormat.json:
-        typer.echo(json.dumps([athlete_detail.jsonable(vars(row)) for row in rows], indent=2))
+        listed = [
+            {
+                **asdict(row),
+                "sources": {"strava": row.connection},
+                "last_evaluation": (
+                    {"week_start": row.last_week, "status": row.last_week_status}
+                    if row.last_week
+                    else None
+                ),
+            }
+            for row in rows
+        ]
+        typer.echo(json.dumps(athlete_detail.jsonable(listed), indent=2))
         return
     table = _table(
         f"Athletes ({len(rows)})",
-        *("id", "name", "email", "strava", "last sync", "last week judged", "error"),
+        *("id", "name", "email", "sources", "channels", "last evaluation", "error"),
     )
     for row in rows:
+        synced = f"{row.last_synced_at:%Y-%m-%d %H:%M}" if row.last_synced_at else "never"
         table.add_row(
             str(row.id),
             row.firstname or "",
-            row.email_status,
-            row.connection,
-            f"{row.last_synced_at:%Y-%m-%d %H:%M}" if row.last_synced_at else "never",
+            f"{row.email or '-'} ({row.email_status})",
+            f"strava {row.connection}, synced {synced}",
+            "\n".join(f"{c.label} ({c.status})" for c in row.channels) or "-",
             f"{row.last_week} ({row.last_week_status})" if row.last_week else "none yet",
             row.last_error or "",
         )
@@ -100,12 +114,16 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
     out.print(
         f"Athlete {detail.id} ({detail.firstname or 'no name'}), Strava {detail.strava_athlete_id}"
     )
+    channels = {k: v for k, v in detail.channels.items() if k != "apprise"}
     for title, values in (
         ("settings", detail.settings),
         ("sources", detail.sources),
-        ("channels", detail.channels),
+        ("channels", channels),
     ):
         out.print(f"{title}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    for channel in detail.channels["apprise"]:
+        off = f": {channel['off_reason']}" if channel["off_reason"] else ""
+        out.print(f"channel {channel['id']}: {channel['label']} ({channel['status']}{off})")
     out.print(f"next evaluation: {detail.next_evaluation_at:%Y-%m-%d %H:%M} UTC")
     out.print(_overrides_table(config, detail.overrides))
     for problem in problems:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from strideguard.models import (
     Alert,
     Athlete,
+    AthleteChannel,
+    ChannelMessage,
     Evaluation,
     OutboxEmail,
     StravaConnection,
@@ -44,6 +46,33 @@ class AthleteRow:
     last_week: dt.date | None
     last_week_status: str | None
     last_error: str | None
+    email: str | None = None
+    # The push/chat channels: label, status and why it is off (no URL: they hold secrets).
+    channels: tuple[ChannelRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    id: int
+    kind: str
+    label: str
+    status: str
+    off_reason: str | None
+    created_at: dt.datetime
+
+
+def channel_rows(session: Session, athlete_ids: Sequence[int]) -> dict[int, list[ChannelRow]]:
+    """Each athlete's channels, oldest first, for the list, the detail page and the CLI."""
+    found: dict[int, list[ChannelRow]] = {}
+    for row in session.scalars(
+        select(AthleteChannel)
+        .where(AthleteChannel.athlete_id.in_(athlete_ids))
+        .order_by(AthleteChannel.id)
+    ):
+        found.setdefault(row.athlete_id, []).append(
+            ChannelRow(row.id, row.kind, row.label, row.status, row.off_reason, row.created_at)
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -113,6 +142,7 @@ def athletes(
         .limit(limit)
         .offset(offset)
     ).all()
+    channels = channel_rows(session, [athlete.id for athlete, _, _ in rows])
     return [
         AthleteRow(
             id=athlete.id,
@@ -125,6 +155,8 @@ def athletes(
             last_week_status=evaluation.status if evaluation else None,
             last_error=(connection.last_error if connection else None)
             or (evaluation.last_error if evaluation else None),
+            email=athlete.email,
+            channels=tuple(channels.get(athlete.id, [])),
         )
         for athlete, connection, evaluation in rows
     ]
@@ -138,7 +170,8 @@ def outbox_counts(session: Session) -> dict[str, int]:
 
 
 def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
-    """Every job whose DB row carries an error, by kind: emails, evaluations, syncs, webhooks."""
+    """Every job whose DB row carries an error, by kind: emails, evaluations, syncs, webhooks
+    and push/chat channel messages (a held one, e.g. paused, is not a failure)."""
 
     def erred(model: type[_Erred]) -> Sequence[_Erred]:
         return session.scalars(
@@ -183,6 +216,23 @@ def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
             for row in session.scalars(
                 select(WebhookEvent)
                 .where(WebhookEvent.status == WebhookEventStatus.FAILED)
+                .limit(limit)
+            )
+        ),
+        *(
+            FailedJob(
+                "channel",
+                f"athlete {row.athlete_id}, {row.kind} message, channel {row.channel_id} "
+                f"({row.status})",
+                row.attempts,
+                row.last_error or "",
+            )
+            for row in session.scalars(
+                select(ChannelMessage)
+                .where(
+                    ChannelMessage.last_error.is_not(None),
+                    ChannelMessage.status != DeliveryStatus.CANCELLED,
+                )
                 .limit(limit)
             )
         ),

@@ -14,7 +14,7 @@ from integrations.strava.webhook_routes import router as strava_webhook_router
 from strideguard.db import make_engine
 from strideguard.services import Services
 from strideguard.settings import Settings
-from strideguard.web import admin, admin_athletes
+from strideguard.web import admin, admin_athletes, channel_routes
 from strideguard.web.headers import SecurityHeaders
 from strideguard.web.runner import home, me, signin
 from strideguard.web.slashes import redirect_slashes_to
@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(strava_webhook_router)
     app.include_router(notifier_router)
     app.include_router(checkin_router)
+    app.include_router(channel_routes.router)
     app.include_router(home.router)
     app.include_router(signin.router)
     app.include_router(me.router)

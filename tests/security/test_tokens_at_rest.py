@@ -17,10 +17,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.context import StravaContext
-from integrations.strava.crypto import TokenCipher, TokenKeyError
 from integrations.strava.http import make_client
 from integrations.strava.simulator import Simulator
 from integrations.strava.tokens import access_token
+from strideguard.crypto import TokenCipher, TokenKeyError
 from strideguard.models import Base
 from tests.strava.conftest import RUNNER, follow_back, strava_round_trip
 

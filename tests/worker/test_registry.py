@@ -28,7 +28,7 @@ def test_each_registered_kind_names_a_class_with_its_ports_methods(
 
 
 def test_an_unknown_kind_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(LookupError, match=r"'pager' \(known: email\)"):
+    with pytest.raises(LookupError, match=r"'pager' \(known: apprise, email\)"):
         plugin_class(CHANNELS, "pager")
 
 
