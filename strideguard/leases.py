@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, or_, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from strideguard.models import Base, Evaluation, OutboxEmail, StravaConnection, WebhookEvent
+from strideguard.models import Base, DeliveryRecord, Evaluation, StravaConnection, WebhookEvent
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -129,7 +129,9 @@ def rowcount(result: object) -> int:
 
 # The four job kinds.
 EVALUATION_LEASE = Lease(Evaluation, Evaluation.attempts, Evaluation.started_at)
-DELIVERY_LEASE = Lease(OutboxEmail, OutboxEmail.attempts, OutboxEmail.lease_until, held_until=True)
+DELIVERY_LEASE = Lease(
+    DeliveryRecord, DeliveryRecord.attempts, DeliveryRecord.lease_until, held_until=True
+)
 SYNC_LEASE = Lease(
     StravaConnection, StravaConnection.sync_attempts, StravaConnection.sync_started_at
 )

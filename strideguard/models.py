@@ -276,7 +276,7 @@ class Alert(Base):
     __table_args__ = (UniqueConstraint("athlete_id", "week_start", "rule_id"),)
 
 
-class OutboxEmail(Base):
+class DeliveryRecord(Base):
     """A digest to deliver on one channel; written with its alerts, claimed under a lease."""
 
     __tablename__ = "deliveries"

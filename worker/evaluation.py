@@ -41,7 +41,7 @@ from strideguard import leases
 from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
 from strideguard.leases import EVALUATION_LEASE, GaveUp, error_text, gave_up_text, rowcount
-from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail
+from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.status import DeliveryStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
 from worker.ports import Priority, SourceDeferred, SourceDisconnected, SourceError
@@ -164,8 +164,8 @@ def record_outcome(
     new_alerts: list[int] = []
     if fired:
         existing_digest = session.scalar(
-            select(OutboxEmail.id).where(
-                OutboxEmail.athlete_id == athlete.id, OutboxEmail.week_start == week_start
+            select(DeliveryRecord.id).where(
+                DeliveryRecord.athlete_id == athlete.id, DeliveryRecord.week_start == week_start
             )
         )
         late = claim_.reevaluation or existing_digest is not None
@@ -188,7 +188,7 @@ def record_outcome(
     outbox_id: int | None = None
     if new_alerts and not claim_.reevaluation:
         outbox_id = session.scalar(
-            insert_ignoring_duplicates(session, OutboxEmail)
+            insert_ignoring_duplicates(session, DeliveryRecord)
             .values(
                 athlete_id=athlete.id,
                 week_start=week_start,
@@ -198,7 +198,7 @@ def record_outcome(
                 next_attempt_at=now,
                 created_at=now,
             )
-            .returning(OutboxEmail.id)
+            .returning(DeliveryRecord.id)
         )
         if outbox_id is not None:
             session.execute(

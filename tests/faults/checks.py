@@ -34,8 +34,8 @@ from strideguard.models import (
     Activity,
     Alert,
     Athlete,
+    DeliveryRecord,
     Evaluation,
-    OutboxEmail,
     StravaConnection,
     utcnow,
 )
@@ -87,7 +87,7 @@ def assert_nothing_lost(
         connections = {c.athlete_id: c for c in session.scalars(select(StravaConnection))}
         evaluations = list(session.scalars(select(Evaluation)))
         alerts = list(session.scalars(select(Alert)))
-        outbox = list(session.scalars(select(OutboxEmail)))
+        outbox = list(session.scalars(select(DeliveryRecord)))
         activities = list(session.scalars(select(Activity)))
         gear = {athlete_id: load_gear(session, athlete_id) for athlete_id in athletes}
     if inbox is not None:
@@ -110,7 +110,7 @@ def assert_nothing_lost(
 
 def _email_problems(
     inbox: Inbox,
-    outbox: Sequence[OutboxEmail],
+    outbox: Sequence[DeliveryRecord],
     athletes: Mapping[int, Athlete],
     accept_then_kill: int,
     refused: Collection[str],
@@ -175,7 +175,7 @@ def _evaluation_problems(
     connections: Mapping[int, StravaConnection],
     evaluations: Sequence[Evaluation],
     alerts: Sequence[Alert],
-    outbox: Sequence[OutboxEmail],
+    outbox: Sequence[DeliveryRecord],
     deferred_ok: bool,
 ) -> list[str]:
     problems: list[str] = []

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strideguard.models import Athlete, OutboxEmail
+from strideguard.models import Athlete, DeliveryRecord
 from strideguard.settings import Settings
 from strideguard.status import EmailStatus
 from worker.notifier.smtp import send_message
@@ -39,7 +39,7 @@ class EmailChannel:
 
     def due_deliveries(self, session: Session, now: dt.datetime, limit: int) -> Sequence[int]:
         return session.scalars(
-            select(OutboxEmail.id).where(claimable(now)).order_by(OutboxEmail.id).limit(limit)
+            select(DeliveryRecord.id).where(claimable(now)).order_by(DeliveryRecord.id).limit(limit)
         ).all()
 
     def blocked_reason(self, athlete: Athlete, week_start: dt.date) -> str | None:
