@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from strideguard.status import (
     ConnectionStatus,
@@ -124,6 +124,8 @@ class Activity(Base):
     __tablename__ = "activities"
 
     strava_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The name the engine reads (rules.ActivityLike), which knows no Strava.
+    activity_id: Mapped[int] = synonym("strava_id")
     athlete_id: Mapped[int] = mapped_column(
         ForeignKey("athletes.id", ondelete="CASCADE"), index=True
     )

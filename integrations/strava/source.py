@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from integrations.strava import sync
 from integrations.strava.context import StravaContext
+from integrations.strava.mapping import record_fields
 from strideguard.gear import load_gear
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
@@ -94,7 +95,7 @@ class StravaSource:
         return Window(
             # Judged on what Strava just returned, not on rows re-read from the database:
             # the daily retention purge may delete older rows at any moment.
-            activities=report.activities,
+            activities=[record_fields(columns) for columns in report.activities],
             gear=gear,
             complete_from=history_start(refreshed_at, self.ctx.settings.lookback_weeks),
         )
