@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import rules
 from integrations.strava.budget import day_index, window_index
-from integrations.strava.mapping import activity_fields
+from integrations.strava.mapping import activity_fields, record_fields
 from integrations.strava.simulator import Simulator
 from integrations.strava.source import history_start
 from integrations.strava.sync import window_start
@@ -234,7 +234,7 @@ def _oracle_problems(
             if after < fields["start_date"] <= refreshed
         ]
         findings = rules.evaluate_week(
-            [rules.ActivityRecord(athlete_id=athlete.id, **fields) for fields in window],
+            [rules.ActivityRecord(athlete_id=athlete.id, **record_fields(f)) for f in window],
             evaluation.week_start,
             config,
             overrides=athlete.rule_overrides or None,
