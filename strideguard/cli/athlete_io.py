@@ -194,5 +194,5 @@ def preview_week(athlete_id: int, week: dt.date | None, out: Path) -> None:
     stem = out / f"preview-{athlete_id}-{made.week_start.isoformat()}"
     stem.with_suffix(".eml").write_bytes(made.message.as_bytes())
     stem.with_suffix(".html").write_text(made.rendered.html, encoding="utf-8")
-    rules_fired = ", ".join(f["rule"] for f in made.findings)
+    rules_fired = ", ".join(f.finding.rule for f in made.findings)
     typer.echo(f"wrote {stem}.eml and {stem}.html ({rules_fired}); nothing was sent")

@@ -241,8 +241,8 @@ def _oracle_problems(
             gear=gear[athlete.id],
             history_start=history_start(refreshed, lookback),
         )
-        fired = alertable([f.to_dict() for f in findings], athlete.muted_rules or [])
-        expected = sorted(str(f["rule"]) for f in fired)
+        fired = alertable(findings, athlete.muted_rules or [])
+        expected = sorted(f.finding.rule for f in fired)
         actual = sorted(
             a.rule_id
             for a in alerts
