@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.db import alembic_config
-from strideguard.models import Evaluation, OutboxEmail
+from strideguard.models import DeliveryRecord, Evaluation
 from strideguard.settings import get_settings
 from strideguard.status import DeliveryStatus, EvaluationStatus
 from tests.worker.strava_history import (
@@ -143,7 +143,7 @@ def main() -> None:
                     select(func.count()).where(Evaluation.status != EvaluationStatus.PENDING)
                 )
                 sent = session.scalar(
-                    select(func.count()).where(OutboxEmail.status == DeliveryStatus.SENT)
+                    select(func.count()).where(DeliveryRecord.status == DeliveryStatus.SENT)
                 )
             if done == scheduled and sent == expected_mail:
                 break

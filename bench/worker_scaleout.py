@@ -42,7 +42,7 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from integrations.strava.simulator import SimClock, Simulator
-from strideguard.models import Evaluation, OutboxEmail
+from strideguard.models import DeliveryRecord, Evaluation
 from strideguard.status import DeliveryStatus, EvaluationStatus
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
 from worker.runtime import start_runtime
@@ -113,10 +113,10 @@ def one_run(
                         select(func.count()).where(Evaluation.status == EvaluationStatus.PENDING)
                     )
                     unsent = session.scalar(
-                        select(func.count()).where(OutboxEmail.status != DeliveryStatus.SENT)
+                        select(func.count()).where(DeliveryRecord.status != DeliveryStatus.SENT)
                     )
                     sent = session.scalar(
-                        select(func.count()).where(OutboxEmail.status == DeliveryStatus.SENT)
+                        select(func.count()).where(DeliveryRecord.status == DeliveryStatus.SENT)
                     )
                 if (
                     pending == 0 and unsent == 0 and sent

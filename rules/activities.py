@@ -17,7 +17,7 @@ class ActivityLike(Protocol):
     """What the rules read from one activity (the `Activity` row's attributes)."""
 
     @property
-    def strava_id(self) -> int: ...
+    def activity_id(self) -> int: ...
     @property
     def sport_type(self) -> str: ...
     @property
@@ -49,7 +49,7 @@ class GearLike(Protocol):
 class ActivityRecord:
     """One activity as plain data; the fields match the `Activity` row."""
 
-    strava_id: int
+    activity_id: int  # the source's id for it (Strava's activity id; a file's stable one)
     athlete_id: int
     sport_type: str
     start_date: dt.datetime

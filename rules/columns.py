@@ -71,7 +71,7 @@ class ActivityColumns:
                 rows.append(
                     (
                         index,
-                        act.strava_id,
+                        act.activity_id,
                         seconds,
                         sports.setdefault(act.sport_type, len(sports)),
                         act.distance_m,

@@ -44,7 +44,7 @@ def _sample_history() -> list[ActivityRecord]:
             distance_m = round(km * growth * 1000)
             activities.append(
                 ActivityRecord(
-                    strava_id=len(activities) + 1,
+                    activity_id=len(activities) + 1,
                     athlete_id=1,
                     sport_type=sport,
                     start_date=start.replace(tzinfo=dt.UTC),

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
+from strideguard.models import Activity, Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.times import week_start_of, zone_or_utc
 from strideguard.web.admin_queries import channel_rows
 from worker.weeks import WEEK, due_at
@@ -124,9 +124,9 @@ def load(
         deliveries=[
             Delivery(row.id, row.week_start, row.status, row.attempts, row.last_error, row.sent_at)
             for row in session.scalars(
-                select(OutboxEmail)
-                .where(OutboxEmail.athlete_id == athlete_id)
-                .order_by(OutboxEmail.week_start.desc())
+                select(DeliveryRecord)
+                .where(DeliveryRecord.athlete_id == athlete_id)
+                .order_by(DeliveryRecord.week_start.desc())
                 .limit(RECENT_WEEKS * 2)
             )
         ],

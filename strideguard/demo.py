@@ -31,7 +31,7 @@ from integrations.strava.simulator import Simulator, generate_history
 from strideguard.checkins import record_checkin
 from strideguard.db import alembic_config
 from strideguard.mailsink import OutboxSink
-from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail, StravaConnection
+from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.status import DeliveryStatus, EvaluationStatus
@@ -244,9 +244,9 @@ class Demo:
                     )
                 )
                 open_email = session.scalar(
-                    select(OutboxEmail.id).where(
-                        OutboxEmail.athlete_id == athlete_id,
-                        OutboxEmail.status.not_in(FINISHED_EMAIL),
+                    select(DeliveryRecord.id).where(
+                        DeliveryRecord.athlete_id == athlete_id,
+                        DeliveryRecord.status.not_in(FINISHED_EMAIL),
                     )
                 )
             return open_evaluations is None and open_email is None
@@ -262,9 +262,9 @@ class Demo:
             ).all()
             emails = dict(
                 session.execute(
-                    select(OutboxEmail.week_start, OutboxEmail.message_id).where(
-                        OutboxEmail.athlete_id == athlete_id,
-                        OutboxEmail.status == DeliveryStatus.SENT,
+                    select(DeliveryRecord.week_start, DeliveryRecord.message_id).where(
+                        DeliveryRecord.athlete_id == athlete_id,
+                        DeliveryRecord.status == DeliveryStatus.SENT,
                     )
                 ).all()
             )

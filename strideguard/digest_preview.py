@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,7 +20,7 @@ from strideguard.gear import load_gear
 from strideguard.models import Activity, Athlete
 from strideguard.settings import Settings
 from strideguard.times import week_start_of, zone_or_utc
-from worker.evaluation import alertable, digest_message_id
+from worker.evaluation import Fired, alertable, digest_message_id
 from worker.notifier.digest_links import make_digest_links
 from worker.notifier.mime import build_message
 from worker.notifier.render import AthleteView, DigestContext, RenderedEmail, render_digest
@@ -40,7 +39,7 @@ class PreviewError(ValueError):
 class Preview:
     athlete_id: int
     week_start: dt.date
-    findings: list[dict[str, Any]]  # what fired and is not muted
+    findings: list[Fired]  # what fired and is not muted
     rendered: RenderedEmail | None  # None: no rule fired, nothing would be sent
     message: EmailMessage | None
 
@@ -82,12 +81,12 @@ def preview_digest(
         )
     except rules.ConfigError as exc:
         raise PreviewError("invalid rule overrides: " + "; ".join(exc.errors)) from None
-    fired = alertable([f.to_dict() for f in findings], athlete.muted_rules or [])
+    fired = alertable(findings, athlete.muted_rules or [])
     if not fired:
         return Preview(athlete_id, week, [], None, None)
     links = make_digest_links(
         athlete.id,
-        [f["rule"] for f in fired],
+        [f.finding.rule for f in fired],
         settings,
         unsubscribe_mailbox=settings.unsubscribe_address,
     )
@@ -95,7 +94,7 @@ def preview_digest(
         DigestContext(
             athlete=AthleteView(athlete.id, athlete.firstname, athlete.units),
             week_start=week,
-            findings=[{**f, "late": False} for f in fired],
+            findings=[{**f.to_json(), "late": False} for f in fired],
             weekly_distance_m=weekly_running_m(
                 session, athlete_id, week, config.activity_types.running
             ),

@@ -20,8 +20,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from strideguard.models import (
     Base,
     ChannelMessage,
+    DeliveryRecord,
     Evaluation,
-    OutboxEmail,
     RunAlert,
     StravaConnection,
     WebhookEvent,
@@ -154,7 +154,9 @@ def rowcount(result: object) -> int:
 
 # The job kinds.
 EVALUATION_LEASE = Lease(Evaluation, Evaluation.attempts, Evaluation.started_at)
-DELIVERY_LEASE = Lease(OutboxEmail, OutboxEmail.attempts, OutboxEmail.lease_until, held_until=True)
+DELIVERY_LEASE = Lease(
+    DeliveryRecord, DeliveryRecord.attempts, DeliveryRecord.lease_until, held_until=True
+)
 SYNC_LEASE = Lease(
     StravaConnection, StravaConnection.sync_attempts, StravaConnection.sync_started_at
 )

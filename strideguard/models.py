@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from strideguard.status import (
     ChannelStatus,
@@ -126,6 +126,8 @@ class Activity(Base):
     __tablename__ = "activities"
 
     strava_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The name the engine reads (rules.ActivityLike), which knows no Strava.
+    activity_id: Mapped[int] = synonym("strava_id")
     athlete_id: Mapped[int] = mapped_column(
         ForeignKey("athletes.id", ondelete="CASCADE"), index=True
     )
@@ -278,7 +280,7 @@ class Alert(Base):
     __table_args__ = (UniqueConstraint("athlete_id", "week_start", "rule_id"),)
 
 
-class OutboxEmail(Base):
+class DeliveryRecord(Base):
     """A digest to deliver on one channel; written with its alerts, claimed under a lease."""
 
     __tablename__ = "deliveries"

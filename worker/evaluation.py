@@ -41,7 +41,7 @@ from strideguard import leases
 from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
 from strideguard.leases import EVALUATION_LEASE, GaveUp, error_text, gave_up_text, rowcount
-from strideguard.models import Alert, Athlete, Evaluation, OutboxEmail
+from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.status import DeliveryStatus, EmailStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
 from worker.channel_messages import queue_digest_notices, send_due_for
@@ -119,7 +119,21 @@ def failed_rules(findings: Sequence[rules.Finding]) -> list[dict[str, str]]:
     return [{"rule": rule, "error": error} for rule, error in failed.items()]
 
 
-def alertable(findings: Sequence[dict[str, Any]], muted: Sequence[str]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Fired:
+    """A fired finding the runner hears about, and how many more runs fired the same
+    per-run rule that week (the digest mentions them). JSON only at the storage edge."""
+
+    finding: rules.Finding
+    other_runs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The `alerts.finding` JSON: the finding's dict, with `other_runs` when any."""
+        stored = self.finding.to_dict()
+        return {**stored, "other_runs": self.other_runs} if self.other_runs else stored
+
+
+def alertable(findings: Sequence[rules.Finding], muted: Sequence[str]) -> list[Fired]:
     """The fired findings the athlete still wants to hear about, one per rule.
 
     A week has one alert per rule, but a per-run rule fires once per run: the runner hears
@@ -127,20 +141,16 @@ def alertable(findings: Sequence[dict[str, Any]], muted: Sequence[str]) -> list[
     `other_runs` says how many more runs fired, so the digest can mention them.
     """
     muted_set = set(muted)
-    per_rule: dict[str, list[dict[str, Any]]] = {}
+    per_rule: dict[str, list[rules.Finding]] = {}
     for finding in findings:
-        if finding.get("status") == "fired" and finding.get("rule") not in muted_set:
-            per_rule.setdefault(str(finding["rule"]), []).append(finding)
-    chosen = []
-    for fired in per_rule.values():
-        largest = max(fired, key=_size)
-        chosen.append({**largest, "other_runs": len(fired) - 1} if len(fired) > 1 else largest)
-    return chosen
+        if finding.fired and finding.rule not in muted_set:
+            per_rule.setdefault(finding.rule, []).append(finding)
+    return [Fired(max(fired, key=_size), len(fired) - 1) for fired in per_rule.values()]
 
 
-def _size(finding: dict[str, Any]) -> float:
+def _size(finding: rules.Finding) -> float:
     """The finding's value (a per-run rule's jump in %); one without a value ranks last."""
-    value = finding.get("value")
+    value = finding.value
     return float(value) if isinstance(value, int | float) else float("-inf")
 
 
@@ -150,7 +160,7 @@ def record_outcome(
     claim_: Claim,
     athlete: Athlete,
     week_start: dt.date,
-    fired: Sequence[dict[str, Any]],
+    fired: Sequence[Fired],
     public_base_url: str,
     rules_version: str | None,
     now: dt.datetime,
@@ -165,8 +175,8 @@ def record_outcome(
     new_alerts: list[int] = []
     if fired:
         existing_digest = session.scalar(
-            select(OutboxEmail.id).where(
-                OutboxEmail.athlete_id == athlete.id, OutboxEmail.week_start == week_start
+            select(DeliveryRecord.id).where(
+                DeliveryRecord.athlete_id == athlete.id, DeliveryRecord.week_start == week_start
             )
         )
         late = claim_.reevaluation or existing_digest is not None
@@ -174,13 +184,13 @@ def record_outcome(
             {
                 "athlete_id": athlete.id,
                 "week_start": week_start,
-                "rule_id": str(finding["rule"]),
-                "severity": str(finding.get("severity") or "warning"),
-                "finding": finding,
+                "rule_id": alert.finding.rule,
+                "severity": alert.finding.severity or "warning",
+                "finding": alert.to_json(),
                 "late": late,
                 "created_at": now,
             }
-            for finding in fired
+            for alert in fired
         ]
         inserted = session.execute(
             insert_ignoring_duplicates(session, Alert).returning(Alert.id), rows
@@ -189,7 +199,7 @@ def record_outcome(
     outbox_id: int | None = None
     if new_alerts and not claim_.reevaluation:
         outbox_id = session.scalar(
-            insert_ignoring_duplicates(session, OutboxEmail)
+            insert_ignoring_duplicates(session, DeliveryRecord)
             .values(
                 athlete_id=athlete.id,
                 week_start=week_start,
@@ -199,7 +209,7 @@ def record_outcome(
                 next_attempt_at=now,
                 created_at=now,
             )
-            .returning(OutboxEmail.id)
+            .returning(DeliveryRecord.id)
         )
         if outbox_id is not None:
             session.execute(
@@ -388,7 +398,7 @@ def _evaluate_claimed(
                     session, claim_.evaluation_id, status=EvaluationStatus.FAILED, last_error=reason
                 )
             raise GaveUp(reason) from exc
-    fired = alertable([finding.to_dict() for finding in findings], athlete.muted_rules or [])
+    fired = alertable(findings, athlete.muted_rules or [])
     rule_errors = failed_rules(findings)
     if rule_errors:
         log.error(

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from strideguard.alerted_runs import alerted_note, alerted_runs
 from strideguard.db import transaction
 from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
-from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
+from strideguard.models import Activity, Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.settings import Settings
 from strideguard.status import DeliveryStatus, EmailStatus
 from strideguard.times import aware, week_start_of
@@ -196,7 +196,7 @@ def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Di
     takes no new ones; an alert from an earlier week than the digest's is a carried late one.
     """
     # Callers hold a claimed or sent row, and an athlete's rows are deleted with it.
-    row = session.get_one(OutboxEmail, outbox_id)
+    row = session.get_one(DeliveryRecord, outbox_id)
     athlete = session.get_one(Athlete, row.athlete_id)
     own = session.scalars(
         select(Alert).where(Alert.outbox_id == outbox_id).order_by(Alert.id)

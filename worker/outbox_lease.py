@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from strideguard import leases
 from strideguard.leases import DELIVERY_LEASE
-from strideguard.models import Alert, Athlete, OutboxEmail
+from strideguard.models import Alert, Athlete, DeliveryRecord
 from strideguard.status import DeliveryStatus, EmailStatus
 
 # A digest about a week older than this is stale advice: stop retrying a transient failure.
@@ -39,7 +39,7 @@ class OutboxClaim:
 def claimable(now: dt.datetime) -> ColumnElement[bool]:
     """Rows a sender may take at `now`: due and pending, or sending under a dead lease."""
     return leases.due_or_abandoned(
-        OutboxEmail.status, OutboxEmail.next_attempt_at, OutboxEmail.lease_until, now
+        DeliveryRecord.status, DeliveryRecord.next_attempt_at, DeliveryRecord.lease_until, now
     )
 
 
@@ -47,32 +47,32 @@ def claim(
     session: Session, outbox_id: int, now: dt.datetime, lease: dt.timedelta
 ) -> OutboxClaim | None:
     """Take the row for one send attempt; None when it is not due or someone else holds it."""
-    previous = session.scalar(select(OutboxEmail.status).where(OutboxEmail.id == outbox_id))
+    previous = session.scalar(select(DeliveryRecord.status).where(DeliveryRecord.id == outbox_id))
     after_crash = previous == DeliveryStatus.SENDING
     lease_until = DELIVERY_LEASE.stamp(now, lease)
     claimed = leases.claim(
         session,
         DELIVERY_LEASE,
         # The status read above is part of the condition: `after_crash` is about this claim.
-        OutboxEmail.id == outbox_id,
-        OutboxEmail.status == previous,
+        DeliveryRecord.id == outbox_id,
+        DeliveryRecord.status == previous,
         claimable(now),
         now=now,
         duration=lease,
         also={
             "status": DeliveryStatus.SENDING,
-            "crashes": OutboxEmail.crashes + (1 if after_crash else 0),
+            "crashes": DeliveryRecord.crashes + (1 if after_crash else 0),
         },
     )
     if not claimed:
         return None
     row = session.execute(
         select(
-            OutboxEmail.attempts,
-            OutboxEmail.crashes,
-            OutboxEmail.last_error,
-            OutboxEmail.created_at,
-        ).where(OutboxEmail.id == outbox_id)
+            DeliveryRecord.attempts,
+            DeliveryRecord.crashes,
+            DeliveryRecord.last_error,
+            DeliveryRecord.created_at,
+        ).where(DeliveryRecord.id == outbox_id)
     ).one()
     return OutboxClaim(
         outbox_id=outbox_id,
@@ -87,9 +87,9 @@ def claim(
 
 def _ours(claim_: OutboxClaim) -> ColumnElement[bool]:
     return and_(
-        OutboxEmail.id == claim_.outbox_id,
-        OutboxEmail.status == DeliveryStatus.SENDING,
-        OutboxEmail.lease_until == claim_.lease_until,
+        DeliveryRecord.id == claim_.outbox_id,
+        DeliveryRecord.status == DeliveryStatus.SENDING,
+        DeliveryRecord.lease_until == claim_.lease_until,
     )
 
 

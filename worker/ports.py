@@ -59,7 +59,37 @@ class SourceDisconnected(SourceError):
     retryable = False
 
 
+@dataclass(frozen=True)
+class Followed:
+    """An athlete whose activities the source follows, and since when they are news: the
+    last (re)connect or backfill (aware UTC; None if unknown). Weeks already due before then
+    are history."""
+
+    athlete_id: int
+    since: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class UnfinishedSync:
+    """A refresh the source was asked for and has not finished: the reconciler re-sends it
+    (the backfill when `backfilled` is False, else the window refresh)."""
+
+    athlete_id: int
+    backfilled: bool
+
+
 class ActivitySource(Protocol):
+    def followed(self, session: Session) -> Sequence[Followed]:
+        """The athletes this source reads activities for now (connected, not revoked)."""
+        ...
+
+    def unfinished_syncs(
+        self, session: Session, stale: dt.datetime, max_attempts: int, limit: int
+    ) -> Sequence[UnfinishedSync]:
+        """Refreshes asked for before `stale`, not done since, not held by a live attempt
+        (one started after `stale`) and not given up (`max_attempts`); at most `limit`."""
+        ...
+
     def unavailable_reason(self, session: Session, athlete_id: int) -> str | None:
         """Why the athlete's activities cannot be read at all, or None."""
         ...
@@ -96,6 +126,11 @@ class DeliveryError(Exception):
 
 
 class Channel(Protocol):
+    def due_deliveries(self, session: Session, now: dt.datetime, limit: int) -> Sequence[int]:
+        """Ids of the `deliveries` rows a sender may take at `now` (due and pending, or held
+        under a dead lease), oldest first; the reconciler re-sends their jobs."""
+        ...
+
     def blocked_reason(self, athlete: Athlete, week_start: dt.date) -> str | None:
         """Why nothing about this week may reach the athlete on this channel, or None."""
         ...

@@ -5,10 +5,11 @@ its enqueue can each drop a message. Every job's row says whether the job still 
 so the scheduler runs `Reconciler.run` on each tick and sends a fresh message for:
 
 - evaluations pending and due, not held by a live attempt (`started_at` older than the lease);
-- outbox rows pending with `next_attempt_at` passed, or `sending` under an expired lease;
-- Strava syncs asked for (`sync_requested_at`, moved to the next window when a sync is
-  deferred) more than a lease ago, not done since (for a first sync: not backfilled) and not
-  held by a live attempt;
+- deliveries the channel says are due (`Channel.due_deliveries`: email's are pending with
+  `next_attempt_at` passed, or `sending` under an expired lease);
+- refreshes the activity source says are unfinished (`ActivitySource.unfinished_syncs`:
+  Strava's are syncs asked for more than a lease ago, not done since and not held by a live
+  attempt);
 - webhook events received more than a lease ago and still unprocessed.
 
 A message sent for a job that is already queued is harmless (the job's claim drops the
@@ -34,17 +35,9 @@ from functools import partial
 import redis
 from sqlalchemy import and_, or_, select
 
-from strideguard.models import (
-    ChannelMessage,
-    Evaluation,
-    OutboxEmail,
-    RunAlert,
-    StravaConnection,
-    WebhookEvent,
-)
-from strideguard.status import ConnectionStatus, EvaluationStatus, WebhookEventStatus
+from strideguard.models import ChannelMessage, Evaluation, RunAlert, WebhookEvent
+from strideguard.status import EvaluationStatus, WebhookEventStatus
 from worker.channel_messages import claimable as message_claimable
-from worker.outbox_lease import claimable
 from worker.run_alert_send import run_alert_due
 from worker.runtime import WorkerRuntime
 
@@ -147,29 +140,10 @@ class Reconciler:
                 .order_by(Evaluation.due_at)
                 .limit(BATCH)
             ).all()
-            emails = session.scalars(
-                select(OutboxEmail.id).where(claimable(now)).order_by(OutboxEmail.id).limit(BATCH)
-            ).all()
-            syncs = session.execute(
-                select(StravaConnection.athlete_id, StravaConnection.backfilled_at)
-                .where(
-                    StravaConnection.status == ConnectionStatus.ACTIVE,
-                    StravaConnection.sync_requested_at < stale,
-                    # A first sync is done only when backfilled: an evaluation's window
-                    # refresh in the meantime does not make the backfill lost for good.
-                    or_(
-                        StravaConnection.backfilled_at.is_(None),
-                        StravaConnection.last_synced_at.is_(None),
-                        StravaConnection.last_synced_at < StravaConnection.sync_requested_at,
-                    ),
-                    StravaConnection.sync_attempts < runtime.settings.job_max_attempts,
-                    or_(
-                        StravaConnection.sync_started_at.is_(None),
-                        StravaConnection.sync_started_at < stale,
-                    ),
-                )
-                .limit(BATCH)
-            ).all()
+            emails = runtime.channel.due_deliveries(session, now, BATCH)
+            syncs = runtime.source.unfinished_syncs(
+                session, stale, runtime.settings.job_max_attempts, BATCH
+            )
             run_alerts = session.scalars(
                 select(RunAlert.id).where(run_alert_due(now)).order_by(RunAlert.id).limit(BATCH)
             ).all()
@@ -198,9 +172,10 @@ class Reconciler:
             report.emails += self._resend(
                 ("email", outbox_id), now, partial(jobs.send_digest, outbox_id)
             )
-        for athlete_id, backfilled_at in syncs:
-            sync = jobs.backfill if backfilled_at is None else jobs.refresh_window
-            report.syncs += self._resend(("sync", athlete_id), now, partial(sync, athlete_id))
+        for unfinished in syncs:
+            sync = jobs.refresh_window if unfinished.backfilled else jobs.backfill
+            send = partial(sync, unfinished.athlete_id)
+            report.syncs += self._resend(("sync", unfinished.athlete_id), now, send)
         for alert_id in run_alerts:
             report.emails += self._resend(
                 ("run_alert", alert_id), now, partial(jobs.send_run_alert, alert_id)

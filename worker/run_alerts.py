@@ -111,7 +111,7 @@ def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None
     activities = [
         rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window.activities
     ]
-    record = next((a for a in activities if a.strava_id == activity_id), None)
+    record = next((a for a in activities if a.activity_id == activity_id), None)
     if record is None or record.sport_type not in config.activity_types.running:
         log.info("run alert: no such run on the source (deleted, or not a run)", extra=context)
         return

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from strideguard.db import transaction
-from strideguard.models import Athlete, Evaluation, StravaConnection
-from strideguard.status import ConnectionStatus, EmailStatus, EvaluationStatus
+from strideguard.models import Athlete, Evaluation
+from strideguard.status import EmailStatus, EvaluationStatus
 from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
 from worker.due_reads import due_reservation
@@ -55,28 +55,19 @@ class Scheduler:
         runtime = self.runtime
         rows: list[dict[str, object]] = []
         with runtime.sessions() as session:
+            followed = {f.athlete_id: f.since for f in runtime.source.followed(session)}
             athletes = session.execute(
-                select(
-                    Athlete.id,
-                    Athlete.timezone,
-                    Athlete.created_at,
-                    StravaConnection.created_at.label("connected_at"),
-                    StravaConnection.backfilled_at,
-                )
-                .join(StravaConnection, StravaConnection.athlete_id == Athlete.id)
-                .where(
-                    StravaConnection.status == ConnectionStatus.ACTIVE,
-                    Athlete.email_status == EmailStatus.OK,
+                select(Athlete.id, Athlete.timezone, Athlete.created_at).where(
+                    Athlete.email_status == EmailStatus.OK
                 )
             ).all()
-        for athlete_id, timezone, created_at, connected_at, backfilled_at in athletes:
+        for athlete_id, timezone, created_at in athletes:
+            if athlete_id not in followed:
+                continue
             zone = zone_or_utc(timezone)
-            # Weeks already due when the runner (re)connected are history, not news; the
-            # backfill that follows every (re)connect stamps backfilled_at.
+            # Weeks already due when the runner (re)connected are history, not news.
             since = max(
-                moment
-                for moment in (aware(created_at), aware(connected_at), aware(backfilled_at))
-                if moment is not None
+                moment for moment in (aware(created_at), followed[athlete_id]) if moment is not None
             )
             weeks = due_weeks(
                 now, zone, self.grace, since=since, lookback_weeks=runtime.settings.lookback_weeks

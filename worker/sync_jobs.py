@@ -28,7 +28,7 @@ from integrations.strava.webhooks import purge_handled_events
 from strideguard import admin_sessions, leases, runner_sessions
 from strideguard.db import transaction
 from strideguard.leases import SYNC_LEASE, GaveUp, error_text, gave_up_text
-from strideguard.models import Evaluation, OutboxEmail, StravaConnection, utcnow
+from strideguard.models import DeliveryRecord, Evaluation, StravaConnection, utcnow
 from strideguard.status import ConnectionStatus, DeliveryStatus, EvaluationStatus
 from strideguard.times import aware
 from worker.ports import Priority
@@ -187,10 +187,10 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
     if judging is not None:
         return "a week is being judged"
     sending = session.scalar(
-        select(OutboxEmail.id)
+        select(DeliveryRecord.id)
         .where(
-            OutboxEmail.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
-            OutboxEmail.created_at > now - PURGE_WAITS_FOR_DIGESTS,
+            DeliveryRecord.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+            DeliveryRecord.created_at > now - PURGE_WAITS_FOR_DIGESTS,
         )
         .limit(1)
     )

@@ -105,7 +105,15 @@ def from_strava_summary(
         if isinstance(exc, MappingError):
             raise
         raise MappingError(f"activity {summary.get('id', '?')}: {exc}") from None
-    return ActivityRecord(athlete_id=owner, **activity_fields(summary))
+    return ActivityRecord(athlete_id=owner, **record_fields(activity_fields(summary)))
+
+
+def record_fields(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """An `Activity` row's columns as the engine's `ActivityRecord` names them: the engine
+    knows no Strava, so Strava's `strava_id` is its `activity_id`."""
+    fields = dict(columns)
+    fields["activity_id"] = fields.pop("strava_id")
+    return fields
 
 
 def _derived_local(summary: Mapping[str, Any], fallback_zone: ZoneInfo | None) -> str:

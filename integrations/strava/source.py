@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from integrations.strava import sync
 from integrations.strava.context import StravaContext
+from integrations.strava.mapping import record_fields
 from strideguard.gear import load_gear
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
-from worker.ports import Priority, Window
+from strideguard.times import aware
+from worker.ports import Followed, Priority, UnfinishedSync, Window
 
 WEEK = dt.timedelta(days=7)
 
@@ -30,6 +33,52 @@ class StravaSource:
     def __init__(self, ctx: StravaContext) -> None:
         self.ctx = ctx
 
+    def followed(self, session: Session) -> Sequence[Followed]:
+        rows = session.execute(
+            select(
+                StravaConnection.athlete_id,
+                StravaConnection.created_at,
+                StravaConnection.backfilled_at,
+            ).where(StravaConnection.status == ConnectionStatus.ACTIVE)
+        ).all()
+        # The backfill that follows every (re)connect stamps backfilled_at.
+        return [
+            Followed(
+                athlete_id,
+                max((m for m in (aware(connected), aware(backfilled)) if m), default=None),
+            )
+            for athlete_id, connected, backfilled in rows
+        ]
+
+    def unfinished_syncs(
+        self, session: Session, stale: dt.datetime, max_attempts: int, limit: int
+    ) -> Sequence[UnfinishedSync]:
+        """Syncs asked for (`sync_requested_at`, moved to the next window when a sync is
+        deferred) before `stale`, not done since (a first sync: not backfilled)."""
+        rows = session.execute(
+            select(StravaConnection.athlete_id, StravaConnection.backfilled_at)
+            .where(
+                StravaConnection.status == ConnectionStatus.ACTIVE,
+                StravaConnection.sync_requested_at < stale,
+                # A first sync is done only when backfilled: an evaluation's window
+                # refresh in the meantime does not make the backfill lost for good.
+                or_(
+                    StravaConnection.backfilled_at.is_(None),
+                    StravaConnection.last_synced_at.is_(None),
+                    StravaConnection.last_synced_at < StravaConnection.sync_requested_at,
+                ),
+                StravaConnection.sync_attempts < max_attempts,
+                or_(
+                    StravaConnection.sync_started_at.is_(None),
+                    StravaConnection.sync_started_at < stale,
+                ),
+            )
+            .limit(limit)
+        ).all()
+        return [
+            UnfinishedSync(athlete_id, backfilled is not None) for athlete_id, backfilled in rows
+        ]
+
     def unavailable_reason(self, session: Session, athlete_id: int) -> str | None:
         status = session.scalar(
             select(StravaConnection.status).where(StravaConnection.athlete_id == athlete_id)
@@ -46,7 +95,7 @@ class StravaSource:
         return Window(
             # Judged on what Strava just returned, not on rows re-read from the database:
             # the daily retention purge may delete older rows at any moment.
-            activities=report.activities,
+            activities=[record_fields(columns) for columns in report.activities],
             gear=gear,
             complete_from=history_start(refreshed_at, self.ctx.settings.lookback_weeks),
         )

@@ -48,7 +48,7 @@ def to_record(activity: FileActivity) -> ActivityRecord:
     """
     ident = activity.strava_id or int(activity.fingerprint[:12], 16)
     return ActivityRecord(
-        strava_id=ident,
+        activity_id=ident,
         athlete_id=0,
         sport_type=activity.sport_type,
         start_date=activity.start_date,

@@ -25,7 +25,7 @@ from strideguard.athlete_overrides import (
     parse_key,
 )
 from strideguard.cli.formats import OutputFormat
-from strideguard.cli.rules_io import _fail, _load, _stdout_console
+from strideguard.cli.rules_io import fail, load_rules, stdout_console
 from strideguard.db import check_migrated, make_engine, make_sessionmaker, transaction
 from strideguard.digest_preview import PreviewError, preview_digest
 from strideguard.models import Athlete
@@ -47,7 +47,7 @@ def _database() -> Iterator[tuple[Settings, Any]]:
 def _athlete(session: Session, athlete_id: int) -> Athlete:
     athlete = session.get(Athlete, athlete_id)
     if athlete is None:
-        raise _fail(f"no athlete {athlete_id} (see `strideguard athlete list`)", 1)
+        raise fail(f"no athlete {athlete_id} (see `strideguard athlete list`)", 1)
     return athlete
 
 
@@ -91,11 +91,11 @@ def list_athletes(output: OutputFormat) -> None:
             f"{row.last_week} ({row.last_week_status})" if row.last_week else "none yet",
             row.last_error or "",
         )
-    _stdout_console().print(table)
+    stdout_console().print(table)
 
 
 def show_athlete(athlete_id: int, output: OutputFormat) -> None:
-    config = _load(None)
+    config = load_rules(None)
     with _database() as (settings, sessions), sessions() as session:
         _athlete(session, athlete_id)
         detail = athlete_detail.load(
@@ -110,7 +110,7 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
     if output is OutputFormat.json:
         typer.echo(json.dumps({**detail.to_dict(), "invalid_overrides": problems}, indent=2))
         return
-    out = _stdout_console()
+    out = stdout_console()
     out.print(
         f"Athlete {detail.id} ({detail.firstname or 'no name'}), Strava {detail.strava_athlete_id}"
     )
@@ -162,12 +162,12 @@ def _overrides_table(config: Any, overrides: dict[str, Any]) -> Table:
 def change_overrides(
     athlete_id: int, assignments: list[str], clear: list[str], *, list_only: bool
 ) -> None:
-    config = _load(None)
+    config = load_rules(None)
     with _database() as (_, sessions):
         if list_only or not (assignments or clear):
             with sessions() as session:
                 current = dict(_athlete(session, athlete_id).rule_overrides or {})
-            _stdout_console().print(_overrides_table(config, current))
+            stdout_console().print(_overrides_table(config, current))
             return
         try:
             changes = [parse_assignment(text) for text in assignments]
@@ -194,14 +194,14 @@ def _refuse(exc: OverrideError) -> NoReturn:
 
 
 def preview_week(athlete_id: int, week: dt.date | None, out: Path) -> None:
-    config = _load(None)
+    config = load_rules(None)
     with _database() as (settings, sessions), sessions() as session:
         try:
             made = preview_digest(
                 session, athlete_id, week, config, settings, dt.datetime.now(dt.UTC)
             )
         except PreviewError as exc:
-            raise _fail(str(exc), 1) from None
+            raise fail(str(exc), 1) from None
     if made.message is None or made.rendered is None:
         typer.echo(
             f"athlete {athlete_id}, week of {made.week_start}: no rule fired, "
@@ -212,5 +212,5 @@ def preview_week(athlete_id: int, week: dt.date | None, out: Path) -> None:
     stem = out / f"preview-{athlete_id}-{made.week_start.isoformat()}"
     stem.with_suffix(".eml").write_bytes(made.message.as_bytes())
     stem.with_suffix(".html").write_text(made.rendered.html, encoding="utf-8")
-    rules_fired = ", ".join(f["rule"] for f in made.findings)
+    rules_fired = ", ".join(f.finding.rule for f in made.findings)
     typer.echo(f"wrote {stem}.eml and {stem}.html ({rules_fired}); nothing was sent")

@@ -27,7 +27,14 @@ from rules.backtest import BacktestResult, backtest, compare
 from rules.columns import ActivityColumns
 from strideguard.cli.formats import OutputFormat
 from strideguard.cli.progress import progress_bars
-from strideguard.cli.rules_io import _fail, _load, _read_files, _settings, _stdout_console, _zone
+from strideguard.cli.rules_io import (
+    cli_settings,
+    fail,
+    load_rules,
+    read_files,
+    stdout_console,
+    zone_option,
+)
 from strideguard.db import check_migrated, make_engine, make_sessionmaker
 from strideguard.models import Activity, Athlete
 from strideguard.times import week_start_of
@@ -84,7 +91,7 @@ def stored_history(database_url: str, athlete_id: int | None) -> History:
                 query = query.where(Athlete.id == athlete_id)
             athletes = session.execute(query.order_by(Athlete.id)).all()
             if athlete_id is not None and not athletes:
-                raise _fail(f"no athlete {athlete_id} (see `strideguard athlete list`)", 1)
+                raise fail(f"no athlete {athlete_id} (see `strideguard athlete list`)", 1)
             rows: dict[int, list[ActivityRecord]] = {row.id: [] for row in athletes}
             fields = [getattr(Activity, name) for name in ActivityRecord.__dataclass_fields__]
             query = select(*fields)
@@ -134,7 +141,7 @@ def export_history(path: Path, athlete_tz: str | None) -> History:
     """One runner's bulk export (or activity files): their whole history up to its newest
     activity. The week of that activity may go on after the export was made, so it is not
     counted. Dates without a zone of their own are placed in `athlete_tz` (default UTC)."""
-    read = _read_files(path, _zone(athlete_tz or "UTC"))
+    read = read_files(path, zone_option(athlete_tz or "UTC"))
     newest = max(r.start_date_local.date() for r in read.records)
     history = History("export", complete_through=newest, skipped=read.warnings)
     history.add(0, read.records)
@@ -223,12 +230,12 @@ class BacktestRequest:
 
 
 def backtest_history(request: BacktestRequest) -> None:
-    settings = _settings()
+    settings = cli_settings()
     if request.population is not None and request.export is not None:
-        raise _fail("give --population or --export, not both", 2)
-    configs = [_load(None)]
+        raise fail("give --population or --export, not both", 2)
+    configs = [load_rules(None)]
     if request.rules_path is not None:
-        configs.append(_load(request.rules_path))
+        configs.append(load_rules(request.rules_path))
     if request.population is not None:
         # Generated up to the Sunday that ends the window, so its last week is a whole one.
         last_week = min(last_closed_week(), week_start_of(request.until or dt.date.max))
@@ -241,7 +248,7 @@ def backtest_history(request: BacktestRequest) -> None:
         history = stored_history(settings.database_url, request.athlete_id)
     window = result_window(history, request.weeks, request.until)
     if window is None:
-        raise _fail("no stored activities to backtest (has any athlete synced yet?)", 1)
+        raise fail("no stored activities to backtest (has any athlete synced yet?)", 1)
     results = run_backtest(history, configs, window)
     in_force, candidate = results[0], (results[1] if len(results) > 1 else None)
     problems = list(dict.fromkeys(w for result in results for w in result.warnings))
@@ -290,7 +297,7 @@ def _print_json(
 def _print_tables(
     in_force: BacktestResult, candidate: BacktestResult | None, window: tuple[dt.date, dt.date]
 ) -> None:
-    out = _stdout_console()
+    out = stdout_console()
     totals, weekly = _tables(in_force, candidate)
     out.print(
         f"{in_force.athletes} athletes, {in_force.athlete_weeks} complete athlete-weeks, "

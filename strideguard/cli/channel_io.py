@@ -17,7 +17,7 @@ from integrations.apprise.urls import RefusedUrl
 from strideguard import athlete_detail
 from strideguard.cli.athlete_io import _athlete, _database, _table
 from strideguard.cli.formats import OutputFormat
-from strideguard.cli.rules_io import _stdout_console
+from strideguard.cli.rules_io import stdout_console
 from strideguard.db import transaction
 from strideguard.web.admin_queries import channel_rows
 
@@ -75,4 +75,4 @@ def list_channels(athlete_id: int, output: OutputFormat) -> None:
             row.off_reason or "",
             f"{row.created_at:%Y-%m-%d}",
         )
-    _stdout_console().print(table)
+    stdout_console().print(table)

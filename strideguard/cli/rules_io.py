@@ -42,17 +42,17 @@ from strideguard.cli.formats import OutputFormat
 from strideguard.settings import Settings, get_settings
 
 
-def _stdout_console() -> Console:
+def stdout_console() -> Console:
     """The terminal's width when there is one; wide enough not to wrap in pipes and files."""
     return Console(width=None if sys.stdout.isatty() else 200)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
+def fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
 
 
-def _settings() -> Settings:
+def cli_settings() -> Settings:
     """The settings without the service start-up checks.
 
     These commands read only RULES_PATH and DATABASE_URL, so an admin need not configure
@@ -66,7 +66,7 @@ def _settings() -> Settings:
 
 def _rules_path_in_force() -> Path:
     """RULES_PATH when set, else the shipped rules/rules.yaml."""
-    return _settings().rules_path or SHIPPED_RULES
+    return cli_settings().rules_path or SHIPPED_RULES
 
 
 @contextmanager
@@ -80,7 +80,7 @@ def _valid_rules() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _load(path: Path | None) -> RulesConfig:
+def load_rules(path: Path | None) -> RulesConfig:
     with _valid_rules():
         return load_config(path if path is not None else _rules_path_in_force())
 
@@ -161,13 +161,13 @@ def _read_activities(path: Path, fallback_zone: ZoneInfo | None) -> list[Activit
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise _fail(f"cannot read {path}: {reason}") from None
+        raise fail(f"cannot read {path}: {reason}") from None
     try:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        raise fail(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     if not isinstance(items, list):
-        raise _fail(
+        raise fail(
             f"{path}: expected a JSON array of Strava activities "
             "(as GET /athlete/activities returns), got a JSON "
             + type(items).__name__.replace("dict", "object")
@@ -175,22 +175,22 @@ def _read_activities(path: Path, fallback_zone: ZoneInfo | None) -> list[Activit
     records = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise _fail(f"{path}: item {index}: expected an activity object")
+            raise fail(f"{path}: item {index}: expected an activity object")
         try:
             records.append(from_strava_summary(item, fallback_zone))
         except MappingError as exc:
-            raise _fail(f"{path}: item {index}: {exc}") from None
+            raise fail(f"{path}: item {index}: {exc}") from None
     return records
 
 
-def _read_files(path: Path, fallback_zone: ZoneInfo | None) -> FileRecords:
+def read_files(path: Path, fallback_zone: ZoneInfo | None) -> FileRecords:
     """Activity files, folders or an export; one that yields nothing at all is an error, as
     an unreadable JSON file is, with the reader's reason for each file."""
     read = read_file_records([path], fallback_zone)
     if not read.records:
         for warning in read.warnings:
             typer.echo(f"warning: {warning}", err=True)
-        raise _fail(f"no activities could be read from {path} (see the warnings above)")
+        raise fail(f"no activities could be read from {path} (see the warnings above)")
     return read
 
 
@@ -198,19 +198,19 @@ def _read_any(path: Path, fallback_zone: ZoneInfo | None) -> FileRecords:
     """Files through the file reader, warning about each one skipped; else a JSON array."""
     if not is_activity_files(path):
         return FileRecords(_read_activities(path, fallback_zone), [])
-    read = _read_files(path, fallback_zone)
+    read = read_files(path, fallback_zone)
     for warning in read.warnings:
         typer.echo(f"warning: {warning}", err=True)
     return read
 
 
-def _zone(name: str | None) -> ZoneInfo | None:
+def zone_option(name: str | None) -> ZoneInfo | None:
     if name is None:
         return None
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _fail(f"--athlete-tz {name!r} is not an IANA time zone (e.g. Europe/Oslo)") from None
+        raise fail(f"--athlete-tz {name!r} is not an IANA time zone (e.g. Europe/Oslo)") from None
 
 
 def _figures_text(finding: Finding) -> str:
@@ -284,8 +284,8 @@ def evaluate_export(
     *,
     fired_only: bool = False,
 ) -> None:
-    config = _load(rules_path)
-    zone = _zone(athlete_tz)
+    config = load_rules(rules_path)
+    zone = zone_option(athlete_tz)
     read = _read_any(activities, zone)
     records = read.records
     findings = evaluate_all(records, config)
@@ -312,7 +312,7 @@ def evaluate_export(
             )
         )
         return
-    console = _stdout_console()
+    console = stdout_console()
     console.print(_findings_table(findings, open_week))
     console.print(_limits_table(limits, open_week))
     fired = sum(1 for f in findings if f.fired)

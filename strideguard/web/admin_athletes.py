@@ -29,7 +29,7 @@ from strideguard.athlete_overrides import (
 )
 from strideguard.db import transaction
 from strideguard.digest_preview import PreviewError, preview_digest
-from strideguard.models import Athlete, Evaluation, OutboxEmail
+from strideguard.models import Athlete, DeliveryRecord, Evaluation
 from strideguard.services import Services, ServicesDep
 from strideguard.status import EvaluationStatus
 from strideguard.times import week_start_of
@@ -40,8 +40,8 @@ from worker.runtime import WorkerRuntime
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", include_in_schema=False)
 FORBIDDEN = "Invalid or missing CSRF token."
-RETRYABLE: dict[str, type[OutboxEmail] | type[Evaluation]] = {
-    "email": OutboxEmail,
+RETRYABLE: dict[str, type[DeliveryRecord] | type[Evaluation]] = {
+    "email": DeliveryRecord,
     "evaluation": Evaluation,
 }
 
@@ -232,7 +232,7 @@ def retry(
         return Response(f"Unknown job kind {kind!r}.", status_code=400)
     now = dt.datetime.now(dt.UTC)
     values: dict[str, Any] = {"status": EvaluationStatus.PENDING, "attempts": 0, "last_error": None}
-    if model is OutboxEmail:
+    if model is DeliveryRecord:
         values |= {"next_attempt_at": now, "lease_until": None, "crashes": 0}
     else:
         values |= {"due_at": now, "started_at": None}
@@ -251,7 +251,7 @@ def retry(
         return RedirectResponse(f"/admin/athletes/{athlete_id}?retried=0", status_code=303)
     runtime = services.optional("worker_runtime", WorkerRuntime)
     if runtime is not None:  # else the scheduler's reconciler sends it on its next tick
-        if model is OutboxEmail:
+        if model is DeliveryRecord:
             runtime.jobs.send_digest(job_id)
         else:
             with services.sessions() as db:

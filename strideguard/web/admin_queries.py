@@ -16,8 +16,8 @@ from strideguard.models import (
     Athlete,
     AthleteChannel,
     ChannelMessage,
+    DeliveryRecord,
     Evaluation,
-    OutboxEmail,
     StravaConnection,
     WebhookEvent,
 )
@@ -32,7 +32,7 @@ SHOWN_DELIVERY_STATUSES = (
     DeliveryStatus.FAILED,
 )
 
-_Erred = TypeVar("_Erred", OutboxEmail, Evaluation, StravaConnection)
+_Erred = TypeVar("_Erred", DeliveryRecord, Evaluation, StravaConnection)
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,9 @@ def athletes(
 
 def outbox_counts(session: Session) -> dict[str, int]:
     counts = dict(
-        session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all()
+        session.execute(
+            select(DeliveryRecord.status, func.count()).group_by(DeliveryRecord.status)
+        ).all()
     )
     return {status: counts.get(status, 0) for status in SHOWN_DELIVERY_STATUSES}
 
@@ -186,7 +188,7 @@ def failed_jobs(session: Session, limit: int = 50) -> list[FailedJob]:
                 row.attempts,
                 row.last_error or "",
             )
-            for row in erred(OutboxEmail)
+            for row in erred(DeliveryRecord)
         ),
         *(
             FailedJob(

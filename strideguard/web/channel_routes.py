@@ -24,14 +24,14 @@ from strideguard.services import Services, ServicesDep
 from worker.notifier.digest_links import PATHS
 from worker.notifier.routes import (
     PAGE_HEADERS,
-    _athlete,
-    _field,
-    _form,
-    _page,
-    _read,
-    _token,
+    athlete_of,
     csrf_token,
+    form_field,
+    page_response,
+    read_form,
+    read_token,
     require_csrf,
+    token_of,
 )
 from worker.short_messages import CHANNELS_PATH
 
@@ -58,7 +58,7 @@ def _channels_page(
 ) -> HTMLResponse:
     with services.sessions() as session:
         channels = store.channels(session, athlete_id)
-    return _page(
+    return page_response(
         "channels.html",
         status,
         channels=channels,
@@ -75,19 +75,19 @@ def _channels_page(
 
 async def _posted(request: Request, services: Services) -> tuple[FormData, str, dict[str, Any]]:
     """A channels form's fields, its link token and the token's payload, CSRF checked."""
-    form = await _form(request)
-    token = _token(request, form)
-    payload = _read(token, "preferences", services.settings)
+    form = await read_form(request)
+    token = token_of(request, form)
+    payload = read_token(token, "preferences", services.settings)
     require_csrf(form, token, services.settings, "the preferences link")
     return form, token, payload
 
 
 @router.get(CHANNELS_PATH, response_class=HTMLResponse)
 def channels_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    token = _token(request)
-    payload = _read(token, "preferences", services.settings)
+    token = token_of(request)
+    payload = read_token(token, "preferences", services.settings)
     with services.sessions() as session:
-        athlete_id = _athlete(session, payload).id
+        athlete_id = athlete_of(session, payload).id
     done = request.query_params.get("done", "")
     return _channels_page(services, token, athlete_id, done=done)
 
@@ -95,10 +95,10 @@ def channels_page(request: Request, services: ServicesDep) -> HTMLResponse:
 @router.post(ADD_PATH, response_class=HTMLResponse)
 async def add_channel(request: Request, services: ServicesDep) -> Response:
     form, token, payload = await _posted(request, services)
-    url = _field(form, "url")
+    url = form_field(form, "url")
     try:
         with transaction(services.sessions) as session:
-            athlete_id = _athlete(session, payload).id
+            athlete_id = athlete_of(session, payload).id
             store.add(session, services.settings, athlete_id, url)
     except RefusedUrl as exc:
         return _channels_page(
@@ -111,9 +111,9 @@ async def add_channel(request: Request, services: ServicesDep) -> Response:
 @router.post(REMOVE_PATH, response_class=HTMLResponse)
 async def remove_channel(request: Request, services: ServicesDep) -> Response:
     form, token, payload = await _posted(request, services)
-    raw = _field(form, "channel_id")
+    raw = form_field(form, "channel_id")
     with transaction(services.sessions) as session:
-        athlete_id = _athlete(session, payload).id
+        athlete_id = athlete_of(session, payload).id
         # Another runner's channel id finds nothing: the token names whose channels these are.
         removed = raw.isdigit() and store.remove_by_id(session, athlete_id, int(raw))
     if removed:

@@ -18,7 +18,7 @@ from integrations.apprise import store
 from integrations.strava.simulator import Simulator
 from strideguard.db import transaction
 from strideguard.links import read_link_token
-from strideguard.models import ChannelMessage, OutboxEmail
+from strideguard.models import ChannelMessage, DeliveryRecord
 from strideguard.status import DeliveryStatus
 from tests.apprise.targets import Targets
 from tests.worker.conftest import SmtpServer
@@ -59,7 +59,9 @@ def test_digest_goes_by_email_and_as_a_notice_on_each_channel_and_a_hang_delays_
 
     [notice] = targets.payloads("/ok")
     with running.sessions() as session:
-        outbox_id = session.scalar(select(OutboxEmail.id).where(OutboxEmail.athlete_id == athlete))
+        outbox_id = session.scalar(
+            select(DeliveryRecord.id).where(DeliveryRecord.athlete_id == athlete)
+        )
     assert notice["title"] == "strideguard: your weekly check (week of 13 October)"
     text = notice["message"]
     assert "Hi Runner, your weekly check for the week of 13 October is in your email" in text

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import rules
 from integrations.strava.budget import day_index, window_index
-from integrations.strava.mapping import activity_fields
+from integrations.strava.mapping import activity_fields, record_fields
 from integrations.strava.simulator import Simulator
 from integrations.strava.source import history_start
 from integrations.strava.sync import window_start
@@ -34,8 +34,8 @@ from strideguard.models import (
     Activity,
     Alert,
     Athlete,
+    DeliveryRecord,
     Evaluation,
-    OutboxEmail,
     StravaConnection,
     utcnow,
 )
@@ -87,7 +87,7 @@ def assert_nothing_lost(
         connections = {c.athlete_id: c for c in session.scalars(select(StravaConnection))}
         evaluations = list(session.scalars(select(Evaluation)))
         alerts = list(session.scalars(select(Alert)))
-        outbox = list(session.scalars(select(OutboxEmail)))
+        outbox = list(session.scalars(select(DeliveryRecord)))
         activities = list(session.scalars(select(Activity)))
         gear = {athlete_id: load_gear(session, athlete_id) for athlete_id in athletes}
     if inbox is not None:
@@ -110,7 +110,7 @@ def assert_nothing_lost(
 
 def _email_problems(
     inbox: Inbox,
-    outbox: Sequence[OutboxEmail],
+    outbox: Sequence[DeliveryRecord],
     athletes: Mapping[int, Athlete],
     accept_then_kill: int,
     refused: Collection[str],
@@ -175,7 +175,7 @@ def _evaluation_problems(
     connections: Mapping[int, StravaConnection],
     evaluations: Sequence[Evaluation],
     alerts: Sequence[Alert],
-    outbox: Sequence[OutboxEmail],
+    outbox: Sequence[DeliveryRecord],
     deferred_ok: bool,
 ) -> list[str]:
     problems: list[str] = []
@@ -234,15 +234,15 @@ def _oracle_problems(
             if after < fields["start_date"] <= refreshed
         ]
         findings = rules.evaluate_week(
-            [rules.ActivityRecord(athlete_id=athlete.id, **fields) for fields in window],
+            [rules.ActivityRecord(athlete_id=athlete.id, **record_fields(f)) for f in window],
             evaluation.week_start,
             config,
             overrides=athlete.rule_overrides or None,
             gear=gear[athlete.id],
             history_start=history_start(refreshed, lookback),
         )
-        fired = alertable([f.to_dict() for f in findings], athlete.muted_rules or [])
-        expected = sorted(str(f["rule"]) for f in fired)
+        fired = alertable(findings, athlete.muted_rules or [])
+        expected = sorted(f.finding.rule for f in fired)
         actual = sorted(
             a.rule_id
             for a in alerts

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from integrations.strava.simulator.app import RequestRecord
-from strideguard.models import Activity, Alert, Athlete, OutboxEmail
+from strideguard.models import Activity, Alert, Athlete, DeliveryRecord
 from tests.faults.world import FaultWorld, WorldFactory
 from worker.notifier.smtp import send_message
 
@@ -26,7 +26,7 @@ def damage_found(world: FaultWorld, **options: object) -> str:
     return str(failed.value)
 
 
-def resend(world: FaultWorld, row: OutboxEmail, to: str) -> None:
+def resend(world: FaultWorld, row: DeliveryRecord, to: str) -> None:
     """The same digest (same Message-ID) once more, as a double send would."""
     message = EmailMessage()
     message["From"] = "alerts@strideguard.example.org"
@@ -44,7 +44,7 @@ def test_the_check_names_every_kind_of_loss_and_doubling(make_world: WorldFactor
     world.assert_nothing_lost()  # the undamaged world passes
 
     with world.sessions() as session:
-        digest = session.scalars(select(OutboxEmail)).first()
+        digest = session.scalars(select(DeliveryRecord)).first()
         assert digest is not None
         address = session.get_one(Athlete, digest.athlete_id).email
     assert address is not None

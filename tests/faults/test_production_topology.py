@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import ColumnElement, func, select, update
 
-from strideguard.models import Athlete, Evaluation, OutboxEmail, StravaConnection
+from strideguard.models import Athlete, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.web.live import free_port
 from tests.faults.redis_server import RedisServer
 from tests.faults.smtp_hold import AcceptThenHold
@@ -141,7 +141,7 @@ def count(world: FaultWorld, *where: ColumnElement[bool]) -> int:
 
 def sent(world: FaultWorld) -> int:
     with world.sessions() as session:
-        return int(session.scalar(select(func.count()).where(OutboxEmail.status == "sent")) or 0)
+        return int(session.scalar(select(func.count()).where(DeliveryRecord.status == "sent")) or 0)
 
 
 def kill_a_worker(running: Deployment, rng: random.Random) -> int:

@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import select
 
 from integrations.strava.jobs import StravaJob
-from strideguard.models import Evaluation, OutboxEmail
+from strideguard.models import DeliveryRecord, Evaluation
 from tests.faults.redis_server import RedisServer
 from tests.faults.world import FaultWorld, WorldFactory
 from tests.worker.waiting import wait_for
@@ -107,5 +107,5 @@ def queued_evaluations(world: FaultWorld) -> int:
 def sent_digests(world: FaultWorld) -> int:
     with world.sessions() as session:
         return len(
-            session.scalars(select(OutboxEmail.id).where(OutboxEmail.status == "sent")).all()
+            session.scalars(select(DeliveryRecord.id).where(DeliveryRecord.status == "sent")).all()
         )

@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
-from strideguard.models import Athlete, OutboxEmail
+from strideguard.models import Athlete, DeliveryRecord
 from tests.faults.world import FaultWorld, WorldFactory
 from tests.worker.conftest import Inbox, SmtpServer
 from tests.worker.waiting import wait_for
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.faults
 OUTAGE_S = 60  # the figure
 
 
-def digests(world: FaultWorld) -> dict[int, OutboxEmail]:
+def digests(world: FaultWorld) -> dict[int, DeliveryRecord]:
     with world.sessions() as session:
-        return {row.athlete_id: row for row in session.scalars(select(OutboxEmail))}
+        return {row.athlete_id: row for row in session.scalars(select(DeliveryRecord))}
 
 
 def test_smtp_down_for_60_seconds_delays_the_digests_and_loses_none(

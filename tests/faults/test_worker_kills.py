@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from integrations.strava.jobs import StravaJob
-from strideguard.models import OutboxEmail, StravaConnection
+from strideguard.models import DeliveryRecord, StravaConnection
 from tests.faults.smtp_hold import AcceptThenHold
 from tests.faults.world import RUNNERS, FaultWorld, WorldFactory
 from tests.worker.conftest import SmtpServer
@@ -35,9 +35,9 @@ def connection_of(world: FaultWorld, athlete: int) -> StravaConnection:
         ).one()
 
 
-def digests(world: FaultWorld) -> list[OutboxEmail]:
+def digests(world: FaultWorld) -> list[DeliveryRecord]:
     with world.sessions() as session:
-        return list(session.scalars(select(OutboxEmail)))
+        return list(session.scalars(select(DeliveryRecord)))
 
 
 def test_sigkill_mid_backfill_then_the_sync_and_the_week_complete(

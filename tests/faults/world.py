@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.strava.simulator import SimClock, Simulator
-from strideguard.models import Evaluation, OutboxEmail, StravaConnection
+from strideguard.models import DeliveryRecord, Evaluation, StravaConnection
 from tests.faults.checks import StravaView, assert_nothing_lost
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
@@ -139,8 +139,8 @@ class FaultWorld:
         with self.sessions() as session:
             evaluations = session.scalars(select(Evaluation.status)).all()
             unsent = session.scalar(
-                select(OutboxEmail.id)
-                .where(OutboxEmail.status.in_(("pending", "sending")))
+                select(DeliveryRecord.id)
+                .where(DeliveryRecord.status.in_(("pending", "sending")))
                 .limit(1)
             )
             syncing = session.scalar(
@@ -165,7 +165,7 @@ class FaultWorld:
     def mail_settled(self) -> bool:
         with self.sessions() as session:
             unsent = session.scalars(
-                select(OutboxEmail.id).where(OutboxEmail.status.in_(("pending", "sending")))
+                select(DeliveryRecord.id).where(DeliveryRecord.status.in_(("pending", "sending")))
             ).all()
         return not unsent
 

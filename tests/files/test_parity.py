@@ -38,7 +38,7 @@ def test_52_weeks_from_files_match_the_strava_json(tmp_path: Path, tz: str, prof
 
     gear_ids = {shoe["name"]: shoe["id"] for shoe in history["gear"]}
     from_json = {
-        a.strava_id: dataclasses.replace(a, athlete_id=1)
+        a.activity_id: dataclasses.replace(a, athlete_id=1)
         for a in map(from_strava_summary, history["activities"])
     }
     from_files = {a.strava_id: _record(a, gear_ids) for a in report.activities}

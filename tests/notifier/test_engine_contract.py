@@ -23,7 +23,7 @@ def _run(strava_id: int, day: dt.date, km: float) -> ActivityRecord:
     metres = int(km * 1000)
     local = dt.datetime.combine(day, dt.time(7, 0))
     return ActivityRecord(
-        strava_id=strava_id,
+        activity_id=strava_id,
         athlete_id=1,
         sport_type="Run",
         start_date=local.replace(tzinfo=dt.UTC),

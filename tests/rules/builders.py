@@ -27,7 +27,7 @@ def activity(
 ) -> ActivityRecord:
     local = dt.datetime.combine(day, dt.time(hour, minute))
     return ActivityRecord(
-        strava_id=strava_id if strava_id is not None else next(_ids),
+        activity_id=strava_id if strava_id is not None else next(_ids),
         athlete_id=1,
         sport_type=sport,
         start_date=local.replace(tzinfo=dt.UTC),

@@ -152,14 +152,16 @@ def test_backtest_counts_the_digests_the_demo_sent(
     from sqlalchemy import func, select
 
     from strideguard.demo import DEMO_WEEKS, Demo
-    from strideguard.models import OutboxEmail
+    from strideguard.models import DeliveryRecord
 
     with Demo(tmp_path / "work", tmp_path / "outbox") as demo:
         demo.connect()
         demo.evaluate(demo.weeks)
         with demo.runtime.sessions() as session:
             sent = session.scalar(
-                select(func.count()).select_from(OutboxEmail).where(OutboxEmail.status == "sent")
+                select(func.count())
+                .select_from(DeliveryRecord)
+                .where(DeliveryRecord.status == "sent")
             )
         database_url = demo.settings.database_url
     monkeypatch.setenv("DATABASE_URL", database_url)

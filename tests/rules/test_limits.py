@@ -51,7 +51,7 @@ def _next_run_status(
     run = activity(NEXT, metres, hour=0)
     findings = evaluate_week([*acts, run], NEXT, CONFIG, overrides)
     [finding] = [
-        f for f in findings if f.rule == "single_run_spike" and f.activity_id == run.strava_id
+        f for f in findings if f.rule == "single_run_spike" and f.activity_id == run.activity_id
     ]
     return finding.status
 

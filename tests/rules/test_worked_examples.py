@@ -116,7 +116,7 @@ def test_a_deleted_activity_leaves_every_computation(config: RulesConfig) -> Non
     # Deleting one 10 km run in week 1 drops the baseline to 37.5 km: 50 km is now +33.3 %.
     deleted = acts[4]
     assert deleted.start_date_local.date() == week(1)
-    remaining = [a for a in acts if a.strava_id != deleted.strava_id]
+    remaining = [a for a in acts if a.activity_id != deleted.activity_id]
     finding = only(evaluate_week(remaining, week(4), config), "weekly_distance_spike")
     assert finding.figures["baseline_m"] == 37_500
     assert finding.value == pytest.approx(100 / 3)
@@ -171,7 +171,7 @@ def test_single_run_spike_threshold_and_bands(
     last = spikes[-1]
     assert (last.status, last.band) == (status, band)
     assert last.figures["longest_prior_m"] == 10_000
-    assert last.activity_id == acts[-1].strava_id
+    assert last.activity_id == acts[-1].activity_id
     assert last.date == MON + dt.timedelta(days=3)
 
 
@@ -184,12 +184,14 @@ def test_single_run_window_is_the_previous_30_days(config: RulesConfig) -> None:
     f = [
         x
         for x in of_rule(findings, "single_run_spike")
-        if x.activity_id == exactly_30_days.strava_id
+        if x.activity_id == exactly_30_days.activity_id
     ]
     assert f[0].figures["longest_prior_m"] == 20_000  # [t - 30 d, t) includes t - 30 d
     findings = evaluate_all([opener, long_run, after_30_days], config)
     f = [
-        x for x in of_rule(findings, "single_run_spike") if x.activity_id == after_30_days.strava_id
+        x
+        for x in of_rule(findings, "single_run_spike")
+        if x.activity_id == after_30_days.activity_id
     ]
     # The 20 km run is now 30 days and 1 hour back: out of the window, nothing to compare with.
     assert (f[0].status, f[0].figures["longest_prior_m"]) == ("no_baseline", 0)

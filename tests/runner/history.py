@@ -15,7 +15,7 @@ import rules
 from integrations.strava.context import StravaContext
 from integrations.strava.simulator import SimClock, Simulator
 from integrations.strava.tokens import store_grant
-from strideguard.models import Activity, Alert, Athlete, BackPainCheckin, OutboxEmail
+from strideguard.models import Activity, Alert, Athlete, BackPainCheckin, DeliveryRecord
 from strideguard.times import week_start_of, zone_or_utc
 
 CLIENT_ID = 4321
@@ -114,7 +114,7 @@ def seed_runner(
         )
         fired = [f for f in findings if f.fired]
         assert "weekly_distance_spike" in [f.rule for f in fired]
-        outbox = OutboxEmail(
+        outbox = DeliveryRecord(
             athlete_id=athlete.id,
             week_start=spike_monday,
             message_id=f"<digest-{athlete.id}-{spike_monday}@testserver>",

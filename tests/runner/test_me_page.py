@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.mailsink import OutboxSink
-from strideguard.models import Athlete, Base, OutboxEmail
+from strideguard.models import Athlete, Base, DeliveryRecord
 from strideguard.web.runner.common import SESSION_COOKIE
 from tests.runner.history import SPIKE_WEEKS_AGO, weekly_km
 from tests.runner.signing_in import sign_in
@@ -122,7 +122,7 @@ def test_an_old_digest_opens_as_it_was_sent_and_only_for_its_runner(
         other = Athlete(strava_athlete_id=99, email="other@example.org")
         session.add(other)
         session.flush()
-        row = OutboxEmail(athlete_id=other.id, week_start=runner_week(db), message_id="<x@y>")
+        row = DeliveryRecord(athlete_id=other.id, week_start=runner_week(db), message_id="<x@y>")
         session.add(row)
         session.flush()
         theirs = row.id
@@ -131,7 +131,7 @@ def test_an_old_digest_opens_as_it_was_sent_and_only_for_its_runner(
 
 def runner_week(db: sessionmaker[Session]) -> object:
     with db() as session:
-        return session.scalars(select(OutboxEmail.week_start)).first()
+        return session.scalars(select(DeliveryRecord.week_start)).first()
 
 
 def test_changing_units_saves_and_the_page_follows(

@@ -20,7 +20,7 @@ from integrations.strava.context import StravaContext
 from integrations.strava.simulator import Simulator
 from strideguard.cli.main import app as cli
 from strideguard.links import make_link_token
-from strideguard.models import Athlete, OutboxEmail
+from strideguard.models import Athlete, DeliveryRecord
 from strideguard.settings import Settings
 from tests.strava.conftest import (
     AppUnderTest,
@@ -129,7 +129,7 @@ def test_an_address_stored_before_the_rule_is_not_mailed_and_the_row_says_why(
 
     assert [str(m["To"]) for m in smtp.inbox.messages] == ["neighbour@example.com"]
     with sessions() as session:
-        row = session.get(OutboxEmail, refused)
+        row = session.get(DeliveryRecord, refused)
         athlete = session.get(Athlete, victim)
         assert row is not None
         assert athlete is not None

@@ -14,8 +14,8 @@ from strideguard.models import (
     AdminLoginFailure,
     Alert,
     Athlete,
+    DeliveryRecord,
     Evaluation,
-    OutboxEmail,
     StravaConnection,
 )
 from strideguard.passwords import hash_password
@@ -153,13 +153,13 @@ def test_dashboard_shows_athletes_outbox_failures_and_alert_counts(
         )
         session.add_all(
             [
-                OutboxEmail(
+                DeliveryRecord(
                     athlete_id=runner.id,
                     week_start=last_week,
                     message_id="<a@x>",
                     status="sent",
                 ),
-                OutboxEmail(
+                DeliveryRecord(
                     athlete_id=runner.id,
                     week_start=last_week - dt.timedelta(weeks=1),
                     message_id="<b@x>",

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from strideguard.models import Athlete, OutboxEmail
+from strideguard.models import Athlete, DeliveryRecord
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
@@ -100,11 +100,11 @@ def test_preview_and_retry(client: TestClient, coached: sessionmaker[Session]) -
     assert preview.status_code == 200
     assert "50%" in preview.text  # the spike, as the runner would read it
     with coached() as session:
-        assert session.query(OutboxEmail).filter_by(status="sent").count() == 0  # not sent
+        assert session.query(DeliveryRecord).filter_by(status="sent").count() == 0  # not sent
 
     csrf = _csrf(client.get("/admin/athletes/7").text)
     with coached() as session:
-        email_id = session.query(OutboxEmail.id).filter_by(athlete_id=7).scalar()
+        email_id = session.query(DeliveryRecord.id).filter_by(athlete_id=7).scalar()
     forged = client.post(
         "/admin/athletes/7/retry", data={"csrf": "x", "kind": "email", "job_id": email_id}
     )
@@ -116,7 +116,7 @@ def test_preview_and_retry(client: TestClient, coached: sessionmaker[Session]) -
     )
     assert retried.status_code == 303
     with coached() as session:
-        row = session.get(OutboxEmail, email_id)
+        row = session.get(DeliveryRecord, email_id)
         assert row is not None
         assert (row.status, row.attempts, row.last_error) == ("pending", 0, None)
     assert "Sent back to the queue." in client.get(retried.headers["location"]).text

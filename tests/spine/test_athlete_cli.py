@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
 from strideguard.cli.main import app
-from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
+from strideguard.models import Activity, Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.settings import Settings
 
 runner = CliRunner()
@@ -76,7 +76,7 @@ def coached(app_settings: Settings, sessions: sessionmaker[Session]) -> sessionm
             )
         )
         session.add(
-            OutboxEmail(
+            DeliveryRecord(
                 athlete_id=7,
                 week_start=LAST_MONDAY,
                 message_id="<digest-7@x>",

@@ -62,7 +62,6 @@ KNOWN = {
     ("worker.due_reads", "integrations.strava.budget"): "the source port takes the reservation",
     ("worker.runtime", "integrations.strava.context"): "the runtime moves to the root",
     ("worker.runtime", "worker.actors"): "the runtime moves to the root",
-    ("worker.reconciler", "worker.outbox_lease"): "the reconciler asks the channel port",
     ("worker.outbox", "worker.runtime"): "the email job gets its own context, not the runtime",
     ("worker.outbox", "worker.weeks"): "the email job gets its own context, not the runtime",
 }

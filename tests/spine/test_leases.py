@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard import leases
 from strideguard.leases import DELIVERY_LEASE, EVALUATION_LEASE, WEBHOOK_EVENT_LEASE
-from strideguard.models import Athlete, Evaluation, OutboxEmail, WebhookEvent
+from strideguard.models import Athlete, DeliveryRecord, Evaluation, WebhookEvent
 from strideguard.status import DeliveryStatus, EvaluationStatus
 from strideguard.times import aware
 
@@ -80,7 +80,7 @@ def test_a_lease_kept_as_an_expiry_is_dead_only_once_that_moment_passes(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions.begin() as session:
-        row = OutboxEmail(athlete_id=_athlete(session), week_start=WEEK, message_id="<m@x>")
+        row = DeliveryRecord(athlete_id=_athlete(session), week_start=WEEK, message_id="<m@x>")
         session.add(row)
         session.flush()
         row_id = row.id
@@ -90,7 +90,7 @@ def test_a_lease_kept_as_an_expiry_is_dead_only_once_that_moment_passes(
             return leases.claim(
                 session,
                 DELIVERY_LEASE,
-                OutboxEmail.id == row_id,
+                DeliveryRecord.id == row_id,
                 now=now,
                 duration=LEASE,
                 also={"status": DeliveryStatus.SENDING},
@@ -100,7 +100,7 @@ def test_a_lease_kept_as_an_expiry_is_dead_only_once_that_moment_passes(
     assert not claim(NOW + LEASE)  # the lease runs up to and including its end
     assert claim(NOW + LEASE + dt.timedelta(seconds=1))
     with sessions() as session:
-        row = session.get_one(OutboxEmail, row_id)
+        row = session.get_one(DeliveryRecord, row_id)
         assert aware(row.lease_until) == NOW + 2 * LEASE + dt.timedelta(seconds=1)
         assert (row.attempts, row.status) == (2, DeliveryStatus.SENDING)
 

@@ -16,7 +16,7 @@ from integrations.strava.simulator import Simulator
 from integrations.strava.sync import backfill
 from strideguard.checkins import record_checkin
 from strideguard.links import make_link_token
-from strideguard.models import Alert, Evaluation, OutboxEmail, WebhookEvent
+from strideguard.models import Alert, DeliveryRecord, Evaluation, WebhookEvent
 from tests.strava.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -35,7 +35,9 @@ def _everything_for(ctx: StravaContext, sim: Simulator, strava_id: int) -> int:
     backfill(ctx, athlete_id)
     week = dt.date(2026, 2, 23)
     with ctx.sessions.begin() as session:
-        outbox = OutboxEmail(athlete_id=athlete_id, week_start=week, message_id=f"<{strava_id}@sg>")
+        outbox = DeliveryRecord(
+            athlete_id=athlete_id, week_start=week, message_id=f"<{strava_id}@sg>"
+        )
         session.add(outbox)
         session.flush()
         session.add(Evaluation(athlete_id=athlete_id, week_start=week, due_at=START))

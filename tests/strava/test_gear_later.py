@@ -13,6 +13,7 @@ import rules
 from integrations.strava.budget import ms_to_next_window
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import BudgetExceeded
+from integrations.strava.mapping import record_fields
 from integrations.strava.simulator import Simulator
 from integrations.strava.sync import backfill, read_unknown_gear, refresh_window
 from strideguard.gear import load_gear
@@ -101,7 +102,9 @@ def test_a_shoe_not_read_yet_leaves_the_shoe_rule_unjudged_until_it_is_read(
     def shoe_finding() -> rules.Finding:
         with sessions() as session:
             gear = load_gear(session, athlete_id)  # what the evaluation hands the rules
-        activities = [rules.ActivityRecord(athlete_id=athlete_id, **fields) for fields in window]
+        activities = [
+            rules.ActivityRecord(athlete_id=athlete_id, **record_fields(f)) for f in window
+        ]
         findings = rules.evaluate_week(activities, LAST_FULL_WEEK, config, strict, gear)
         return next(f for f in findings if f.rule == "shoe_mileage")
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.db import transaction
-from strideguard.models import Alert, OutboxEmail
+from strideguard.models import Alert, DeliveryRecord
 from tests.worker.conftest import add_athlete
 from worker.evaluation import digest_message_id
 
@@ -47,7 +47,7 @@ def add_digest(
 ) -> int:
     """A pending outbox row with its alert; `late_from` adds a late alert from an earlier week."""
     with transaction(sessions) as session:
-        outbox = OutboxEmail(
+        outbox = DeliveryRecord(
             athlete_id=athlete_id,
             week_start=week_start,
             message_id=digest_message_id(athlete_id, week_start, PUBLIC_BASE_URL),
@@ -88,9 +88,9 @@ def athletes_with_digests(sessions: sessionmaker[Session], count: int) -> list[i
     ]
 
 
-def outbox_rows(sessions: sessionmaker[Session]) -> dict[int, OutboxEmail]:
+def outbox_rows(sessions: sessionmaker[Session]) -> dict[int, DeliveryRecord]:
     with sessions() as session:
-        return {row.id: row for row in session.scalars(select(OutboxEmail))}
+        return {row.id: row for row in session.scalars(select(DeliveryRecord))}
 
 
 def alert_count(sessions: sessionmaker[Session]) -> int:

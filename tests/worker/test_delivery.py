@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from strideguard.db import transaction
 from strideguard.leases import GaveUp
-from strideguard.models import Athlete, OutboxEmail
+from strideguard.models import Athlete, DeliveryRecord
 from strideguard.settings import Settings
 from tests.faults.checks import assert_nothing_lost
 from tests.worker.conftest import SmtpServer, add_athlete, queued
@@ -204,8 +204,8 @@ def test_a_digest_that_keeps_killing_its_worker_gives_up_with_the_reason(
     # Three attempts each died holding the lease (SIGKILL, OOM): dramatiq cannot see that.
     with transaction(mail_runtime.sessions) as session:
         session.execute(
-            update(OutboxEmail)
-            .where(OutboxEmail.id == outbox_id)
+            update(DeliveryRecord)
+            .where(DeliveryRecord.id == outbox_id)
             .values(
                 status="sending",
                 attempts=mail_runtime.settings.job_max_attempts,
@@ -230,8 +230,8 @@ def test_one_crash_after_many_smtp_retries_does_not_give_the_digest_up(
     outbox_id = athletes_with_digests(mail_runtime.sessions, 1)[0]
     with transaction(mail_runtime.sessions) as session:
         session.execute(
-            update(OutboxEmail)
-            .where(OutboxEmail.id == outbox_id)
+            update(DeliveryRecord)
+            .where(DeliveryRecord.id == outbox_id)
             .values(
                 status="sending",  # the sender died holding the lease, once
                 attempts=mail_runtime.settings.job_max_attempts + 3,  # SMTP was down before
@@ -324,7 +324,7 @@ def test_retention_purge_waits_for_a_fresh_digest_then_runs(mail_runtime: Worker
 
     with transaction(mail_runtime.sessions) as session:
         session.execute(
-            update(OutboxEmail).where(OutboxEmail.id == outbox_id).values(status="sent")
+            update(DeliveryRecord).where(DeliveryRecord.id == outbox_id).values(status="sent")
         )
     sync_jobs.purge_expired(mail_runtime)
     assert stored() == 0

@@ -18,7 +18,7 @@ import redis
 from sqlalchemy import select
 
 from integrations.strava.simulator import Simulator
-from strideguard.models import Alert, Evaluation, OutboxEmail
+from strideguard.models import Alert, DeliveryRecord, Evaluation
 from strideguard.settings import Settings
 from tests.faults.checks import StravaView, assert_nothing_lost
 from tests.worker.conftest import SmtpServer
@@ -100,10 +100,10 @@ def connect_runner(runtime: WorkerRuntime, sim: Simulator) -> int:
     )
 
 
-def state(runtime: WorkerRuntime) -> tuple[list[Evaluation], list[OutboxEmail], int]:
+def state(runtime: WorkerRuntime) -> tuple[list[Evaluation], list[DeliveryRecord], int]:
     with runtime.sessions() as session:
         evaluations = list(session.scalars(select(Evaluation)))
-        outbox = list(session.scalars(select(OutboxEmail)))
+        outbox = list(session.scalars(select(DeliveryRecord)))
         alerts = len(session.scalars(select(Alert.id)).all())
     return evaluations, outbox, alerts
 

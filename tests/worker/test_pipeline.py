@@ -23,7 +23,7 @@ from integrations.strava.simulator import SimClock, Simulator
 from rules.config import SHIPPED_RULES
 from strideguard.checkins import record_checkin
 from strideguard.links import read_link_token
-from strideguard.models import Activity, Alert, Evaluation, OutboxEmail, StravaConnection
+from strideguard.models import Activity, Alert, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
@@ -120,7 +120,9 @@ def settled(runtime: WorkerRuntime) -> bool:
         pending = session.scalar(
             select(Evaluation.id).where(Evaluation.status == "pending").limit(1)
         )
-        unsent = session.scalar(select(OutboxEmail.id).where(OutboxEmail.status != "sent").limit(1))
+        unsent = session.scalar(
+            select(DeliveryRecord.id).where(DeliveryRecord.status != "sent").limit(1)
+        )
         any_evaluation = session.scalar(select(Evaluation.id).limit(1))
     return any_evaluation is not None and pending is None and unsent is None
 
@@ -134,7 +136,7 @@ def describe(runtime: WorkerRuntime, smtp: SmtpServer) -> str:
         ]
         outbox = [
             (o.athlete_id, o.week_start, o.status, o.attempts, o.last_error)
-            for o in session.scalars(select(OutboxEmail))
+            for o in session.scalars(select(DeliveryRecord))
         ]
         alerts = [
             (a.athlete_id, a.week_start, a.rule_id, a.finding.get("figures"))
@@ -213,7 +215,7 @@ def test_risky_week_gets_exactly_one_correct_digest_and_quiet_week_none(
 
     with running.sessions() as session:
         alerts = session.scalars(select(Alert).where(Alert.athlete_id == risky)).all()
-        outbox = session.scalars(select(OutboxEmail)).all()
+        outbox = session.scalars(select(DeliveryRecord)).all()
         statuses = dict(
             session.execute(
                 select(Evaluation.athlete_id, Evaluation.status).where(
@@ -396,7 +398,7 @@ def test_late_activity_adds_a_late_alert_but_never_a_second_email(
     time.sleep(0.5)
     with running.sessions() as session:
         alerts = session.scalars(select(Alert).order_by(Alert.id)).all()
-        outbox = session.scalars(select(OutboxEmail)).all()
+        outbox = session.scalars(select(DeliveryRecord)).all()
     # Still one email in total, one digest row.
     assert len(smtp.inbox.messages) == 1
     assert len(outbox) == 1

@@ -15,8 +15,8 @@ from integrations.strava.simulator import SimClock
 from strideguard.models import (
     Alert,
     Athlete,
+    DeliveryRecord,
     Evaluation,
-    OutboxEmail,
     RiskyRun,
     RunAlert,
     WebhookEvent,
@@ -221,7 +221,7 @@ def test_the_monday_digest_names_an_alerted_run_briefly_instead_of_repeating_its
     assert len(quiet_world.smtp.inbox.messages) == 1
     now = quiet_world.runtime.clock()
     with quiet_world.runtime.sessions.begin() as session:
-        outbox = OutboxEmail(
+        outbox = DeliveryRecord(
             athlete_id=quiet_world.athlete_id,
             week_start=THIS_WEEK,
             message_id="<digest-test@strideguard.example.org>",

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from strideguard.models import Athlete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strideguard.models import Athlete, DeliveryRecord
 from strideguard.settings import Settings
 from strideguard.status import EmailStatus
 from worker.notifier.smtp import send_message
+from worker.outbox_lease import claimable
 from worker.ports import Delivery
 
 SMTP_TIMEOUT_S = 30
@@ -31,6 +36,11 @@ def mail_blocked_reason(athlete: Athlete, week_start: dt.date) -> str | None:
 class EmailChannel:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    def due_deliveries(self, session: Session, now: dt.datetime, limit: int) -> Sequence[int]:
+        return session.scalars(
+            select(DeliveryRecord.id).where(claimable(now)).order_by(DeliveryRecord.id).limit(limit)
+        ).all()
 
     def blocked_reason(self, athlete: Athlete, week_start: dt.date) -> str | None:
         return mail_blocked_reason(athlete, week_start)

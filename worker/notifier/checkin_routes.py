@@ -30,16 +30,16 @@ from strideguard.times import week_start_of
 from worker.notifier.digest_links import PATHS
 from worker.notifier.routes import (
     PAGE_HEADERS,
-    _athlete,
-    _field,
-    _form,
-    _local_today,
-    _open_link,
-    _page,
-    _read,
-    _token,
+    athlete_of,
     csrf_token,
+    form_field,
+    local_today,
+    open_link,
+    page_response,
+    read_form,
+    read_token,
     require_csrf,
+    token_of,
 )
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,9 @@ STRONG_PAIN = 7  # from here the page points to the warning signs, as the email 
 @router.get(PATHS["checkin"], response_class=HTMLResponse)
 def checkin_page(request: Request, services: ServicesDep) -> HTMLResponse:
     """The clicked answer, selected, with a button: nothing is stored by opening a link."""
-    token, _, athlete = _open_link(request, services, "checkin")
+    token, _, athlete = open_link(request, services, "checkin")
     with services.sessions() as session:
-        saved = checkin_for_week(session, athlete.id, week_start_of(_local_today(athlete)))
+        saved = checkin_for_week(session, athlete.id, week_start_of(local_today(athlete)))
     clicked = parse_score(request.query_params.get("score", ""))
     score = clicked if clicked is not None else (saved.score if saved else None)
     return _form_page(
@@ -68,22 +68,22 @@ def checkin_page(request: Request, services: ServicesDep) -> HTMLResponse:
 
 @router.post(PATHS["checkin"], response_model=None)
 async def save_checkin(request: Request, services: ServicesDep) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     settings = services.settings
-    token = _token(request, form)
-    score = parse_score(_field(form, "score"))
-    note = _field(form, "note").strip()
-    payload = _read(token, "checkin", settings)
+    token = token_of(request, form)
+    score = parse_score(form_field(form, "score"))
+    note = form_field(form, "note").strip()
+    payload = read_token(token, "checkin", settings)
     require_csrf(form, token, settings, "a back-pain link")
     with transaction(services.sessions) as session:
-        athlete = _athlete(session, payload)
+        athlete = athlete_of(session, payload)
         problem = _problem(score, note)
         if problem or score is None:
             # Nothing is written: the form comes back as submitted, with what to fix.
             return _form_page(
                 services.settings, athlete, token, 400, score=score, note=note, error=problem
             )
-        record_checkin(session, athlete.id, week_start_of(_local_today(athlete)), score, note)
+        record_checkin(session, athlete.id, week_start_of(local_today(athlete)), score, note)
         athlete_id = athlete.id
     log.info("back-pain check-in saved", extra={"athlete_id": athlete_id})
     return RedirectResponse(
@@ -93,13 +93,13 @@ async def save_checkin(request: Request, services: ServicesDep) -> Response:
 
 @router.get(THANKS_PATH, response_class=HTMLResponse)
 def thanks_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    token, _, athlete = _open_link(request, services, "checkin")
-    week = week_start_of(_local_today(athlete))
+    token, _, athlete = open_link(request, services, "checkin")
+    week = week_start_of(local_today(athlete))
     with services.sessions() as session:
         saved = checkin_for_week(session, athlete.id, week)
     if saved is None:  # e.g. the week turned over: ask again rather than thank for nothing
         return _form_page(services.settings, athlete, token, 200, score=None, note="")
-    return _page(
+    return page_response(
         "checkin_thanks.html",
         action=PATHS["checkin"],
         change=f"{PATHS['checkin']}?{urlencode({'token': token})}",
@@ -134,7 +134,7 @@ def _form_page(
     note: str,
     error: str | None = None,
 ) -> HTMLResponse:
-    return _page(
+    return page_response(
         "checkin.html",
         status,
         action=PATHS["checkin"],
@@ -144,6 +144,6 @@ def _form_page(
         score=score,
         note=note,
         error=error,
-        week=week_start_of(_local_today(athlete)),
+        week=week_start_of(local_today(athlete)),
         max_note=MAX_NOTE_CHARS,
     )

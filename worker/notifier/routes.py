@@ -99,7 +99,7 @@ def page_environment() -> Environment:
     )
 
 
-def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page_response(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = page_environment().get_template(name).render(context)
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
@@ -107,10 +107,12 @@ def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 def _message(
     status: int, heading: str, message: str, link: str | None = None, *, signin: bool = False
 ) -> HTMLResponse:
-    return _page("message.html", status, heading=heading, message=message, link=link, signin=signin)
+    return page_response(
+        "message.html", status, heading=heading, message=message, link=link, signin=signin
+    )
 
 
-def _read(token: str, purpose: Purpose, settings: Settings) -> dict[str, Any]:
+def read_token(token: str, purpose: Purpose, settings: Settings) -> dict[str, Any]:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise Refusal(*REFUSALS["tampered"])
     try:
@@ -120,7 +122,7 @@ def _read(token: str, purpose: Purpose, settings: Settings) -> dict[str, Any]:
         raise Refusal(*REFUSALS[problem.problem]) from None
 
 
-def _athlete(session: Session, payload: dict[str, Any]) -> Athlete:
+def athlete_of(session: Session, payload: dict[str, Any]) -> Athlete:
     athlete = session.get(Athlete, int(payload["athlete_id"]))
     if athlete is None:
         raise Refusal(
@@ -132,7 +134,7 @@ def _athlete(session: Session, payload: dict[str, Any]) -> Athlete:
     return athlete
 
 
-def _local_today(athlete: Athlete) -> dt.date:
+def local_today(athlete: Athlete) -> dt.date:
     return dt.datetime.now(zone_or_utc(athlete.timezone)).date()
 
 
@@ -148,25 +150,25 @@ def csrf_token(link_token: str, settings: Settings) -> str:
     return hmac.new(key, b"preferences-form:" + link_token.encode(), hashlib.sha256).hexdigest()
 
 
-async def _form(request: Request) -> FormData:
+async def read_form(request: Request) -> FormData:
     form = await request.form(max_files=0, max_fields=200)
     return form
 
 
-def _field(form: FormData, name: str) -> str:
+def form_field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
 
 
-def _token(request: Request, form: FormData | None = None) -> str:
-    if form is not None and _field(form, "token"):
-        return _field(form, "token")
+def token_of(request: Request, form: FormData | None = None) -> str:
+    if form is not None and form_field(form, "token"):
+        return form_field(form, "token")
     return request.query_params.get("token", "")
 
 
 def require_csrf(form: FormData, token: str, settings: Settings, link: str) -> None:
     """Refuse a form post whose CSRF field does not belong to its link token."""
-    if not hmac.compare_digest(_field(form, "csrf"), csrf_token(token, settings)):
+    if not hmac.compare_digest(form_field(form, "csrf"), csrf_token(token, settings)):
         raise Refusal(
             403,
             "This form has expired",
@@ -181,21 +183,21 @@ def refusal_page(request: Request, exc: Exception) -> Response:
     return _message(exc.status, exc.heading, exc.message, signin=True)
 
 
-def _open_link(
+def open_link(
     request: Request, services: Services, purpose: Purpose
 ) -> tuple[str, dict[str, Any], Athlete]:
     """For a GET: the link's token and payload, and the athlete it names (read only)."""
-    token = _token(request)
-    payload = _read(token, purpose, services.settings)
+    token = token_of(request)
+    payload = read_token(token, purpose, services.settings)
     with services.sessions() as session:
-        return token, payload, _athlete(session, payload)
+        return token, payload, athlete_of(session, payload)
 
 
 def _confirm(
     purpose: Purpose, token: str, heading: str, message: str, button: str, **extra: Any
 ) -> HTMLResponse:
     """A page whose only way to change anything is its POST button."""
-    return _page(
+    return page_response(
         "confirm.html",
         heading=heading,
         message=message,
@@ -213,7 +215,7 @@ def _confirm(
 @router.get(PATHS["unsubscribe"], response_class=HTMLResponse)
 def unsubscribe_page(request: Request, services: ServicesDep) -> HTMLResponse:
     """A confirmation button only: link scanners that fetch GETs must not unsubscribe."""
-    token, _, athlete = _open_link(request, services, "unsubscribe")
+    token, _, athlete = open_link(request, services, "unsubscribe")
     if athlete.email_status == EmailStatus.UNSUBSCRIBED:
         heading = "You're unsubscribed"
         message = "You already get no emails from us. Pressing the button again changes nothing."
@@ -229,12 +231,12 @@ def unsubscribe_page(request: Request, services: ServicesDep) -> HTMLResponse:
 @router.post(PATHS["unsubscribe"], response_class=HTMLResponse)
 async def unsubscribe(request: Request, services: ServicesDep) -> HTMLResponse:
     """The page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`) both land here."""
-    form = await _form(request)
+    form = await read_form(request)
     settings = services.settings
-    one_click = _field(form, "List-Unsubscribe") == "One-Click"
-    payload = _read(_token(request, form), "unsubscribe", settings)
+    one_click = form_field(form, "List-Unsubscribe") == "One-Click"
+    payload = read_token(token_of(request, form), "unsubscribe", settings)
     with transaction(services.sessions) as session:
-        athlete = _athlete(session, payload)
+        athlete = athlete_of(session, payload)
         athlete.email_status = EmailStatus.UNSUBSCRIBED
         athlete.email_status_reason = (
             "one-click unsubscribe from the mail client" if one_click else "unsubscribe page"
@@ -255,7 +257,7 @@ async def unsubscribe(request: Request, services: ServicesDep) -> HTMLResponse:
 
 @router.get(PATHS["mute"], response_class=HTMLResponse)
 def mute_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    token, payload, _ = _open_link(request, services, "mute")
+    token, payload, _ = open_link(request, services, "mute")
     rule_id = _muted_rule(payload)
     title = title_of(rule_id, rules_in_force(services.settings))
     return _confirm(
@@ -270,12 +272,12 @@ def mute_page(request: Request, services: ServicesDep) -> HTMLResponse:
 
 @router.post(PATHS["mute"], response_class=HTMLResponse)
 async def mute(request: Request, services: ServicesDep) -> HTMLResponse:
-    form = await _form(request)
+    form = await read_form(request)
     settings = services.settings
-    payload = _read(_token(request, form), "mute", settings)
+    payload = read_token(token_of(request, form), "mute", settings)
     rule_id = _muted_rule(payload)
     with transaction(services.sessions) as session:
-        athlete = _athlete(session, payload)
+        athlete = athlete_of(session, payload)
         if rule_id not in athlete.muted_rules:
             # A new list, so SQLAlchemy sees the JSON column change.
             athlete.muted_rules = [*athlete.muted_rules, rule_id]
@@ -307,7 +309,7 @@ def _pause_choice(raw: str) -> int | None:
 
 @router.get(PATHS["pause"], response_class=HTMLResponse)
 def pause_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    token, _, _ = _open_link(request, services, "pause")
+    token, _, _ = open_link(request, services, "pause")
     weeks = _pause_choice(request.query_params.get("weeks", "")) or DEFAULT_PAUSE_WEEKS
     return _confirm(
         "pause",
@@ -323,10 +325,10 @@ def pause_page(request: Request, services: ServicesDep) -> HTMLResponse:
 
 @router.post(PATHS["pause"], response_class=HTMLResponse)
 async def pause(request: Request, services: ServicesDep) -> HTMLResponse:
-    form = await _form(request)
+    form = await read_form(request)
     settings = services.settings
-    weeks = _pause_choice(_field(form, "weeks"))
-    payload = _read(_token(request, form), "pause", settings)
+    weeks = _pause_choice(form_field(form, "weeks"))
+    payload = read_token(token_of(request, form), "pause", settings)
     if weeks is None:
         raise Refusal(
             400,
@@ -334,8 +336,8 @@ async def pause(request: Request, services: ServicesDep) -> HTMLResponse:
             f"Pick one of {', '.join(map(str, PAUSE_CHOICES))} weeks and try again.",
         )
     with transaction(services.sessions) as session:
-        athlete = _athlete(session, payload)
-        today = _local_today(athlete)
+        athlete = athlete_of(session, payload)
+        today = local_today(athlete)
         athlete.paused_until = pause_until(today, weeks)
         silenced = describe_pause(today, athlete.paused_until)
         athlete_id = athlete.id
@@ -352,21 +354,21 @@ async def pause(request: Request, services: ServicesDep) -> HTMLResponse:
 
 @router.get(PATHS["preferences"], response_class=HTMLResponse)
 def preferences_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    token, _, athlete = _open_link(request, services, "preferences")
+    token, _, athlete = open_link(request, services, "preferences")
     return _preferences_form(athlete, token, services.settings, 200)
 
 
 @router.post(PATHS["preferences"], response_class=HTMLResponse)
 async def save_preferences(request: Request, services: ServicesDep) -> HTMLResponse:
-    form = await _form(request)
+    form = await read_form(request)
     settings = services.settings
-    token = _token(request, form)
-    payload = _read(token, "preferences", settings)
+    token = token_of(request, form)
+    payload = read_token(token, "preferences", settings)
     require_csrf(form, token, settings, "the preferences link")
     choices = rules_in_force(settings)
     with services.sessions() as session:
-        athlete = _athlete(session, payload)
-        fields = {name: _field(form, name) for name in form}
+        athlete = athlete_of(session, payload)
+        fields = {name: form_field(form, name) for name in form}
         muted = [v for v in form.getlist("muted_rules") if isinstance(v, str)]
         allowed = [c.id for c in choices] + list(athlete.muted_rules)
         outcome = check_preferences(fields, muted, allowed)
@@ -412,7 +414,7 @@ def apply_change(athlete: Athlete, change: PreferenceChange) -> None:
     if change.pause_weeks == 0:
         athlete.paused_until = None
     elif change.pause_weeks is not None:
-        athlete.paused_until = pause_until(_local_today(athlete), change.pause_weeks)
+        athlete.paused_until = pause_until(local_today(athlete), change.pause_weeks)
 
 
 def _preferences_form(
@@ -430,10 +432,10 @@ def _preferences_form(
     values = submitted or current_values(athlete)
     paused = (
         athlete.paused_until
-        if athlete.paused_until and (athlete.paused_until >= _local_today(athlete))
+        if athlete.paused_until and (athlete.paused_until >= local_today(athlete))
         else None
     )
-    return _page(
+    return page_response(
         "preferences.html",
         status,
         action=PATHS["preferences"],

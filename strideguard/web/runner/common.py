@@ -17,8 +17,13 @@ from strideguard.db import transaction
 from strideguard.models import utcnow
 from strideguard.settings import Settings
 from worker.notifier.formatting import distance
+from worker.notifier.routes import PAGE_TEMPLATES_DIR
 
-templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+# The runner's pages, and the notifier's for the page shell and the preference fields
+# that /me shares with the emailed preferences link.
+templates = Jinja2Templates(
+    directory=[Path(__file__).resolve().parents[1] / "templates", PAGE_TEMPLATES_DIR]
+)
 templates.env.filters["distance"] = distance
 SESSION_COOKIE = "sg_runner"
 SESSION_MAX_AGE_S = int(runner_sessions.SESSION_LIFETIME.total_seconds())

@@ -19,8 +19,8 @@ from strideguard.models import (
     Alert,
     Athlete,
     BackPainCheckin,
+    DeliveryRecord,
     Gear,
-    OutboxEmail,
     RunnerSession,
     utcnow,
 )
@@ -166,7 +166,7 @@ def _holdings(session: Session, athlete_id: int) -> list[tuple[str, int]]:
         ("activities (distance, time, climb, shoe; no maps)", count(Activity)),
         ("shoes", count(Gear)),
         ("alerts", count(Alert)),
-        ("emails we wrote to you", count(OutboxEmail)),
+        ("emails we wrote to you", count(DeliveryRecord)),
         ("back-pain check-ins", count(BackPainCheckin)),
         ("signed-in browsers", count(RunnerSession)),
     ]
@@ -223,7 +223,7 @@ def view_digest(request: Request, outbox_id: int) -> Response:
         return see_other("/signin")
     config = _rules(request)
     with sessions_of(request)() as session:
-        row = session.get(OutboxEmail, outbox_id)
+        row = session.get(DeliveryRecord, outbox_id)
         if row is None or row.athlete_id != who[0]:
             return page(
                 request,

@@ -21,7 +21,7 @@ from strideguard.models import (
     Alert,
     Athlete,
     BackPainCheckin,
-    OutboxEmail,
+    DeliveryRecord,
     StravaConnection,
 )
 from strideguard.times import week_start_of, zone_or_utc
@@ -245,9 +245,9 @@ def load_summary(
     digests = [
         DigestRow(row.id, row.week_start, row.status, row.sent_at, tuple(by_outbox[row.id]))
         for row in session.scalars(
-            select(OutboxEmail)
-            .where(OutboxEmail.athlete_id == athlete_id)
-            .order_by(OutboxEmail.week_start.desc())
+            select(DeliveryRecord)
+            .where(DeliveryRecord.athlete_id == athlete_id)
+            .order_by(DeliveryRecord.week_start.desc())
         )
     ]
     checkins = list(
