@@ -59,6 +59,16 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class DeliveryKind(StrEnum):
+    """`deliveries.kind`: what the message is. A DIGEST carries a week's alerts; a WELCOME
+    goes once per athlete after the first backfill; a NOTE is the optional weekly note sent
+    when nothing fired."""
+
+    DIGEST = "digest"
+    WELCOME = "welcome"
+    NOTE = "note"
+
+
 E = TypeVar("E", bound=StrEnum)
 
 
