@@ -167,9 +167,15 @@ def render_digest(digest: DigestContext) -> RenderedEmail:
         "ceiling": tightest_limits(digest.limits),
         "links": digest.links,
     }
-    subject = " ".join(_render("digest/subject.txt", page).split())
-    text = _render("digest/body.txt", page)
-    html = _inline_css("digest/body.html", _render("digest/body.html", page))
+    return render_message("digest", page)
+
+
+def render_message(folder: str, page: Mapping[str, Any]) -> RenderedEmail:
+    """`<folder>/subject.txt`, `body.txt` and `body.html` rendered with `page`: the digest,
+    and the welcome and weekly note (worker/notifier/notices.py)."""
+    subject = " ".join(_render(f"{folder}/subject.txt", page).split())
+    text = _render(f"{folder}/body.txt", page)
+    html = _inline_css(f"{folder}/body.html", _render(f"{folder}/body.html", page))
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
