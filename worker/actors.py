@@ -19,7 +19,7 @@ import dramatiq
 
 from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
 from strideguard.leases import GaveUp
-from worker import evaluation, gear_jobs, outbox, sync_jobs, webhook_jobs
+from worker import evaluation, gear_jobs, outbox, sync_jobs, webhook_jobs, welcome
 from worker import runtime as rt
 
 MINUTE_MS = 60_000
@@ -43,6 +43,7 @@ def _specs() -> list[ActorSpec]:
         ActorSpec(rt.DRAIN_WEBHOOK_EVENTS, "sync", 5 * MINUTE_MS, webhook_jobs.drain_events),
         ActorSpec(rt.EVALUATE_WEEK, "evaluate", 10 * MINUTE_MS, evaluation.run_evaluate_week),
         ActorSpec(rt.SEND_DIGEST, "email", 2 * MINUTE_MS, outbox.send_digest),
+        ActorSpec(rt.WELCOME, "evaluate", 10 * MINUTE_MS, welcome.run_welcome),
         ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
     ]
 

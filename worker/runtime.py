@@ -43,6 +43,7 @@ DRAIN_WEBHOOK_EVENTS = "drain_webhook_events"
 EVALUATE_WEEK = "evaluate_week"
 SEND_DIGEST = "send_digest"
 PURGE_EXPIRED = "purge_expired"
+WELCOME = "welcome_athlete"
 
 
 class Jobs:
@@ -76,6 +77,9 @@ class Jobs:
 
     def send_digest(self, outbox_id: int, *, delay: int | None = None) -> None:
         self._send(SEND_DIGEST, outbox_id, delay=delay)
+
+    def welcome(self, athlete_id: int, *, delay: int | None = None) -> None:
+        self._send(WELCOME, athlete_id, delay=delay)
 
     def purge_expired(self, *, delay: int | None = None) -> None:
         self._send(PURGE_EXPIRED, delay=delay)
