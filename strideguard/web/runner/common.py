@@ -17,8 +17,12 @@ from strideguard.db import transaction
 from strideguard.models import utcnow
 from strideguard.settings import Settings
 from worker.notifier.formatting import distance
+from worker.notifier.routes import PAGE_TEMPLATES_DIR
 
-templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+# The email pages' folder too, for the partials both preferences forms share.
+templates = Jinja2Templates(
+    directory=[Path(__file__).resolve().parents[1] / "templates", PAGE_TEMPLATES_DIR]
+)
 templates.env.filters["distance"] = distance
 SESSION_COOKIE = "sg_runner"
 SESSION_MAX_AGE_S = int(runner_sessions.SESSION_LIFETIME.total_seconds())
