@@ -31,6 +31,7 @@ from jinja2 import (
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from strideguard.limits import tightest_limits
 from worker.notifier import formatting
 from worker.notifier.chart import weekly_chart
 from worker.notifier.digest_links import DigestLinks
@@ -242,21 +243,6 @@ def render_sections(digest: DigestContext) -> list[Section]:
             )
         )
     return sections
-
-
-def tightest_limits(limits: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """Per kind (next_run, next_week), the limit to show: the lowest figure, if two rules
-    give one; a limit without a figure only when no rule of that kind has one."""
-    shown: dict[str, Mapping[str, Any]] = {}
-    for limit in limits:
-        kind = str(limit["kind"])
-        current = shown.get(kind)
-        high = limit.get("high_m")
-        if current is None or (
-            high is not None and (current.get("high_m") is None or high < current["high_m"])
-        ):
-            shown[kind] = limit
-    return shown
 
 
 def leads_with_red_flags(rules: Iterable[str]) -> bool:
