@@ -9,14 +9,13 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
 
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import Athlete, Evaluation
-from strideguard.settings import Settings
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -24,12 +23,10 @@ from tests.worker.strava_history import (
     connect,
     history,
     sim_athlete,
-    simulated_services,
 )
 from tests.worker.test_pipeline import PRIOR, WEEK, describe, text_part
 from tests.worker.waiting import wait_for
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime, start_runtime
+from worker.runtime import WorkerRuntime
 from worker.scheduler import Scheduler
 
 NOW = dt.datetime(2025, 10, 20, 7, 0, tzinfo=dt.UTC)  # Monday 09:00 in Oslo
@@ -39,7 +36,12 @@ QUIET_WEEK = (5.0, 5.0, 10.0)
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
+def clock() -> SimClock:
+    return SimClock(NOW, ticking=True)
+
+
+@pytest.fixture
+def sim(clock: SimClock) -> Iterator[Simulator]:
     quiet = {**PRIOR, WEEK: QUIET_WEEK}
     athletes = [
         sim_athlete(QUIET_ID, "Quinn", history(1000, quiet)),
@@ -47,27 +49,8 @@ def sim() -> Iterator[Simulator]:
         sim_athlete(PAUSED_ID, "Paula", history(3000, quiet)),
         sim_athlete(DEFAULT_ID, "Dana", history(4000, quiet)),
     ]
-    clock = SimClock(NOW, ticking=True)
     with Simulator(athletes, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock) as s:
         yield s
-
-
-@pytest.fixture
-def running(
-    worker_env: Callable[..., Settings],
-    redis_url: str,
-    redis_namespace: str,
-    smtp: SmtpServer,
-    sim: Simulator,
-) -> Iterator[WorkerRuntime]:
-    settings = worker_env(
-        REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace, **simulated_services(sim, smtp)
-    )
-    runtime = start_runtime(settings, clock=sim.clock.now)
-    pool = InProcessWorker(runtime, threads=2).start()
-    yield runtime
-    pool.stop()
-    runtime.close()
 
 
 def runner(runtime: WorkerRuntime, sim: Simulator, strava_id: int, **preferences: object) -> int:

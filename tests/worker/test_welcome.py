@@ -8,7 +8,7 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
@@ -17,7 +17,6 @@ from sqlalchemy import select, update
 from integrations.strava.jobs import StravaJob
 from integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import Evaluation, OutboxEmail, StravaConnection
-from strideguard.settings import Settings
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -25,12 +24,10 @@ from tests.worker.strava_history import (
     connect,
     history,
     sim_athlete,
-    simulated_services,
 )
 from tests.worker.test_pipeline import PRIOR, WEEK, describe, html_part, text_part
 from tests.worker.waiting import wait_for
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime, start_runtime
+from worker.runtime import WorkerRuntime
 from worker.scheduler import Scheduler
 from worker.webhook_jobs import strava_enqueue
 
@@ -53,25 +50,6 @@ def sim(clock: SimClock) -> Iterator[Simulator]:
     ]
     with Simulator(athletes, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock) as s:
         yield s
-
-
-@pytest.fixture
-def running(
-    worker_env: Callable[..., Settings],
-    redis_url: str,
-    redis_namespace: str,
-    smtp: SmtpServer,
-    sim: Simulator,
-    clock: SimClock,
-) -> Iterator[WorkerRuntime]:
-    settings = worker_env(
-        REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace, **simulated_services(sim, smtp)
-    )
-    runtime = start_runtime(settings, clock=clock.now)
-    pool = InProcessWorker(runtime, threads=2).start()
-    yield runtime
-    pool.stop()
-    runtime.close()
 
 
 def connect_and_backfill(runtime: WorkerRuntime, sim: Simulator, strava_id: int) -> int:
