@@ -7,7 +7,8 @@ runner who has been backfilled but not welcomed: one whose email address came af
 backfill (Strava never shares it), or whose message was lost. It:
 
 1. stops when the runner was welcomed already (once per athlete: a reconnect that keeps the
-   athlete gets no second welcome, and no week judged early either), when there is no active
+   athlete gets no second welcome, and no week judged early either; disconnecting deletes the
+   athlete, so connecting again after that is a new runner, welcomed anew), when there is no active
    backfilled connection yet, or when mail cannot reach them (no address yet: the sweep tries
    again for `WELCOME_WINDOW`);
 2. judges the last closed week now, through the evaluation's own path on the window the
