@@ -104,7 +104,9 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         )
         raise GaveUp(f"outbox {outbox_id}: attempts exhausted")
     with runtime.sessions() as session:
-        outgoing = load_outgoing(session, outbox_id, runtime.rules.current())
+        outgoing = load_outgoing(
+            session, outbox_id, runtime.rules.current(), runtime.settings.lookback_weeks
+        )
     athlete = outgoing.athlete
     if athlete.email_status != EmailStatus.OK or not athlete.email:
         _finish(
@@ -185,12 +187,14 @@ def render_loaded(digest: Digest, settings: Settings) -> tuple[RenderedEmail, Di
     return rendered, links
 
 
-def load_outgoing(session: Session, outbox_id: int, config: rules.RulesConfig) -> Outgoing:
+def load_outgoing(
+    session: Session, outbox_id: int, config: rules.RulesConfig, lookback_weeks: int
+) -> Outgoing:
     """Any outbox row ready to render: a digest here, a welcome or a weekly note by
     worker/notifier/outgoing.py."""
     row = session.get_one(OutboxEmail, outbox_id)
     if row.kind != DeliveryKind.DIGEST:
-        return load_notice(session, row, config)
+        return load_notice(session, row, config, lookback_weeks)
     digest = load_digest(session, outbox_id, config.activity_types.running)
     return Outgoing(
         digest.athlete, digest.message_id, digest.carried_late, partial(render_loaded, digest)

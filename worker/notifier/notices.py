@@ -43,8 +43,12 @@ class WelcomeContext:
     athlete: AthleteView
     timezone: str
     last_week: dt.date
+    # How many weeks the first read from Strava covered (LOOKBACK_WEEKS).
+    weeks: int
     weekly_distance_m: Mapping[dt.date, int]
+    # The runs of those weeks, up to the end of `last_week`, and their distance.
     runs: int
+    total_m: int
     limits: Sequence[Mapping[str, Any]]
     checks: Sequence[Check]
     next_check: dt.datetime
@@ -81,9 +85,9 @@ def render_welcome(welcome: WelcomeContext) -> RenderedEmail:
             + (", and with a short note after the others." if welcome.weekly_note else ".")
         ),
         "last_week": welcome.last_week,
-        "weeks": sum(1 for bar in chart.bars if bar.known),
+        "weeks": welcome.weeks,
         "runs": welcome.runs,
-        "total_m": sum(welcome.weekly_distance_m.get(bar.week_start, 0) for bar in chart.bars),
+        "total_m": welcome.total_m,
         "chart": chart,
         "ceiling": tightest_limits(welcome.limits),
         "checks": welcome.checks,

@@ -29,7 +29,7 @@ from worker.notifier.notices import (
     render_welcome,
 )
 from worker.notifier.render import AthleteView, RenderedEmail
-from worker.notifier.weekly_totals import CHART_WEEKS, week_runs, weekly_running_m
+from worker.notifier.weekly_totals import week_runs, weekly_running_m
 
 Render = Callable[[Settings], tuple[RenderedEmail, DigestLinks]]
 
@@ -52,7 +52,9 @@ def links_for(athlete_id: int, settings: Settings) -> DigestLinks:
     )
 
 
-def load_notice(session: Session, row: OutboxEmail, config: rules.RulesConfig) -> Outgoing:
+def load_notice(
+    session: Session, row: OutboxEmail, config: rules.RulesConfig, lookback_weeks: int
+) -> Outgoing:
     """A welcome or a weekly note as it goes out (or went out, for the runner's page)."""
     athlete = session.get_one(Athlete, row.athlete_id)
     view = AthleteView(athlete.id, athlete.firstname, athlete.units)
@@ -96,8 +98,9 @@ def load_notice(session: Session, row: OutboxEmail, config: rules.RulesConfig) -
         if rule.enabled and rule_id not in muted
     ]
     chart_weeks = weekly_running_m(session, athlete.id, row.week_start, running)
-    first_week = row.week_start - (CHART_WEEKS - 1) * WEEK
-    runs = week_runs(session, athlete.id, first_week, row.week_start, running).runs
+    # The weeks the first read covered, up to the end of the last closed week.
+    first_week = row.week_start - (lookback_weeks - 1) * WEEK
+    found = week_runs(session, athlete.id, first_week, row.week_start, running)
 
     def render_greeting(settings: Settings) -> tuple[RenderedEmail, DigestLinks]:
         links = links_for(athlete.id, settings)
@@ -107,8 +110,10 @@ def load_notice(session: Session, row: OutboxEmail, config: rules.RulesConfig) -
             athlete=view,
             timezone=athlete.timezone,
             last_week=row.week_start,
+            weeks=lookback_weeks,
             weekly_distance_m=chart_weeks,
-            runs=runs,
+            runs=found.runs,
+            total_m=found.distance_m,
             limits=limits,
             checks=checks,
             # The week after the last closed one is the current week: it is judged next.

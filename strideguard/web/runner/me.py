@@ -233,7 +233,9 @@ def view_digest(request: Request, outbox_id: int) -> Response:
                 message="It may be from before a disconnect. Your page lists every email we hold.",
             )
         if config is not None:
-            outgoing = load_outgoing(session, outbox_id, config)
+            outgoing = load_outgoing(
+                session, outbox_id, config, settings_of(request).lookback_weeks
+            )
             rendered, _ = outgoing.render(settings_of(request))
         else:  # the rules file never loaded: a digest still renders from its own alerts
             digest = load_digest(session, outbox_id, DEFAULT_RUNNING)
