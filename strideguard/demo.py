@@ -34,7 +34,7 @@ from strideguard.mailsink import OutboxSink
 from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.passwords import hash_password
 from strideguard.settings import Settings
-from strideguard.status import DeliveryStatus, EvaluationStatus
+from strideguard.status import DeliveryKind, DeliveryStatus, EvaluationStatus
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer, free_port
 from worker.runtime import WorkerRuntime
@@ -265,6 +265,7 @@ class Demo:
                     select(DeliveryRecord.week_start, DeliveryRecord.message_id).where(
                         DeliveryRecord.athlete_id == athlete_id,
                         DeliveryRecord.status == DeliveryStatus.SENT,
+                        DeliveryRecord.kind == DeliveryKind.DIGEST,  # not the welcome
                     )
                 ).all()
             )

@@ -24,7 +24,7 @@ from worker.evaluation import Fired, alertable, digest_message_id
 from worker.notifier.digest_links import make_digest_links
 from worker.notifier.mime import build_message
 from worker.notifier.render import AthleteView, DigestContext, RenderedEmail, render_digest
-from worker.outbox import weekly_running_m
+from worker.notifier.weekly_totals import weekly_running_m
 from worker.weeks import WEEK
 
 # build_message needs a recipient; a preview of an athlete with no address shows this one.

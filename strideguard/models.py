@@ -24,12 +24,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from strideguard.status import (
     ChannelStatus,
     ConnectionStatus,
+    DeliveryKind,
     DeliveryStatus,
     EmailStatus,
     EvaluationStatus,
@@ -74,6 +76,8 @@ class Athlete(Base):
     timezone_locked: Mapped[bool] = mapped_column(Boolean, default=False)
     muted_rules: Mapped[list[str]] = mapped_column(JSON, default=list)
     paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    # The optional three-line note after a week where nothing fired (off unless asked for).
+    weekly_note: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Per-athlete threshold overrides a coach sets, keyed by rule id.
     rule_overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -290,6 +294,10 @@ class DeliveryRecord(Base):
     week_start: Mapped[dt.date] = mapped_column(Date)
     # The registry kind of the channel that delivers it (worker/registry.py).
     channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
+    # Digest, welcome or weekly note (strideguard/status.py, DeliveryKind).
+    kind: Mapped[DeliveryKind] = mapped_column(
+        StatusColumn(DeliveryKind), default=DeliveryKind.DIGEST, server_default="digest"
+    )
     # Stable across retries so a duplicate delivery is recognisable to the mail client.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[DeliveryStatus] = mapped_column(
@@ -306,7 +314,7 @@ class DeliveryRecord(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        UniqueConstraint("athlete_id", "week_start", "channel"),
+        UniqueConstraint("athlete_id", "week_start", "channel", "kind"),
         Index("ix_deliveries_status", "status"),
     )
 

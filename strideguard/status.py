@@ -77,6 +77,16 @@ class ChannelStatus(StrEnum):
     OFF = "off"
 
 
+class DeliveryKind(StrEnum):
+    """`deliveries.kind`: what the message is. A DIGEST carries a week's alerts; a WELCOME
+    goes once per athlete after the first backfill; a NOTE is the optional weekly note sent
+    when nothing fired."""
+
+    DIGEST = "digest"
+    WELCOME = "welcome"
+    NOTE = "note"
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

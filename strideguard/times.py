@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rules import week_start_of
 
-__all__ = ["aware", "week_start_of", "zone_or_utc"]
+__all__ = ["WEEK", "aware", "due_at", "week_start_of", "zone_or_utc"]
+
+WEEK = dt.timedelta(days=7)
 
 
 @overload
@@ -35,3 +37,10 @@ def zone_or_utc(name: str | None) -> ZoneInfo:
         return ZoneInfo(name) if name else ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def due_at(week_start: dt.date, zone: ZoneInfo, grace: dt.timedelta) -> dt.datetime:
+    """The UTC instant the week starting on `week_start` becomes due in `zone` (its close plus
+    the grace, in wall-clock time; worker/weeks.py explains the DST cases)."""
+    closes = dt.datetime.combine(week_start + WEEK, dt.time())
+    return (closes + grace).replace(tzinfo=zone).astimezone(dt.UTC)

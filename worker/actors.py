@@ -28,6 +28,7 @@ from worker import (
     run_alerts,
     sync_jobs,
     webhook_jobs,
+    welcome,
 )
 from worker import runtime as rt
 
@@ -63,6 +64,7 @@ def _specs() -> list[ActorSpec]:
             2 * MINUTE_MS,
             channel_messages.send_channel_message,
         ),
+        ActorSpec(rt.WELCOME, "evaluate", 10 * MINUTE_MS, welcome.run_welcome),
         ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
     ]
 

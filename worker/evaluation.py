@@ -31,7 +31,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -42,10 +41,11 @@ from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
 from strideguard.leases import EVALUATION_LEASE, GaveUp, error_text, gave_up_text, rowcount
 from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
-from strideguard.status import DeliveryStatus, EmailStatus, EvaluationStatus
+from strideguard.status import DeliveryKind, EmailStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
 from worker.channel_messages import queue_digest_notices, send_due_for
-from worker.ports import Priority, SourceDeferred, SourceDisconnected, SourceError
+from worker.deliveries import add_delivery, kind_message_id
+from worker.ports import Priority, SourceDeferred, SourceDisconnected, SourceError, Window
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ def release(
 
 def digest_message_id(athlete_id: int, week_start: dt.date, public_base_url: str) -> str:
     """Stable across retries, so a duplicate delivery threads as the same message."""
-    host = urlsplit(public_base_url).hostname or "localhost"
-    return f"<digest-{athlete_id}-{week_start.isoformat()}@{host}>"
+    return kind_message_id(DeliveryKind.DIGEST, athlete_id, week_start, public_base_url)
 
 
 def failed_rules(findings: Sequence[rules.Finding]) -> list[dict[str, str]]:
@@ -176,7 +175,9 @@ def record_outcome(
     if fired:
         existing_digest = session.scalar(
             select(DeliveryRecord.id).where(
-                DeliveryRecord.athlete_id == athlete.id, DeliveryRecord.week_start == week_start
+                DeliveryRecord.athlete_id == athlete.id,
+                DeliveryRecord.week_start == week_start,
+                DeliveryRecord.kind == DeliveryKind.DIGEST,
             )
         )
         late = claim_.reevaluation or existing_digest is not None
@@ -198,18 +199,8 @@ def record_outcome(
         new_alerts = [row.id for row in inserted]
     outbox_id: int | None = None
     if new_alerts and not claim_.reevaluation:
-        outbox_id = session.scalar(
-            insert_ignoring_duplicates(session, DeliveryRecord)
-            .values(
-                athlete_id=athlete.id,
-                week_start=week_start,
-                message_id=digest_message_id(athlete.id, week_start, public_base_url),
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .returning(DeliveryRecord.id)
+        outbox_id = add_delivery(
+            session, DeliveryKind.DIGEST, athlete.id, week_start, public_base_url, now
         )
         if outbox_id is not None:
             session.execute(
@@ -366,6 +357,16 @@ def _evaluate_claimed(
                 session, claim_.evaluation_id, status=EvaluationStatus.FAILED, last_error=reason
             )
         raise GaveUp(reason) from exc
+    return judge_window(runtime, claim_, athlete_id, week_start, window)
+
+
+def judge_window(
+    runtime: WorkerRuntime, claim_: Claim, athlete_id: int, week_start: dt.date, window: Window
+) -> int | None:
+    """Steps 4 to 6 on a window the source returned: the rules, then alerts, the digest (or
+    the weekly note, when nothing fired and the runner asked for it) and "done" in one
+    transaction; the new outbox id. The welcome (worker/welcome.py) judges the last closed
+    week this way on the backfill it just stored, without asking the source again."""
     config = runtime.rules.current()
     with runtime.sessions() as session:
         athlete = session.get(Athlete, athlete_id)
@@ -407,7 +408,7 @@ def _evaluate_claimed(
             extra={"athlete_id": athlete_id, "week_start": week_start.isoformat()},
         )
     with transaction(runtime.sessions) as session:
-        return record_outcome(
+        outbox_id = record_outcome(
             session,
             claim_=claim_,
             athlete=athlete,
@@ -419,6 +420,16 @@ def _evaluate_claimed(
             rule_errors=rule_errors,
             limits=[limit.to_dict() for limit in limits],
         )
+        if not fired and not claim_.reevaluation and athlete.weekly_note:
+            outbox_id = add_delivery(
+                session,
+                DeliveryKind.NOTE,
+                athlete.id,
+                week_start,
+                runtime.settings.public_base_url,
+                runtime.clock(),
+            )
+        return outbox_id
 
 
 def _defer(

@@ -28,22 +28,24 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import rules
 from strideguard.alerted_runs import alerted_note, alerted_runs
 from strideguard.db import transaction
 from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
-from strideguard.models import Activity, Alert, Athlete, DeliveryRecord, Evaluation
+from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.settings import Settings
-from strideguard.status import DeliveryStatus, EmailStatus
-from strideguard.times import aware, week_start_of
+from strideguard.status import DeliveryKind, DeliveryStatus, EmailStatus
+from strideguard.times import aware
 from worker.notifier.digest_links import DigestLinks, make_digest_links
 from worker.notifier.mime import build_message
+from worker.notifier.outgoing import Outgoing, load_notice
 from worker.notifier.render import (
     AthleteView,
     DigestContext,
@@ -56,6 +58,7 @@ from worker.notifier.smtp import (
     PermanentSendError,
     TransientSendError,
 )
+from worker.notifier.weekly_totals import weekly_running_m
 from worker.outbox_lease import (
     DIGEST_MAX_AGE,
     OutboxClaim,
@@ -70,8 +73,6 @@ from worker.runtime import WorkerRuntime
 from worker.weeks import WEEK
 
 log = logging.getLogger(__name__)
-
-CHART_WEEKS = 8
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,10 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         )
         raise GaveUp(f"outbox {outbox_id}: attempts exhausted")
     with runtime.sessions() as session:
-        digest = _load(runtime, session, outbox_id)
-    athlete = digest.athlete
+        outgoing = load_outgoing(
+            session, outbox_id, runtime.rules.current(), runtime.settings.lookback_weeks
+        )
+    athlete = outgoing.athlete
     if athlete.email_status != EmailStatus.OK or not athlete.email:
         _finish(
             runtime,
@@ -118,12 +121,12 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         _retry_later(runtime, claim_, "SMTP_URL is not set; the digest waits until it is")
         return
     try:
-        rendered, links = render_loaded(digest, runtime.settings)
+        rendered, links = outgoing.render(runtime.settings)
         message = build_message(
             rendered,
             to=athlete.email,
             from_=runtime.settings.mail_from,
-            message_id=digest.message_id,
+            message_id=outgoing.message_id,
             links=links,
         )
     except TemplateRenderError as exc:
@@ -154,7 +157,7 @@ def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
         return
     # The documented window: the SMTP server has the message, the row is not yet marked.
     with transaction(runtime.sessions) as session:
-        marked = mark_sent(session, claim_, runtime.clock(), digest.carried_late)
+        marked = mark_sent(session, claim_, runtime.clock(), outgoing.carried_late)
     if not marked:
         log.warning(
             "digest sent after its lease expired; another sender may repeat it", extra=context
@@ -185,8 +188,18 @@ def render_loaded(digest: Digest, settings: Settings) -> tuple[RenderedEmail, Di
     return rendered, links
 
 
-def _load(runtime: WorkerRuntime, session: Session, outbox_id: int) -> Digest:
-    return load_digest(session, outbox_id, runtime.rules.current().activity_types.running)
+def load_outgoing(
+    session: Session, outbox_id: int, config: rules.RulesConfig, lookback_weeks: int
+) -> Outgoing:
+    """Any outbox row ready to render: a digest here, a welcome or a weekly note by
+    worker/notifier/outgoing.py."""
+    row = session.get_one(DeliveryRecord, outbox_id)
+    if row.kind != DeliveryKind.DIGEST:
+        return load_notice(session, row, config, lookback_weeks)
+    digest = load_digest(session, outbox_id, config.activity_types.running)
+    return Outgoing(
+        digest.athlete, digest.message_id, digest.carried_late, partial(render_loaded, digest)
+    )
 
 
 def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Digest:
@@ -251,30 +264,6 @@ def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Di
         )
         or [],
     )
-
-
-def weekly_running_m(
-    session: Session, athlete_id: int, week_start: dt.date, running: Collection[str]
-) -> dict[dt.date, int]:
-    """Running metres per week for the chart; weeks with no rows stay absent (shown blank).
-
-    Activity rows are kept only RETENTION_DAYS, so a digest retried long after its evaluation
-    may show fewer bars; the figures in the findings are unaffected.
-    """
-    first = week_start - (CHART_WEEKS - 1) * WEEK
-    rows = session.execute(
-        select(Activity.start_date_local, Activity.distance_m).where(
-            Activity.athlete_id == athlete_id,
-            Activity.sport_type.in_(sorted(running)),
-            Activity.start_date_local >= dt.datetime.combine(first, dt.time()),
-            Activity.start_date_local < dt.datetime.combine(week_start + WEEK, dt.time()),
-        )
-    ).all()
-    totals: dict[dt.date, int] = {}
-    for start_local, distance_m in rows:
-        monday = week_start_of(start_local.date())
-        totals[monday] = totals.get(monday, 0) + int(distance_m)
-    return totals
 
 
 def _retry_later(

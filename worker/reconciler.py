@@ -101,6 +101,10 @@ class Reconciler:
             return False
         return self._lost
 
+    def resend_once(self, key: Hashable, now: dt.datetime, send: Callable[[], None]) -> bool:
+        """Send for `key` unless sent within the lease (the scheduler's welcome sweep)."""
+        return self._resend(key, now, send)
+
     def _resend(self, key: Hashable, now: dt.datetime, send: Callable[[], None]) -> bool:
         """Send unless sent within the lease; remembered only once the enqueue succeeded."""
         sent = self._sent.get(key)

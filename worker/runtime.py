@@ -46,6 +46,7 @@ SEND_CHANNEL_MESSAGE = "send_channel_message"
 PURGE_EXPIRED = "purge_expired"
 JUDGE_RUN = "judge_run"
 SEND_RUN_ALERT = "send_run_alert"
+WELCOME = "welcome_athlete"
 
 
 class Jobs:
@@ -82,6 +83,9 @@ class Jobs:
 
     def send_channel_message(self, message_id: int, *, delay: int | None = None) -> None:
         self._send(SEND_CHANNEL_MESSAGE, message_id, delay=delay)
+
+    def welcome(self, athlete_id: int, *, delay: int | None = None) -> None:
+        self._send(WELCOME, athlete_id, delay=delay)
 
     def purge_expired(self, *, delay: int | None = None) -> None:
         self._send(PURGE_EXPIRED, delay=delay)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from worker.reconciler import Reconciler, ReconcileReport
 from worker.runtime import WorkerRuntime
 from worker.single_instance import SchedulerLock
 from worker.weeks import due_at, due_weeks
+from worker.welcome import due_welcomes
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,22 @@ class Scheduler:
             log.info("scheduled %d athlete-weeks for evaluation", len(created))
         return created
 
+    def send_welcomes(self, now: dt.datetime) -> list[int]:
+        """A welcome job for each runner backfilled but not welcomed (worker/welcome.py), at
+        most once per lease period each: the job decides, the sweep only re-asks."""
+        with self.runtime.sessions() as session:
+            due = due_welcomes(session, now)
+        sent = [
+            athlete_id
+            for athlete_id in due
+            if self.reconciler.resend_once(
+                ("welcome", athlete_id), now, partial(self.runtime.jobs.welcome, athlete_id)
+            )
+        ]
+        if sent:
+            log.info("sent %d welcome jobs", len(sent))
+        return sent
+
     def hold_due_reads(self, now: dt.datetime) -> None:
         """Tell the shared budget what the schedule needs this window and day (worker/due_reads)."""
         with self.runtime.sessions() as session:
@@ -140,6 +158,7 @@ class Scheduler:
     def tick(self, now: dt.datetime | None = None) -> TickReport:
         now = now or self.runtime.clock()
         scheduled = self.schedule_due_weeks(now)
+        self.send_welcomes(now)
         self.hold_due_reads(now)
         reconciled = self.reconciler.run(now)
         purge_sent = False

@@ -151,7 +151,8 @@ def run_sync(
 
 
 def backfill(runtime: WorkerRuntime, athlete_id: int) -> None:
-    """The first sync after connect; the shoes it leaves unread go to the `read_gear` job."""
+    """The first sync after connect; the shoes it leaves unread go to the `read_gear` job,
+    and the runner's first result to the `welcome_athlete` job."""
     report = run_sync(
         runtime,
         athlete_id,
@@ -159,8 +160,12 @@ def backfill(runtime: WorkerRuntime, athlete_id: int) -> None:
         lambda delay: runtime.jobs.backfill(athlete_id, delay=delay),
         first_sync=True,
     )
-    if report is not None and report.gear_unread:
+    if report is None:
+        return
+    if report.gear_unread:
         runtime.jobs.read_gear(athlete_id)
+    # The first result: the last closed week judged and a welcome (worker/welcome.py).
+    runtime.jobs.welcome(athlete_id)
 
 
 def refresh_window(runtime: WorkerRuntime, athlete_id: int) -> None:

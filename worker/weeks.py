@@ -15,15 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from strideguard.times import week_start_of
+from strideguard.times import WEEK, due_at, week_start_of
 
-WEEK = dt.timedelta(days=7)
-
-
-def due_at(week_start: dt.date, zone: ZoneInfo, grace: dt.timedelta) -> dt.datetime:
-    """The UTC instant the week starting on `week_start` becomes due in `zone`."""
-    closes = dt.datetime.combine(week_start + WEEK, dt.time())
-    return (closes + grace).replace(tzinfo=zone).astimezone(dt.UTC)
+__all__ = ["WEEK", "due_at", "due_weeks", "latest_due_week"]
 
 
 def latest_due_week(now: dt.datetime, zone: ZoneInfo, grace: dt.timedelta) -> dt.date:

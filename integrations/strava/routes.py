@@ -28,6 +28,7 @@ from integrations.strava.connect_receipt import (
     make_receipt,
     read_receipt,
 )
+from integrations.strava.connect_status import REFRESH_S, STATUS_PATH, distance, status_url
 from integrations.strava.context import StravaContext
 from integrations.strava.disconnect import disconnect
 from integrations.strava.errors import StravaError
@@ -43,6 +44,7 @@ from integrations.strava.oauth import (
     spend_state,
 )
 from integrations.strava.web_services import StravaDep, StravaServices
+from strideguard.first_result import load_first_result
 from strideguard.models import Athlete
 
 log = logging.getLogger(__name__)
@@ -240,6 +242,52 @@ def _connected_page(
         email_action=EMAIL_PATH,
         email_token=email_form_token(ctx, athlete_id),
         lookback_weeks=ctx.settings.lookback_weeks,
+        **_first_result(ctx, athlete_id, auto_refresh=False),
+    )
+
+
+def _first_result(ctx: StravaContext, athlete_id: int, *, auto_refresh: bool) -> dict[str, Any]:
+    """The first-result section's values (templates/first_result.html)."""
+    with ctx.sessions() as session:
+        result = load_first_result(session, athlete_id, ctx.clock())
+    return {
+        "result": result,
+        "status_url": status_url(ctx, athlete_id),
+        "distance": distance,
+        "auto_refresh": auto_refresh,
+        "refresh_s": REFRESH_S,
+    }
+
+
+@router.get(STATUS_PATH, response_class=HTMLResponse)
+def connect_status(
+    request: Request,
+    strava: StravaDep,
+    token: Annotated[str, Query(max_length=500)] = "",
+    saved: Annotated[int, Query(ge=0, le=1)] = 0,
+) -> Response:
+    """What the first backfill found; reloads itself while there is more to come."""
+    ctx = strava.context
+    try:
+        athlete_id = athlete_from_form(ctx, token)
+    except EmailFormError as problem:
+        return _problem(request, 400, "We couldn't show your first result", str(problem))
+    section = _first_result(ctx, athlete_id, auto_refresh=True)
+    result = section["result"]
+    if result is None:
+        return _problem(
+            request, 404, "We no longer hold a connection for you", "Please connect again."
+        )
+    # Reload while the backfill runs, and while the welcome is on its way to a known address.
+    section["auto_refresh"] = not result.backfilled or (
+        result.email is not None and not result.welcome_sent
+    )
+    return _page(
+        request,
+        "status.html",
+        saved=bool(saved),
+        lookback_weeks=ctx.settings.lookback_weeks,
+        **section,
     )
 
 
@@ -262,9 +310,8 @@ def connect_email(
         return _connected_page(
             request, ctx, athlete_id, None, None, entered=email, problem=str(problem)
         )
-    return _page(
-        request, "email_saved.html", email=address, lookback_weeks=ctx.settings.lookback_weeks
-    )
+    # Post, redirect, get: the status page shows the address and what the backfill found.
+    return RedirectResponse(status_url(ctx, athlete_id, saved=True), status_code=303)
 
 
 # ------------------------------------------------------------------ disconnect

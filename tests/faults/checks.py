@@ -180,7 +180,8 @@ def _evaluation_problems(
 ) -> list[str]:
     problems: list[str] = []
     judged = {(e.athlete_id, e.week_start): e for e in evaluations}
-    digests = {(row.athlete_id, row.week_start): row for row in outbox}
+    # A week's welcome or weekly note shares its key with no alert: only digests carry them.
+    digests = {(row.athlete_id, row.week_start): row for row in outbox if row.kind == "digest"}
     for key, evaluation in judged.items():
         what = f"week {key[0]}/{key[1]} ({evaluation.status}, {evaluation.last_error})"
         own_alerts = [a for a in alerts if (a.athlete_id, a.week_start) == key and not a.late]

@@ -33,6 +33,7 @@ from tests.worker.waiting import reconcile_until
 from worker.embedded import InProcessWorker
 from worker.runtime import WorkerRuntime
 from worker.weeks import WEEK, due_at, latest_due_week
+from worker.welcome import due_welcomes
 
 OSLO = ZoneInfo("Europe/Oslo")
 GRACE = dt.timedelta(hours=6)
@@ -135,7 +136,7 @@ class FaultWorld:
         )
 
     def settled(self) -> bool:
-        """No work left: weeks judged, digests out, requested syncs done."""
+        """No work left: weeks judged, digests out, requested syncs done, new runners welcomed."""
         with self.sessions() as session:
             evaluations = session.scalars(select(Evaluation.status)).all()
             unsent = session.scalar(
@@ -151,7 +152,15 @@ class FaultWorld:
                 )
                 .limit(1)
             )
-        return bool(evaluations) and "pending" not in evaluations and unsent is None and not syncing
+            # A runner backfilled but not welcomed yet has a first result on its way.
+            welcomes = due_welcomes(session, self.runtime.clock())
+        return (
+            bool(evaluations)
+            and "pending" not in evaluations
+            and unsent is None
+            and not syncing
+            and not welcomes
+        )
 
     def evaluations_finished(self) -> bool:
         with self.sessions() as session:

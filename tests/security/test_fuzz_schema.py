@@ -33,6 +33,7 @@ PUBLIC_PATHS = {
     "/connect/strava",
     "/strava/callback",
     "/connect/email",
+    "/connect/status",
     "/strava/webhook",
     "/strava/webhook/{secret}",
     "/strava/disconnect",

@@ -219,3 +219,27 @@ def add_athlete(
             )
         )
         return athlete.id
+
+
+@pytest.fixture
+def running(
+    worker_env: Callable[..., Settings],
+    redis_url: str,
+    redis_namespace: str,
+    smtp: SmtpServer,
+    sim: Any,
+    clock: Any,
+) -> Iterator[WorkerRuntime]:
+    """Two worker threads on the real Redis, Strava at the test module's `sim` simulator (on
+    its `clock`), mail at the real SMTP sink."""
+    from tests.worker.strava_history import simulated_services
+    from worker.embedded import InProcessWorker
+
+    settings = worker_env(
+        REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace, **simulated_services(sim, smtp)
+    )
+    built = start_runtime(settings, clock=clock.now)
+    pool = InProcessWorker(built, threads=2).start()
+    yield built
+    pool.stop()
+    built.close()

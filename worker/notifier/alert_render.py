@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from strideguard.limits import tightest_limits
 from worker.notifier import formatting
 from worker.notifier.digest_links import DigestLinks
 from worker.notifier.render import (
@@ -23,7 +24,6 @@ from worker.notifier.render import (
     _escaped,
     _inline_css,
     _render,
-    tightest_limits,
 )
 
 # The advice the alert gives, per rule: its own wording for the next few days when the

@@ -34,6 +34,9 @@ class ChartBar:
 class WeeklyChart:
     unit: str
     bars: tuple[ChartBar, ...]
+    # How the highlighted bar is named: the digest's week is "this week", the welcome's
+    # (the last closed week, seen from the week the runner connected in) "last week".
+    current_label: str = "this week"
 
 
 def weekly_chart(

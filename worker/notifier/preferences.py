@@ -25,6 +25,8 @@ class PreferenceChange:
     timezone: str
     muted_rules: list[str]
     subscribed: bool
+    # The three-line note after weeks where nothing fired (worker/notifier/notices.py).
+    weekly_note: bool
     # None: leave the pause as it is; 0: resume now; n: pause n weeks from today.
     pause_weeks: int | None
 
@@ -89,6 +91,7 @@ def check_preferences(
         timezone=timezone,
         muted_rules=sorted(set(muted)),
         subscribed=form.get("subscribed") == "on",
+        weekly_note=form.get("weekly_note") == "on",
         pause_weeks=pause_weeks,
     )
 

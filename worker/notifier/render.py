@@ -31,6 +31,7 @@ from jinja2 import (
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from strideguard.limits import tightest_limits
 from worker.notifier import formatting
 from worker.notifier.chart import weekly_chart
 from worker.notifier.digest_links import DigestLinks
@@ -169,9 +170,15 @@ def render_digest(digest: DigestContext) -> RenderedEmail:
         "ceiling": tightest_limits(digest.limits),
         "links": digest.links,
     }
-    subject = " ".join(_render("digest/subject.txt", page).split())
-    text = _render("digest/body.txt", page)
-    html = _inline_css("digest/body.html", _render("digest/body.html", page))
+    return render_message("digest", page)
+
+
+def render_message(folder: str, page: Mapping[str, Any]) -> RenderedEmail:
+    """`<folder>/subject.txt`, `body.txt` and `body.html` rendered with `page`: the digest,
+    and the welcome and weekly note (worker/notifier/notices.py)."""
+    subject = " ".join(_render(f"{folder}/subject.txt", page).split())
+    text = _render(f"{folder}/body.txt", page)
+    html = _inline_css(f"{folder}/body.html", _render(f"{folder}/body.html", page))
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
@@ -240,21 +247,6 @@ def render_sections(digest: DigestContext) -> list[Section]:
             )
         )
     return sections
-
-
-def tightest_limits(limits: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """Per kind (next_run, next_week), the limit to show: the lowest figure, if two rules
-    give one; a limit without a figure only when no rule of that kind has one."""
-    shown: dict[str, Mapping[str, Any]] = {}
-    for limit in limits:
-        kind = str(limit["kind"])
-        current = shown.get(kind)
-        high = limit.get("high_m")
-        if current is None or (
-            high is not None and (current.get("high_m") is None or high < current["high_m"])
-        ):
-            shown[kind] = limit
-    return shown
 
 
 def leads_with_red_flags(rules: Iterable[str]) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -355,11 +355,12 @@ async def pause(request: Request, services: ServicesDep) -> HTMLResponse:
 @router.get(PATHS["preferences"], response_class=HTMLResponse)
 def preferences_page(request: Request, services: ServicesDep) -> HTMLResponse:
     token, _, athlete = open_link(request, services, "preferences")
-    return _preferences_form(athlete, token, services.settings, 200)
+    saved = request.query_params.get("saved") == "1"
+    return _preferences_form(athlete, token, services.settings, 200, saved=saved)
 
 
 @router.post(PATHS["preferences"], response_class=HTMLResponse)
-async def save_preferences(request: Request, services: ServicesDep) -> HTMLResponse:
+async def save_preferences(request: Request, services: ServicesDep) -> Response:
     form = await read_form(request)
     settings = services.settings
     token = token_of(request, form)
@@ -380,7 +381,10 @@ async def save_preferences(request: Request, services: ServicesDep) -> HTMLRespo
         apply_change(athlete, outcome)
         session.commit()
         log.info("preferences saved", extra={"athlete_id": athlete.id})
-        return _preferences_form(athlete, token, settings, 200, saved=True)
+    # Post, redirect, get: a reload shows the saved page instead of posting again.
+    return RedirectResponse(
+        link_url(settings, "preferences", token, saved=1), status_code=303, headers=PAGE_HEADERS
+    )
 
 
 def current_values(athlete: Athlete) -> dict[str, str]:
@@ -390,6 +394,7 @@ def current_values(athlete: Athlete) -> dict[str, str]:
         "units": athlete.units,
         "timezone": athlete.timezone,
         "subscribed": "on" if athlete.email_status != EmailStatus.UNSUBSCRIBED else "",
+        "weekly_note": "on" if athlete.weekly_note else "",
     }
 
 
@@ -411,6 +416,7 @@ def apply_change(athlete: Athlete, change: PreferenceChange) -> None:
         athlete.timezone = change.timezone
         athlete.timezone_locked = True  # the runner chose it; activities stop overriding it
     athlete.muted_rules = change.muted_rules
+    athlete.weekly_note = change.weekly_note
     if change.pause_weeks == 0:
         athlete.paused_until = None
     elif change.pause_weeks is not None:

@@ -41,7 +41,7 @@ from worker.notifier.digest_links import link_url
 from worker.notifier.preferences import PAUSE_CHOICES, check_preferences, describe_pause
 from worker.notifier.routes import apply_change, current_values
 from worker.notifier.rule_choices import RuleChoice, rules_in_force, with_muted
-from worker.outbox import load_digest, render_loaded
+from worker.outbox import load_digest, load_outgoing, render_loaded
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -232,6 +232,12 @@ def view_digest(request: Request, outbox_id: int) -> Response:
                 heading="No such email",
                 message="It may be from before a disconnect. Your page lists every email we hold.",
             )
-        running = config.activity_types.running if config else DEFAULT_RUNNING
-        rendered, _ = render_loaded(load_digest(session, outbox_id, running), settings_of(request))
+        if config is not None:
+            outgoing = load_outgoing(
+                session, outbox_id, config, settings_of(request).lookback_weeks
+            )
+            rendered, _ = outgoing.render(settings_of(request))
+        else:  # the rules file never loaded: a digest still renders from its own alerts
+            digest = load_digest(session, outbox_id, DEFAULT_RUNNING)
+            rendered, _ = render_loaded(digest, settings_of(request))
     return HTMLResponse(rendered.html, headers={"Cache-Control": "no-store"})

@@ -58,6 +58,7 @@ class DigestRow:
     status: str
     sent_at: dt.datetime | None
     alerts: tuple[AlertLine, ...]
+    kind: str = "digest"  # or "welcome", "note" (DeliveryKind)
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,9 @@ def load_summary(
         else:
             by_outbox[alert.outbox_id].append(line)
     digests = [
-        DigestRow(row.id, row.week_start, row.status, row.sent_at, tuple(by_outbox[row.id]))
+        DigestRow(
+            row.id, row.week_start, row.status, row.sent_at, tuple(by_outbox[row.id]), row.kind
+        )
         for row in session.scalars(
             select(DeliveryRecord)
             .where(DeliveryRecord.athlete_id == athlete_id)
