@@ -44,7 +44,7 @@ class Delivery:
 @dataclass(frozen=True)
 class AthleteDetail:
     id: int
-    strava_athlete_id: int
+    strava_athlete_id: int | None
     firstname: str | None
     settings: dict[str, Any]
     overrides: dict[str, Any]

@@ -54,12 +54,14 @@ class Base(DeclarativeBase):
 
 
 class Athlete(Base):
-    """A runner who connected Strava, with the preferences their emails honour."""
+    """A runner (from Strava, or added with `strideguard athlete add` to import their own
+    files), with the preferences their emails honour."""
 
     __tablename__ = "athletes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    strava_athlete_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # None for a runner who only imports their own files.
+    strava_athlete_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     firstname: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(320))
     email_status: Mapped[EmailStatus] = mapped_column(
@@ -119,7 +121,12 @@ class StravaConnection(Base):
 
 
 class Activity(Base):
-    """One Strava activity, reduced to what the rules read."""
+    """One activity from Strava or from the runner's own file, reduced to what the rules read.
+
+    A file row's `strava_id` is negative: a stable id made from the athlete and the file's
+    figures (`strideguard.activity_sources.file_activity_id`), so it never meets a Strava id
+    and re-importing the same file writes the same row.
+    """
 
     __tablename__ = "activities"
 
@@ -140,11 +147,24 @@ class Activity(Base):
     trainer: Mapped[bool] = mapped_column(Boolean, default=False)
     manual: Mapped[bool] = mapped_column(Boolean, default=False)
     gear_id: Mapped[str | None] = mapped_column(String(32))
+    # "strava" (kept RETENTION_DAYS) or "file" (the runner's own, kept FILE_RETENTION_DAYS).
+    source: Mapped[str] = mapped_column(String(8), default="strava", server_default="strava")
+    # A file row's `Detail` (how its figures were measured), which decides a cross-source match.
+    detail: Mapped[int | None] = mapped_column(Integer)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    # Set on the copy of a run counted out because the other source's copy is better; cleared
+    # (the copy counts again) when that row goes, e.g. a Strava row past retention.
+    matched_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("activities.strava_id", ondelete="SET NULL")
+    )
     synced_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
-    __table_args__ = (Index("ix_activities_athlete_local", "athlete_id", "start_date_local"),)
+    __table_args__ = (
+        Index("ix_activities_athlete_local", "athlete_id", "start_date_local"),
+        Index("ix_activities_athlete_source", "athlete_id", "source"),
+    )
 
 
 class Gear(Base):

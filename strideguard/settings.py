@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     token_encryption_key: str | None = Field(None, alias="TOKEN_ENCRYPTION_KEY", repr=False)
     rules_path: Path | None = Field(None, alias="RULES_PATH")
     retention_days: Annotated[int, Field(ge=1, le=365)] = Field(7, alias="RETENTION_DAYS")
+    # Activities read from the runner's own files: theirs, so kept for a year of baselines.
+    file_retention_days: Annotated[int, Field(ge=1, le=3660)] = Field(
+        400, alias="FILE_RETENTION_DAYS"
+    )
     # Handled Strava webhook events are kept this long (to trace a deletion), then purged.
     webhook_event_retention_days: Annotated[int, Field(ge=1, le=365)] = Field(
         14, alias="WEBHOOK_EVENT_RETENTION_DAYS"
