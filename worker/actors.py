@@ -17,6 +17,7 @@ from typing import Any
 
 import dramatiq
 
+from integrations.files import jobs as file_jobs
 from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
 from strideguard.leases import GaveUp
 from worker import evaluation, gear_jobs, outbox, sync_jobs, webhook_jobs
@@ -44,7 +45,15 @@ def _specs() -> list[ActorSpec]:
         ActorSpec(rt.EVALUATE_WEEK, "evaluate", 10 * MINUTE_MS, evaluation.run_evaluate_week),
         ActorSpec(rt.SEND_DIGEST, "email", 2 * MINUTE_MS, outbox.send_digest),
         ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
+        ActorSpec(rt.IMPORT_FILES, "import", 30 * MINUTE_MS, _import_files),
     ]
+
+
+def _import_files(
+    runtime: rt.WorkerRuntime, athlete_id: int, paths: list[str], remove_after: str | None = None
+) -> None:
+    """The runner's own files (integrations/files/jobs.py), queued by upload or watched folder."""
+    file_jobs.import_files(runtime.sessions, runtime.settings, athlete_id, paths, remove_after)
 
 
 def declare_actors(runtime: rt.WorkerRuntime) -> dict[str, dramatiq.Actor[Any, None]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,7 @@ DRAIN_WEBHOOK_EVENTS = "drain_webhook_events"
 EVALUATE_WEEK = "evaluate_week"
 SEND_DIGEST = "send_digest"
 PURGE_EXPIRED = "purge_expired"
+IMPORT_FILES = "import_files"
 
 
 class Jobs:
@@ -79,6 +80,13 @@ class Jobs:
 
     def purge_expired(self, *, delay: int | None = None) -> None:
         self._send(PURGE_EXPIRED, delay=delay)
+
+    def import_files(
+        self, athlete_id: int, paths: Sequence[str], *, remove_after: str | None = None
+    ) -> None:
+        """Queue an import of the runner's files; `remove_after` is a folder to delete after
+        (an upload's temporary folder). See integrations/files/jobs.py."""
+        self._send(IMPORT_FILES, athlete_id, list(paths), remove_after)
 
 
 @dataclass
