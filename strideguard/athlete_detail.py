@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from strideguard.activity_sources import counted
 from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
 from strideguard.times import week_start_of, zone_or_utc
 from worker.weeks import WEEK, due_at
@@ -136,6 +137,7 @@ def _weeks(
     for start_local, distance_m, sport in session.execute(
         select(Activity.start_date_local, Activity.distance_m, Activity.sport_type).where(
             Activity.athlete_id == athlete_id,
+            counted(),
             Activity.start_date_local >= dt.datetime.combine(first, dt.time()),
         )
     ):

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strideguard.activity_sources import counted
 from strideguard.db import transaction
 from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
 from strideguard.models import Activity, Alert, Athlete, Evaluation, OutboxEmail
@@ -261,6 +262,7 @@ def weekly_running_m(
     rows = session.execute(
         select(Activity.start_date_local, Activity.distance_m).where(
             Activity.athlete_id == athlete_id,
+            counted(),  # a run from Strava and a file once
             Activity.sport_type.in_(sorted(running)),
             Activity.start_date_local >= dt.datetime.combine(first, dt.time()),
             Activity.start_date_local < dt.datetime.combine(week_start + WEEK, dt.time()),

@@ -28,6 +28,7 @@ from strideguard.settings import Settings
 from worker.drain_requests import DrainRequests, make_drain_requests
 from worker.ports import ActivitySource, Channel
 from worker.registry import CHANNELS, SOURCES, plugin_class
+from worker.sources import AthleteSources
 
 if TYPE_CHECKING:
     from rules import ConfigHolder
@@ -121,8 +122,15 @@ class WorkerRuntime:
             self.settings, namespace=f"{self.settings.queue_namespace}:strava-budget"
         )
         self.strava = make_context(self.settings, self.sessions, budget=budget, clock=self.clock)
-        self.source = plugin_class(SOURCES, "strava")(self.strava)
+        # Every registered source; an athlete's evaluation reads those they have.
+        self.source = AthleteSources(
+            self.sessions, {kind: plugin_class(SOURCES, kind).from_host(self) for kind in SOURCES}
+        )
         self.channel = plugin_class(CHANNELS, "email")(self.settings)
+
+    def plugin_context(self, kind: str) -> Any:
+        """What a plug-in's `from_host` needs beyond settings, sessions and clock."""
+        return self.strava if kind == "strava" else None
 
     @property
     def lease(self) -> dt.timedelta:

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from strideguard.activity_sources import FILE
 from strideguard.db import transaction
-from strideguard.models import Athlete, Evaluation, StravaConnection
+from strideguard.models import Activity, Athlete, Evaluation, StravaConnection
 from strideguard.status import ConnectionStatus, EmailStatus, EvaluationStatus
 from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
@@ -54,6 +55,11 @@ class Scheduler:
         """Create the evaluations that became due and enqueue them; the new (athlete, week)s."""
         runtime = self.runtime
         rows: list[dict[str, object]] = []
+        has_files = (
+            select(Activity.strava_id)
+            .where(Activity.athlete_id == Athlete.id, Activity.source == FILE)
+            .exists()
+        )
         with runtime.sessions() as session:
             athletes = session.execute(
                 select(
@@ -63,16 +69,18 @@ class Scheduler:
                     StravaConnection.created_at.label("connected_at"),
                     StravaConnection.backfilled_at,
                 )
-                .join(StravaConnection, StravaConnection.athlete_id == Athlete.id)
+                .outerjoin(StravaConnection, StravaConnection.athlete_id == Athlete.id)
                 .where(
-                    StravaConnection.status == ConnectionStatus.ACTIVE,
+                    # Followed through Strava, or through the files they imported.
+                    or_(StravaConnection.status == ConnectionStatus.ACTIVE, has_files),
                     Athlete.email_status == EmailStatus.OK,
                 )
             ).all()
         for athlete_id, timezone, created_at, connected_at, backfilled_at in athletes:
             zone = zone_or_utc(timezone)
             # Weeks already due when the runner (re)connected are history, not news; the
-            # backfill that follows every (re)connect stamps backfilled_at.
+            # backfill that follows every (re)connect stamps backfilled_at. A runner with
+            # files only counts from when they were added.
             since = max(
                 moment
                 for moment in (aware(created_at), aware(connected_at), aware(backfilled_at))

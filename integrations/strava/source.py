@@ -12,7 +12,7 @@ from integrations.strava.context import StravaContext
 from strideguard.gear import load_gear
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
-from worker.ports import Priority, Window
+from worker.ports import Priority, SourceHost, Window
 
 WEEK = dt.timedelta(days=7)
 
@@ -29,6 +29,12 @@ def history_start(refreshed_at: dt.datetime, lookback_weeks: int) -> dt.date:
 class StravaSource:
     def __init__(self, ctx: StravaContext) -> None:
         self.ctx = ctx
+
+    @classmethod
+    def from_host(cls, host: SourceHost) -> StravaSource:
+        ctx = host.plugin_context("strava")
+        assert isinstance(ctx, StravaContext)
+        return cls(ctx)
 
     def unavailable_reason(self, session: Session, athlete_id: int) -> str | None:
         status = session.scalar(
