@@ -110,6 +110,18 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
     ):
         out.print(f"{title}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
     out.print(f"next evaluation: {detail.next_evaluation_at:%Y-%m-%d %H:%M} UTC")
+    if detail.matches:
+        matched = _table(
+            "Runs in both sources (counted once)", "start", "km", "counted", "left out"
+        )
+        for match in detail.matches:
+            matched.add_row(
+                f"{match.start_local:%Y-%m-%d %H:%M}",
+                shown(match.distance_m / 1000),
+                match.counted,
+                match.left_out,
+            )
+        out.print(matched)
     out.print(_overrides_table(config, detail.overrides))
     for problem in problems:
         out.print(f"[red]invalid override (the worker refuses this athlete's weeks): {problem}[/]")

@@ -121,6 +121,14 @@ def test_the_same_run_from_strava_and_a_file_counts_once(
     assert fit_row.matched_id is None
     assert gpx_row.matched_id == 502
     assert by_id[502].matched_id is None
+    from strideguard.cli.main import app
+
+    shown = runner.invoke(app, ["athlete", "show", str(athlete_id)])
+    assert shown.exit_code == 0, shown.output
+    assert "Runs in both sources (counted once)" in shown.stdout
+    assert f"file {fit_row.file_name}" in shown.stdout
+    assert "strava 502" in shown.stdout
+    assert "file_activities=2" in shown.stdout
     # Strava's row goes (past RETENTION_DAYS): the file's copy of that run counts again.
     with sessions.begin() as session:
         session.delete(session.get(Activity, 502))
@@ -151,3 +159,39 @@ def test_the_import_command_prints_what_happened(
     unknown = runner.invoke(app, ["import", "999", str(good)])
     assert unknown.exit_code == 1
     assert "no athlete 999" in unknown.output
+
+
+def test_retention_is_by_source_and_deletion_removes_both(
+    app_settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from integrations.strava.disconnect import delete_athlete_data
+    from integrations.strava.sync import purge_expired
+    from strideguard.activity_sources import purge_files
+
+    with sessions.begin() as session:
+        athlete = Athlete(strava_athlete_id=42, firstname="Ada", email="ada@example.org")
+        session.add(athlete)
+        session.flush()
+        athlete_id = athlete.id
+        start = NOW - 30 * DAY
+        session.add(
+            Activity(
+                strava_id=9,
+                athlete_id=athlete_id,
+                sport_type="Run",
+                start_date=start,
+                start_date_local=start.replace(tzinfo=None),
+                distance_m=5000,
+            )
+        )
+    runs = [RunSpec(start=NOW - days * DAY, distance_m=7000, moving_s=2100) for days in (30, 390)]
+    paths = [write(tmp_path / f"{i}.fit", fit_bytes(run)) for i, run in enumerate(runs)]
+    import_paths(sessions, athlete_id, paths, settings=app_settings)
+    # Strava's 7 days drop its month-old row; the files' month-old run stays.
+    assert purge_expired(sessions, app_settings.retention_days, NOW) == 1
+    assert [(r.source, r.distance_m) for r in _rows(sessions)] == [("file", 7000), ("file", 7000)]
+    with sessions.begin() as session:  # a year on, the 390-day-old file passes 400 days
+        assert purge_files(session, app_settings.file_retention_days, NOW + 20 * DAY) == 1
+    assert len(_rows(sessions)) == 1
+    assert delete_athlete_data(sessions, athlete_id)
+    assert _rows(sessions) == []

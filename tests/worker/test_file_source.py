@@ -136,3 +136,27 @@ def test_52_weeks_of_imported_files_judge_like_the_same_runs_from_strava(
         ).all()
     assert skipped
     assert set(skipped) == {"no Strava connection; no imported files"}
+
+
+def test_the_scheduler_follows_a_runner_with_files_only(runtime: WorkerRuntime) -> None:
+    added = dt.datetime(2025, 9, 1, 14, tzinfo=dt.UTC)  # a Monday
+    with runtime.sessions.begin() as session:
+        with_files = Athlete(email="fi@example.com", timezone="UTC", created_at=added)
+        without = Athlete(email="no@example.com", timezone="UTC", created_at=added)
+        session.add_all([with_files, without])
+        session.flush()
+        start = dt.datetime(2025, 9, 2, 7, tzinfo=dt.UTC)
+        session.add(
+            Activity(
+                strava_id=-1,
+                athlete_id=with_files.id,
+                source="file",
+                sport_type="Run",
+                start_date=start,
+                start_date_local=start.replace(tzinfo=None),
+                distance_m=5000,
+            )
+        )
+        ids = with_files.id, without.id
+    scheduled = Scheduler(runtime).tick(dt.datetime(2025, 9, 16, 12, tzinfo=dt.UTC)).scheduled
+    assert sorted(scheduled) == [(ids[0], dt.date(2025, 9, 1)), (ids[0], dt.date(2025, 9, 8))]
