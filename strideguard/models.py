@@ -32,7 +32,9 @@ from strideguard.status import (
     DeliveryStatus,
     EmailStatus,
     EvaluationStatus,
+    ImportStatus,
     StatusColumn,
+    WatchedFileStatus,
     WebhookEventStatus,
 )
 
@@ -418,3 +420,49 @@ class RunnerSigninRequest(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_runner_signin_requests_key_at", "key", "at"),)
+
+
+class FileImport(Base):
+    """One import of the runner's files queued from the runner page or the watched folder.
+
+    The runner page shows the newest one: what was imported, skipped as a duplicate, or
+    refused (file name and reason). Only names and reasons are kept, never a file's content.
+    """
+
+    __tablename__ = "file_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    origin: Mapped[str] = mapped_column(String(8))  # upload | watch
+    status: Mapped[ImportStatus] = mapped_column(
+        StatusColumn(ImportStatus), default=ImportStatus.QUEUED
+    )
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # ImportOutcome.to_dict(), lists capped (integrations/files/import_runs.py)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class WatchedFile(Base):
+    """A file seen in IMPORT_WATCH_DIR/<athlete id>/, so each version is imported once.
+
+    Keyed by its path under the athlete's folder; a changed size or modification time is a
+    new version, read again once it has stopped changing.
+    """
+
+    __tablename__ = "watched_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[WatchedFileStatus] = mapped_column(
+        StatusColumn(WatchedFileStatus), default=WatchedFileStatus.SEEN
+    )
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("athlete_id", "name"),)

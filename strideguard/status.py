@@ -81,3 +81,20 @@ class StatusColumn(TypeDecorator[E], Generic[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum(value)
+
+
+class ImportStatus(StrEnum):
+    """`file_imports.status`: an upload or watched-folder import, queued until its job ends."""
+
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class WatchedFileStatus(StrEnum):
+    """`watched_files.status`: SEEN waits for the file to stop changing; QUEUED went to an
+    import; DONE was read (imported, a duplicate, or refused once with its reason)."""
+
+    SEEN = "seen"
+    QUEUED = "queued"
+    DONE = "done"

@@ -50,10 +50,16 @@ def _specs() -> list[ActorSpec]:
 
 
 def _import_files(
-    runtime: rt.WorkerRuntime, athlete_id: int, paths: list[str], remove_after: str | None = None
+    runtime: rt.WorkerRuntime,
+    athlete_id: int,
+    paths: list[str],
+    remove_after: str | None = None,
+    import_id: int | None = None,
 ) -> None:
     """The runner's own files (integrations/files/jobs.py), queued by upload or watched folder."""
-    file_jobs.import_files(runtime.sessions, runtime.settings, athlete_id, paths, remove_after)
+    file_jobs.import_files(
+        runtime.sessions, runtime.settings, athlete_id, paths, remove_after, import_id
+    )
 
 
 def declare_actors(runtime: rt.WorkerRuntime) -> dict[str, dramatiq.Actor[Any, None]]:

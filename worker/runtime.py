@@ -83,11 +83,17 @@ class Jobs:
         self._send(PURGE_EXPIRED, delay=delay)
 
     def import_files(
-        self, athlete_id: int, paths: Sequence[str], *, remove_after: str | None = None
+        self,
+        athlete_id: int,
+        paths: Sequence[str],
+        *,
+        remove_after: str | None = None,
+        import_id: int | None = None,
     ) -> None:
         """Queue an import of the runner's files; `remove_after` is a folder to delete after
-        (an upload's temporary folder). See integrations/files/jobs.py."""
-        self._send(IMPORT_FILES, athlete_id, list(paths), remove_after)
+        (an upload's temporary folder), `import_id` the `file_imports` row that records the
+        outcome for the runner page. See integrations/files/jobs.py."""
+        self._send(IMPORT_FILES, athlete_id, list(paths), remove_after, import_id)
 
 
 @dataclass
