@@ -92,9 +92,9 @@ class ImportStatus(StrEnum):
 
 
 class WatchedFileStatus(StrEnum):
-    """`watched_files.status`: SEEN waits for the file to stop changing; QUEUED went to an
-    import; DONE was read (imported, a duplicate, or refused once with its reason)."""
+    """`watched_files.status`: SEEN waits for the file to stop changing; QUEUED was sent to an
+    import once (imported, a duplicate, or refused with its reason on the runner page) and is
+    not read again unless it changes."""
 
     SEEN = "seen"
     QUEUED = "queued"
-    DONE = "done"

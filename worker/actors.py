@@ -18,6 +18,7 @@ from typing import Any
 import dramatiq
 
 from integrations.files import jobs as file_jobs
+from integrations.files import watch
 from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
 from strideguard.leases import GaveUp
 from worker import evaluation, gear_jobs, outbox, sync_jobs, webhook_jobs
@@ -46,6 +47,7 @@ def _specs() -> list[ActorSpec]:
         ActorSpec(rt.SEND_DIGEST, "email", 2 * MINUTE_MS, outbox.send_digest),
         ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
         ActorSpec(rt.IMPORT_FILES, "import", 30 * MINUTE_MS, _import_files),
+        ActorSpec(rt.SCAN_WATCH_DIR, "import", 5 * MINUTE_MS, _scan_watch_dir),
     ]
 
 
@@ -60,6 +62,15 @@ def _import_files(
     file_jobs.import_files(
         runtime.sessions, runtime.settings, athlete_id, paths, remove_after, import_id
     )
+
+
+def _scan_watch_dir(runtime: rt.WorkerRuntime) -> None:
+    """The watched folder (integrations/files/watch.py): new settled files become imports."""
+
+    def queue(athlete_id: int, paths: list[str], import_id: int) -> None:
+        runtime.jobs.import_files(athlete_id, paths, import_id=import_id)
+
+    watch.scan_watch_dir(runtime.sessions, runtime.settings, runtime.clock(), queue)
 
 
 def declare_actors(runtime: rt.WorkerRuntime) -> dict[str, dramatiq.Actor[Any, None]]:

@@ -45,6 +45,7 @@ EVALUATE_WEEK = "evaluate_week"
 SEND_DIGEST = "send_digest"
 PURGE_EXPIRED = "purge_expired"
 IMPORT_FILES = "import_files"
+SCAN_WATCH_DIR = "scan_watch_dir"
 
 
 class Jobs:
@@ -94,6 +95,10 @@ class Jobs:
         (an upload's temporary folder), `import_id` the `file_imports` row that records the
         outcome for the runner page. See integrations/files/jobs.py."""
         self._send(IMPORT_FILES, athlete_id, list(paths), remove_after, import_id)
+
+    def scan_watch_dir(self) -> None:
+        """Look for new files in IMPORT_WATCH_DIR/<athlete id>/ (integrations/files/watch.py)."""
+        self._send(SCAN_WATCH_DIR)
 
 
 @dataclass

@@ -159,6 +159,10 @@ class Scheduler:
         scheduled = self.schedule_due_weeks(now)
         self.hold_due_reads(now)
         reconciled = self.reconciler.run(now)
+        if self.runtime.settings.import_watch_dir is not None:
+            # One look a tick at IMPORT_WATCH_DIR (no busy loop, no inotify to keep alive):
+            # the job imports what has settled there since.
+            self.runtime.jobs.scan_watch_dir()
         purge_sent = False
         if self._last_purge != now.date():
             self.runtime.jobs.purge_expired()
