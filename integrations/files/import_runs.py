@@ -11,6 +11,8 @@ export cannot make a row the page chokes on.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -42,17 +44,30 @@ def open_import(
         return row.id
 
 
-def summarise(outcome: ImportOutcome) -> dict[str, Any]:
-    """The outcome as kept: whole counts, and at most LISTED names per list."""
-    full = outcome.to_dict()
+def common_folder(paths: Sequence[str]) -> str | None:
+    """The folder every path is in (an upload's folder, an athlete's watched folder)."""
+    return os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else None
+
+
+def summarise(outcome: ImportOutcome, base: str | None = None) -> dict[str, Any]:
+    """The outcome as kept: whole counts, and at most LISTED names per list. Names are given
+    relative to `base`, so the runner reads "run.fit", not the server's folders."""
+
+    def shown(name: str) -> str:
+        if base and name.startswith(base.rstrip(os.sep) + os.sep):
+            return name[len(base.rstrip(os.sep)) + 1 :]
+        return name
+
     return {
         "imported_count": len(outcome.imported),
         "duplicate_count": len(outcome.duplicates),
         "failed_count": len(outcome.failed),
-        "imported": full["imported"][:LISTED],
-        "duplicates": full["duplicates"][:LISTED],
-        "failed": full["failed"][:LISTED],
-        "matched_with_strava": full["matched_with_strava"],
+        "imported": [shown(name) for name in outcome.imported[:LISTED]],
+        "duplicates": [
+            {"name": shown(d.name), "reason": d.reason} for d in outcome.duplicates[:LISTED]
+        ],
+        "failed": [{"name": shown(p.name), "reason": p.reason} for p in outcome.failed[:LISTED]],
+        "matched_with_strava": len(outcome.matches),
     }
 
 
@@ -62,9 +77,11 @@ def close_import(
     outcome: ImportOutcome | None,
     *,
     error: str | None = None,
+    base: str | None = None,
 ) -> None:
     """Record how the import ended. `outcome` None with `error`: it stopped before storing
-    anything (the reason, never a traceback, is what the runner sees)."""
+    anything (the reason, never a traceback, is what the runner sees). `base`: see
+    `summarise`."""
     with transaction(sessions) as session:
         row = session.get(FileImport, import_id)
         if row is None:  # the athlete was deleted meanwhile (cascade)
@@ -75,7 +92,7 @@ def close_import(
             row.result = {"error": error or "the import stopped"}
         else:
             row.status = ImportStatus.DONE
-            row.result = summarise(outcome)
+            row.result = summarise(outcome, base)
 
 
 def last_import(session: Session, athlete_id: int) -> FileImport | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.files.import_runs import close_import
+from integrations.files.import_runs import close_import, common_folder
 from integrations.files.importer import ImportOutcome, UnknownAthlete, import_paths
 from strideguard.settings import Settings
 
@@ -48,7 +48,7 @@ def import_files(
         if remove_after is not None:
             shutil.rmtree(remove_after, ignore_errors=True)
     if import_id is not None:
-        close_import(sessions, import_id, outcome)
+        close_import(sessions, import_id, outcome, base=common_folder(paths))
     log.info(
         "files imported: %d new, %d duplicates, %d failed%s",
         len(outcome.imported),

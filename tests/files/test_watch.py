@@ -86,7 +86,8 @@ def test_settled_files_are_imported_once_and_a_broken_one_reported_once(
         assert shown.status == ImportStatus.DONE
         assert shown.result is not None
         assert shown.result["imported_count"] == 2
-        assert [Path(p["name"]).name for p in shown.result["failed"]] == ["cut.fit"]
+        assert [p["name"] for p in shown.result["failed"]] == ["cut.fit"]
+        assert sorted(shown.result["imported"]) == ["other.gpx.gz", "run.fit"]
 
     # Later ticks: nothing new, so nothing queued; the broken file is not retried.
     assert scan_watch_dir(sessions, settings, NOW + DAY, importer) == {}
