@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.files import jobs
 from integrations.files.import_runs import last_import
 from integrations.files.watch import scan_watch_dir
-from strideguard.models import Activity, Athlete, FileImport
+from strideguard.models import Activity, Athlete, FileImport, WatchedFile
 from strideguard.settings import Settings
 from strideguard.status import ImportStatus
 from tests.files.writers import RunSpec, fit_bytes, gpx_bytes, write
@@ -148,3 +148,19 @@ def test_only_athletes_folders_and_activity_files_are_read(
     assert importer.batches == []
     unset = app_settings.model_copy(update={"import_watch_dir": None})
     assert scan_watch_dir(sessions, unset, NOW, importer) == {}
+
+
+def test_deleting_the_runner_deletes_their_imports_and_watched_files(
+    app_settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    athlete_id = _athlete(sessions)
+    settings = _watching(app_settings, tmp_path / "watch")
+    run = RunSpec(start=NOW - 3 * DAY, distance_m=10_000, moving_s=3000)
+    kept = _settled(write(tmp_path / "watch" / str(athlete_id) / "run.fit", fit_bytes(run)))
+    assert scan_watch_dir(sessions, settings, NOW, Importer(sessions, settings))
+    with sessions.begin() as session:
+        session.delete(session.get_one(Athlete, athlete_id))
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FileImport)) == 0
+        assert session.scalar(select(func.count()).select_from(WatchedFile)) == 0
+    assert kept.exists()  # the sync's own copy is left alone

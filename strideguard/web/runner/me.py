@@ -20,6 +20,7 @@ from strideguard.models import (
     Alert,
     Athlete,
     BackPainCheckin,
+    FileImport,
     Gear,
     OutboxEmail,
     RunnerSession,
@@ -173,6 +174,7 @@ def _holdings(session: Session, athlete_id: int) -> list[tuple[str, int]]:
         ("alerts", count(Alert)),
         ("emails we wrote to you", count(OutboxEmail)),
         ("back-pain check-ins", count(BackPainCheckin)),
+        ("file imports (file names and results)", count(FileImport)),
         ("signed-in browsers", count(RunnerSession)),
     ]
 
