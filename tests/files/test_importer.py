@@ -33,6 +33,30 @@ def _rows(sessions: sessionmaker[Session]) -> list[Activity]:
         return list(session.scalars(select(Activity).order_by(Activity.start_date)))
 
 
+def _strava_runner(
+    sessions: sessionmaker[Session], runs: list[tuple[int, dt.datetime, int, str | None]]
+) -> int:
+    """A runner on Strava with these stored rows: (Strava id, start, metres, gear id)."""
+    with sessions.begin() as session:
+        athlete = Athlete(strava_athlete_id=42, firstname="Ada", email="ada@example.org")
+        session.add(athlete)
+        session.flush()
+        for strava_id, start, metres, gear in runs:
+            session.add(
+                Activity(
+                    strava_id=strava_id,
+                    athlete_id=athlete.id,
+                    sport_type="Run",
+                    start_date=start,
+                    start_date_local=start.replace(tzinfo=None),
+                    distance_m=metres,
+                    moving_time_s=3000,
+                    gear_id=gear,
+                )
+            )
+        return athlete.id
+
+
 def test_files_are_stored_once_and_a_reimport_is_a_no_op(
     app_settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
@@ -86,25 +110,11 @@ def test_a_better_recording_replaces_the_stored_one(
 def test_the_same_run_from_strava_and_a_file_counts_once(
     app_settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    with sessions.begin() as session:
-        athlete = Athlete(strava_athlete_id=42, firstname="Ada", email="ada@example.org")
-        session.add(athlete)
-        session.flush()
-        athlete_id = athlete.id
-        for strava_id, days, metres, gear in ((501, 3, 10_100, "g1"), (502, 2, 6_050, "g1")):
-            start = NOW - days * DAY + dt.timedelta(seconds=20)
-            session.add(
-                Activity(
-                    strava_id=strava_id,
-                    athlete_id=athlete_id,
-                    sport_type="Run",
-                    start_date=start,
-                    start_date_local=start.replace(tzinfo=None),
-                    distance_m=metres,
-                    moving_time_s=3000,
-                    gear_id=gear,
-                )
-            )
+    late = dt.timedelta(seconds=20)
+    athlete_id = _strava_runner(
+        sessions,
+        [(501, NOW - 3 * DAY + late, 10_100, "g1"), (502, NOW - 2 * DAY + late, 6_050, "g1")],
+    )
     device = RunSpec(start=NOW - 3 * DAY, distance_m=10_000, moving_s=3000)
     track = RunSpec(start=NOW - 2 * DAY, distance_m=6_000, moving_s=1900)
     paths = [
@@ -168,22 +178,7 @@ def test_retention_is_by_source_and_deletion_removes_both(
     from integrations.strava.sync import purge_expired
     from strideguard.activity_sources import purge_files
 
-    with sessions.begin() as session:
-        athlete = Athlete(strava_athlete_id=42, firstname="Ada", email="ada@example.org")
-        session.add(athlete)
-        session.flush()
-        athlete_id = athlete.id
-        start = NOW - 30 * DAY
-        session.add(
-            Activity(
-                strava_id=9,
-                athlete_id=athlete_id,
-                sport_type="Run",
-                start_date=start,
-                start_date_local=start.replace(tzinfo=None),
-                distance_m=5000,
-            )
-        )
+    athlete_id = _strava_runner(sessions, [(9, NOW - 30 * DAY, 5000, None)])
     runs = [RunSpec(start=NOW - days * DAY, distance_m=7000, moving_s=2100) for days in (30, 390)]
     paths = [write(tmp_path / f"{i}.fit", fit_bytes(run)) for i, run in enumerate(runs)]
     import_paths(sessions, athlete_id, paths, settings=app_settings)
