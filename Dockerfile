@@ -11,5 +11,7 @@ COPY migrations migrations
 COPY email_templates email_templates
 RUN pip install --no-cache-dir -e . && useradd --create-home strideguard
 USER strideguard
+# Uploads from the runner page wait here (the `uploads` volume web and worker share).
+RUN mkdir -m 700 -p /home/strideguard/uploads
 EXPOSE 8000
 CMD ["strideguard", "--help"]

@@ -7,12 +7,13 @@ both show the same facts.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from strideguard.activity_sources import FILE, STRAVA, counted
 from strideguard.models import Activity, Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.times import week_start_of, zone_or_utc
 from strideguard.web.admin_queries import channel_rows
@@ -33,6 +34,16 @@ class WeekRow:
 
 
 @dataclass(frozen=True)
+class SourceMatch:
+    """One run found in both sources: the copy counted and the one left out."""
+
+    start_local: dt.datetime
+    distance_m: int
+    counted: str  # "file a.fit" or "strava 123"
+    left_out: str
+
+
+@dataclass(frozen=True)
 class Delivery:
     id: int
     week_start: dt.date
@@ -45,7 +56,7 @@ class Delivery:
 @dataclass(frozen=True)
 class AthleteDetail:
     id: int
-    strava_athlete_id: int
+    strava_athlete_id: int | None
     firstname: str | None
     settings: dict[str, Any]
     overrides: dict[str, Any]
@@ -54,6 +65,7 @@ class AthleteDetail:
     next_evaluation_at: dt.datetime
     weeks: list[WeekRow]
     deliveries: list[Delivery]
+    matches: list[SourceMatch] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = jsonable(asdict(self))
@@ -91,6 +103,13 @@ def load(
             func.count(), func.min(Activity.start_date_local), func.max(Activity.start_date_local)
         ).where(Activity.athlete_id == athlete_id)
     ).one()
+    by_source = dict(
+        session.execute(
+            select(Activity.source, func.count())
+            .where(Activity.athlete_id == athlete_id)
+            .group_by(Activity.source)
+        ).all()
+    )
     return AthleteDetail(
         id=athlete.id,
         strava_athlete_id=athlete.strava_athlete_id,
@@ -107,6 +126,8 @@ def load(
             "last_synced_at": connection.last_synced_at if connection else None,
             "sync_error": connection.last_error if connection else None,
             "stored_activities": stored[0],
+            "strava_activities": by_source.get(STRAVA, 0),
+            "file_activities": by_source.get(FILE, 0),
             "oldest_activity": stored[1],
             "newest_activity": stored[2],
         },
@@ -121,6 +142,7 @@ def load(
         },
         next_evaluation_at=due_at(this_week, zone, grace),
         weeks=_weeks(session, athlete_id, first, this_week, running),
+        matches=_matches(session, athlete_id),
         deliveries=[
             Delivery(row.id, row.week_start, row.status, row.attempts, row.last_error, row.sent_at)
             for row in session.scalars(
@@ -141,6 +163,7 @@ def _weeks(
     for start_local, distance_m, sport in session.execute(
         select(Activity.start_date_local, Activity.distance_m, Activity.sport_type).where(
             Activity.athlete_id == athlete_id,
+            counted(),
             Activity.start_date_local >= dt.datetime.combine(first, dt.time()),
         )
     ):
@@ -181,3 +204,24 @@ def _weeks(
         )
         week -= WEEK
     return rows
+
+
+def _matches(session: Session, athlete_id: int) -> list[SourceMatch]:
+    """The runs both sources hold, newest first: which copy counts (the better data)."""
+    kept = aliased(Activity)
+    rows = session.execute(
+        select(Activity, kept)
+        .join(kept, kept.strava_id == Activity.matched_id)
+        .where(Activity.athlete_id == athlete_id)
+        .order_by(kept.start_date.desc())
+    ).all()
+    return [
+        SourceMatch(good.start_date_local, good.distance_m, _copy_name(good), _copy_name(dropped))
+        for dropped, good in rows
+    ]
+
+
+def _copy_name(row: Activity) -> str:
+    if row.source == FILE:
+        return f"file {row.file_name or '(unnamed)'}"
+    return f"strava {row.strava_id}"

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import rules
+from strideguard.activity_sources import counted
 from strideguard.gear import load_gear
 from strideguard.models import Activity, Athlete
 from strideguard.settings import Settings
@@ -65,7 +66,9 @@ def preview_digest(
     fields = [getattr(Activity, name) for name in rules.ActivityRecord.__dataclass_fields__]
     activities = [
         rules.ActivityRecord(**row._asdict())
-        for row in session.execute(select(*fields).where(Activity.athlete_id == athlete_id))
+        for row in session.execute(
+            select(*fields).where(Activity.athlete_id == athlete_id, counted())
+        )
     ]
     oldest = session.scalar(
         select(func.min(Activity.start_date_local)).where(Activity.athlete_id == athlete_id)

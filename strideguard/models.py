@@ -35,8 +35,10 @@ from strideguard.status import (
     DeliveryStatus,
     EmailStatus,
     EvaluationStatus,
+    ImportStatus,
     RunAlertStatus,
     StatusColumn,
+    WatchedFileStatus,
     WebhookEventStatus,
 )
 
@@ -58,12 +60,14 @@ class Base(DeclarativeBase):
 
 
 class Athlete(Base):
-    """A runner who connected Strava, with the preferences their emails honour."""
+    """A runner (from Strava, or added with `strideguard athlete add` to import their own
+    files), with the preferences their emails honour."""
 
     __tablename__ = "athletes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    strava_athlete_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # None for a runner who only imports their own files.
+    strava_athlete_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     firstname: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(320))
     email_status: Mapped[EmailStatus] = mapped_column(
@@ -125,7 +129,12 @@ class StravaConnection(Base):
 
 
 class Activity(Base):
-    """One Strava activity, reduced to what the rules read."""
+    """One activity from Strava or from the runner's own file, reduced to what the rules read.
+
+    A file row's `strava_id` is negative: a stable id made from the athlete and the file's
+    figures (`strideguard.activity_sources.file_activity_id`), so it never meets a Strava id
+    and re-importing the same file writes the same row.
+    """
 
     __tablename__ = "activities"
 
@@ -148,11 +157,24 @@ class Activity(Base):
     trainer: Mapped[bool] = mapped_column(Boolean, default=False)
     manual: Mapped[bool] = mapped_column(Boolean, default=False)
     gear_id: Mapped[str | None] = mapped_column(String(32))
+    # "strava" (kept RETENTION_DAYS) or "file" (the runner's own, kept FILE_RETENTION_DAYS).
+    source: Mapped[str] = mapped_column(String(8), default="strava", server_default="strava")
+    # A file row's `Detail` (how its figures were measured), which decides a cross-source match.
+    detail: Mapped[int | None] = mapped_column(Integer)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    # Set on the copy of a run counted out because the other source's copy is better; cleared
+    # (the copy counts again) when that row goes, e.g. a Strava row past retention.
+    matched_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("activities.strava_id", ondelete="SET NULL")
+    )
     synced_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
-    __table_args__ = (Index("ix_activities_athlete_local", "athlete_id", "start_date_local"),)
+    __table_args__ = (
+        Index("ix_activities_athlete_local", "athlete_id", "start_date_local"),
+        Index("ix_activities_athlete_source", "athlete_id", "source"),
+    )
 
 
 class Gear(Base):
@@ -529,3 +551,49 @@ class RunAlert(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_run_alerts_status", "status"),)
+
+
+class FileImport(Base):
+    """One import of the runner's files queued from the runner page or the watched folder.
+
+    The runner page shows the newest one: what was imported, skipped as a duplicate, or
+    refused (file name and reason). Only names and reasons are kept, never a file's content.
+    """
+
+    __tablename__ = "file_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), index=True
+    )
+    origin: Mapped[str] = mapped_column(String(8))  # upload | watch
+    status: Mapped[ImportStatus] = mapped_column(
+        StatusColumn(ImportStatus), default=ImportStatus.QUEUED
+    )
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # ImportOutcome.to_dict(), lists capped (integrations/files/import_runs.py)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class WatchedFile(Base):
+    """A file seen in IMPORT_WATCH_DIR/<athlete id>/, so each version is imported once.
+
+    Keyed by its path under the athlete's folder; a changed size or modification time is a
+    new version, read again once it has stopped changing.
+    """
+
+    __tablename__ = "watched_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[WatchedFileStatus] = mapped_column(
+        StatusColumn(WatchedFileStatus), default=WatchedFileStatus.SEEN
+    )
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("athlete_id", "name"),)

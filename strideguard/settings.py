@@ -89,6 +89,24 @@ class Settings(BaseSettings):
     token_encryption_key: str | None = Field(None, alias="TOKEN_ENCRYPTION_KEY", repr=False)
     rules_path: Path | None = Field(None, alias="RULES_PATH")
     retention_days: Annotated[int, Field(ge=1, le=365)] = Field(7, alias="RETENTION_DAYS")
+    # Activities read from the runner's own files: theirs, so kept for a year of baselines.
+    file_retention_days: Annotated[int, Field(ge=1, le=3660)] = Field(
+        400, alias="FILE_RETENTION_DAYS"
+    )
+    # The runner page's upload form: one request (several files or one Strava export ZIP) may
+    # carry at most this many bytes; more is refused with 413 before it is all read.
+    upload_max_bytes: Annotated[int, Field(ge=1024, le=16 * 2**30)] = Field(
+        512 * 2**20, alias="UPLOAD_MAX_BYTES"
+    )
+    # Where uploads wait, each in its own owner-only folder, until the import job has read and
+    # deleted them; web and worker must both see it (one volume in compose.yaml).
+    upload_dir: Path = Field(Path("var/uploads"), alias="UPLOAD_DIR")
+    # Optional: files synced into IMPORT_WATCH_DIR/<athlete id>/ are imported by the scheduler
+    # once they have not changed for IMPORT_WATCH_SETTLE_SECONDS (a sync still writing them).
+    import_watch_dir: Path | None = Field(None, alias="IMPORT_WATCH_DIR")
+    import_watch_settle_seconds: Annotated[float, Field(ge=0, le=86400)] = Field(
+        60, alias="IMPORT_WATCH_SETTLE_SECONDS"
+    )
     # Handled Strava webhook events are kept this long (to trace a deletion), then purged.
     webhook_event_retention_days: Annotated[int, Field(ge=1, le=365)] = Field(
         14, alias="WEBHOOK_EVENT_RETENTION_DAYS"

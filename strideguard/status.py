@@ -109,3 +109,20 @@ class StatusColumn(TypeDecorator[E], Generic[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum(value)
+
+
+class ImportStatus(StrEnum):
+    """`file_imports.status`: an upload or watched-folder import, queued until its job ends."""
+
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class WatchedFileStatus(StrEnum):
+    """`watched_files.status`: SEEN waits for the file to stop changing; QUEUED was sent to an
+    import once (imported, a duplicate, or refused with its reason on the runner page) and is
+    not read again unless it changes."""
+
+    SEEN = "seen"
+    QUEUED = "queued"

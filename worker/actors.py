@@ -17,6 +17,8 @@ from typing import Any
 
 import dramatiq
 
+from integrations.files import jobs as file_jobs
+from integrations.files import watch
 from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
 from strideguard.leases import GaveUp
 from worker import (
@@ -66,7 +68,31 @@ def _specs() -> list[ActorSpec]:
         ),
         ActorSpec(rt.WELCOME, "evaluate", 10 * MINUTE_MS, welcome.run_welcome),
         ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
+        ActorSpec(rt.IMPORT_FILES, "import", 30 * MINUTE_MS, _import_files),
+        ActorSpec(rt.SCAN_WATCH_DIR, "import", 5 * MINUTE_MS, _scan_watch_dir),
     ]
+
+
+def _import_files(
+    runtime: rt.WorkerRuntime,
+    athlete_id: int,
+    paths: list[str],
+    remove_after: str | None = None,
+    import_id: int | None = None,
+) -> None:
+    """The runner's own files (integrations/files/jobs.py), queued by upload or watched folder."""
+    file_jobs.import_files(
+        runtime.sessions, runtime.settings, athlete_id, paths, remove_after, import_id
+    )
+
+
+def _scan_watch_dir(runtime: rt.WorkerRuntime) -> None:
+    """The watched folder (integrations/files/watch.py): new settled files become imports."""
+
+    def queue(athlete_id: int, paths: list[str], import_id: int) -> None:
+        runtime.jobs.import_files(athlete_id, paths, import_id=import_id)
+
+    watch.scan_watch_dir(runtime.sessions, runtime.settings, runtime.clock(), queue)
 
 
 def declare_actors(runtime: rt.WorkerRuntime) -> dict[str, dramatiq.Actor[Any, None]]:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from integrations.strava.budget import DAY_S, WINDOW_S, Reservation
+from strideguard.activity_sources import STRAVA
 from strideguard.models import (
     Activity,
     Athlete,
@@ -105,7 +106,8 @@ def unknown_shoes(session: Session) -> dict[int, int]:
     )
     rows = session.execute(
         select(Activity.athlete_id, func.count(func.distinct(Activity.gear_id)))
-        .where(Activity.gear_id.is_not(None), ~known.exists())
+        # Strava's rows only: a file names its shoe, and Strava has nothing to read for it.
+        .where(Activity.source == STRAVA, Activity.gear_id.is_not(None), ~known.exists())
         .group_by(Activity.athlete_id)
     )
     return {athlete_id: int(count) for athlete_id, count in rows}

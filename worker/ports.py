@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.models import Athlete, Gear
+from strideguard.settings import Settings
 
 
 class Priority(enum.Enum):
@@ -78,7 +79,26 @@ class UnfinishedSync:
     backfilled: bool
 
 
+class SourceHost(Protocol):
+    """What every source is built from (the worker runtime), by its class's `from_host`."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+    @property
+    def clock(self) -> Callable[[], dt.datetime]: ...
+
+    def plugin_context(self, kind: str) -> Any:
+        """What the runtime built for that plug-in (Strava: its context with the shared rate
+        budget), or None."""
+        ...
+
+
 class ActivitySource(Protocol):
+    """One place activities come from. An athlete may have several (Strava and their own
+    files); the pipeline asks each through `worker/sources.py`, never one by name."""
+
     def followed(self, session: Session) -> Sequence[Followed]:
         """The athletes this source reads activities for now (connected, not revoked)."""
         ...

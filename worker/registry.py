@@ -12,6 +12,7 @@ from typing import Any
 
 SOURCES = {
     "strava": "integrations.strava.source.StravaSource",
+    "files": "integrations.files.source.FileSource",
 }
 CHANNELS = {
     "email": "worker.notifier.channel.EmailChannel",

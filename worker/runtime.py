@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from strideguard.settings import Settings
 from worker.drain_requests import DrainRequests, make_drain_requests
 from worker.ports import ActivitySource, Channel
 from worker.registry import CHANNELS, SOURCES, plugin_class
+from worker.sources import AthleteSources
 
 if TYPE_CHECKING:
     from rules import ConfigHolder
@@ -47,6 +48,8 @@ PURGE_EXPIRED = "purge_expired"
 JUDGE_RUN = "judge_run"
 SEND_RUN_ALERT = "send_run_alert"
 WELCOME = "welcome_athlete"
+IMPORT_FILES = "import_files"
+SCAN_WATCH_DIR = "scan_watch_dir"
 
 
 class Jobs:
@@ -96,6 +99,23 @@ class Jobs:
     def send_run_alert(self, run_alert_id: int, *, delay: int | None = None) -> None:
         self._send(SEND_RUN_ALERT, run_alert_id, delay=delay)
 
+    def import_files(
+        self,
+        athlete_id: int,
+        paths: Sequence[str],
+        *,
+        remove_after: str | None = None,
+        import_id: int | None = None,
+    ) -> None:
+        """Queue an import of the runner's files; `remove_after` is a folder to delete after
+        (an upload's temporary folder), `import_id` the `file_imports` row that records the
+        outcome for the runner page. See integrations/files/jobs.py."""
+        self._send(IMPORT_FILES, athlete_id, list(paths), remove_after, import_id)
+
+    def scan_watch_dir(self) -> None:
+        """Look for new files in IMPORT_WATCH_DIR/<athlete id>/ (integrations/files/watch.py)."""
+        self._send(SCAN_WATCH_DIR)
+
 
 @dataclass
 class WorkerRuntime:
@@ -129,8 +149,15 @@ class WorkerRuntime:
             self.settings, namespace=f"{self.settings.queue_namespace}:strava-budget"
         )
         self.strava = make_context(self.settings, self.sessions, budget=budget, clock=self.clock)
-        self.source = plugin_class(SOURCES, "strava")(self.strava)
+        # Every registered source; an athlete's evaluation reads those they have.
+        self.source = AthleteSources(
+            self.sessions, {kind: plugin_class(SOURCES, kind).from_host(self) for kind in SOURCES}
+        )
         self.channel = plugin_class(CHANNELS, "email")(self.settings)
+
+    def plugin_context(self, kind: str) -> Any:
+        """What a plug-in's `from_host` needs beyond settings, sessions and clock."""
+        return self.strava if kind == "strava" else None
 
     @property
     def lease(self) -> dt.timedelta:

@@ -67,7 +67,8 @@ class Scheduler:
             if athlete_id not in followed:
                 continue
             zone = zone_or_utc(timezone)
-            # Weeks already due when the runner (re)connected are history, not news.
+            # Weeks already due when the runner (re)connected or first imported files are
+            # history, not news.
             since = max(
                 moment for moment in (aware(created_at), followed[athlete_id]) if moment is not None
             )
@@ -161,6 +162,10 @@ class Scheduler:
         self.send_welcomes(now)
         self.hold_due_reads(now)
         reconciled = self.reconciler.run(now)
+        if self.runtime.settings.import_watch_dir is not None:
+            # One look a tick at IMPORT_WATCH_DIR (no busy loop, no inotify to keep alive):
+            # the job imports what has settled there since.
+            self.runtime.jobs.scan_watch_dir()
         purge_sent = False
         if self._last_purge != now.date():
             self.runtime.jobs.purge_expired()

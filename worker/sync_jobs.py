@@ -26,6 +26,7 @@ from integrations.strava import sync
 from integrations.strava.errors import BudgetExceeded, StravaError
 from integrations.strava.webhooks import purge_handled_events
 from strideguard import admin_sessions, leases, runner_sessions
+from strideguard.activity_sources import purge_files
 from strideguard.db import transaction
 from strideguard.leases import SYNC_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.models import DeliveryRecord, Evaluation, StravaConnection, utcnow
@@ -204,8 +205,9 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
 
 def purge_expired(runtime: WorkerRuntime) -> None:
     """The daily purge: admin and runner sessions and sign-in links that are over, at once;
-    then activities past retention (Strava's cache terms), after in-flight evaluations and
-    mail, and old webhook events."""
+    then activities past retention (Strava's: RETENTION_DAYS, its cache terms; the runner's
+    own files: FILE_RETENTION_DAYS), after in-flight evaluations and mail, and old webhook
+    events."""
     with transaction(runtime.sessions) as session:  # the web stamps these by the wall clock
         ended = admin_sessions.purge(session, utcnow())
         runner_ended = runner_sessions.purge(session, utcnow())
@@ -218,7 +220,13 @@ def purge_expired(runtime: WorkerRuntime) -> None:
         runtime.jobs.purge_expired(delay=int(PURGE_RETRY.total_seconds() * 1000))
         return
     removed = sync.purge_expired(runtime.sessions, runtime.settings.retention_days, now)
-    log.info("purged %d activities older than %d days", removed, runtime.settings.retention_days)
+    log.info(
+        "purged %d Strava activities older than %d days", removed, runtime.settings.retention_days
+    )
+    file_days = runtime.settings.file_retention_days
+    with transaction(runtime.sessions) as session:
+        files = purge_files(session, file_days, now)
+    log.info("purged %d activities from files older than %d days", files, file_days)
     days = runtime.settings.webhook_event_retention_days
     events = purge_handled_events(runtime.sessions, days, now)
     log.info("purged %d webhook events handled more than %d days ago", events, days)

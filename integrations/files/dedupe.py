@@ -1,42 +1,23 @@
 """The same run from two sources counts once.
 
-Two activities are the same run when they start within 60 s of each other and their
-distances differ by at most 2 % of the longer one (two activities without distance, such as
-strength sessions, match on the start alone). Of a matching group the one with the better
-data is kept: the higher `Detail` (a FIT file's device totals, over a timed GPX/TCX track,
-over totals only, over a hand-typed entry), then the one that names its device and gear;
+Two activities are the same run by `strideguard.same_run` (start within 60 s, distance
+within 2 %), the test the stored rows of two sources are matched by too. Of a matching group
+the one with the better data is kept: the higher `Detail` (a FIT file's device totals, over
+a timed GPX/TCX track, over totals only, over a hand-typed entry), then the one that names
+its device and gear;
 a tie keeps the one seen first, so re-reading the same sources never flips the choice.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 from integrations.files.record import FileActivity
-
-SAME_START = dt.timedelta(seconds=60)
-SAME_DISTANCE = 0.02
-
-
-class Timed(Protocol):
-    @property
-    def start_date(self) -> dt.datetime: ...
-    @property
-    def distance_m(self) -> int: ...
-
+from strideguard.same_run import SAME_START, Timed, same_activity
 
 T = TypeVar("T", bound=Timed)
-
-
-def same_activity(a: Timed, b: Timed) -> bool:
-    """True when `a` and `b` are one run recorded or listed twice (see the module docstring)."""
-    if abs(a.start_date - b.start_date) > SAME_START:
-        return False
-    longer = max(a.distance_m, b.distance_m)
-    return abs(a.distance_m - b.distance_m) <= SAME_DISTANCE * longer
 
 
 def data_rank(activity: FileActivity) -> tuple[int, int, int]:

@@ -15,7 +15,7 @@ from strideguard.gear import load_gear
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
 from strideguard.times import aware
-from worker.ports import Followed, Priority, UnfinishedSync, Window
+from worker.ports import Followed, Priority, SourceHost, UnfinishedSync, Window
 
 WEEK = dt.timedelta(days=7)
 
@@ -32,6 +32,12 @@ def history_start(refreshed_at: dt.datetime, lookback_weeks: int) -> dt.date:
 class StravaSource:
     def __init__(self, ctx: StravaContext) -> None:
         self.ctx = ctx
+
+    @classmethod
+    def from_host(cls, host: SourceHost) -> StravaSource:
+        ctx = host.plugin_context("strava")
+        assert isinstance(ctx, StravaContext)
+        return cls(ctx)
 
     def followed(self, session: Session) -> Sequence[Followed]:
         rows = session.execute(

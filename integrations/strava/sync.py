@@ -28,6 +28,7 @@ from integrations.strava.athlete_api import PER_PAGE, AthleteApi, StravaNotFound
 from integrations.strava.context import StravaContext
 from integrations.strava.errors import BudgetExceeded, NotConnected, StravaUnavailable
 from integrations.strava.mapping import activity_fields
+from strideguard.activity_sources import STRAVA
 from strideguard.models import Activity, Athlete, Gear, StravaConnection, utcnow
 from strideguard.times import aware
 from strideguard.upsert import insert_or_update
@@ -150,7 +151,11 @@ def read_unknown_gear(ctx: StravaContext, athlete_id: int) -> list[str]:
         used = set(
             session.scalars(
                 select(Activity.gear_id)
-                .where(Activity.athlete_id == athlete_id, Activity.start_date > after)
+                .where(
+                    Activity.athlete_id == athlete_id,
+                    Activity.source == STRAVA,  # a file's gear is a name, not Strava's id
+                    Activity.start_date > after,
+                )
                 .distinct()
             )
         )
@@ -225,10 +230,13 @@ def delete_activities(session: Session, activity_ids: Sequence[int]) -> int:
 
 
 def purge_expired(sessions: sessionmaker[Session], retention_days: int, now: dt.datetime) -> int:
-    """Drop activities that started before the retention window (Strava's cache terms)."""
+    """Drop Strava's activities that started before the retention window (its cache terms);
+    the runner's own file rows have their own period (FILE_RETENTION_DAYS)."""
     cutoff = now - dt.timedelta(days=retention_days)
     with sessions.begin() as session:
-        result = session.execute(delete(Activity).where(Activity.start_date < cutoff))
+        result = session.execute(
+            delete(Activity).where(Activity.source == STRAVA, Activity.start_date < cutoff)
+        )
         return int(getattr(result, "rowcount", 0))
 
 
@@ -248,7 +256,9 @@ def upsert_activities(session: Session, athlete_id: int, rows: Sequence[Mapping[
 def _delete_missing(session: Session, athlete_id: int, after: dt.datetime, seen: set[int]) -> int:
     stored = session.scalars(
         select(Activity.strava_id).where(
-            Activity.athlete_id == athlete_id, Activity.start_date > after
+            Activity.athlete_id == athlete_id,
+            Activity.source == STRAVA,  # a file row is never "gone from Strava"
+            Activity.start_date > after,
         )
     ).all()
     gone = [strava_id for strava_id in stored if strava_id not in seen]

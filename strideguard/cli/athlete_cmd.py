@@ -104,6 +104,29 @@ def preview(
     preview_week(athlete_id, week.date() if week else None, out)
 
 
+@app.command()
+@cli_errors
+def add(
+    email: Annotated[str, typer.Option("--email", help="Where the weekly digest goes.")],
+    name: Annotated[str, typer.Option("--name", help="The runner's first name, as emails greet.")],
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA zone their weeks are counted in.")
+    ] = "UTC",
+    units: Annotated[
+        str, typer.Option("--units", help="km or mi, for the digest and the runner page.")
+    ] = "km",
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Add a runner who is not on Strava; their activities come from `strideguard import`.
+
+    The address, zone and units are checked first; a bad one is refused with exit code 1 and
+    nothing is saved. An address another runner already uses is refused too.
+    """
+    from strideguard.cli.athlete_io import add_athlete
+
+    add_athlete(email, name, timezone, units, output)
+
+
 ChannelUrl = Annotated[
     str,
     typer.Argument(

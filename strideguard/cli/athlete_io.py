@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.findings import shown
@@ -29,6 +30,7 @@ from strideguard.cli.rules_io import fail, load_rules, stdout_console
 from strideguard.db import check_migrated, make_engine, make_sessionmaker, transaction
 from strideguard.digest_preview import PreviewError, preview_digest
 from strideguard.models import Athlete
+from strideguard.new_athlete import new_athlete_fields
 from strideguard.settings import Settings, get_settings
 from strideguard.web.admin_queries import athletes as athlete_rows
 
@@ -112,7 +114,8 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
         return
     out = stdout_console()
     out.print(
-        f"Athlete {detail.id} ({detail.firstname or 'no name'}), Strava {detail.strava_athlete_id}"
+        f"Athlete {detail.id} ({detail.firstname or 'no name'}), "
+        + (f"Strava {detail.strava_athlete_id}" if detail.strava_athlete_id else "no Strava")
     )
     channels = {k: v for k, v in detail.channels.items() if k != "apprise"}
     for title, values in (
@@ -125,6 +128,18 @@ def show_athlete(athlete_id: int, output: OutputFormat) -> None:
         off = f": {channel['off_reason']}" if channel["off_reason"] else ""
         out.print(f"channel {channel['id']}: {channel['label']} ({channel['status']}{off})")
     out.print(f"next evaluation: {detail.next_evaluation_at:%Y-%m-%d %H:%M} UTC")
+    if detail.matches:
+        matched = _table(
+            "Runs in both sources (counted once)", "start", "km", "counted", "left out"
+        )
+        for match in detail.matches:
+            matched.add_row(
+                f"{match.start_local:%Y-%m-%d %H:%M}",
+                shown(match.distance_m / 1000),
+                match.counted,
+                match.left_out,
+            )
+        out.print(matched)
     out.print(_overrides_table(config, detail.overrides))
     for problem in problems:
         out.print(f"[red]invalid override (the worker refuses this athlete's weeks): {problem}[/]")
@@ -214,3 +229,26 @@ def preview_week(athlete_id: int, week: dt.date | None, out: Path) -> None:
     stem.with_suffix(".html").write_text(made.rendered.html, encoding="utf-8")
     rules_fired = ", ".join(f.finding.rule for f in made.findings)
     typer.echo(f"wrote {stem}.eml and {stem}.html ({rules_fired}); nothing was sent")
+
+
+def add_athlete(email: str, name: str, timezone: str, units: str, output: OutputFormat) -> None:
+    """Create a runner without Strava, each value checked before anything is written."""
+    try:
+        fields = new_athlete_fields(email, name, timezone, units)
+    except ValueError as exc:
+        raise fail(str(exc), 1) from exc
+    with _database() as (_, sessions), transaction(sessions) as session:
+        taken = session.scalar(select(Athlete.id).where(Athlete.email == fields["email"]))
+        if taken is not None:
+            raise fail(f"--email: athlete {taken} already uses {fields['email']}", 1)
+        athlete = Athlete(**fields, timezone_locked=True)
+        session.add(athlete)
+        session.flush()
+        athlete_id = athlete.id
+    if output is OutputFormat.json:
+        typer.echo(json.dumps({"id": athlete_id, **fields}, indent=2))
+        return
+    stdout_console().print(
+        f"Athlete {athlete_id} added ({fields['firstname']}, {fields['email']}); "
+        f"import their files with `strideguard import {athlete_id} PATH...`"
+    )

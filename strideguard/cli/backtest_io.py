@@ -25,6 +25,7 @@ from integrations.strava.mapping import from_strava_summary
 from rules import ActivityRecord, RulesConfig
 from rules.backtest import BacktestResult, backtest, compare
 from rules.columns import ActivityColumns
+from strideguard.activity_sources import counted
 from strideguard.cli.formats import OutputFormat
 from strideguard.cli.progress import progress_bars
 from strideguard.cli.rules_io import (
@@ -94,7 +95,7 @@ def stored_history(database_url: str, athlete_id: int | None) -> History:
                 raise fail(f"no athlete {athlete_id} (see `strideguard athlete list`)", 1)
             rows: dict[int, list[ActivityRecord]] = {row.id: [] for row in athletes}
             fields = [getattr(Activity, name) for name in ActivityRecord.__dataclass_fields__]
-            query = select(*fields)
+            query = select(*fields).where(counted())  # a run from Strava and a file once
             if athlete_id is not None:
                 query = query.where(Activity.athlete_id == athlete_id)
             for row in session.execute(query):

@@ -20,6 +20,7 @@ from strideguard.cli import (
     athlete_cmd,
     db_cmd,
     demo_cmd,
+    import_cmd,
     keys_cmd,
     rules_cmd,
     serve_cmd,
@@ -70,6 +71,7 @@ app.add_typer(sim_cmd.app, name="strava-sim")
 app.add_typer(strava_cmd.app, name="strava")
 app.command("web")(web_cmd.web)
 app.command("demo")(demo_cmd.demo)
+app.command("import")(import_cmd.import_files)
 app.command("serve")(serve_cmd.serve)
 app.command("worker")(worker_cmd.worker)
 app.command("scheduler")(worker_cmd.scheduler)

@@ -38,7 +38,7 @@ _Erred = TypeVar("_Erred", DeliveryRecord, Evaluation, StravaConnection)
 @dataclass(frozen=True)
 class AthleteRow:
     id: int
-    strava_athlete_id: int
+    strava_athlete_id: int | None
     firstname: str | None
     email_status: str
     connection: str

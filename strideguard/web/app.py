@@ -16,7 +16,7 @@ from strideguard.services import Services
 from strideguard.settings import Settings
 from strideguard.web import admin, admin_athletes, channel_routes
 from strideguard.web.headers import SecurityHeaders
-from strideguard.web.runner import home, me, signin
+from strideguard.web.runner import home, me, signin, upload
 from strideguard.web.slashes import redirect_slashes_to
 from worker.notifier.checkin_routes import router as checkin_router
 from worker.notifier.routes import Refusal, refusal_page
@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(home.router)
     app.include_router(signin.router)
     app.include_router(me.router)
+    app.include_router(upload.router)
     app.add_exception_handler(Refusal, refusal_page)
 
     @app.get("/healthz", tags=["ops"])

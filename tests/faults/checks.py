@@ -231,7 +231,7 @@ def _oracle_problems(
         after = window_start(refreshed, lookback)
         window = [
             fields
-            for fields in map(activity_fields, strava.seeds.get(athlete.strava_athlete_id, ()))
+            for fields in map(activity_fields, strava.seeds.get(athlete.strava_athlete_id or 0, ()))
             if after < fields["start_date"] <= refreshed
         ]
         findings = rules.evaluate_week(
@@ -270,7 +270,7 @@ def _activity_problems(
     for athlete_id, athlete in athletes.items():
         seeds = {
             int(a["id"]): activity_fields(a)
-            for a in strava.seeds.get(athlete.strava_athlete_id, ())
+            for a in strava.seeds.get(athlete.strava_athlete_id or 0, ())
         }
         stored = {a.strava_id: a for a in activities if a.athlete_id == athlete_id}
         extra = sorted(set(stored) - set(seeds))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strideguard.activity_sources import counted
 from strideguard.models import Activity
 from strideguard.times import WEEK, week_start_of
 
@@ -31,6 +32,7 @@ def _running_rows(
     rows = session.execute(
         select(Activity.start_date_local, Activity.distance_m).where(
             Activity.athlete_id == athlete_id,
+            counted(),  # a run from Strava and a file once
             Activity.sport_type.in_(sorted(running)),
             Activity.start_date_local >= dt.datetime.combine(first, dt.time()),
             Activity.start_date_local < dt.datetime.combine(end, dt.time()),

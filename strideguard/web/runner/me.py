@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from integrations.files.import_runs import last_import
 from integrations.strava.disconnect import disconnect
 from integrations.strava.web_services import StravaDep
 from rules import ConfigError, ConfigHolder, RulesConfig
@@ -20,6 +21,7 @@ from strideguard.models import (
     Athlete,
     BackPainCheckin,
     DeliveryRecord,
+    FileImport,
     Gear,
     RunnerSession,
     utcnow,
@@ -36,6 +38,7 @@ from strideguard.web.runner.common import (
 )
 from strideguard.web.runner.summary import DEFAULT_RUNNING, RunnerSummary, load_summary
 from strideguard.web.runner.svg_chart import build_chart
+from strideguard.web.runner.upload import upload_limit
 from strideguard.web.runner.zones import zone_choices
 from worker.notifier.digest_links import link_url
 from worker.notifier.preferences import PAUSE_CHOICES, check_preferences, describe_pause
@@ -106,7 +109,10 @@ def _render_me(
         "paused_words": describe_pause(summary.today, paused) if paused else None,
         "checkin_url": checkin_url,
         "saved": request.query_params.get("saved", ""),
+        "upload_max": upload_limit(settings),
     }
+    with sessions_of(request)() as session:
+        context["last_import"] = last_import(session, athlete.id)
     return page(request, "me.html", status, **context)
 
 
@@ -168,6 +174,7 @@ def _holdings(session: Session, athlete_id: int) -> list[tuple[str, int]]:
         ("alerts", count(Alert)),
         ("emails we wrote to you", count(DeliveryRecord)),
         ("back-pain check-ins", count(BackPainCheckin)),
+        ("file imports (file names and results)", count(FileImport)),
         ("signed-in browsers", count(RunnerSession)),
     ]
 

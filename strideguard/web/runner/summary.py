@@ -12,10 +12,11 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import rules
+from strideguard.activity_sources import FILE, counted
 from strideguard.models import (
     Activity,
     Alert,
@@ -182,6 +183,14 @@ def load_summary(
     current = week_start_of(today)
     first = current - (WEEKS - 1) * WEEK
     kept_since = (now - dt.timedelta(days=retention_days)).date()
+    # The runner's own files are kept longer (FILE_RETENTION_DAYS): known from the first one.
+    first_file = session.scalar(
+        select(func.min(Activity.start_date_local)).where(
+            Activity.athlete_id == athlete_id, Activity.source == FILE
+        )
+    )
+    if first_file is not None:
+        kept_since = min(kept_since, first_file.date())
     spike = config.rules.get(SPIKE_RULE) if config else None
     spike_params = dict(spike.params) if spike is not None and spike.enabled else {}
     lead_weeks = int(spike_params.get("baseline_weeks", 0))
@@ -191,6 +200,7 @@ def load_summary(
             select(Activity)
             .where(
                 Activity.athlete_id == athlete_id,
+                counted(),  # a run from Strava and a file once
                 Activity.start_date_local
                 >= dt.datetime.combine(first - lead_weeks * WEEK, dt.time()),
             )
