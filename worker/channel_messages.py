@@ -31,13 +31,14 @@ from strideguard import leases
 from strideguard.crypto import TokenKeyError, channel_url_cipher
 from strideguard.db import transaction
 from strideguard.leases import CHANNEL_MESSAGE_LEASE, GaveUp, error_text, gave_up_text
+from strideguard.limits import tightest_limits
 from strideguard.models import Athlete, AthleteChannel, ChannelMessage
 from strideguard.status import ChannelStatus, DeliveryStatus
 from strideguard.upsert import insert_ignoring_duplicates
 from worker.ports import Delivery, DeliveryError
-from worker.registry import CHANNELS, plugin_class
+from worker.registry import ALERT_MESSAGES, CHANNELS, plugin_class
 from worker.runtime import WorkerRuntime
-from worker.short_messages import render
+from worker.short_messages import distance_down, render
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,52 @@ def queue_digest_notices(
     `by_email` False (unsubscribed, bounced, no address) words it without the email."""
     facts = {"week_start": week_start.isoformat(), "outbox_id": outbox_id, "by_email": by_email}
     return _queue(session, athlete_id, "digest", f"digest:{week_start.isoformat()}", facts, now)
+
+
+def target_kinds(session: Session, athlete_id: int) -> list[str]:
+    """The channel kinds of the athlete's active push/chat targets (`athlete_channels`)."""
+    return sorted(
+        session.scalars(
+            select(AthleteChannel.kind)
+            .where(
+                AthleteChannel.athlete_id == athlete_id,
+                AthleteChannel.status == ChannelStatus.ACTIVE,
+            )
+            .distinct()
+        )
+    )
+
+
+def hands_over(kind: str) -> bool:
+    """Whether a per-run alert of this channel kind goes out as short messages, one row per
+    target here; a kind with its own full message (`ALERT_MESSAGES`: email) sends it itself."""
+    return kind not in ALERT_MESSAGES
+
+
+def run_alert_facts(athlete: Athlete, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A gathered per-run alert's findings as the short message reads them: each run, its
+    30-day longest, and the next-run ceiling after the latest run, in the runner's units."""
+    latest = max(runs, key=lambda run: str(run.get("date") or ""))
+    ceiling = tightest_limits(latest.get("limits") or ()).get("next_run") or {}
+    high = ceiling.get("high_m")
+    return {
+        "runs": [
+            {
+                "run_date": str(run["date"]),
+                "distance_m": int(run["figures"]["run_m"]),
+                "longest_30d_m": int(run["figures"]["longest_prior_m"]),
+                "ratio": float(run["figures"]["run_m"]) / float(run["figures"]["longest_prior_m"]),
+            }
+            for run in runs
+        ],
+        "ceiling": (
+            f"up to {distance_down(int(high), athlete.units)}"
+            if isinstance(high, int | float)
+            else "no longer than your longest run of the last 30 days"
+        ),
+        "units": athlete.units,
+        "week_start": str(latest["week_start"]),
+    }
 
 
 def queue_run_alert(

@@ -31,6 +31,7 @@ from strideguard.db import transaction
 from strideguard.leases import RUN_ALERT_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.models import Activity, Athlete, Evaluation, RiskyRun, RunAlert
 from strideguard.status import EmailStatus, RunAlertStatus
+from worker.channel_messages import hands_over, queue_run_alert, run_alert_facts, send_now
 from worker.ports import DeliveryError
 from worker.registry import ALERT_MESSAGES, plugin_class
 from worker.run_alerts import channel_of
@@ -191,6 +192,9 @@ def send_run_alert(runtime: WorkerRuntime, run_alert_id: int) -> None:
         _release(runtime, claim_, status, last_error=f"not sent: {reason}"[:2000])
         log.info("run alert %s: %s", status, reason, extra=context)
         return
+    if hands_over(claim_.channel):
+        _hand_over(runtime, claim_, athlete, runs)
+        return
     messages = plugin_class(ALERT_MESSAGES, claim_.channel)(runtime.settings)
     try:
         delivery = messages.delivery(athlete, claim_.message_id, runs.send)
@@ -216,6 +220,30 @@ def send_run_alert(runtime: WorkerRuntime, run_alert_id: int) -> None:
         log.warning("run alert sent after its lease expired", extra=context)
     else:
         log.info("run alert sent", extra={**context, "runs": len(runs.send)})
+
+
+def _hand_over(runtime: WorkerRuntime, claim_: AlertClaim, athlete: Athlete, runs: Sorted) -> None:
+    """A push/chat alert: one short message per target of that kind, each with its own job
+    and timeout (worker/channel_messages.py), so a slow service holds up nothing else. The
+    alert is done when they are queued; each target's outcome is on its own row."""
+    now = runtime.clock()
+    left_out = "; ".join(runs.superseded + runs.dropped) or None
+    with transaction(runtime.sessions) as session:
+        queued = queue_run_alert(
+            session,
+            athlete.id,
+            f"run:{claim_.run_alert_id}",
+            run_alert_facts(athlete, runs.send),
+            now,
+        )
+    _release(runtime, claim_, RunAlertStatus.SENT, sent_at=now, last_error=left_out)
+    send_now(runtime, queued)
+    log.info(
+        "run alert handed to %d %s target(s)",
+        len(queued),
+        claim_.channel,
+        extra={"run_alert_id": claim_.run_alert_id, "athlete_id": athlete.id},
+    )
 
 
 def _retry_later(

@@ -37,6 +37,7 @@ from strideguard.models import Activity, Athlete, RiskyRun, RunAlert
 from strideguard.status import RunAlertStatus
 from strideguard.times import aware, week_start_of
 from strideguard.upsert import insert_ignoring_duplicates
+from worker.channel_messages import target_kinds
 from worker.ports import Channel, Priority, SourceDeferred, SourceDisconnected
 from worker.registry import CHANNELS, plugin_class
 from worker.runtime import WorkerRuntime
@@ -47,13 +48,14 @@ log = logging.getLogger(__name__)
 ALERT_SPACING = dt.timedelta(hours=1)
 
 
-def alert_channels(athlete: Athlete) -> list[str]:
+def alert_channels(session: Session, athlete: Athlete) -> list[str]:
     """The channel kinds (worker/registry.py) a per-run alert goes to for this athlete.
 
-    The one place that decides it: every runner has email today; a runner's push or chat
-    channels join here.
+    The one place that decides it: every runner has email; the runner's own push or chat
+    targets (`athlete_channels`) add their kinds, and each kind's alert is gathered and
+    spaced on its own.
     """
-    return ["email"]
+    return ["email", *target_kinds(session, athlete.id)]
 
 
 def channel_of(runtime: WorkerRuntime, kind: str) -> Channel:
@@ -97,7 +99,9 @@ def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None
         if run is not None and (
             run.athlete_id != athlete_id
             or run.sport_type not in config.activity_types.running
-            or not _open_channels(runtime, athlete, week_start_of(run.start_date_local.date()))
+            or not _open_channels(
+                runtime, session, athlete, week_start_of(run.start_date_local.date())
+            )
         ):
             return
     try:
@@ -120,7 +124,7 @@ def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None
         athlete = session.get(Athlete, athlete_id)
         if athlete is None:
             return
-        kinds = _open_channels(runtime, athlete, week_start)
+        kinds = _open_channels(runtime, session, athlete, week_start)
         if not kinds:
             return
         muted = set(athlete.muted_rules or [])
@@ -163,11 +167,13 @@ def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None
     log.info("risky run recorded for alerting", extra={**context, "alerts_opened": len(opened)})
 
 
-def _open_channels(runtime: WorkerRuntime, athlete: Athlete, week_start: dt.date) -> list[str]:
+def _open_channels(
+    runtime: WorkerRuntime, session: Session, athlete: Athlete, week_start: dt.date
+) -> list[str]:
     """The athlete's channels that may reach them about this week (pause, unsubscribe)."""
     return [
         kind
-        for kind in alert_channels(athlete)
+        for kind in alert_channels(session, athlete)
         if channel_of(runtime, kind).blocked_reason(athlete, week_start) is None
     ]
 

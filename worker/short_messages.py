@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from strideguard.links import make_link_token
@@ -58,6 +58,13 @@ def distance(metres: int, units: str) -> str:
     """One decimal in the runner's units (the email's exact rounding lives with the email)."""
     value = Decimal(metres) / (METRES_PER_MILE if units == "mi" else Decimal(1000))
     shown = value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{shown} {'mi' if units == 'mi' else 'km'}"
+
+
+def distance_down(metres: int, units: str) -> str:
+    """Like `distance`, rounded down: a ceiling shown must never be above the real one."""
+    value = Decimal(metres) / (METRES_PER_MILE if units == "mi" else Decimal(1000))
+    shown = value.quantize(Decimal("0.1"), rounding=ROUND_DOWN)
     return f"{shown} {'mi' if units == 'mi' else 'km'}"
 
 
