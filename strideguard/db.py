@@ -23,7 +23,8 @@ from strideguard.private_files import create_private_file
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# The card's migrations/ folder, installed as `strideguard.migrations` (a link in a checkout).
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 class DatabaseError(Exception):

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +44,9 @@ from worker.notifier.exercises import (
     pick_exercises,
 )
 
-EMAIL_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "email_templates"
+# The card's email_templates/ folder, shipped as package data of `strideguard`: found through
+# the package, not this file's depth, so an editable checkout and an installed wheel agree.
+EMAIL_TEMPLATES_DIR = Path(str(resources.files("strideguard") / "email_templates"))
 # Tie-break after severity: strongest evidence first, so the subject names what matters most.
 BUILT_IN_RULES = (
     "back_pain_severe",
