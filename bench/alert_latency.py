@@ -38,11 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiosmtpd.controller import Controller
 from cryptography.fernet import Fernet
 
-from integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import StravaSubscription
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer, free_port
+from strideguard.web.worker_seam import EMBEDDED_THREADS
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import start_runtime
+from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.strava.conftest import webhook_path
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -52,10 +56,6 @@ from tests.worker.strava_history import (
     history,
     sim_athlete,
 )
-from worker.embedded import InProcessWorker
-from worker.runtime import start_runtime
-from worker.web_seam import EMBEDDED_THREADS
-from worker.webhook_jobs import strava_enqueue
 
 TARGET_S = 120.0
 NOW = dt.datetime(2025, 10, 17, 6, 0, tzinfo=dt.UTC)  # a Friday morning

@@ -31,12 +31,12 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from strideguard.integrations.email.digest_links import make_digest_links
+from strideguard.integrations.email.mime import build_message
+from strideguard.integrations.email.render import AthleteView, DigestContext, render_digest
+from strideguard.integrations.email.smtp import send_message
 from strideguard.settings import Settings
 from tests.notifier.worked import BUILT_IN, EIGHT_WEEKS_M, WEEK
-from worker.notifier.digest_links import make_digest_links
-from worker.notifier.mime import build_message
-from worker.notifier.render import AthleteView, DigestContext, render_digest
-from worker.notifier.smtp import send_message
 
 TARGET_PER_S = 100.0
 RULES = sorted(BUILT_IN)

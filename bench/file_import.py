@@ -6,7 +6,7 @@ Generates a marathon runner's history with the simulator, writes it as the expor
 downloads (activities.csv with Strava's real header, one compressed file per recorded
 activity, a track point every `--step` seconds: 1 s is a watch's densest setting, Garmin's
 default "smart" recording writes one every 1-7 s), then times the import path,
-`integrations.files.importer.import_paths` (read, deduplicate, store the rows in a migrated
+`strideguard.integrations.files.importer.import_paths` (read, deduplicate, store the rows in a migrated
 SQLite database, match them with Strava's rows), in one process and with two worker
 processes, each into a fresh database; then the re-import of the same export, which must
 store nothing. `--read` also times `read_export` alone (the reading without the database).
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from alembic import command
 from common import write_result
 
-from integrations.files import read_export
-from integrations.files.importer import import_paths
-from integrations.strava.simulator.generator import generate_history
 from strideguard.db import alembic_config, make_engine, make_sessionmaker
+from strideguard.integrations.files import read_export
+from strideguard.integrations.files.importer import import_paths
+from strideguard.integrations.strava.simulator.generator import generate_history
 from strideguard.models import Athlete
 from strideguard.settings import Settings
 from tests.files.exports import write_export

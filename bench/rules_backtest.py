@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/rules_backtest.py [--athletes 10000] [--weeks 52] [--repeats 5]
 
-Runs the engine (`rules.backtest.backtest`) and the straightforward per-athlete loop
+Runs the engine (`strideguard.rules.backtest.backtest`) and the straightforward per-athlete loop
 (`rules_naive.py`: for each athlete, for each week, filter activities and compute each rule
 from scratch) side by side in this process, reports athlete-weeks per second and seconds
 (median of the repeats), checks that both count exactly the same alerts on the athletes the
@@ -29,9 +29,9 @@ import numpy as np
 from rules_naive import RULES, histories_from_columns, naive_backtest
 from rules_synthetic import START, synthetic_columns
 
-from rules import load_config
-from rules.backtest import backtest
-from rules.columns import ActivityColumns
+from strideguard.rules import load_config
+from strideguard.rules.backtest import backtest
+from strideguard.rules.columns import ActivityColumns
 
 RESULTS = Path(__file__).resolve().parent / "results" / "rules_backtest.json"
 T = TypeVar("T")

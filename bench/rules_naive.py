@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from rules.columns import SECONDS_PER_DAY, ActivityColumns
-from rules.config import RulesConfig
+from strideguard.rules.columns import SECONDS_PER_DAY, ActivityColumns
+from strideguard.rules.config import RulesConfig
 
 DAY = SECONDS_PER_DAY
 RULES = (

@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 
-from rules.columns import SECONDS_PER_DAY, ActivityColumns
+from strideguard.rules.columns import SECONDS_PER_DAY, ActivityColumns
 
 SPORTS = ("Run", "TrailRun", "VirtualRun", "WeightTraining", "Ride")
 START = dt.date(2024, 1, 1)  # a Monday

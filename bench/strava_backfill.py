@@ -61,17 +61,17 @@ from common import (
 )
 from sqlalchemy import func, select
 
-from integrations.strava.budget import DAY_S, WINDOW_S, Limits, caps
-from integrations.strava.jobs import StravaJob
-from integrations.strava.mapping import parse_utc
-from integrations.strava.simulator import SimClock, Simulator
-from integrations.strava.simulator.generator import generate_seed
-from integrations.strava.sync import window_start
-from integrations.strava.tokens import store_grant
+from strideguard.integrations.strava.budget import DAY_S, WINDOW_S, Limits, caps
+from strideguard.integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.mapping import parse_utc
+from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.simulator.generator import generate_seed
+from strideguard.integrations.strava.sync import window_start
+from strideguard.integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, StravaConnection
-from worker.embedded import InProcessWorker
-from worker.runtime import Jobs, WorkerRuntime, start_runtime
-from worker.webhook_jobs import strava_enqueue
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import Jobs, WorkerRuntime, start_runtime
+from strideguard.worker.webhook_jobs import strava_enqueue
 
 START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)  # a Monday morning, on a window boundary
 HISTORY_WEEKS = 7

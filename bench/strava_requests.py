@@ -26,7 +26,7 @@ runner-week; it runs over `--naive-weeks` of the same measured period.
 each new run is read at once while the day has room; to hold back what is due as the
 scheduler does, every 15 simulated minutes the bench hands the budget the evaluations not yet
 done that are due this window and day and the last day's rate of new-run webhooks
-(`worker.due_reads.reservation_for`, the scheduler's own arithmetic).
+(`strideguard.worker.due_reads.reservation_for`, the scheduler's own arithmetic).
 """
 
 from __future__ import annotations
@@ -58,23 +58,23 @@ from common import latency_summary
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from integrations.strava.budget import MemoryBudget
-from integrations.strava.context import StravaContext, make_context
-from integrations.strava.errors import BudgetExceeded, StravaError
-from integrations.strava.jobs import StravaJob, run_job
-from integrations.strava.mapping import parse_utc
-from integrations.strava.simulator import SimClock, Simulator
-from integrations.strava.simulator.generator import generate_seed
-from integrations.strava.subscription import ensure_subscription
-from integrations.strava.sync import backfill, read_unknown_gear, refresh_window
-from integrations.strava.tokens import store_grant
 from strideguard.db import alembic_config, make_engine, make_sessionmaker
+from strideguard.integrations.strava.budget import MemoryBudget
+from strideguard.integrations.strava.context import StravaContext, make_context
+from strideguard.integrations.strava.errors import BudgetExceeded, StravaError
+from strideguard.integrations.strava.jobs import StravaJob, run_job
+from strideguard.integrations.strava.mapping import parse_utc
+from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.simulator.generator import generate_seed
+from strideguard.integrations.strava.subscription import ensure_subscription
+from strideguard.integrations.strava.sync import backfill, read_unknown_gear, refresh_window
+from strideguard.integrations.strava.tokens import store_grant
 from strideguard.models import Athlete
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import free_port
-from worker.due_reads import reservation_for, unknown_shoes
-from worker.ports import Priority
+from strideguard.worker.due_reads import reservation_for, unknown_shoes
+from strideguard.worker.ports import Priority
 
 WARM_UP_MONDAY = dt.date(2026, 3, 2)  # week W-1: everyone connects and is backfilled
 FIRST_MEASURED_MONDAY = dt.date(2026, 3, 9)

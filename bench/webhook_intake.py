@@ -42,8 +42,8 @@ from common import (
 )
 from sqlalchemy import func, select
 
-from integrations.strava.subscription import webhook_url
 from strideguard.db import make_engine, make_sessionmaker
+from strideguard.integrations.strava.subscription import webhook_url
 from strideguard.models import Athlete, StravaSubscription, WebhookEvent
 from strideguard.settings import Settings
 from strideguard.status import WebhookEventStatus

@@ -36,11 +36,14 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from integrations.strava.simulator import SimClock, Simulator
 from strideguard.db import alembic_config
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import DeliveryRecord, Evaluation
 from strideguard.settings import get_settings
 from strideguard.status import DeliveryStatus, EvaluationStatus
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import start_runtime
+from strideguard.worker.scheduler import Scheduler
 from tests.worker.strava_history import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -48,9 +51,6 @@ from tests.worker.strava_history import (
     history,
     sim_athlete,
 )
-from worker.embedded import InProcessWorker
-from worker.runtime import start_runtime
-from worker.scheduler import Scheduler
 
 NOW = dt.datetime(2025, 10, 20, 7, 0, tzinfo=dt.UTC)  # Monday 09:00 in Oslo
 WEEK = dt.date(2025, 10, 13)

@@ -41,12 +41,12 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import DeliveryRecord, Evaluation
 from strideguard.status import DeliveryStatus, EvaluationStatus
+from strideguard.worker.runtime import start_runtime
+from strideguard.worker.scheduler import Scheduler
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, history, sim_athlete
-from worker.runtime import start_runtime
-from worker.scheduler import Scheduler
 
 STEADY = (5.0, 5.0, 10.0)
 RISKY = (10.0, 10.0, 20.0)

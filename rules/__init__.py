@@ -4,18 +4,18 @@ No database, queue or network here; `rules/` imports nothing else of ours. See R
 the conventions and rules/rules.yaml for the catalog and its evidence.
 """
 
-from rules.activities import ActivityLike, ActivityRecord, GearLike, GearRecord
-from rules.config import Advice, ConfigError, RuleDefinition, RulesConfig
-from rules.evaluate import (
+from strideguard.rules.activities import ActivityLike, ActivityRecord, GearLike, GearRecord
+from strideguard.rules.config import Advice, ConfigError, RuleDefinition, RulesConfig
+from strideguard.rules.evaluate import (
     evaluate_all,
     evaluate_limits,
     evaluate_week,
     limits_all,
     week_start_of,
 )
-from rules.findings import Finding, Limit
-from rules.holder import ConfigHolder
-from rules.rules_file import load_config
+from strideguard.rules.findings import Finding, Limit
+from strideguard.rules.holder import ConfigHolder
+from strideguard.rules.rules_file import load_config
 
 __all__ = [
     "ActivityLike",

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rules.columns import ActivityColumns
-from rules.config import ConfigError, RulesConfig
-from rules.evaluate import FIRED, evaluate_cohort
-from rules.metrics import Cohort
+from strideguard.rules.columns import ActivityColumns
+from strideguard.rules.config import ConfigError, RulesConfig
+from strideguard.rules.evaluate import FIRED, evaluate_cohort
+from strideguard.rules.metrics import Cohort
 
 DEFAULT_CHUNK = 2_500
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from rules.activities import ActivityLike
+from strideguard.rules.activities import ActivityLike
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]

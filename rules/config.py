@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from rules.columns import ActivityTypes
-from rules.expressions import (
+from strideguard.rules.columns import ActivityTypes
+from strideguard.rules.expressions import (
     CountParam,
     Expr,
     ExpressionError,
@@ -28,9 +28,15 @@ from rules.expressions import (
     compile_expression,
     params_in,
 )
-from rules.findings import LIMIT_KINDS, LimitKind
-from rules.metrics import RUN_FUNCTIONS, RUN_METRICS, WEEK_FUNCTIONS, WEEK_METRICS, MetricSpec
-from rules.yaml_source import Located, YamlSourceError, load_located
+from strideguard.rules.findings import LIMIT_KINDS, LimitKind
+from strideguard.rules.metrics import (
+    RUN_FUNCTIONS,
+    RUN_METRICS,
+    WEEK_FUNCTIONS,
+    WEEK_METRICS,
+    MetricSpec,
+)
+from strideguard.rules.yaml_source import Located, YamlSourceError, load_located
 
 SHIPPED_RULES = Path(__file__).resolve().parent / "rules.yaml"
 SEVERITIES = ("info", "warning", "high")

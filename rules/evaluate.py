@@ -23,12 +23,12 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from rules.activities import ActivityLike, GearLike
-from rules.columns import ActivityColumns
-from rules.config import LimitDefinition, RuleDefinition, RulesConfig
-from rules.expressions import Expr
-from rules.findings import STATUSES, Figure, Finding, Limit
-from rules.metrics import RUN_METRICS, WEEK_METRICS, Cohort, MetricSpec, monday_ordinal
+from strideguard.rules.activities import ActivityLike, GearLike
+from strideguard.rules.columns import ActivityColumns
+from strideguard.rules.config import LimitDefinition, RuleDefinition, RulesConfig
+from strideguard.rules.expressions import Expr
+from strideguard.rules.findings import STATUSES, Figure, Finding, Limit
+from strideguard.rules.metrics import RUN_METRICS, WEEK_METRICS, Cohort, MetricSpec, monday_ordinal
 
 FIRED, CLEAR, INSUFFICIENT, NO_BASELINE, DISABLED, ERROR = range(6)
 MAX_REASON_CHARS = 300

@@ -11,8 +11,8 @@ import logging
 import threading
 from pathlib import Path
 
-from rules.config import SHIPPED_RULES, ConfigError, RulesConfig
-from rules.rules_file import load_config
+from strideguard.rules.config import SHIPPED_RULES, ConfigError, RulesConfig
+from strideguard.rules.rules_file import load_config
 
 log = logging.getLogger(__name__)
 

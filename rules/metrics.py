@@ -22,9 +22,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rules.activities import GearLike
-from rules.columns import SECONDS_PER_DAY, ActivityColumns, ActivityTypes, BoolArray, IntArray
-from rules.expressions import FunctionSpec, ValueType
+from strideguard.rules.activities import GearLike
+from strideguard.rules.columns import (
+    SECONDS_PER_DAY,
+    ActivityColumns,
+    ActivityTypes,
+    BoolArray,
+    IntArray,
+)
+from strideguard.rules.expressions import FunctionSpec, ValueType
 
 FloatArray = NDArray[np.float64]
 

@@ -10,9 +10,9 @@ import os
 import stat
 from pathlib import Path
 
-from rules.config import SHIPPED_RULES, ConfigError, RulesConfig, parse_config
-from rules.trial import trial_errors
-from rules.yaml_source import MAX_FILE_BYTES
+from strideguard.rules.config import SHIPPED_RULES, ConfigError, RulesConfig, parse_config
+from strideguard.rules.trial import trial_errors
+from strideguard.rules.yaml_source import MAX_FILE_BYTES
 
 
 def _read_regular_file(path: Path) -> str:

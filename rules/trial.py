@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from rules.activities import ActivityRecord, GearRecord
-from rules.config import RulesConfig
-from rules.evaluate import rule_failures
+from strideguard.rules.activities import ActivityRecord, GearRecord
+from strideguard.rules.config import RulesConfig
+from strideguard.rules.evaluate import rule_failures
 
 _FIRST_MONDAY = dt.date(2025, 1, 6)
 _WEEKS = 10

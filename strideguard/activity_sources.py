@@ -28,7 +28,7 @@ from strideguard.times import aware
 STRAVA = "strava"
 FILE = "file"
 # A Strava activity's figures are Strava's totals from the recording: ranked as a timed
-# track (integrations.files.Detail.TRACK); a hand-typed one as MANUAL.
+# track (strideguard.integrations.files.Detail.TRACK); a hand-typed one as MANUAL.
 STRAVA_DETAIL = 2
 MANUAL_DETAIL = 0
 

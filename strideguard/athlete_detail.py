@@ -17,7 +17,7 @@ from strideguard.activity_sources import FILE, STRAVA, counted
 from strideguard.models import Activity, Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.times import week_start_of, zone_or_utc
 from strideguard.web.admin_queries import channel_rows
-from worker.weeks import WEEK, due_at
+from strideguard.worker.weeks import WEEK, due_at
 
 RECENT_WEEKS = 8
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from rules import ConfigError, RulesConfig
+from strideguard.rules import ConfigError, RulesConfig
 
 Overrides = dict[str, dict[str, Any]]
 

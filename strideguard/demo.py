@@ -27,9 +27,9 @@ from alembic import command
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from integrations.strava.simulator import Simulator, generate_history
 from strideguard.checkins import record_checkin
 from strideguard.db import alembic_config
+from strideguard.integrations.strava.simulator import Simulator, generate_history
 from strideguard.mailsink import OutboxSink
 from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.passwords import hash_password
@@ -37,9 +37,9 @@ from strideguard.settings import Settings
 from strideguard.status import DeliveryKind, DeliveryStatus, EvaluationStatus
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer, free_port
-from worker.runtime import WorkerRuntime
-from worker.scheduler import Scheduler
-from worker.web_seam import attach_worker
+from strideguard.web.worker_seam import attach_worker
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.scheduler import Scheduler
 
 DEMO_WEEKS = 16
 DEMO_ATHLETE_ID = 4242

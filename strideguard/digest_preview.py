@@ -15,18 +15,23 @@ from email.message import EmailMessage
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import rules
+from strideguard import rules
 from strideguard.activity_sources import counted
 from strideguard.gear import load_gear
+from strideguard.integrations.email.digest_links import make_digest_links
+from strideguard.integrations.email.mime import build_message
+from strideguard.integrations.email.render import (
+    AthleteView,
+    DigestContext,
+    RenderedEmail,
+    render_digest,
+)
+from strideguard.integrations.email.weekly_totals import weekly_running_m
 from strideguard.models import Activity, Athlete
 from strideguard.settings import Settings
 from strideguard.times import week_start_of, zone_or_utc
-from worker.evaluation import Fired, alertable, digest_message_id
-from worker.notifier.digest_links import make_digest_links
-from worker.notifier.mime import build_message
-from worker.notifier.render import AthleteView, DigestContext, RenderedEmail, render_digest
-from worker.notifier.weekly_totals import weekly_running_m
-from worker.weeks import WEEK
+from strideguard.worker.evaluation import Fired, alertable, digest_message_id
+from strideguard.worker.weeks import WEEK
 
 # build_message needs a recipient; a preview of an athlete with no address shows this one.
 NO_ADDRESS = "no-address@example.invalid"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rules.config import DEFAULT_TYPES
 from strideguard.limits import tightest_limits
 from strideguard.models import (
     Activity,
@@ -24,6 +23,7 @@ from strideguard.models import (
     Evaluation,
     StravaConnection,
 )
+from strideguard.rules.config import DEFAULT_TYPES
 from strideguard.status import DeliveryKind, DeliveryStatus, EvaluationStatus
 from strideguard.times import WEEK, week_start_of, zone_or_utc
 

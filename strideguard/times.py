@@ -11,7 +11,7 @@ import datetime as dt
 from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rules import week_start_of
+from strideguard.rules import week_start_of
 
 __all__ = ["WEEK", "aware", "due_at", "week_start_of", "zone_or_utc"]
 

@@ -17,22 +17,22 @@ from typing import Any
 
 import dramatiq
 
-from integrations.files import jobs as file_jobs
-from integrations.files import watch
-from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
+from strideguard.integrations.email import outbox
+from strideguard.integrations.files import jobs as file_jobs
+from strideguard.integrations.files import watch
+from strideguard.integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
 from strideguard.leases import GaveUp
-from worker import (
+from strideguard.worker import (
     channel_messages,
     evaluation,
     gear_jobs,
-    outbox,
     run_alert_send,
     run_alerts,
     sync_jobs,
     webhook_jobs,
     welcome,
 )
-from worker import runtime as rt
+from strideguard.worker import runtime as rt
 
 MINUTE_MS = 60_000
 NEVER_RETRY = (GaveUp, ConnectionRevoked, NotConnected, StravaRejected)

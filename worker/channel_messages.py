@@ -35,10 +35,10 @@ from strideguard.limits import tightest_limits
 from strideguard.models import Athlete, AthleteChannel, ChannelMessage
 from strideguard.status import ChannelStatus, DeliveryStatus
 from strideguard.upsert import insert_ignoring_duplicates
-from worker.ports import Delivery, DeliveryError
-from worker.registry import ALERT_MESSAGES, CHANNELS, plugin_class
-from worker.runtime import WorkerRuntime
-from worker.short_messages import distance_down, render
+from strideguard.worker.ports import Delivery, DeliveryError
+from strideguard.worker.registry import ALERT_MESSAGES, CHANNELS, plugin_class
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.short_messages import distance_down, render
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from integrations.strava.budget import DAY_S, WINDOW_S, Reservation
 from strideguard.activity_sources import STRAVA
+from strideguard.integrations.strava.budget import DAY_S, WINDOW_S, Reservation
 from strideguard.models import (
     Activity,
     Athlete,
@@ -29,7 +29,7 @@ from strideguard.models import (
     WebhookEvent,
 )
 from strideguard.times import aware, week_start_of, zone_or_utc
-from worker.weeks import WEEK, due_at
+from strideguard.worker.weeks import WEEK, due_at
 
 WINDOWS_PER_DAY = DAY_S // WINDOW_S
 

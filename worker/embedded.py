@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from worker.runtime import WorkerRuntime
-from worker.scheduler import Scheduler
-from worker.single_instance import AlreadyRunning
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.scheduler import Scheduler
+from strideguard.worker.single_instance import AlreadyRunning
 
 log = logging.getLogger(__name__)
 

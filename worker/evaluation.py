@@ -35,18 +35,23 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-import rules
-from strideguard import leases
+from strideguard import leases, rules
 from strideguard.checkins import answers_by_week
 from strideguard.db import transaction
 from strideguard.leases import EVALUATION_LEASE, GaveUp, error_text, gave_up_text, rowcount
 from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.status import DeliveryKind, EmailStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
-from worker.channel_messages import queue_digest_notices, send_due_for
-from worker.deliveries import add_delivery, kind_message_id
-from worker.ports import Priority, SourceDeferred, SourceDisconnected, SourceError, Window
-from worker.runtime import WorkerRuntime
+from strideguard.worker.channel_messages import queue_digest_notices, send_due_for
+from strideguard.worker.deliveries import add_delivery, kind_message_id
+from strideguard.worker.ports import (
+    Priority,
+    SourceDeferred,
+    SourceDisconnected,
+    SourceError,
+    Window,
+)
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 

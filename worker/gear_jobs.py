@@ -18,13 +18,13 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from integrations.strava import sync
-from integrations.strava.budget import ms_to_next_window
-from integrations.strava.errors import BudgetExceeded
+from strideguard.integrations.strava import sync
+from strideguard.integrations.strava.budget import ms_to_next_window
+from strideguard.integrations.strava.errors import BudgetExceeded
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
 from strideguard.times import aware
-from worker.runtime import WorkerRuntime
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from sqlalchemy import and_, or_, select
 
 from strideguard.models import ChannelMessage, Evaluation, RunAlert, WebhookEvent
 from strideguard.status import EvaluationStatus, WebhookEventStatus
-from worker.channel_messages import claimable as message_claimable
-from worker.run_alert_send import run_alert_due
-from worker.runtime import WorkerRuntime
+from strideguard.worker.channel_messages import claimable as message_claimable
+from strideguard.worker.run_alert_send import run_alert_due
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 

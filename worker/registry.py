@@ -11,16 +11,16 @@ import importlib
 from typing import Any
 
 SOURCES = {
-    "strava": "integrations.strava.source.StravaSource",
-    "files": "integrations.files.source.FileSource",
+    "strava": "strideguard.integrations.strava.source.StravaSource",
+    "files": "strideguard.integrations.files.source.FileSource",
 }
 CHANNELS = {
-    "email": "worker.notifier.channel.EmailChannel",
-    "apprise": "integrations.apprise.channel.AppriseChannel",
+    "email": "strideguard.integrations.email.channel.EmailChannel",
+    "apprise": "strideguard.integrations.apprise.channel.AppriseChannel",
 }
 # How a per-run alert becomes each channel's message (a `Delivery`); see run_alert_send.py.
 ALERT_MESSAGES = {
-    "email": "worker.notifier.alert_email.EmailAlerts",
+    "email": "strideguard.integrations.email.alert_email.EmailAlerts",
 }
 
 

@@ -31,11 +31,16 @@ from strideguard.db import transaction
 from strideguard.leases import RUN_ALERT_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.models import Activity, Athlete, Evaluation, RiskyRun, RunAlert
 from strideguard.status import EmailStatus, RunAlertStatus
-from worker.channel_messages import hands_over, queue_run_alert, run_alert_facts, send_now
-from worker.ports import DeliveryError
-from worker.registry import ALERT_MESSAGES, plugin_class
-from worker.run_alerts import channel_of
-from worker.runtime import WorkerRuntime
+from strideguard.worker.channel_messages import (
+    hands_over,
+    queue_run_alert,
+    run_alert_facts,
+    send_now,
+)
+from strideguard.worker.ports import DeliveryError
+from strideguard.worker.registry import ALERT_MESSAGES, plugin_class
+from strideguard.worker.run_alerts import channel_of
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 

@@ -31,16 +31,16 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-import rules
+from strideguard import rules
 from strideguard.db import transaction
 from strideguard.models import Activity, Athlete, RiskyRun, RunAlert
 from strideguard.status import RunAlertStatus
 from strideguard.times import aware, week_start_of
 from strideguard.upsert import insert_ignoring_duplicates
-from worker.channel_messages import target_kinds
-from worker.ports import Channel, Priority, SourceDeferred, SourceDisconnected
-from worker.registry import CHANNELS, plugin_class
-from worker.runtime import WorkerRuntime
+from strideguard.worker.channel_messages import target_kinds
+from strideguard.worker.ports import Channel, Priority, SourceDeferred, SourceDisconnected
+from strideguard.worker.registry import CHANNELS, plugin_class
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 

@@ -20,18 +20,18 @@ import dramatiq
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.budget import make_budget
-from integrations.strava.context import StravaContext, make_context
 from strideguard.db import make_engine, make_sessionmaker
+from strideguard.integrations.strava.budget import make_budget
+from strideguard.integrations.strava.context import StravaContext, make_context
 from strideguard.models import utcnow
 from strideguard.settings import Settings
-from worker.drain_requests import DrainRequests, make_drain_requests
-from worker.ports import ActivitySource, Channel
-from worker.registry import CHANNELS, SOURCES, plugin_class
-from worker.sources import AthleteSources
+from strideguard.worker.drain_requests import DrainRequests, make_drain_requests
+from strideguard.worker.ports import ActivitySource, Channel
+from strideguard.worker.registry import CHANNELS, SOURCES, plugin_class
+from strideguard.worker.sources import AthleteSources
 
 if TYPE_CHECKING:
-    from rules import ConfigHolder
+    from strideguard.rules import ConfigHolder
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,9 @@ class WorkerRuntime:
     rules: ConfigHolder = field(init=False)
 
     def __post_init__(self) -> None:
-        from rules import ConfigHolder  # numpy: loaded by processes that build a runtime
+        from strideguard.rules import (
+            ConfigHolder,  # numpy: loaded by processes that build a runtime
+        )
 
         self.rules = ConfigHolder(self.settings.rules_path)
         self.jobs = Jobs(self.broker)
@@ -183,8 +185,8 @@ def start_runtime(
     and tests share a simulated Strava's time.
     """
     # Imported here: actors.py imports the job modules, which import this module.
-    from worker.actors import declare_actors
-    from worker.broker import make_broker
+    from strideguard.worker.actors import declare_actors
+    from strideguard.worker.broker import make_broker
 
     broker = make_broker(settings)
     dramatiq.set_broker(broker)

@@ -24,12 +24,12 @@ from strideguard.models import Athlete, Evaluation
 from strideguard.status import EmailStatus, EvaluationStatus
 from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
-from worker.due_reads import due_reservation
-from worker.reconciler import Reconciler, ReconcileReport
-from worker.runtime import WorkerRuntime
-from worker.single_instance import SchedulerLock
-from worker.weeks import due_at, due_weeks
-from worker.welcome import due_welcomes
+from strideguard.worker.due_reads import due_reservation
+from strideguard.worker.reconciler import Reconciler, ReconcileReport
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.single_instance import SchedulerLock
+from strideguard.worker.weeks import due_at, due_weeks
+from strideguard.worker.welcome import due_welcomes
 
 log = logging.getLogger(__name__)
 

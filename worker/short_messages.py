@@ -21,7 +21,7 @@ from typing import Any
 
 from strideguard.links import make_link_token
 from strideguard.settings import Settings
-from worker.ports import ShortMessage
+from strideguard.worker.ports import ShortMessage
 
 # The runner's page of their channels; the web route answers on it (strideguard/web).
 CHANNELS_PATH = "/email/channels"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from strideguard.activity_sources import match_sources
 from strideguard.db import transaction
 from strideguard.models import Activity
-from worker.ports import (
+from strideguard.worker.ports import (
     ActivitySource,
     Followed,
     Priority,

@@ -22,18 +22,18 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.strava import sync
-from integrations.strava.errors import BudgetExceeded, StravaError
-from integrations.strava.webhooks import purge_handled_events
 from strideguard import admin_sessions, leases, runner_sessions
 from strideguard.activity_sources import purge_files
 from strideguard.db import transaction
+from strideguard.integrations.strava import sync
+from strideguard.integrations.strava.errors import BudgetExceeded, StravaError
+from strideguard.integrations.strava.webhooks import purge_handled_events
 from strideguard.leases import SYNC_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.models import DeliveryRecord, Evaluation, StravaConnection, utcnow
 from strideguard.status import ConnectionStatus, DeliveryStatus, EvaluationStatus
 from strideguard.times import aware
-from worker.ports import Priority
-from worker.runtime import WorkerRuntime
+from strideguard.worker.ports import Priority
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 

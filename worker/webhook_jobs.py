@@ -15,17 +15,17 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from integrations.strava.errors import BudgetExceeded
-from integrations.strava.jobs import Enqueue, StravaJob
-from integrations.strava.webhooks import apply_activity_events, handle_event
 from strideguard.db import transaction
+from strideguard.integrations.strava.errors import BudgetExceeded
+from strideguard.integrations.strava.jobs import Enqueue, StravaJob
+from strideguard.integrations.strava.webhooks import apply_activity_events, handle_event
 from strideguard.leases import WEBHOOK_EVENT_LEASE, GaveUp, exhausted, gave_up_text, release
 from strideguard.models import Activity, StravaConnection, WebhookEvent
 from strideguard.status import WebhookEventStatus
 from strideguard.times import week_start_of
-from worker.evaluation import reopen_for_late_activity
-from worker.run_alerts import queue_judgement
-from worker.runtime import WorkerRuntime
+from strideguard.worker.evaluation import reopen_for_late_activity
+from strideguard.worker.run_alerts import queue_judgement
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ import logging
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-import rules
+from strideguard import rules
 from strideguard.db import transaction
 from strideguard.gear import load_gear
 from strideguard.leases import GaveUp
@@ -38,11 +38,11 @@ from strideguard.models import Activity, Athlete, DeliveryRecord, Evaluation, St
 from strideguard.status import ConnectionStatus, DeliveryKind, EmailStatus, EvaluationStatus
 from strideguard.times import aware, week_start_of, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
-from worker import evaluation
-from worker.deliveries import add_delivery
-from worker.ports import Priority, SourceDeferred, SourceError, Window
-from worker.runtime import WorkerRuntime
-from worker.weeks import WEEK
+from strideguard.worker import evaluation
+from strideguard.worker.deliveries import add_delivery
+from strideguard.worker.ports import Priority, SourceDeferred, SourceError, Window
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.weeks import WEEK
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from integrations.apprise.quiet import apprise_records, scrub
-from integrations.apprise.urls import RefusedUrl, instantiate
+from strideguard.integrations.apprise.quiet import apprise_records, scrub
+from strideguard.integrations.apprise.urls import RefusedUrl, instantiate
 from strideguard.models import Athlete
 from strideguard.settings import Settings
-from worker.ports import Delivery, DeliveryError, ShortMessage
+from strideguard.worker.ports import Delivery, DeliveryError, ShortMessage
 
 # Apprise's plugins end a failed request's warning with "error=403." (most of them) or
 # "error code 403"; a 4xx that a later attempt may clear is not a refusal.

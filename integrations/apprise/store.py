@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.apprise.urls import RefusedUrl, parse_url
 from strideguard.crypto import TokenCipher, channel_url_cipher
+from strideguard.integrations.apprise.urls import RefusedUrl, parse_url
 from strideguard.models import AthleteChannel
 from strideguard.settings import Settings
 from strideguard.status import ChannelStatus

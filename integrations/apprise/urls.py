@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from integrations.apprise.quiet import apprise_records, scrub
+from strideguard.integrations.apprise.quiet import apprise_records, scrub
 
 MAX_URL_CHARS = 2000
 

@@ -14,12 +14,16 @@ Parsers, and why each:
   (timezonefinder 9 brings 32 MB of data, h3, flatbuffers and cffi); microseconds a lookup.
 """
 
-from integrations.files.dedupe import Deduplicated, Duplicate, data_rank, deduplicate
-from integrations.files.export import ImportReport, read_export
-from integrations.files.paths import read_paths
-from integrations.files.reader import activity_format, read_activity_bytes, read_activity_file
-from integrations.files.record import Detail, FileActivity, FileRejected, Problem
-from integrations.files.unpack import Limits
+from strideguard.integrations.files.dedupe import Deduplicated, Duplicate, data_rank, deduplicate
+from strideguard.integrations.files.export import ImportReport, read_export
+from strideguard.integrations.files.paths import read_paths
+from strideguard.integrations.files.reader import (
+    activity_format,
+    read_activity_bytes,
+    read_activity_file,
+)
+from strideguard.integrations.files.record import Detail, FileActivity, FileRejected, Problem
+from strideguard.integrations.files.unpack import Limits
 from strideguard.same_run import Timed, same_activity
 
 __all__ = [

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from integrations.files.record import FileRejected, Problem
-from integrations.files.unpack import Limits, read_capped, read_file_bytes
+from strideguard.integrations.files.record import FileRejected, Problem
+from strideguard.integrations.files.unpack import Limits, read_capped, read_file_bytes
 
 
 class ExportTree(Protocol):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from integrations.files.record import FileActivity
+from strideguard.integrations.files.record import FileActivity
 from strideguard.same_run import SAME_START, Timed, same_activity
 
 T = TypeVar("T", bound=Timed)

@@ -24,12 +24,12 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from integrations.files.archive import ExportTree, open_tree
-from integrations.files.export_csv import ExportRow, read_export_csv
-from integrations.files.localtime import wall_clock
-from integrations.files.reader import activity_format, read_activity_bytes
-from integrations.files.record import Detail, FileActivity, FileRejected, Problem
-from integrations.files.unpack import Limits
+from strideguard.integrations.files.archive import ExportTree, open_tree
+from strideguard.integrations.files.export_csv import ExportRow, read_export_csv
+from strideguard.integrations.files.localtime import wall_clock
+from strideguard.integrations.files.reader import activity_format, read_activity_bytes
+from strideguard.integrations.files.record import Detail, FileActivity, FileRejected, Problem
+from strideguard.integrations.files.unpack import Limits
 
 CSV_NAME = "activities.csv"
 

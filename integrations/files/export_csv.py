@@ -14,8 +14,8 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from integrations.files.record import FileRejected, Problem
-from integrations.files.sports import from_export
+from strideguard.integrations.files.record import FileRejected, Problem
+from strideguard.integrations.files.sports import from_export
 
 # (header name, occurrence): the columns read; "Moving Time" and "Elevation Gain" appear once,
 # after the second "Elapsed Time", so they are SI units too.

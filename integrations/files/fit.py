@@ -16,10 +16,10 @@ from typing import Any
 
 import fitdecode
 
-from integrations.files.reading import Reading
-from integrations.files.record import Detail, FileRejected
-from integrations.files.sports import from_fit
-from integrations.files.track import Point
+from strideguard.integrations.files.reading import Reading
+from strideguard.integrations.files.record import Detail, FileRejected
+from strideguard.integrations.files.sports import from_fit
+from strideguard.integrations.files.track import Point
 
 # What fitdecode's own code raises on some damaged bytes before the CRC at the end is reached
 # (found by flipping and cutting bytes of real files); a damaged file, not a bug of ours.

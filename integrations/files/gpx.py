@@ -9,11 +9,11 @@ import datetime as dt
 import gpxpy
 import gpxpy.gpx
 
-from integrations.files.reading import Reading
-from integrations.files.record import FileRejected
-from integrations.files.sports import from_gpx
-from integrations.files.track import Point
-from integrations.files.xmlsafe import xml_text
+from strideguard.integrations.files.reading import Reading
+from strideguard.integrations.files.record import FileRejected
+from strideguard.integrations.files.sports import from_gpx
+from strideguard.integrations.files.track import Point
+from strideguard.integrations.files.xmlsafe import xml_text
 
 
 def parse_gpx(content: bytes, name: str) -> Reading:

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.files.importer import ImportOutcome
 from strideguard.db import transaction
+from strideguard.integrations.files.importer import ImportOutcome
 from strideguard.models import FileImport, utcnow
 from strideguard.status import ImportStatus
 

@@ -11,7 +11,7 @@ file or export row left out and why, and the rest is stored. What it guarantees:
   inside an export) finds its row and is reported as a duplicate.
 - The same run twice in one import (a FIT next to the export holding it), or a second
   recording of a run imported before, is stored once: the copy with the better data
-  (`integrations.files.dedupe`); a better recording replaces the stored one.
+  (`strideguard.integrations.files.dedupe`); a better recording replaces the stored one.
 - The same run from a file and from Strava counts once: after storing, the athlete's rows of
   both sources are matched (start within 60 s, distance within 2 %), the better copy counts
   and the match is recorded (`strideguard.activity_sources.match_sources`).
@@ -30,13 +30,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.files.dedupe import data_rank, deduplicate
-from integrations.files.export import ImportReport
-from integrations.files.paths import read_paths
-from integrations.files.record import FileActivity, Problem
-from integrations.files.unpack import Limits
 from strideguard.activity_sources import FILE, Match, file_activity_id, match_sources
 from strideguard.db import transaction
+from strideguard.integrations.files.dedupe import data_rank, deduplicate
+from strideguard.integrations.files.export import ImportReport
+from strideguard.integrations.files.paths import read_paths
+from strideguard.integrations.files.record import FileActivity, Problem
+from strideguard.integrations.files.unpack import Limits
 from strideguard.models import Activity, Athlete, utcnow
 from strideguard.same_run import same_activity
 from strideguard.settings import Settings

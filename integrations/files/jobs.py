@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.files.import_runs import close_import, common_folder
-from integrations.files.importer import ImportOutcome, UnknownAthlete, import_paths
+from strideguard.integrations.files.import_runs import close_import, common_folder
+from strideguard.integrations.files.importer import ImportOutcome, UnknownAthlete, import_paths
 from strideguard.settings import Settings
 
 log = logging.getLogger(__name__)

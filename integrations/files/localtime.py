@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tzfpy
 
-from integrations.files.record import FileRejected
+from strideguard.integrations.files.record import FileRejected
 
 # A device's local clock is its UTC clock plus the zone offset; anything beyond ±14 h is a
 # clock that was never set, not a zone.

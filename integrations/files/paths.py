@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from integrations.files.export import CSV_NAME, ImportReport, read_export
-from integrations.files.reader import read_activity_file
-from integrations.files.record import FileRejected, Problem
-from integrations.files.unpack import Limits
+from strideguard.integrations.files.export import CSV_NAME, ImportReport, read_export
+from strideguard.integrations.files.reader import read_activity_file
+from strideguard.integrations.files.record import FileRejected, Problem
+from strideguard.integrations.files.unpack import Limits
 
 
 def read_paths(

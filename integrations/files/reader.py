@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from integrations.files.fit import parse_fit
-from integrations.files.gpx import parse_gpx
-from integrations.files.reading import Reading, finish
-from integrations.files.record import FileActivity, FileRejected
-from integrations.files.tcx import parse_tcx
-from integrations.files.unpack import Limits, gunzip_if_needed, read_file_bytes
+from strideguard.integrations.files.fit import parse_fit
+from strideguard.integrations.files.gpx import parse_gpx
+from strideguard.integrations.files.reading import Reading, finish
+from strideguard.integrations.files.record import FileActivity, FileRejected
+from strideguard.integrations.files.tcx import parse_tcx
+from strideguard.integrations.files.unpack import Limits, gunzip_if_needed, read_file_bytes
 
 PARSERS: dict[str, Callable[[bytes, str], Reading]] = {
     ".fit": parse_fit,

@@ -8,10 +8,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from integrations.files.localtime import wall_clock
-from integrations.files.record import Detail, FileActivity, FileRejected
-from integrations.files.sports import Sport
-from integrations.files.track import (
+from strideguard.integrations.files.localtime import wall_clock
+from strideguard.integrations.files.record import Detail, FileActivity, FileRejected
+from strideguard.integrations.files.sports import Sport
+from strideguard.integrations.files.track import (
     Point,
     distance_and_moving_time,
     elevation_gain_m,

@@ -1,6 +1,6 @@
 """What one activity file yields: only the figures the rules read, never a GPS point.
 
-The fields mirror the `Activity` row (see `rules.activities.ActivityRecord`), so the wiring
+The fields mirror the `Activity` row (see `strideguard.rules.activities.ActivityRecord`), so the wiring
 turns a `FileActivity` into a row without arithmetic. `detail` says how good the figures are,
 which is what the duplicate matcher uses to prefer one source over another.
 """

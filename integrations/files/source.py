@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from rules import ActivityRecord
 from strideguard.activity_sources import FILE, counted
 from strideguard.models import Activity, Gear
-from worker.ports import Followed, Priority, SourceHost, UnfinishedSync, Window
+from strideguard.rules import ActivityRecord
+from strideguard.worker.ports import Followed, Priority, SourceHost, UnfinishedSync, Window
 
 # The columns a window carries: the engine's record without the athlete.
 FIELDS = [name for name in ActivityRecord.__dataclass_fields__ if name != "athlete_id"]

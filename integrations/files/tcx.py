@@ -13,11 +13,11 @@ import datetime as dt
 import io
 import xml.etree.ElementTree as ET
 
-from integrations.files.reading import Reading
-from integrations.files.record import Detail, FileRejected
-from integrations.files.sports import from_tcx
-from integrations.files.track import Point
-from integrations.files.xmlsafe import xml_text
+from strideguard.integrations.files.reading import Reading
+from strideguard.integrations.files.record import Detail, FileRejected
+from strideguard.integrations.files.sports import from_tcx
+from strideguard.integrations.files.track import Point
+from strideguard.integrations.files.xmlsafe import xml_text
 
 
 def _local(tag: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from integrations.files.record import FileRejected
+from strideguard.integrations.files.record import FileRejected
 
 MB = 2**20
 GZIP_MAGIC = b"\x1f\x8b"

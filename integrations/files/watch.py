@@ -27,9 +27,9 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.files.import_runs import WATCH, open_import
-from integrations.files.reader import activity_format
 from strideguard.db import transaction
+from strideguard.integrations.files.import_runs import WATCH, open_import
+from strideguard.integrations.files.reader import activity_format
 from strideguard.models import Athlete, WatchedFile
 from strideguard.settings import Settings
 from strideguard.status import WatchedFileStatus

@@ -3,7 +3,7 @@ file that does is refused instead of handing entity expansion to the XML parser.
 
 from __future__ import annotations
 
-from integrations.files.record import FileRejected
+from strideguard.integrations.files.record import FileRejected
 
 
 def xml_text(content: bytes, name: str) -> bytes:

@@ -15,16 +15,16 @@ import requests
 from stravalib import Client
 from stravalib import exc as strava_exc
 
-from integrations.strava.budget import retry_after_exhausted
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import (
+from strideguard.integrations.strava.budget import retry_after_exhausted
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import (
     BudgetExceeded,
     StravaError,
     StravaRejected,
     StravaUnavailable,
 )
-from integrations.strava.tokens import AccessToken, access_token
-from worker.ports import Priority
+from strideguard.integrations.strava.tokens import AccessToken, access_token
+from strideguard.worker.ports import Priority
 
 T = TypeVar("T")
 

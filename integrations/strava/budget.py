@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from integrations.strava.errors import BudgetExceeded
-from worker.ports import Priority
+from strideguard.integrations.strava.errors import BudgetExceeded
+from strideguard.worker.ports import Priority
 
 if TYPE_CHECKING:
     import redis

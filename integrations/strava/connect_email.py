@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from integrations.strava.context import StravaContext
 from strideguard.email_address import EmailAddressError, check_email_address
+from strideguard.integrations.strava.context import StravaContext
 from strideguard.models import Athlete
 from strideguard.status import EmailStatus
 

@@ -14,7 +14,7 @@ import hashlib
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from integrations.strava.context import StravaContext
+from strideguard.integrations.strava.context import StravaContext
 
 RECEIPT_COOKIE = "sg_strava_connected"
 RECEIPT_MAX_AGE = dt.timedelta(hours=1)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 
-from integrations.strava.connect_email import email_form_token
-from integrations.strava.context import StravaContext
+from strideguard.integrations.strava.connect_email import email_form_token
+from strideguard.integrations.strava.context import StravaContext
 
 STATUS_PATH = "/connect/status"
 # While the backfill runs (usually seconds), the status page reloads itself this often.

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from integrations.strava.budget import RateBudget, make_budget
 from strideguard.crypto import TokenCipher
+from strideguard.integrations.strava.budget import RateBudget, make_budget
 from strideguard.models import utcnow
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def _default_factory(
     on_response: Callable[[requests.Response], None] | None = None,
     timeout: float = 10,
 ) -> Client:
-    from integrations.strava.http import make_client
+    from strideguard.integrations.strava.http import make_client
 
     return make_client(
         base_url, access_token, api_url=api_url, on_response=on_response, timeout=timeout
@@ -73,7 +73,7 @@ class StravaContext:
         )
 
     def credentials(self) -> tuple[int, str]:
-        from integrations.strava.errors import StravaRejected
+        from strideguard.integrations.strava.errors import StravaRejected
 
         if self.settings.strava_client_id is None or not self.settings.strava_client_secret:
             raise StravaRejected(

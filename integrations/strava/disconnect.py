@@ -20,16 +20,16 @@ import requests
 from sqlalchemy import delete
 from stravalib import exc as strava_exc
 
-from integrations.strava.context import StravaContext, make_context
-from integrations.strava.errors import (
+from strideguard.integrations.strava.context import StravaContext, make_context
+from strideguard.integrations.strava.errors import (
     ConnectionRevoked,
     NotConnected,
     StravaError,
     StravaRejected,
     StravaUnavailable,
 )
-from integrations.strava.http import STRAVA_ORIGIN
-from integrations.strava.tokens import access_token
+from strideguard.integrations.strava.http import STRAVA_ORIGIN
+from strideguard.integrations.strava.tokens import access_token
 from strideguard.models import Athlete, WebhookEvent
 
 if TYPE_CHECKING:

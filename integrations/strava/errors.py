@@ -7,7 +7,7 @@ derives from the pipeline's `SourceError` kinds (worker/ports.py), which say tha
 
 from __future__ import annotations
 
-from worker.ports import SourceDeferred, SourceDisconnected, SourceError
+from strideguard.worker.ports import SourceDeferred, SourceDisconnected, SourceError
 
 
 class StravaError(SourceError):

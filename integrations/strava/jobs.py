@@ -16,10 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import StravaError
-from integrations.strava.sync import backfill
-from integrations.strava.webhooks import handle_event
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import StravaError
+from strideguard.integrations.strava.sync import backfill
+from strideguard.integrations.strava.webhooks import handle_event
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rules import ActivityRecord
+from strideguard.rules import ActivityRecord
 
 # "(GMT-05:00) America/New_York" -> "America/New_York"
 _TIMEZONE = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)\s*$")

@@ -18,13 +18,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select, update
 from stravalib import exc as strava_exc
 
-from integrations.strava.athlete_api import AthleteApi
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import StravaError, StravaUnavailable
-from integrations.strava.mapping import units_from_preference
-from integrations.strava.tokens import store_grant
+from strideguard.integrations.strava.athlete_api import AthleteApi
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import StravaError, StravaUnavailable
+from strideguard.integrations.strava.mapping import units_from_preference
+from strideguard.integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, OAuthState
-from worker.ports import Priority
+from strideguard.worker.ports import Priority
 
 STATE_MAX_AGE = dt.timedelta(minutes=10)
 BROWSER_COOKIE = "sg_strava_connect"
@@ -61,7 +61,7 @@ def callback_url(ctx: StravaContext) -> str:
 
 def begin_connect(ctx: StravaContext, *, force_prompt: bool = False) -> ConnectStart:
     """Record a fresh nonce and build Strava's consent URL around it."""
-    from integrations.strava.http import authorize_url
+    from strideguard.integrations.strava.http import authorize_url
 
     client_id, _secret = ctx.credentials()
     nonce = secrets.token_urlsafe(24)

@@ -15,25 +15,31 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from integrations.strava.connect_email import (
+from strideguard.first_result import load_first_result
+from strideguard.integrations.strava.connect_email import (
     EmailFormError,
     athlete_from_form,
     clean_email,
     email_form_token,
     save_email,
 )
-from integrations.strava.connect_receipt import (
+from strideguard.integrations.strava.connect_receipt import (
     RECEIPT_COOKIE,
     RECEIPT_MAX_AGE,
     make_receipt,
     read_receipt,
 )
-from integrations.strava.connect_status import REFRESH_S, STATUS_PATH, distance, status_url
-from integrations.strava.context import StravaContext
-from integrations.strava.disconnect import disconnect
-from integrations.strava.errors import StravaError
-from integrations.strava.jobs import StravaJob
-from integrations.strava.oauth import (
+from strideguard.integrations.strava.connect_status import (
+    REFRESH_S,
+    STATUS_PATH,
+    distance,
+    status_url,
+)
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.disconnect import disconnect
+from strideguard.integrations.strava.errors import StravaError
+from strideguard.integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.oauth import (
     BROWSER_COOKIE,
     CALLBACK_PATH,
     STATE_MAX_AGE,
@@ -43,8 +49,7 @@ from integrations.strava.oauth import (
     judge_scopes,
     spend_state,
 )
-from integrations.strava.web_services import StravaDep, StravaServices
-from strideguard.first_result import load_first_result
+from strideguard.integrations.strava.web_services import StravaDep, StravaServices
 from strideguard.models import Athlete
 
 log = logging.getLogger(__name__)

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from integrations.strava import sync
-from integrations.strava.context import StravaContext
-from integrations.strava.mapping import record_fields
 from strideguard.gear import load_gear
+from strideguard.integrations.strava import sync
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.mapping import record_fields
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
 from strideguard.times import aware
-from worker.ports import Followed, Priority, SourceHost, UnfinishedSync, Window
+from strideguard.worker.ports import Followed, Priority, SourceHost, UnfinishedSync, Window
 
 WEEK = dt.timedelta(days=7)
 

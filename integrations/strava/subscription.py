@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import StravaRejected
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import StravaRejected
 from strideguard.models import StravaSubscription
 
 if TYPE_CHECKING:

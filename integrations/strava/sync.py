@@ -24,15 +24,15 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.athlete_api import PER_PAGE, AthleteApi, StravaNotFound
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import BudgetExceeded, NotConnected, StravaUnavailable
-from integrations.strava.mapping import activity_fields
 from strideguard.activity_sources import STRAVA
+from strideguard.integrations.strava.athlete_api import PER_PAGE, AthleteApi, StravaNotFound
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import BudgetExceeded, NotConnected, StravaUnavailable
+from strideguard.integrations.strava.mapping import activity_fields
 from strideguard.models import Activity, Athlete, Gear, StravaConnection, utcnow
 from strideguard.times import aware
 from strideguard.upsert import insert_or_update
-from worker.ports import Priority
+from strideguard.worker.ports import Priority
 
 log = logging.getLogger(__name__)
 

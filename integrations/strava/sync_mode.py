@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from integrations.strava.budget import Limits, Reservation, Usage, caps
-from worker.ports import Priority
+from strideguard.integrations.strava.budget import Limits, Reservation, Usage, caps
+from strideguard.worker.ports import Priority
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from stravalib import exc as strava_exc
 
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import ConnectionRevoked, NotConnected, StravaUnavailable
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import (
+    ConnectionRevoked,
+    NotConnected,
+    StravaUnavailable,
+)
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
 from strideguard.times import aware

@@ -1,7 +1,7 @@
 """The Strava box's objects for its web routes, typed, reached through FastAPI's `Depends`.
 
 Each is made on first use from the web app's settings and database, or is whatever the
-worker seam put there before serving (`worker/web_seam.py`: the dramatiq sender, and one
+worker seam put there before serving (`strideguard/web/worker_seam.py`: the dramatiq sender, and one
 context shared with the jobs so the routes and the jobs spend one rate budget).
 """
 
@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from integrations.strava.context import StravaContext, make_context
-from integrations.strava.intake_throttle import IntakeThrottle, make_throttle
-from integrations.strava.jobs import BackgroundRunner, Enqueue
-from integrations.strava.subscription import KnownSubscription, webhook_secret
+from strideguard.integrations.strava.context import StravaContext, make_context
+from strideguard.integrations.strava.intake_throttle import IntakeThrottle, make_throttle
+from strideguard.integrations.strava.jobs import BackgroundRunner, Enqueue
+from strideguard.integrations.strava.subscription import KnownSubscription, webhook_secret
 from strideguard.services import Services
 
 

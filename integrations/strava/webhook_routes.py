@@ -19,15 +19,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from integrations.strava.context import StravaContext
-from integrations.strava.intake_throttle import WINDOW_S, IntakeThrottle
-from integrations.strava.jobs import Enqueue, StravaJob
-from integrations.strava.subscription import (
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.intake_throttle import WINDOW_S, IntakeThrottle
+from strideguard.integrations.strava.jobs import Enqueue, StravaJob
+from strideguard.integrations.strava.subscription import (
     WEBHOOK_PATH,
     is_legacy_callback,
 )
-from integrations.strava.web_services import StravaDep, StravaServices
-from integrations.strava.webhooks import (
+from strideguard.integrations.strava.web_services import StravaDep, StravaServices
+from strideguard.integrations.strava.webhooks import (
     MAX_BODY_BYTES,
     EventError,
     PushEvent,

@@ -30,15 +30,20 @@ from sqlalchemy import ColumnElement, Insert, and_, delete, false, select, updat
 from sqlalchemy.orm import Session, sessionmaker
 from stravalib import Client
 
-from integrations.strava.athlete_api import AthleteApi, StravaNotFound
-from integrations.strava.context import StravaContext
-from integrations.strava.disconnect import delete_athlete_data
-from integrations.strava.errors import BudgetExceeded, ConnectionRevoked, NotConnected, StravaError
-from integrations.strava.sync import delete_activity, sync_one_activity
+from strideguard.integrations.strava.athlete_api import AthleteApi, StravaNotFound
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.disconnect import delete_athlete_data
+from strideguard.integrations.strava.errors import (
+    BudgetExceeded,
+    ConnectionRevoked,
+    NotConnected,
+    StravaError,
+)
+from strideguard.integrations.strava.sync import delete_activity, sync_one_activity
 from strideguard.models import Activity, Athlete, WebhookEvent, utcnow
 from strideguard.status import WebhookEventStatus
 from strideguard.upsert import insert_ignoring_duplicates
-from worker.ports import Priority
+from strideguard.worker.ports import Priority
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The runner's own files (FIT, GPX, TCX, a Strava bulk export) as the rules engine's records.
 
-One reader, `integrations.files`, serves `rules evaluate --activities` and `rules backtest
+One reader, `strideguard.integrations.files`, serves `rules evaluate --activities` and `rules backtest
 --export`, so a file yields the same figures wherever it is read. The same run found twice (a
 FIT file next to the export holding it) is counted once, as the import counts it, or its
 week's distance would double.
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from integrations.files import (
+from strideguard.integrations.files import (
     FileActivity,
     activity_format,
     data_rank,
     deduplicate,
     read_paths,
 )
-from rules import ActivityRecord
+from strideguard.rules import ActivityRecord
 
 
 @dataclass(frozen=True)

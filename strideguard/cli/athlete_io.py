@@ -15,7 +15,6 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rules.findings import shown
 from strideguard import athlete_detail
 from strideguard.athlete_overrides import (
     OverrideError,
@@ -31,6 +30,7 @@ from strideguard.db import check_migrated, make_engine, make_sessionmaker, trans
 from strideguard.digest_preview import PreviewError, preview_digest
 from strideguard.models import Athlete
 from strideguard.new_athlete import new_athlete_fields
+from strideguard.rules.findings import shown
 from strideguard.settings import Settings, get_settings
 from strideguard.web.admin_queries import athletes as athlete_rows
 

@@ -21,10 +21,6 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from integrations.strava.mapping import from_strava_summary
-from rules import ActivityRecord, RulesConfig
-from rules.backtest import BacktestResult, backtest, compare
-from rules.columns import ActivityColumns
 from strideguard.activity_sources import counted
 from strideguard.cli.formats import OutputFormat
 from strideguard.cli.progress import progress_bars
@@ -37,9 +33,13 @@ from strideguard.cli.rules_io import (
     zone_option,
 )
 from strideguard.db import check_migrated, make_engine, make_sessionmaker
+from strideguard.integrations.strava.mapping import from_strava_summary
 from strideguard.models import Activity, Athlete
+from strideguard.rules import ActivityRecord, RulesConfig
+from strideguard.rules.backtest import BacktestResult, backtest, compare
+from strideguard.rules.columns import ActivityColumns
 from strideguard.times import week_start_of
-from worker.weeks import WEEK
+from strideguard.worker.weeks import WEEK
 
 # Weeks generated before the window, so a population's first counted weeks have baselines.
 POPULATION_LEAD_WEEKS = 8
@@ -47,7 +47,7 @@ POPULATION_LEAD_WEEKS = 8
 
 @dataclass
 class History:
-    """Athletes to replay, index-aligned; `observed_from` as `rules.backtest.backtest` takes it."""
+    """Athletes to replay, index-aligned; `observed_from` as `strideguard.rules.backtest.backtest` takes it."""
 
     source: str  # database | population | export
     # The last day known complete when it is not today: an export ends with its newest activity.
@@ -117,7 +117,7 @@ def stored_history(database_url: str, athlete_id: int | None) -> History:
 
 def population_history(size: int, seed: int, weeks: int, end: dt.date) -> History:
     """`size` generated runners, each with whole weeks up to `end` (a Sunday)."""
-    from integrations.strava.simulator.generator import generate_seed
+    from strideguard.integrations.strava.simulator.generator import generate_seed
 
     history = History("population")
     total_weeks = weeks + POPULATION_LEAD_WEEKS

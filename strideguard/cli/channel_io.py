@@ -12,13 +12,13 @@ from dataclasses import asdict
 
 import typer
 
-from integrations.apprise import store
-from integrations.apprise.urls import RefusedUrl
 from strideguard import athlete_detail
 from strideguard.cli.athlete_io import _athlete, _database, _table
 from strideguard.cli.formats import OutputFormat
 from strideguard.cli.rules_io import stdout_console
 from strideguard.db import transaction
+from strideguard.integrations.apprise import store
+from strideguard.integrations.apprise.urls import RefusedUrl
 from strideguard.web.admin_queries import channel_rows
 
 

@@ -9,11 +9,16 @@ from pathlib import Path
 
 import typer
 
-from integrations.files.importer import ImportOutcome, Progress, UnknownAthlete, import_paths
 from strideguard.cli.athlete_io import _database
 from strideguard.cli.formats import OutputFormat
 from strideguard.cli.progress import Tick, progress_bars
 from strideguard.cli.rules_io import fail, stdout_console
+from strideguard.integrations.files.importer import (
+    ImportOutcome,
+    Progress,
+    UnknownAthlete,
+    import_paths,
+)
 
 
 def run_import(athlete_id: int, paths: Sequence[Path], workers: int, output: OutputFormat) -> None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def require_valid_rules(settings: Settings) -> None:
     """Load and fully check RULES_PATH (else the shipped file); exit 2 if it is broken."""
-    from rules import ConfigError, load_config  # numpy: loaded to start, not for --help
+    from strideguard.rules import ConfigError, load_config  # numpy: loaded to start, not for --help
 
     try:
         load_config(settings.rules_path)

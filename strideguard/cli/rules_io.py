@@ -22,8 +22,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from integrations.strava.mapping import MappingError, from_strava_summary
-from rules import (
+from strideguard.cli.activity_files import FileRecords, is_activity_files, read_file_records
+from strideguard.cli.formats import OutputFormat
+from strideguard.integrations.strava.mapping import MappingError, from_strava_summary
+from strideguard.rules import (
     ActivityRecord,
     ConfigError,
     Finding,
@@ -34,11 +36,9 @@ from rules import (
     load_config,
     week_start_of,
 )
-from rules.config import SHIPPED_RULES
-from rules.findings import shown
-from rules.metrics import RUN_FUNCTIONS, RUN_METRICS, WEEK_FUNCTIONS, WEEK_METRICS
-from strideguard.cli.activity_files import FileRecords, is_activity_files, read_file_records
-from strideguard.cli.formats import OutputFormat
+from strideguard.rules.config import SHIPPED_RULES
+from strideguard.rules.findings import shown
+from strideguard.rules.metrics import RUN_FUNCTIONS, RUN_METRICS, WEEK_FUNCTIONS, WEEK_METRICS
 from strideguard.settings import Settings, get_settings
 
 

@@ -61,9 +61,9 @@ def serve(
     """Serve the simulated Strava until Ctrl-C (unless a sub-command is given)."""
     if ctx.invoked_subcommand is not None:
         return
-    from integrations.strava.simulator import Simulator
-    from integrations.strava.simulator.generator import generate_history
-    from integrations.strava.simulator.seedfile import SeedError, load_seed
+    from strideguard.integrations.strava.simulator import Simulator
+    from strideguard.integrations.strava.simulator.generator import generate_history
+    from strideguard.integrations.strava.simulator.seedfile import SeedError, load_seed
 
     try:
         seed = load_seed(athletes) if athletes else [generate_history(1, scenario="demo")]
@@ -112,9 +112,9 @@ def generate(
     output_format: FormatOption = OutputFormat.table,
 ) -> None:
     """Write realistic Strava histories for N athletes in mixed time zones."""
-    from integrations.strava.simulator.generator import generate_seed
-    from integrations.strava.simulator.seedfile import write_seed
     from strideguard.cli.progress import progress_bars
+    from strideguard.integrations.strava.simulator.generator import generate_seed
+    from strideguard.integrations.strava.simulator.seedfile import write_seed
 
     try:
         last_day = date.fromisoformat(end) if end else None

@@ -36,7 +36,7 @@ def when_reachable(step: Callable[[], T], settings: Settings) -> T:
     Errors that a retry cannot fix (a wrong schema revision, bad settings) pass straight up.
     """
     from strideguard.db import DatabaseUnreachable
-    from worker.broker import BrokerError
+    from strideguard.worker.broker import BrokerError
 
     deadline = time.monotonic() + settings.startup_wait_seconds
     pause = FIRST_PAUSE_S

@@ -30,10 +30,10 @@ def subscribe(
     """
     from stravalib import exc as strava_exc
 
-    from integrations.strava.context import make_context
-    from integrations.strava.errors import StravaError
-    from integrations.strava.subscription import ensure_subscription
     from strideguard.db import check_migrated, make_engine, make_sessionmaker
+    from strideguard.integrations.strava.context import make_context
+    from strideguard.integrations.strava.errors import StravaError
+    from strideguard.integrations.strava.subscription import ensure_subscription
     from strideguard.settings import get_settings
 
     settings = get_settings()

@@ -51,11 +51,11 @@ def _prepare() -> Settings:
 def attach_worker_or_exit(
     app: FastAPI, settings: Settings, *, run_jobs: bool | None = None
 ) -> None:
-    """Wire the web app's background work to the worker (see worker/web_seam.py).
+    """Wire the web app's background work to the worker (see strideguard/web/worker_seam.py).
 
     An unreachable Redis is waited for (STARTUP_WAIT_SECONDS), then exit code 75.
     """
-    from worker.web_seam import attach_worker
+    from strideguard.web.worker_seam import attach_worker
 
     when_reachable(lambda: attach_worker(app, settings, run_jobs=run_jobs), settings)
 
@@ -84,9 +84,9 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
-    from worker.broker import make_broker
-    from worker.embedded import InProcessWorker
-    from worker.runtime import start_runtime
+    from strideguard.worker.broker import make_broker
+    from strideguard.worker.embedded import InProcessWorker
+    from strideguard.worker.runtime import start_runtime
 
     if processes > 1:
         # Wait here, once, rather than in every child the supervisor would restart.
@@ -138,10 +138,10 @@ def scheduler(
     Without REDIS_URL the queue is in-process, so the scheduler also runs the jobs itself.
     """
     settings = _prepare()
-    from worker.embedded import InProcessWorker
-    from worker.runtime import start_runtime
-    from worker.scheduler import Scheduler
-    from worker.single_instance import AlreadyRunning, SchedulerLock
+    from strideguard.worker.embedded import InProcessWorker
+    from strideguard.worker.runtime import start_runtime
+    from strideguard.worker.scheduler import Scheduler
+    from strideguard.worker.single_instance import AlreadyRunning, SchedulerLock
 
     runtime = when_reachable(lambda: start_runtime(settings), settings)
     stop = threading.Event()

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from integrations.strava.subscription import needs_resubscribe
 from strideguard.db import transaction
+from strideguard.integrations.strava.subscription import needs_resubscribe
 from strideguard.passwords import verify_password
 from strideguard.services import Services, ServicesDep
 from strideguard.web import admin_auth, admin_operations, admin_queries
-from worker.runtime import WorkerRuntime
+from strideguard.worker.runtime import WorkerRuntime
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 ATHLETES_PER_PAGE = 50

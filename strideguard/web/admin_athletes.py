@@ -17,9 +17,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import update
 
-from rules import ConfigError, RulesConfig, load_config
-from rules.config import SHIPPED_RULES
-from rules.findings import shown
 from strideguard import athlete_detail
 from strideguard.athlete_overrides import (
     OverrideError,
@@ -30,12 +27,15 @@ from strideguard.athlete_overrides import (
 from strideguard.db import transaction
 from strideguard.digest_preview import PreviewError, preview_digest
 from strideguard.models import Athlete, DeliveryRecord, Evaluation
+from strideguard.rules import ConfigError, RulesConfig, load_config
+from strideguard.rules.config import SHIPPED_RULES
+from strideguard.rules.findings import shown
 from strideguard.services import Services, ServicesDep
 from strideguard.status import EvaluationStatus
 from strideguard.times import week_start_of
 from strideguard.web import admin_auth
 from strideguard.web.admin import templates
-from worker.runtime import WorkerRuntime
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", include_in_schema=False)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from integrations.strava.budget import Limits, Reservation, Usage
-from integrations.strava.sync_mode import SyncModeInForce, sync_mode_in_force
-from worker.queue_depths import QueueDepth, queue_depths
-from worker.runtime import WorkerRuntime
+from strideguard.integrations.strava.budget import Limits, Reservation, Usage
+from strideguard.integrations.strava.sync_mode import SyncModeInForce, sync_mode_in_force
+from strideguard.worker.queue_depths import QueueDepth, queue_depths
+from strideguard.worker.runtime import WorkerRuntime
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,18 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from integrations.strava.routes import router as strava_router
-from integrations.strava.webhook_routes import router as strava_webhook_router
 from strideguard.db import make_engine
+from strideguard.integrations.strava.routes import router as strava_router
+from strideguard.integrations.strava.webhook_routes import router as strava_webhook_router
 from strideguard.services import Services
 from strideguard.settings import Settings
 from strideguard.web import admin, admin_athletes, channel_routes
+from strideguard.web.email_pages.checkin_routes import router as checkin_router
+from strideguard.web.email_pages.routes import Refusal, refusal_page
+from strideguard.web.email_pages.routes import router as notifier_router
 from strideguard.web.headers import SecurityHeaders
 from strideguard.web.runner import home, me, signin, upload
 from strideguard.web.slashes import redirect_slashes_to
-from worker.notifier.checkin_routes import router as checkin_router
-from worker.notifier.routes import Refusal, refusal_page
-from worker.notifier.routes import router as notifier_router
 
 
 def create_app(settings: Settings) -> FastAPI:

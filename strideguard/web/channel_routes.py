@@ -4,7 +4,7 @@ GET shows the channels (by label, never the URL) with a remove button each, and 
 an Apprise URL. Both POSTs redirect back to the GET (POST-redirect-GET), so a reload never
 adds or removes twice; a URL Apprise refuses comes back on the form with Apprise's reason.
 The signed preferences token is the credential, and the CSRF field is bound to it, as on the
-preferences page (worker/notifier/routes.py).
+preferences page (strideguard/web/email_pages/routes.py).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from integrations.apprise import store
-from integrations.apprise.urls import RefusedUrl
 from strideguard.db import transaction
+from strideguard.integrations.apprise import store
+from strideguard.integrations.apprise.urls import RefusedUrl
+from strideguard.integrations.email.digest_links import PATHS
 from strideguard.services import Services, ServicesDep
-from worker.notifier.digest_links import PATHS
-from worker.notifier.routes import (
+from strideguard.web.email_pages.routes import (
     PAGE_HEADERS,
     athlete_of,
     csrf_token,
@@ -33,7 +33,7 @@ from worker.notifier.routes import (
     require_csrf,
     token_of,
 )
-from worker.short_messages import CHANNELS_PATH
+from strideguard.worker.short_messages import CHANNELS_PATH
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["email links"])

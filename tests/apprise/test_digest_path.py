@@ -14,18 +14,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from integrations.apprise import store
-from integrations.strava.simulator import Simulator
 from strideguard.db import transaction
+from strideguard.integrations.apprise import store
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.links import read_link_token
 from strideguard.models import ChannelMessage, DeliveryRecord
 from strideguard.status import DeliveryStatus
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.scheduler import Scheduler
 from tests.apprise.targets import Targets
 from tests.worker.conftest import SmtpServer
 from tests.worker.test_pipeline import clock, connect_risky, pipeline_settings, running, sim
 from tests.worker.waiting import wait_for
-from worker.runtime import WorkerRuntime
-from worker.scheduler import Scheduler
 
 # The pipeline suite's world: the simulator over HTTP, real SMTP, Redis and worker threads.
 __all__ = ["clock", "pipeline_settings", "running", "sim"]

@@ -14,19 +14,23 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import select, update
 
-from integrations.apprise import store
 from strideguard.crypto import channel_url_cipher
 from strideguard.db import transaction
+from strideguard.integrations.apprise import store
 from strideguard.leases import GaveUp
 from strideguard.models import Athlete, AthleteChannel, ChannelMessage
 from strideguard.settings import Settings
 from strideguard.status import ChannelStatus, DeliveryStatus
 from strideguard.web.admin_queries import failed_jobs
+from strideguard.worker.channel_messages import (
+    queue_digest_notices,
+    queue_run_alert,
+    send_channel_message,
+)
+from strideguard.worker.reconciler import Reconciler
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.apprise.targets import Targets
 from tests.worker.conftest import add_athlete, queued
-from worker.channel_messages import queue_digest_notices, queue_run_alert, send_channel_message
-from worker.reconciler import Reconciler
-from worker.runtime import WorkerRuntime, start_runtime
 
 WEEK = dt.date(2025, 10, 13)
 SECRET = "s3cr3t-b0t-t0ken-4711"

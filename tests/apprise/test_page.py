@@ -17,8 +17,8 @@ from strideguard.links import make_link_token
 from strideguard.models import Athlete, AthleteChannel
 from strideguard.settings import Settings
 from strideguard.status import ChannelStatus
+from strideguard.web.email_pages.routes import csrf_token
 from tests.notifier.conftest import client, db, settings
-from worker.notifier.routes import csrf_token
 
 __all__ = ["client", "db", "settings"]  # the email-link pages' app on SQLite and PostgreSQL
 

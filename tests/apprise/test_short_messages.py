@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from worker.ports import ShortMessage
-from worker.short_messages import (
+from strideguard.worker.ports import ShortMessage
+from strideguard.worker.short_messages import (
     NOT_MEDICAL_ADVICE,
     RED_FLAGS,
     RiskyRun,

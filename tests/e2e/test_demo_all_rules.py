@@ -14,8 +14,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, ViewportSize
 
-from rules import load_config
 from strideguard.demo import Demo
+from strideguard.rules import load_config
 from tests.contrast import AA_TEXT, contrast, visible_texts_js
 
 PHONE: ViewportSize = {"width": 390, "height": 844}

@@ -12,8 +12,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from integrations.apprise import store
 from strideguard.db import transaction
+from strideguard.integrations.apprise import store
 from tests.apprise.targets import Targets, serve_targets
 from tests.worker import conftest as worker_conftest
 from tests.worker import run_alert_world

@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize
 from sqlalchemy import func, select
 
-from integrations.strava.context import make_context
-from integrations.strava.simulator import Simulator
 from strideguard.db import make_engine, make_sessionmaker
+from strideguard.integrations.strava.context import make_context
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.mailsink import OutboxSink
 from strideguard.models import Athlete, Base
 from strideguard.settings import Settings

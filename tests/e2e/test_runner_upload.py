@@ -17,10 +17,10 @@ from strideguard.models import Activity, Athlete, FileImport
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer, free_port
+from strideguard.web.worker_seam import attach_worker
 from tests.e2e.test_runner_page import PHONE, _check_layout_and_contrast
 from tests.files.writers import RunSpec, fit_bytes, tcx_bytes, write
 from tests.runner.conftest import signin_links
-from worker.web_seam import attach_worker
 
 EMAIL = "fiona@example.org"
 START = (dt.datetime.now(dt.UTC) - dt.timedelta(days=4)).replace(hour=6, minute=5, second=0)

@@ -23,13 +23,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-import rules
-from integrations.strava.budget import day_index, window_index
-from integrations.strava.mapping import activity_fields, record_fields
-from integrations.strava.simulator import Simulator
-from integrations.strava.source import history_start
-from integrations.strava.sync import window_start
+from strideguard import rules
 from strideguard.gear import load_gear
+from strideguard.integrations.email.channel import mail_blocked_reason
+from strideguard.integrations.strava.budget import day_index, window_index
+from strideguard.integrations.strava.mapping import activity_fields, record_fields
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.source import history_start
+from strideguard.integrations.strava.sync import window_start
 from strideguard.models import (
     Activity,
     Alert,
@@ -41,10 +42,9 @@ from strideguard.models import (
 )
 from strideguard.settings import Settings
 from strideguard.times import aware, zone_or_utc
+from strideguard.worker.evaluation import alertable
+from strideguard.worker.weeks import due_weeks
 from tests.worker.conftest import Inbox
-from worker.evaluation import alertable
-from worker.notifier.channel import mail_blocked_reason
-from worker.weeks import due_weeks
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def assert_nothing_lost(
     """Fail with every problem found (not just the first), so a report shows the whole damage.
 
     `accept_then_kill`: how many senders the case killed between the SMTP accept and the
-    commit that marks the row sent (each may cause the documented duplicate, worker/outbox.py,
+    commit that marks the row sent (each may cause the documented duplicate, integrations/email/outbox.py,
     with the same Message-ID). `refused`: addresses
     the SMTP server refused with a 5xx. `deferred_ok`: weeks deferred to the next rate window
     are still owed, not lost, as long as their row says so. `mail_only`: the case is about

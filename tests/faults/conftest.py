@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.settings import Settings
+from strideguard.worker.runtime import start_runtime
 from tests.conftest import SERVICES_REQUIRED
 from tests.faults.redis_server import REDIS_SERVER, RedisServer
 from tests.faults.tcp_proxy import TcpProxy
@@ -28,7 +29,6 @@ from tests.faults.world import (
     world_env,
 )
 from tests.worker.conftest import SmtpServer, env_for, smtp, worker_env  # noqa: F401
-from worker.runtime import start_runtime
 
 
 @pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres)])

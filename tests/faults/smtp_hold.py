@@ -1,6 +1,6 @@
 """An SMTP server that keeps a message and then holds back its 250: the sender can be killed
 after the server has the digest and before the sender hears it was accepted (the one
-documented duplicate, worker/outbox.py)."""
+documented duplicate, integrations/email/outbox.py)."""
 
 from __future__ import annotations
 

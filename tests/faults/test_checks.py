@@ -12,10 +12,10 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import delete, select
 
-from integrations.strava.simulator.app import RequestRecord
+from strideguard.integrations.email.smtp import send_message
+from strideguard.integrations.strava.simulator.app import RequestRecord
 from strideguard.models import Activity, Alert, Athlete, DeliveryRecord
 from tests.faults.world import FaultWorld, WorldFactory
-from worker.notifier.smtp import send_message
 
 pytestmark = pytest.mark.faults
 

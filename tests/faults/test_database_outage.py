@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from strideguard.models import Evaluation
 from strideguard.web.app import create_app
+from strideguard.worker.scheduler import Scheduler
 from tests.faults.tcp_proxy import TcpProxy, through
 from tests.faults.world import WorldFactory
 from tests.worker.waiting import wait_for
-from worker.scheduler import Scheduler
 
 pytestmark = pytest.mark.faults
 

@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, func, select, update
 
 from strideguard.models import Athlete, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.web.live import free_port
+from strideguard.worker.weeks import WEEK, due_at
 from tests.faults.redis_server import RedisServer
 from tests.faults.smtp_hold import AcceptThenHold
 from tests.faults.tcp_proxy import TcpProxy, through
@@ -43,7 +44,6 @@ from tests.faults.topology import (
 )
 from tests.faults.world import GRACE, OSLO, RISKY, STEADY, FaultWorld, Runners, WorldFactory
 from tests.worker.conftest import SmtpServer
-from worker.weeks import WEEK, due_at
 
 pytestmark = pytest.mark.faults
 

@@ -14,14 +14,14 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.jobs import StravaJob
 from strideguard.models import DeliveryRecord, Evaluation
+from strideguard.worker.evaluation import run_evaluate_week
+from strideguard.worker.scheduler import Scheduler
+from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.faults.redis_server import RedisServer
 from tests.faults.world import FaultWorld, WorldFactory
 from tests.worker.waiting import wait_for
-from worker.evaluation import run_evaluate_week
-from worker.scheduler import Scheduler
-from worker.webhook_jobs import strava_enqueue
 
 pytestmark = pytest.mark.faults
 

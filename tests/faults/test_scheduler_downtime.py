@@ -10,9 +10,9 @@ import datetime as dt
 
 import pytest
 
+from strideguard.worker.scheduler import Scheduler
+from strideguard.worker.weeks import WEEK, due_at
 from tests.faults.world import GRACE, OSLO, WorldFactory
-from worker.scheduler import Scheduler
-from worker.weeks import WEEK, due_at
 
 pytestmark = pytest.mark.faults
 

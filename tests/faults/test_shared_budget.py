@@ -12,11 +12,11 @@ import signal
 import pytest
 from sqlalchemy import select
 
-from integrations.strava.budget import window_index
+from strideguard.integrations.strava.budget import window_index
 from strideguard.models import Evaluation
+from strideguard.worker.scheduler import Scheduler
 from tests.faults.world import RISKY, STEADY, FaultWorld, WorldFactory
 from tests.worker.waiting import wait_for, worker_process
-from worker.scheduler import Scheduler
 
 pytestmark = pytest.mark.faults
 

@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from integrations.strava.budget import ms_to_next_window
-from integrations.strava.jobs import StravaJob
-from integrations.strava.simulator import Simulator
-from integrations.strava.simulator.app import SimRequest, SimResponse
+from strideguard.integrations.strava.budget import ms_to_next_window
+from strideguard.integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.simulator.app import SimRequest, SimResponse
 from strideguard.models import Activity, StravaConnection
+from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.faults.world import FOREIGN, FaultWorld, WorldFactory
 from tests.worker.strava_history import OSLO_OFFSET, activity
 from tests.worker.waiting import wait_for
-from worker.webhook_jobs import strava_enqueue
 
 pytestmark = pytest.mark.faults
 

@@ -14,14 +14,14 @@ import time
 import pytest
 from sqlalchemy import select
 
-from integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.jobs import StravaJob
 from strideguard.models import DeliveryRecord, StravaConnection
+from strideguard.worker.scheduler import Scheduler
+from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.faults.smtp_hold import AcceptThenHold
 from tests.faults.world import RUNNERS, FaultWorld, WorldFactory
 from tests.worker.conftest import SmtpServer
 from tests.worker.waiting import wait_for, worker_process
-from worker.scheduler import Scheduler
-from worker.webhook_jobs import strava_enqueue
 
 pytestmark = pytest.mark.faults
 
@@ -84,7 +84,7 @@ def test_sigkill_between_smtp_accept_and_mark_sent_after_a_long_outage(
     returns, the sender is killed after the server accepted the digest and before the row
     says so. That is one crash, so the digest is not given up (it was, before outbox rows
     counted crashes apart), and the next sender delivers it again with the same Message-ID:
-    the one documented duplicate (worker/outbox.py)."""
+    the one documented duplicate (integrations/email/outbox.py)."""
     world = make_world(runners={811: RUNNERS[811], 812: RUNNERS[812]})  # one digest due
     max_attempts = world.runtime.settings.job_max_attempts
     smtp.stop()

@@ -17,8 +17,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import DeliveryRecord, Evaluation, StravaConnection
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.weeks import WEEK, due_at, latest_due_week
+from strideguard.worker.welcome import due_welcomes
 from tests.faults.checks import StravaView, assert_nothing_lost
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
@@ -30,10 +34,6 @@ from tests.worker.strava_history import (
     simulated_services,
 )
 from tests.worker.waiting import reconcile_until
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime
-from worker.weeks import WEEK, due_at, latest_due_week
-from worker.welcome import due_welcomes
 
 OSLO = ZoneInfo("Europe/Oslo")
 GRACE = dt.timedelta(hours=6)

@@ -11,7 +11,7 @@ from typing import Any
 
 from fit_tool.profile.profile_type import Sport, SubSport
 
-from integrations.strava.mapping import from_strava_summary
+from strideguard.integrations.strava.mapping import from_strava_summary
 from tests.files.writers import ExportRowSpec, RunSpec, export_csv, fit_bytes, gpx_bytes, tcx_bytes
 
 CSV_TYPES = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.files import (
+from strideguard.integrations.files import (
     FileRejected,
     Limits,
     read_activity_bytes,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from integrations.files import Detail, FileActivity, data_rank, deduplicate, same_activity
+from strideguard.integrations.files import (
+    Detail,
+    FileActivity,
+    data_rank,
+    deduplicate,
+    same_activity,
+)
 
 START = dt.datetime(2026, 5, 4, 5, 30, tzinfo=dt.UTC)
 

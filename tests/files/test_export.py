@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from integrations.files import Detail, Limits, read_export, read_paths
+from strideguard.integrations.files import Detail, Limits, read_export, read_paths
 from tests.files.writers import (
     ExportRowSpec,
     RunSpec,

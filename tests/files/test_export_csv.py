@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from integrations.files import FileRejected
-from integrations.files.export_csv import read_export_csv
+from strideguard.integrations.files import FileRejected
+from strideguard.integrations.files.export_csv import read_export_csv
 from tests.files.writers import EXPORT_HEADER
 
 # One line of a real Strava export (a ride from October 2020), as published with the header in

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fit_tool.profile.profile_type import Sport, SubSport
 
-from integrations.files import Detail, FileActivity, read_activity_file
+from strideguard.integrations.files import Detail, FileActivity, read_activity_file
 from tests.files.writers import RunSpec, fit_bytes, gpx_bytes, tcx_bytes, write
 
 START = dt.datetime(2026, 5, 4, 5, 30, tzinfo=dt.UTC)  # 07:30 in Oslo (CEST)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from integrations.files.importer import import_paths
+from strideguard.integrations.files.importer import import_paths
 from strideguard.models import Activity, Athlete
 from strideguard.settings import Settings
 from tests.files.writers import RunSpec, fit_bytes, gpx_bytes, tcx_bytes, write
@@ -174,9 +174,9 @@ def test_the_import_command_prints_what_happened(
 def test_retention_is_by_source_and_deletion_removes_both(
     app_settings: Settings, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    from integrations.strava.disconnect import delete_athlete_data
-    from integrations.strava.sync import purge_expired
     from strideguard.activity_sources import purge_files
+    from strideguard.integrations.strava.disconnect import delete_athlete_data
+    from strideguard.integrations.strava.sync import purge_expired
 
     athlete_id = _strava_runner(sessions, [(9, NOW - 30 * DAY, 5000, None)])
     runs = [RunSpec(start=NOW - days * DAY, distance_m=7000, moving_s=2100) for days in (30, 390)]

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from integrations.files import FileActivity, read_export
-from integrations.strava.mapping import from_strava_summary
-from integrations.strava.simulator.generator import generate_history
-from rules import ActivityRecord, Finding, GearRecord, evaluate_all, load_config
-from rules.config import SHIPPED_RULES
 from strideguard.cli.activity_files import to_record
+from strideguard.integrations.files import FileActivity, read_export
+from strideguard.integrations.strava.mapping import from_strava_summary
+from strideguard.integrations.strava.simulator.generator import generate_history
+from strideguard.rules import ActivityRecord, Finding, GearRecord, evaluate_all, load_config
+from strideguard.rules.config import SHIPPED_RULES
 from tests.files.exports import write_export
 
 END = dt.date(2026, 11, 29)  # a Sunday

@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integrations.files.track import (
+from strideguard.integrations.files.track import (
     EARTH_RADIUS_M,
     Point,
     distance_and_moving_time,

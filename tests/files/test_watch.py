@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.files import jobs
-from integrations.files.import_runs import last_import
-from integrations.files.watch import scan_watch_dir
+from strideguard.integrations.files import jobs
+from strideguard.integrations.files.import_runs import last_import
+from strideguard.integrations.files.watch import scan_watch_dir
 from strideguard.models import Activity, Athlete, FileImport, WatchedFile
 from strideguard.settings import Settings
 from strideguard.status import ImportStatus

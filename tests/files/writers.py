@@ -22,7 +22,7 @@ from fit_tool.profile.messages.record_message import RecordMessage
 from fit_tool.profile.messages.session_message import SessionMessage
 from fit_tool.profile.profile_type import FileType, Manufacturer, Sport, SubSport
 
-from integrations.files.track import EARTH_RADIUS_M
+from strideguard.integrations.files.track import EARTH_RADIUS_M
 
 FIT_EPOCH = dt.datetime(1989, 12, 31, tzinfo=dt.UTC)
 OSLO = (59.9139, 10.7522)

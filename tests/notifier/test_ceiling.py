@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from strideguard.integrations.email.render import render_digest
 from tests.notifier.test_digest import _plain
 from tests.notifier.worked import BUILT_IN, WEEK, digest
-from worker.notifier.render import render_digest
 
 SPIKE = [BUILT_IN["hill_heavy_week"]]
 

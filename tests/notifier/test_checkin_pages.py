@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard.integrations.email.digest_links import make_digest_links
 from strideguard.links import make_link_token
 from strideguard.models import BackPainCheckin
 from strideguard.settings import Settings
+from strideguard.web.email_pages.routes import csrf_token
 from tests.notifier.test_pages import _path, _text, _token
-from worker.notifier.digest_links import make_digest_links
-from worker.notifier.routes import csrf_token
 
 
 def _rows(db: sessionmaker[Session]) -> list[BackPainCheckin]:

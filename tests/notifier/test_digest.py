@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from strideguard.integrations.email import render
+from strideguard.integrations.email.render import BUILT_IN_RULES, TemplateRenderError, render_digest
 from tests.notifier.worked import BASE, BUILT_IN, WEEK, digest, finding
-from worker.notifier import render
-from worker.notifier.render import BUILT_IN_RULES, TemplateRenderError, render_digest
 
 RED_FLAG_SUBSTANCE = [
     "urgent or emergency care the same day",

@@ -10,10 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from rules import ActivityRecord, GearRecord, evaluate_week, load_config
-from rules.config import SHIPPED_RULES
+from strideguard.integrations.email.render import (
+    BUILT_IN_RULES,
+    advice_template_name,
+    render_digest,
+)
+from strideguard.rules import ActivityRecord, GearRecord, evaluate_week, load_config
+from strideguard.rules.config import SHIPPED_RULES
 from tests.notifier.worked import digest
-from worker.notifier.render import BUILT_IN_RULES, advice_template_name, render_digest
 
 WEEK = dt.date(2025, 10, 13)  # a Monday
 EASY_KM = 8

@@ -10,15 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.notifier.worked import BUILT_IN, WEEK, digest
-from worker.notifier.exercises import TAGS, ExerciseLibraryError, load_library, pick_exercises
-from worker.notifier.render import (
+from strideguard.integrations.email.exercises import (
+    TAGS,
+    ExerciseLibraryError,
+    load_library,
+    pick_exercises,
+)
+from strideguard.integrations.email.render import (
     BUILT_IN_RULES,
     RED_FLAGS_FIRST,
     exercise_library,
     render_digest,
     render_sections,
 )
+from tests.notifier.worked import BUILT_IN, WEEK, digest
 
 STRETCHES = {"hip_flexor_stretch", "hamstring_stretch", "childs_pose", "cat_cow", "knee_hug"}
 TRUNK_ENDURANCE = {"bird_dog", "front_plank", "side_plank", "dead_bug"}

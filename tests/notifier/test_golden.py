@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from strideguard.integrations.email.render import BUILT_IN_RULES, render_digest, render_sections
 from tests.notifier.worked import BUILT_IN, digest
-from worker.notifier.render import BUILT_IN_RULES, render_digest, render_sections
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -78,9 +78,9 @@ def test_four_rule_digest_matches_golden() -> None:
 
 def test_per_run_alert_matches_golden() -> None:
     """A per-run alert: the run, the next few days, the ceiling, the check-in row, red flags."""
+    from strideguard.integrations.email.alert_render import AlertContext, render_run_alert
+    from strideguard.integrations.email.render import AthleteView
     from tests.notifier.worked import LIMITS, links
-    from worker.notifier.alert_render import AlertContext, render_run_alert
-    from worker.notifier.render import AthleteView
 
     rendered = render_run_alert(
         AlertContext(

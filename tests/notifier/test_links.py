@@ -6,9 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from strideguard.integrations.email.digest_links import make_digest_links
 from strideguard.links import LinkTokenError, make_link_token, read_link_token
 from strideguard.settings import Settings
-from worker.notifier.digest_links import make_digest_links
 
 SETTINGS = Settings(SECRET_KEY="test-signing-key-" + "x" * 32)
 

@@ -14,10 +14,15 @@ from typing import Any
 
 import pytest
 
+from strideguard.integrations.email.alert_render import AlertContext, render_run_alert
+from strideguard.integrations.email.render import (
+    BUILT_IN_RULES,
+    AthleteView,
+    RenderedEmail,
+    render_digest,
+)
 from tests.notifier.test_digest import _plain
 from tests.notifier.worked import BUILT_IN, LIMITS, digest, finding, links
-from worker.notifier.alert_render import AlertContext, render_run_alert
-from worker.notifier.render import BUILT_IN_RULES, AthleteView, RenderedEmail, render_digest
 
 ADMIN_RULE = finding(
     "long_run_share",

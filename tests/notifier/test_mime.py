@@ -7,9 +7,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from strideguard.integrations.email.mime import build_message
+from strideguard.integrations.email.render import render_digest
 from tests.notifier.worked import BUILT_IN, digest, links
-from worker.notifier.mime import build_message
-from worker.notifier.render import render_digest
 
 
 def _parsed() -> EmailMessage:

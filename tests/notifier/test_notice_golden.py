@@ -12,16 +12,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.notifier.test_golden import _check
-from tests.notifier.worked import EIGHT_WEEKS_M, LIMITS, WEEK, links
-from worker.notifier.notices import (
+from strideguard.integrations.email.notices import (
     Check,
     NoteContext,
     WelcomeContext,
     render_weekly_note,
     render_welcome,
 )
-from worker.notifier.render import AthleteView
+from strideguard.integrations.email.render import AthleteView
+from tests.notifier.test_golden import _check
+from tests.notifier.worked import EIGHT_WEEKS_M, LIMITS, WEEK, links
 
 CHECKS = [
     Check("weekly_distance_spike", "Weekly distance spike"),

@@ -13,12 +13,12 @@ from httpx import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard import links as link_tokens
+from strideguard.integrations.email.digest_links import make_digest_links
 from strideguard.links import make_link_token
 from strideguard.models import Athlete
 from strideguard.settings import Settings
 from strideguard.status import EmailStatus
-from worker.notifier.digest_links import make_digest_links
-from worker.notifier.routes import csrf_token
+from strideguard.web.email_pages.routes import csrf_token
 
 
 def _athlete(db: sessionmaker[Session], athlete_id: int) -> Athlete:

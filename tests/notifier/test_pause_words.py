@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
+from strideguard.integrations.email.channel import mail_blocked_reason
+from strideguard.integrations.email.preferences import describe_pause, pause_until, paused_weeks
 from strideguard.models import Athlete
-from worker.notifier.channel import mail_blocked_reason
-from worker.notifier.preferences import describe_pause, pause_until, paused_weeks
 
 WEDNESDAY_2_DECEMBER = dt.date(2026, 12, 2)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from strideguard.integrations.email.render import render_digest
 from tests.notifier.worked import BUILT_IN, digest
-from worker.notifier.render import render_digest
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -21,17 +21,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from strideguard.web.live import free_port
-from tests.notifier.worked import BUILT_IN, digest
-from worker.notifier.mime import build_message
-from worker.notifier.render import render_digest
-from worker.notifier.smtp import (
+from strideguard.integrations.email.mime import build_message
+from strideguard.integrations.email.render import render_digest
+from strideguard.integrations.email.smtp import (
     PermanentBounce,
     PermanentSendError,
     TransientSendError,
     parse_smtp_url,
     send_message,
 )
+from strideguard.web.live import free_port
+from tests.notifier.worked import BUILT_IN, digest
 
 
 class Recorder:
@@ -292,7 +292,7 @@ def test_a_connection_the_server_dropped_is_replaced_before_sending() -> None:
 def test_a_connection_is_not_reused_after_an_error_or_past_its_message_limit(
     smtp_server: tuple[Recorder, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worker.notifier import smtp
+    from strideguard.integrations.email import smtp
 
     recorder, url = smtp_server
     monkeypatch.setattr(smtp, "MESSAGES_PER_CONNECTION", 2)

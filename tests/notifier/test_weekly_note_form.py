@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard.integrations.email.digest_links import make_digest_links
 from strideguard.settings import Settings
 from tests.notifier.test_pages import _athlete, _path, _preferences_form, _text
-from worker.notifier.digest_links import make_digest_links
 
 CHECKBOX = 'name="weekly_note"'
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from worker.notifier.digest_links import DigestLinks
-from worker.notifier.render import AthleteView, DigestContext
+from strideguard.integrations.email.digest_links import DigestLinks
+from strideguard.integrations.email.render import AthleteView, DigestContext
 
 WEEK = dt.date(2025, 10, 13)
 BASE = "https://sg.example.org"

@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable, Sequence
 
-from rules import ActivityRecord, Finding
+from strideguard.rules import ActivityRecord, Finding
 
 _ids = itertools.count(1000)
 

@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from rules import RulesConfig, evaluate_week, load_config
+from strideguard.rules import RulesConfig, evaluate_week, load_config
 from tests.rules.builders import only, weeks_of_runs
 
 MON = dt.date(2025, 9, 1)  # a Monday

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from rules.config import SHIPPED_RULES
 from strideguard.cli.main import app
 from strideguard.db import make_engine, make_sessionmaker
 from strideguard.models import Activity, Athlete
+from strideguard.rules.config import SHIPPED_RULES
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rules.config import SHIPPED_RULES
 from strideguard.cli.main import app
+from strideguard.rules.config import SHIPPED_RULES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 runner = CliRunner()

@@ -15,8 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import ActivityRecord, ConfigError, evaluate_limits, evaluate_week, load_config
-from rules.findings import Limit
+from strideguard.rules import (
+    ActivityRecord,
+    ConfigError,
+    evaluate_limits,
+    evaluate_week,
+    load_config,
+)
+from strideguard.rules.findings import Limit
 from tests.rules.builders import activity, only, weeks_of_runs
 
 CONFIG = load_config()

@@ -12,8 +12,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from rules import load_config
-from rules.backtest import backtest
+from strideguard.rules import load_config
+from strideguard.rules.backtest import backtest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 

@@ -10,10 +10,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import ActivityRecord, evaluate_all, evaluate_week, load_config
-from rules.backtest import backtest
-from rules.columns import ActivityColumns
-from rules.findings import shown
+from strideguard.rules import ActivityRecord, evaluate_all, evaluate_week, load_config
+from strideguard.rules.backtest import backtest
+from strideguard.rules.columns import ActivityColumns
+from strideguard.rules.findings import shown
 from tests.rules.builders import activity
 
 CONFIG = load_config()

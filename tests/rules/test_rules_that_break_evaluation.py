@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rules import ConfigError, ConfigHolder, evaluate_week, load_config
-from rules.config import SHIPPED_RULES, parse_config
 from strideguard.cli.main import app
+from strideguard.rules import ConfigError, ConfigHolder, evaluate_week, load_config
+from strideguard.rules.config import SHIPPED_RULES, parse_config
 from tests.rules.builders import activity, weeks_of_runs
 
 runner = CliRunner()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rules import ConfigError, evaluate_week, load_config
-from rules.config import SHIPPED_RULES
 from strideguard.cli.main import app
+from strideguard.rules import ConfigError, evaluate_week, load_config
+from strideguard.rules.config import SHIPPED_RULES
 from tests.rules.builders import weeks_of_runs
 from tests.rules.test_validation import GOOD_RULE, errors_for
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rules import ConfigError, ConfigHolder, RulesConfig, evaluate_week, load_config
-from rules.config import SHIPPED_RULES
+from strideguard.rules import ConfigError, ConfigHolder, RulesConfig, evaluate_week, load_config
+from strideguard.rules.config import SHIPPED_RULES
 from tests.rules.builders import activity, only
 
 MON = dt.date(2025, 9, 1)
@@ -361,7 +361,7 @@ def test_holder_keeps_the_last_good_config_and_picks_up_a_valid_edit(
     first = holder.current()
     assert first.rules["long_week"].params["threshold"] == 50000
 
-    with caplog.at_level(logging.ERROR, logger="rules.holder"):
+    with caplog.at_level(logging.ERROR, logger="strideguard.rules.holder"):
         _touch_later(path, GOOD_RULE.replace("severity: info", "severity: loud"))
         assert holder.current() is first
     assert holder.last_error is not None

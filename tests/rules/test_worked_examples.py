@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from integrations.strava.mapping import from_strava_summary
-from rules import GearRecord, RulesConfig, evaluate_all, evaluate_week, load_config
-from rules.findings import shown
+from strideguard.integrations.strava.mapping import from_strava_summary
+from strideguard.rules import GearRecord, RulesConfig, evaluate_all, evaluate_week, load_config
+from strideguard.rules.findings import shown
 from tests.rules.builders import activity, of_rule, only, strength, weeks_of_runs
 
 MON = dt.date(2025, 9, 1)  # a Monday

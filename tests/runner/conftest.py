@@ -14,8 +14,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import make_context
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.context import make_context
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.mailsink import OutboxSink
 from strideguard.settings import Settings, get_settings
 from tests.notifier import conftest as email_page_fixtures

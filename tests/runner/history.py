@@ -11,10 +11,10 @@ import datetime as dt
 
 from sqlalchemy.orm import Session, sessionmaker
 
-import rules
-from integrations.strava.context import StravaContext
-from integrations.strava.simulator import SimClock, Simulator
-from integrations.strava.tokens import store_grant
+from strideguard import rules
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.tokens import store_grant
 from strideguard.models import Activity, Alert, Athlete, BackPainCheckin, DeliveryRecord
 from strideguard.times import week_start_of, zone_or_utc
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard import runner_sessions
+from strideguard.integrations.email.digest_links import link_url
 from strideguard.links import make_link_token
 from strideguard.mailsink import OutboxSink
 from strideguard.models import RunnerSession, RunnerSigninLink
@@ -19,7 +20,6 @@ from strideguard.settings import Settings
 from strideguard.web.runner.common import SESSION_COOKIE
 from tests.runner.conftest import signin_links
 from tests.runner.signing_in import ask_for_link, path_of, sign_in
-from worker.notifier.digest_links import link_url
 
 OUR_LOGGERS = {"strideguard", "worker", "integrations", "rules", "uvicorn"}
 

@@ -41,7 +41,7 @@ def upload_settings(
 @pytest.fixture
 def web(upload_settings: Settings) -> Iterator[TestClient]:
     """The app with its in-process worker, as `strideguard web` without Redis runs it."""
-    from worker.web_seam import attach_worker
+    from strideguard.web.worker_seam import attach_worker
 
     app = create_app(upload_settings)
     attach_worker(app, upload_settings, with_scheduler=False)

@@ -16,12 +16,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from integrations.strava.context import StravaContext
-from integrations.strava.simulator import Simulator
 from strideguard.cli.main import app as cli
+from strideguard.integrations.email import outbox
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.links import make_link_token
 from strideguard.models import Athlete, DeliveryRecord
 from strideguard.settings import Settings
+from strideguard.web.email_pages.routes import csrf_token
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.strava.conftest import (
     AppUnderTest,
     connect_directly,
@@ -30,9 +33,6 @@ from tests.strava.conftest import (
 )
 from tests.worker.conftest import SmtpServer, add_athlete, env_for, smtp, worker_env
 from tests.worker.digests import add_digest
-from worker import outbox
-from worker.notifier.routes import csrf_token
-from worker.runtime import WorkerRuntime, start_runtime
 
 __all__ = ["env_for", "smtp", "worker_env"]  # fixtures, imported to be found by pytest
 

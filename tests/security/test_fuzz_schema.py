@@ -20,13 +20,13 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Err
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import StravaContext
-from integrations.strava.simulator import Simulator
-from integrations.strava.subscription import webhook_secret
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.subscription import webhook_secret
 from strideguard.links import Purpose, make_link_token
 from strideguard.models import StravaSubscription
+from strideguard.web.email_pages.routes import csrf_token
 from tests.strava.conftest import AppUnderTest, connect_directly
-from worker.notifier.routes import csrf_token
 
 PUBLIC_PATHS = {
     "/connect",

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rules import ConfigError, ConfigHolder, load_config
-from rules.config import SHIPPED_RULES
 from strideguard.cli.main import app as cli
+from strideguard.rules import ConfigError, ConfigHolder, load_config
+from strideguard.rules.config import SHIPPED_RULES
 
 Payload = Callable[[Path], str]
 

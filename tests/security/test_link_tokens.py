@@ -22,14 +22,14 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.connect_email import email_form_token
-from integrations.strava.context import StravaContext
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.connect_email import email_form_token
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.links import DAY_S, Purpose, make_link_token
 from strideguard.models import Activity, Athlete, StravaConnection
 from strideguard.settings import Settings
+from strideguard.web.email_pages.routes import csrf_token
 from tests.strava.conftest import OTHER, RUNNER, AppUnderTest, connect_directly
-from worker.notifier.routes import csrf_token
 
 MUTED_RULE = "no_rest_day"
 

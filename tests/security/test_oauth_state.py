@@ -16,9 +16,9 @@ from httpx import Response
 from itsdangerous import URLSafeSerializer
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.connect_receipt import RECEIPT_COOKIE
-from integrations.strava.oauth import BROWSER_COOKIE, CALLBACK_PATH
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.connect_receipt import RECEIPT_COOKIE
+from strideguard.integrations.strava.oauth import BROWSER_COOKIE, CALLBACK_PATH
+from strideguard.integrations.strava.simulator import Simulator
 from tests.strava.conftest import (
     AppUnderTest,
     click_connect,

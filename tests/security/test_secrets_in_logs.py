@@ -22,14 +22,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import StravaContext
-from integrations.strava.jobs import run_job
-from integrations.strava.simulator import Simulator
-from integrations.strava.subscription import webhook_secret
-from integrations.strava.tokens import access_token
+from strideguard.integrations.email import outbox
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.jobs import run_job
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.subscription import webhook_secret
+from strideguard.integrations.strava.tokens import access_token
 from strideguard.logs import RedactingFormatter
 from strideguard.models import Athlete, StravaConnection, StravaSubscription
 from strideguard.settings import Settings
+from strideguard.worker.runtime import start_runtime
 from tests.strava.conftest import (
     CLIENT_SECRET,
     RUNNER,
@@ -41,13 +43,11 @@ from tests.strava.conftest import (
 )
 from tests.worker.conftest import SmtpServer, smtp
 from tests.worker.digests import add_digest
-from worker import outbox
-from worker.runtime import start_runtime
 
 __all__ = ["smtp"]  # the real SMTP server fixture of the worker tests
 
 # Strava's side, the mail relay's side, and the test's browser (httpx logs each URL it gets).
-NOT_OURS = ("integrations.strava.simulator", "mail.log", "httpx")
+NOT_OURS = ("strideguard.integrations.strava.simulator", "mail.log", "httpx")
 SUBSCRIPTION_ID = 120475
 
 

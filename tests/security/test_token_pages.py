@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from integrations.strava.context import StravaContext
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.links import make_link_token
 from strideguard.passwords import hash_password
+from strideguard.web.email_pages.routes import csrf_token
 from tests.strava.conftest import AppUnderTest, connect_directly, follow_back, strava_round_trip
-from worker.notifier.routes import csrf_token
 
 HOSTILE_HOST = "evil.example"
 

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import StravaContext
-from integrations.strava.http import make_client
-from integrations.strava.simulator import Simulator
-from integrations.strava.tokens import access_token
 from strideguard.crypto import TokenCipher, TokenKeyError
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.http import make_client
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.tokens import access_token
 from strideguard.models import Base
 from tests.strava.conftest import RUNNER, follow_back, strava_round_trip
 

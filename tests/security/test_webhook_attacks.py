@@ -21,22 +21,25 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import BudgetExceeded
-from integrations.strava.intake_throttle import (
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import BudgetExceeded
+from strideguard.integrations.strava.intake_throttle import (
     FAILURES_ALLOWED,
     WINDOW_S,
     MemoryThrottle,
     RedisThrottle,
 )
-from integrations.strava.jobs import run_job
-from integrations.strava.simulator import SimClock, Simulator
-from integrations.strava.subscription import ensure_subscription, webhook_secret
-from integrations.strava.sync import backfill
-from integrations.strava.webhooks import MAX_BODY_BYTES
+from strideguard.integrations.strava.jobs import run_job
+from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.subscription import ensure_subscription, webhook_secret
+from strideguard.integrations.strava.sync import backfill
+from strideguard.integrations.strava.webhooks import MAX_BODY_BYTES
 from strideguard.logs import RedactingFormatter
 from strideguard.models import Activity, StravaSubscription, WebhookEvent
 from strideguard.settings import Settings
+from strideguard.worker import sync_jobs
+from strideguard.worker.ports import Priority
+from strideguard.worker.runtime import start_runtime
 from tests.strava.conftest import (
     RUNNER,
     VERIFY_TOKEN,
@@ -46,9 +49,6 @@ from tests.strava.conftest import (
     row_counts,
     webhook_path,
 )
-from worker import sync_jobs
-from worker.ports import Priority
-from worker.runtime import start_runtime
 
 SUBSCRIPTION_ID = 120475
 
@@ -221,7 +221,7 @@ def test_forged_deauthorization_with_a_live_grant_keeps_everything(
         updates={"authorized": "false"},
         subscription_id=subscription_id,
     )
-    with caplog.at_level(logging.WARNING, logger="integrations.strava.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="strideguard.integrations.strava.webhooks"):
         assert _post(live, forged).status_code == 200
         _run_jobs(live)
     after = row_counts(sessions)
@@ -247,7 +247,7 @@ def test_forged_activity_delete_keeps_an_activity_strava_still_has(
     subscription_id = _live_subscription(live)
     _connected_with_history(live, sim)
     forged = _event(aspect_type="delete", object_id=5003, subscription_id=subscription_id)
-    with caplog.at_level(logging.WARNING, logger="integrations.strava.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="strideguard.integrations.strava.webhooks"):
         assert _post(live, forged).status_code == 200
         _run_jobs(live)
     with sessions() as session:
@@ -374,7 +374,7 @@ def test_the_old_callback_works_until_the_operator_resubscribes(
                 subscription_id=SUBSCRIPTION_ID, callback_url=f"{live.url}/strava/webhook"
             )
         )
-    with caplog.at_level(logging.WARNING, logger="integrations.strava.webhook_routes"):
+    with caplog.at_level(logging.WARNING, logger="strideguard.integrations.strava.webhook_routes"):
         first = _post(live, _event(), "/strava/webhook")
         second = _post(live, _event(object_id=6002), "/strava/webhook")
     assert (first.status_code, second.status_code) == (200, 200)

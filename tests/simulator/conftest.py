@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from integrations.strava.http import authorize_url, make_client
-from integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.http import authorize_url, make_client
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ATHLETE_ID = 26462176  # the owner of the recorded activities

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from integrations.strava.http import make_client
-from integrations.strava.simulator import load_seed
 from strideguard.cli.main import app
+from strideguard.integrations.strava.http import make_client
+from strideguard.integrations.strava.simulator import load_seed
 from tests.simulator.conftest import authorize_via_browser
 
 CLI = [sys.executable, "-m", "strideguard.cli.main", "strava-sim"]

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from integrations.strava.http import make_client
-from integrations.strava.simulator import SimClock, Simulator, generate_history
-from integrations.strava.simulator.generator import generate_seed
-from integrations.strava.simulator.seedfile import SeedError, load_seed, write_seed
+from strideguard.integrations.strava.http import make_client
+from strideguard.integrations.strava.simulator import SimClock, Simulator, generate_history
+from strideguard.integrations.strava.simulator.generator import generate_seed
+from strideguard.integrations.strava.simulator.seedfile import SeedError, load_seed, write_seed
 from tests.simulator.conftest import recorded_activities
 
 DEMO_END = date(2025, 10, 19)  # a Sunday

@@ -10,8 +10,8 @@ import pytest
 import requests
 from stravalib import exc
 
-from integrations.strava.http import make_client
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.http import make_client
+from strideguard.integrations.strava.simulator import Simulator
 from tests.simulator.conftest import (
     ATHLETE_ID,
     CLIENT_ID,

@@ -9,8 +9,8 @@ import pytest
 import requests
 from stravalib import exc
 
-from integrations.strava.http import make_client
-from integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.http import make_client
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from tests.simulator.conftest import CLIENT_ID, SECRET, connect, seed
 
 HEADERS = (

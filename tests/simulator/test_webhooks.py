@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from stravalib import exc
 
-from integrations.strava.http import make_client
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.http import make_client
+from strideguard.integrations.strava.simulator import Simulator
 from tests.simulator.conftest import ATHLETE_ID, CLIENT_ID, SECRET, recorded_activities
 
 

@@ -194,7 +194,7 @@ def test_dashboard_shows_athletes_outbox_failures_and_alert_counts(
 def test_dashboard_asks_to_resubscribe_while_strava_uses_the_old_callback(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
-    from integrations.strava.subscription import webhook_url
+    from strideguard.integrations.strava.subscription import webhook_url
     from strideguard.models import StravaSubscription
 
     assert _login(client)[0] == 303

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from integrations.strava.budget import Reservation
-from rules.config import SHIPPED_RULES
+from strideguard.integrations.strava.budget import Reservation
 from strideguard.passwords import hash_password
+from strideguard.rules.config import SHIPPED_RULES
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
-from worker.web_seam import attach_worker
+from strideguard.web.worker_seam import attach_worker
 
 PASSWORD = "correct horse battery"
 

@@ -33,37 +33,76 @@ ROOT_MODULES = (
     "strideguard.digest_preview",
     "strideguard.athlete_detail",
     "strideguard.mailsink",
-    "worker.actors",
-    "worker.embedded",
-    "worker.web_seam",
+    "strideguard.worker.actors",
+    "strideguard.worker.embedded",
+    "strideguard.web.worker_seam",
 )
 # Modules still in a folder of another unit, with the unit they belong to (moves of step 4).
 PENDING = {
-    "worker.notifier": "plugin:email",
-    "worker.outbox": "plugin:email",
-    "worker.outbox_lease": "plugin:email",
-    "worker.notifier.routes": "root",
-    "worker.notifier.checkin_routes": "root",
+    "strideguard.integrations.email": "plugin:email",
+    "strideguard.integrations.email.outbox": "plugin:email",
+    "strideguard.integrations.email.outbox_lease": "plugin:email",
+    "strideguard.web.email_pages.routes": "root",
+    "strideguard.web.email_pages.checkin_routes": "root",
 }
 # Arrows that still break a rule: (importer, imported) -> what removes it.
 KNOWN = {
-    ("worker.gear_jobs", "integrations.strava"): "Strava's jobs move into integrations/strava",
-    ("worker.gear_jobs", "integrations.strava.budget"): "Strava's jobs move",
-    ("worker.gear_jobs", "integrations.strava.errors"): "Strava's jobs move",
-    ("worker.gear_jobs", "integrations.strava.sync"): "Strava's jobs move",
-    ("worker.sync_jobs", "integrations.strava"): "Strava's jobs move",
-    ("worker.sync_jobs", "integrations.strava.errors"): "Strava's jobs move",
-    ("worker.sync_jobs", "integrations.strava.sync"): "Strava's jobs move",
-    ("worker.sync_jobs", "integrations.strava.webhooks"): "Strava's jobs move",
-    ("worker.webhook_jobs", "integrations.strava.errors"): "Strava's jobs move",
-    ("worker.webhook_jobs", "integrations.strava.jobs"): "Strava's jobs move",
-    ("worker.webhook_jobs", "integrations.strava.webhooks"): "Strava's jobs move",
-    ("worker.runtime", "integrations.strava.budget"): "the runtime moves to the root",
-    ("worker.due_reads", "integrations.strava.budget"): "the source port takes the reservation",
-    ("worker.runtime", "integrations.strava.context"): "the runtime moves to the root",
-    ("worker.runtime", "worker.actors"): "the runtime moves to the root",
-    ("worker.outbox", "worker.runtime"): "the email job gets its own context, not the runtime",
-    ("worker.outbox", "worker.weeks"): "the email job gets its own context, not the runtime",
+    (
+        "strideguard.worker.gear_jobs",
+        "strideguard.integrations.strava",
+    ): "Strava's jobs move into integrations/strava",
+    (
+        "strideguard.worker.gear_jobs",
+        "strideguard.integrations.strava.budget",
+    ): "Strava's jobs move",
+    (
+        "strideguard.worker.gear_jobs",
+        "strideguard.integrations.strava.errors",
+    ): "Strava's jobs move",
+    ("strideguard.worker.gear_jobs", "strideguard.integrations.strava.sync"): "Strava's jobs move",
+    ("strideguard.worker.sync_jobs", "strideguard.integrations.strava"): "Strava's jobs move",
+    (
+        "strideguard.worker.sync_jobs",
+        "strideguard.integrations.strava.errors",
+    ): "Strava's jobs move",
+    ("strideguard.worker.sync_jobs", "strideguard.integrations.strava.sync"): "Strava's jobs move",
+    (
+        "strideguard.worker.sync_jobs",
+        "strideguard.integrations.strava.webhooks",
+    ): "Strava's jobs move",
+    (
+        "strideguard.worker.webhook_jobs",
+        "strideguard.integrations.strava.errors",
+    ): "Strava's jobs move",
+    (
+        "strideguard.worker.webhook_jobs",
+        "strideguard.integrations.strava.jobs",
+    ): "Strava's jobs move",
+    (
+        "strideguard.worker.webhook_jobs",
+        "strideguard.integrations.strava.webhooks",
+    ): "Strava's jobs move",
+    (
+        "strideguard.worker.runtime",
+        "strideguard.integrations.strava.budget",
+    ): "the runtime moves to the root",
+    (
+        "strideguard.worker.due_reads",
+        "strideguard.integrations.strava.budget",
+    ): "the source port takes the reservation",
+    (
+        "strideguard.worker.runtime",
+        "strideguard.integrations.strava.context",
+    ): "the runtime moves to the root",
+    ("strideguard.worker.runtime", "strideguard.worker.actors"): "the runtime moves to the root",
+    (
+        "strideguard.integrations.email.outbox",
+        "strideguard.worker.runtime",
+    ): "the email job gets its own context, not the runtime",
+    (
+        "strideguard.integrations.email.outbox",
+        "strideguard.worker.weeks",
+    ): "the email job gets its own context, not the runtime",
 }
 
 
@@ -95,7 +134,7 @@ def allowed(importer: str, imported: str) -> bool:
     if source == "pipeline":
         return target in {"core", "rules"}
     # a plug-in
-    return target in {"core", "rules"} or imported == "worker.ports"
+    return target in {"core", "rules"} or imported == "strideguard.worker.ports"
 
 
 def module_name(path: Path, repo: Path = REPO) -> str:
@@ -180,7 +219,7 @@ def test_no_two_units_import_each_other_in_a_loop() -> None:
     [
         ("rules/findings.py", "import strideguard.models", "the engine imports the core"),
         ("strideguard/times.py", "from worker import ports", "the core imports the pipeline"),
-        ("worker/evaluation.py", "import integrations.strava.sync", "the pipeline names a plug-in"),
+        ("worker/evaluation.py", "import strideguard.integrations.strava.sync", "the pipeline names a plug-in"),
         ("integrations/strava/source.py", "from worker import evaluation", "a plug-in imports "
          "the pipeline beyond its ports"),
         ("worker/ports.py", "import strideguard.web.app", "the pipeline imports the root"),

@@ -27,7 +27,7 @@ NOT_FOR_HELP = (
     "sqlalchemy",
     "fastapi",
     "uvicorn",
-    "integrations.strava.simulator",
+    "strideguard.integrations.strava.simulator",
 )
 # A worker runs jobs: no web app, no terminal tables, no simulator, no migrations to apply.
 NOT_FOR_JOBS = (
@@ -35,7 +35,7 @@ NOT_FOR_JOBS = (
     "uvicorn",
     "rich",
     "aiosmtpd",
-    "integrations.strava.simulator",
+    "strideguard.integrations.strava.simulator",
     "alembic.command",
 )
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rules import ConfigError
-from rules.config import SHIPPED_RULES
 from strideguard.passwords import hash_password
+from strideguard.rules import ConfigError
+from strideguard.rules.config import SHIPPED_RULES
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
+from strideguard.web.worker_seam import attach_worker
+from strideguard.worker.runtime import start_runtime
 from tests.spine.test_admin import PASSWORD
 from tests.spine.test_admin import _login as admin_login
-from worker.runtime import start_runtime
-from worker.web_seam import attach_worker
 
 OVERFLOW_RULE = """
   broken:

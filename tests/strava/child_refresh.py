@@ -6,10 +6,10 @@ import datetime as dt
 import multiprocessing.synchronize
 from multiprocessing.queues import Queue
 
-from integrations.strava.budget import MemoryBudget
-from integrations.strava.context import make_context
-from integrations.strava.tokens import access_token
 from strideguard.db import make_engine, make_sessionmaker
+from strideguard.integrations.strava.budget import MemoryBudget
+from strideguard.integrations.strava.context import make_context
+from strideguard.integrations.strava.tokens import access_token
 from strideguard.settings import load_settings
 
 

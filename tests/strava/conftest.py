@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.budget import MemoryBudget
-from integrations.strava.context import StravaContext, make_context
-from integrations.strava.jobs import StravaJob
-from integrations.strava.simulator import SimClock, Simulator
-from integrations.strava.subscription import WEBHOOK_PATH, webhook_secret
-from integrations.strava.tokens import store_grant
+from strideguard.integrations.strava.budget import MemoryBudget
+from strideguard.integrations.strava.context import StravaContext, make_context
+from strideguard.integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.subscription import WEBHOOK_PATH, webhook_secret
+from strideguard.integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, Base
 from strideguard.settings import Settings, load_settings
 from strideguard.web.app import create_app

@@ -10,7 +10,7 @@ import redis
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.budget import (
+from strideguard.integrations.strava.budget import (
     MemoryBudget,
     RateBudget,
     RedisBudget,
@@ -18,13 +18,13 @@ from integrations.strava.budget import (
     ms_to_next_day,
     ms_to_next_window,
 )
-from integrations.strava.context import StravaContext, make_context
-from integrations.strava.errors import BudgetExceeded
-from integrations.strava.simulator import SimClock, Simulator
-from integrations.strava.sync import refresh_window, sync_one_activity
+from strideguard.integrations.strava.context import StravaContext, make_context
+from strideguard.integrations.strava.errors import BudgetExceeded
+from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.sync import refresh_window, sync_one_activity
 from strideguard.settings import Settings
+from strideguard.worker.ports import Priority
 from tests.strava.conftest import OTHER, connect_directly, seed
-from worker.ports import Priority
 
 NOW = dt.datetime(2026, 3, 4, 10, 7, 30, tzinfo=dt.UTC)
 

@@ -12,10 +12,16 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations.strava.budget import DAY_S, WINDOW_S, MemoryBudget, Reservation, cap_for
-from integrations.strava.errors import BudgetExceeded
-from worker.due_reads import reservation_for
-from worker.ports import Priority
+from strideguard.integrations.strava.budget import (
+    DAY_S,
+    WINDOW_S,
+    MemoryBudget,
+    Reservation,
+    cap_for,
+)
+from strideguard.integrations.strava.errors import BudgetExceeded
+from strideguard.worker.due_reads import reservation_for
+from strideguard.worker.ports import Priority
 
 NOW = dt.datetime(2026, 3, 2, 10, 7, 30, tzinfo=dt.UTC)  # a Monday
 OTHERS = [Priority.BACKFILL, Priority.BACKGROUND, Priority.RUN]

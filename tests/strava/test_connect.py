@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.connect_receipt import RECEIPT_COOKIE
-from integrations.strava.context import StravaContext
-from integrations.strava.jobs import BackgroundRunner, StravaJob, run_job
-from integrations.strava.oauth import BROWSER_COOKIE
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.connect_receipt import RECEIPT_COOKIE
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.jobs import BackgroundRunner, StravaJob, run_job
+from strideguard.integrations.strava.oauth import BROWSER_COOKIE
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.models import Activity, Athlete, OAuthState, StravaConnection
 from strideguard.settings import Settings
 from strideguard.web.app import create_app

@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from stravalib import exc as strava_exc
 
-from integrations.strava.context import StravaContext
-from integrations.strava.disconnect import revoke_grant
-from integrations.strava.http import make_client
-from integrations.strava.simulator import Simulator
-from integrations.strava.sync import backfill
 from strideguard.checkins import record_checkin
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.disconnect import revoke_grant
+from strideguard.integrations.strava.http import make_client
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.sync import backfill
 from strideguard.links import make_link_token
 from strideguard.models import Alert, DeliveryRecord, Evaluation, WebhookEvent
 from tests.strava.conftest import (

@@ -8,8 +8,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from integrations.strava.context import StravaContext
-from integrations.strava.jobs import run_job
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.jobs import run_job
 from tests.strava.conftest import AppUnderTest, follow_back, strava_round_trip
 
 REFRESH = '<meta http-equiv="refresh" content="10">'

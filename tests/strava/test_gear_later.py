@@ -9,17 +9,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-import rules
-from integrations.strava.budget import ms_to_next_window
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import BudgetExceeded
-from integrations.strava.mapping import record_fields
-from integrations.strava.simulator import Simulator
-from integrations.strava.sync import backfill, read_unknown_gear, refresh_window
+from strideguard import rules
 from strideguard.gear import load_gear
+from strideguard.integrations.strava.budget import ms_to_next_window
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import BudgetExceeded
+from strideguard.integrations.strava.mapping import record_fields
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.sync import backfill, read_unknown_gear, refresh_window
 from strideguard.models import Activity, Gear, StravaConnection
+from strideguard.worker.ports import Priority
 from tests.strava.conftest import OTHER, connect_directly
-from worker.ports import Priority
 
 GEAR = "/api/v3/gear/"
 SHOE_M = 412346  # the simulator's "Trail shoe" g77, 412,345.6 m

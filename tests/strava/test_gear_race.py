@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.sync import store_gear
+from strideguard.integrations.strava.sync import store_gear
 from strideguard.models import Athlete, Gear
 
 NOW = dt.datetime(2026, 3, 4, 10, 0, tzinfo=dt.UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.subscription import KnownSubscription
+from strideguard.integrations.strava.subscription import KnownSubscription
 from strideguard.models import StravaSubscription
 
 

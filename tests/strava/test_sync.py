@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import StravaContext
-from integrations.strava.mapping import activity_fields, iana_timezone
-from integrations.strava.simulator import Simulator
-from integrations.strava.sync import (
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.mapping import activity_fields, iana_timezone
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.sync import (
     backfill,
     delete_activity,
     purge_expired,

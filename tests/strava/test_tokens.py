@@ -11,12 +11,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import StravaContext
-from integrations.strava.errors import ConnectionRevoked, StravaUnavailable
-from integrations.strava.http import make_client
-from integrations.strava.simulator import Simulator
-from integrations.strava.sync import refresh_window
-from integrations.strava.tokens import access_token
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.errors import ConnectionRevoked, StravaUnavailable
+from strideguard.integrations.strava.http import make_client
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.sync import refresh_window
+from strideguard.integrations.strava.tokens import access_token
 from strideguard.models import StravaConnection
 from tests.faults.checks import StravaView, assert_nothing_lost
 from tests.strava.child_refresh import refresh_in_child

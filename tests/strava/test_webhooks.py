@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from integrations.strava.budget import Reservation
-from integrations.strava.jobs import run_job
-from integrations.strava.simulator import Simulator
-from integrations.strava.subscription import ensure_subscription, webhook_secret
-from integrations.strava.sync import backfill
 from strideguard.cli.main import app as cli
+from strideguard.integrations.strava.budget import Reservation
+from strideguard.integrations.strava.jobs import run_job
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.subscription import ensure_subscription, webhook_secret
+from strideguard.integrations.strava.sync import backfill
 from strideguard.models import Activity, StravaSubscription, WebhookEvent
 from tests.strava.conftest import (
     RUNNER,

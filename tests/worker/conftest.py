@@ -27,7 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from strideguard.db import transaction
 from strideguard.models import Athlete, StravaConnection
 from strideguard.settings import Settings, get_settings
-from worker.runtime import WorkerRuntime, start_runtime
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
 
 # Short, so a killed worker's job is taken back within seconds, but not so short that a healthy
 # attempt outlives it on a busy machine (nothing renews a lease): the reconciler would then
@@ -232,8 +232,8 @@ def running(
 ) -> Iterator[WorkerRuntime]:
     """Two worker threads on the real Redis, Strava at the test module's `sim` simulator (on
     its `clock`), mail at the real SMTP sink."""
+    from strideguard.worker.embedded import InProcessWorker
     from tests.worker.strava_history import simulated_services
-    from worker.embedded import InProcessWorker
 
     settings = worker_env(
         REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace, **simulated_services(sim, smtp)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.db import transaction
 from strideguard.models import Alert, DeliveryRecord
+from strideguard.worker.evaluation import digest_message_id
 from tests.worker.conftest import add_athlete
-from worker.evaluation import digest_message_id
 
 WEEK = dt.date(2025, 10, 13)
 PUBLIC_BASE_URL = "https://strideguard.example.org"

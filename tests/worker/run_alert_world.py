@@ -12,11 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from integrations.strava.simulator import SimClock, Simulator
 from strideguard.db import transaction
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import RunAlert, StravaSubscription
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
+from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.strava.conftest import webhook_path
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
@@ -28,9 +31,6 @@ from tests.worker.strava_history import (
     simulated_services,
 )
 from tests.worker.strava_history import sim_athlete as sim_runner
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime, start_runtime
-from worker.webhook_jobs import strava_enqueue
 
 RUNNER = 601
 SUBSCRIPTION = 778

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from integrations.strava.context import StravaContext
-from integrations.strava.simulator import Simulator
-from integrations.strava.tokens import store_grant
+from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.tokens import store_grant
 from strideguard.models import Athlete
 from tests.worker.conftest import SmtpServer
 

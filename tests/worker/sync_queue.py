@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from integrations.strava.budget import ms_to_next_window
-from integrations.strava.simulator import SimClock
-from worker.runtime import WorkerRuntime
+from strideguard.integrations.strava.budget import ms_to_next_window
+from strideguard.integrations.strava.simulator import SimClock
+from strideguard.worker.runtime import WorkerRuntime
 
 
 class QueueRunner:

@@ -18,17 +18,17 @@ import redis
 from sqlalchemy import update
 
 from strideguard.db import transaction
+from strideguard.integrations.email import outbox
+from strideguard.integrations.email.render import TemplateRenderError
 from strideguard.leases import GaveUp
 from strideguard.models import Athlete, DeliveryRecord
 from strideguard.settings import Settings
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.faults.checks import assert_nothing_lost
 from tests.worker.conftest import SmtpServer, add_athlete, queued
 from tests.worker.digests import WEEK, add_digest, alert_count, athletes_with_digests, outbox_rows
 from tests.worker.waiting import reconcile_until, wait_for, worker_process
-from worker import outbox
-from worker.embedded import InProcessWorker
-from worker.notifier.render import TemplateRenderError
-from worker.runtime import WorkerRuntime, start_runtime
 
 
 @pytest.fixture
@@ -297,7 +297,7 @@ def test_retention_purge_waits_for_a_fresh_digest_then_runs(mail_runtime: Worker
     from sqlalchemy import func, select
 
     from strideguard.models import Activity
-    from worker import sync_jobs
+    from strideguard.worker import sync_jobs
 
     athlete = add_athlete(mail_runtime.sessions)
     outbox_id = add_digest(mail_runtime.sessions, athlete)
@@ -353,7 +353,7 @@ def test_webhook_event_that_keeps_killing_its_worker_gives_up(
     mail_runtime: WorkerRuntime,
 ) -> None:
     from strideguard.models import WebhookEvent
-    from worker import webhook_jobs
+    from strideguard.worker import webhook_jobs
 
     add_athlete(mail_runtime.sessions, strava_id=4242)
     fine = webhook_event(mail_runtime, 4242, 55, attempts=0)

@@ -13,12 +13,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from integrations.strava.jobs import StravaJob
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.models import Activity, StravaConnection
 from strideguard.settings import Settings
 from strideguard.times import WEEK, week_start_of
 from strideguard.web.app import create_app
+from strideguard.worker.broker import BrokerError
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.worker.conftest import SmtpServer, queued
 from tests.worker.digests import athletes_with_digests, outbox_rows
 from tests.worker.strava_history import (
@@ -30,8 +32,6 @@ from tests.worker.strava_history import (
     simulated_services,
 )
 from tests.worker.waiting import wait_for
-from worker.broker import BrokerError
-from worker.runtime import WorkerRuntime, start_runtime
 
 RUNNER = 601
 
@@ -57,7 +57,7 @@ def embedded_settings(
 
 @pytest.fixture
 def embedded_app(embedded_settings: Settings) -> Iterator[tuple[FastAPI, WorkerRuntime]]:
-    from worker.web_seam import attach_worker
+    from strideguard.web.worker_seam import attach_worker
 
     app = create_app(embedded_settings)
     runtime = attach_worker(app, embedded_settings)

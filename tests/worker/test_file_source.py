@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from integrations.strava.simulator import SimClock, Simulator, generate_history
+from strideguard.integrations.strava.simulator import SimClock, Simulator, generate_history
 from strideguard.models import Activity, Alert, Athlete, Evaluation
 from strideguard.settings import Settings
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
+from strideguard.worker.scheduler import Scheduler
 from tests.files.exports import write_export
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, simulated_services
 from tests.worker.test_pipeline import describe, settled
 from tests.worker.waiting import wait_for
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime, start_runtime
-from worker.scheduler import Scheduler
 
 END = dt.date(2026, 11, 29)  # a Sunday
 NOW = dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.UTC)

@@ -17,9 +17,13 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from integrations.strava.simulator import Simulator
+from strideguard.integrations.strava.simulator import Simulator
 from strideguard.models import Alert, DeliveryRecord, Evaluation
 from strideguard.settings import Settings
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
+from strideguard.worker.scheduler import Scheduler
+from strideguard.worker.weeks import due_at, latest_due_week
 from tests.faults.checks import StravaView, assert_nothing_lost
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
@@ -31,10 +35,6 @@ from tests.worker.strava_history import (
     simulated_services,
 )
 from tests.worker.waiting import reconcile_until, wait_for, worker_process
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime, start_runtime
-from worker.scheduler import Scheduler
-from worker.weeks import due_at, latest_due_week
 
 RUNNER = 701
 OSLO = ZoneInfo("Europe/Oslo")

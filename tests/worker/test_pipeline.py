@@ -19,14 +19,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from integrations.strava.simulator import SimClock, Simulator
-from rules.config import SHIPPED_RULES
 from strideguard.checkins import record_checkin
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.links import read_link_token
 from strideguard.models import Activity, Alert, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.passwords import hash_password
+from strideguard.rules.config import SHIPPED_RULES
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
+from strideguard.worker.scheduler import Scheduler
 from tests.spine.test_admin import PASSWORD as ADMIN_PASSWORD
 from tests.spine.test_admin import _login as admin_login
 from tests.worker.conftest import SmtpServer
@@ -39,9 +42,6 @@ from tests.worker.strava_history import (
     simulated_services,
 )
 from tests.worker.waiting import wait_for
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime, start_runtime
-from worker.scheduler import Scheduler
 
 NOW = dt.datetime(2025, 10, 20, 7, 0, tzinfo=dt.UTC)  # Monday 09:00 in Oslo
 WEEK = dt.date(2025, 10, 13)
@@ -322,7 +322,7 @@ def test_an_evaluation_that_keeps_killing_its_worker_gives_up(
     running: WorkerRuntime, sim: Simulator
 ) -> None:
     from strideguard.leases import GaveUp
-    from worker.evaluation import run_evaluate_week
+    from strideguard.worker.evaluation import run_evaluate_week
 
     athlete = connect_quiet(running, sim)
     with running.sessions.begin() as session:
@@ -353,10 +353,10 @@ def immediate_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_late_activity_adds_a_late_alert_but_never_a_second_email(
     immediate_webhooks: None, running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
 ) -> None:
-    from integrations.strava.jobs import StravaJob
+    from strideguard.integrations.strava.jobs import StravaJob
     from strideguard.models import WebhookEvent
+    from strideguard.worker.webhook_jobs import strava_enqueue
     from tests.worker.strava_history import activity
-    from worker.webhook_jobs import strava_enqueue
 
     risky = connect_risky(running, sim)
     quiet = connect_quiet(running, sim)
@@ -412,8 +412,8 @@ def test_late_activity_adds_a_late_alert_but_never_a_second_email(
 
 
 def spend_evaluation_budget(runtime: WorkerRuntime) -> None:
-    from integrations.strava.errors import BudgetExceeded
-    from worker.ports import Priority
+    from strideguard.integrations.strava.errors import BudgetExceeded
+    from strideguard.worker.ports import Priority
 
     for _ in range(1000):
         try:
@@ -470,8 +470,8 @@ def not_backfilled(runtime: WorkerRuntime, sim: Simulator) -> int:
 def start_backfill(runtime: WorkerRuntime, sim: Simulator, *, failures: int) -> int:
     """A fresh connection handed to the worker through the web seam, with Strava failing
     the first `failures` requests for activities."""
-    from integrations.strava.jobs import StravaJob
-    from worker.webhook_jobs import strava_enqueue
+    from strideguard.integrations.strava.jobs import StravaJob
+    from strideguard.worker.webhook_jobs import strava_enqueue
 
     athlete = not_backfilled(runtime, sim)
     sim.fail_next("/api/v3/athlete/activities", 503, count=failures)
@@ -520,8 +520,8 @@ def test_lost_backfill_message_is_re_sent_by_the_reconciler(
 ) -> None:
     import redis
 
-    from integrations.strava.jobs import StravaJob
-    from worker.webhook_jobs import strava_enqueue
+    from strideguard.integrations.strava.jobs import StravaJob
+    from strideguard.worker.webhook_jobs import strava_enqueue
 
     runtime = start_runtime(pipeline_settings, clock=clock.now)
     try:
@@ -562,7 +562,7 @@ def test_retention_purge_between_refresh_and_judgement_changes_nothing(
 ) -> None:
     """The daily purge keeps 7 days of rows; the rules need 6 weeks. A purge that lands while
     a week is being judged must not leave the rules looking at a half-empty history."""
-    from integrations.strava import sync
+    from strideguard.integrations.strava import sync
 
     real_refresh = sync.refresh_window
 
@@ -637,7 +637,7 @@ def test_a_rule_that_fails_at_evaluation_leaves_the_digest_and_shows_on_the_admi
 ) -> None:
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(SHIPPED_RULES.read_text() + BROKEN_RULE)
-    monkeypatch.setattr("rules.rules_file.trial_errors", lambda _config: [])
+    monkeypatch.setattr("strideguard.rules.rules_file.trial_errors", lambda _config: [])
     settings = pipeline_settings.model_copy(
         update={"rules_path": rules_file, "admin_password_hash": hash_password(ADMIN_PASSWORD)}
     )

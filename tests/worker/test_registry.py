@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from worker.registry import CHANNELS, SOURCES, plugin_class
+from strideguard.worker.registry import CHANNELS, SOURCES, plugin_class
 
 PORT_METHODS = {
     "source": ("unavailable_reason", "refresh_window"),
@@ -34,10 +34,10 @@ def test_an_unknown_kind_is_refused_with_the_known_ones() -> None:
 
 def test_the_registry_imports_no_plug_in_until_one_is_asked_for() -> None:
     probe = (
-        "import sys, worker.registry as r; "
+        "import sys, strideguard.worker.registry as r; "
         "print(sorted(m for m in sys.modules if m.startswith('integrations'))); "
         "r.plugin_class(r.SOURCES, 'strava'); "
-        "print('integrations.strava.source' in sys.modules)"
+        "print('strideguard.integrations.strava.source' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120

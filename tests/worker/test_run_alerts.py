@@ -11,7 +11,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from integrations.strava.simulator import SimClock
+from strideguard.integrations.email.outbox import load_digest, render_loaded
+from strideguard.integrations.strava.simulator import SimClock
 from strideguard.models import (
     Alert,
     Athlete,
@@ -22,12 +23,11 @@ from strideguard.models import (
     WebhookEvent,
 )
 from strideguard.status import EmailStatus, EvaluationStatus, RunAlertStatus
+from strideguard.worker.run_alert_send import send_run_alert
 from tests.notifier.worked import BUILT_IN
 from tests.worker import run_alert_world
 from tests.worker.run_alert_world import THIS_WEEK, World
 from tests.worker.waiting import wait_for
-from worker.outbox import load_digest, render_loaded
-from worker.run_alert_send import send_run_alert
 
 clock = run_alert_world.clock
 sim = run_alert_world.sim
@@ -258,9 +258,9 @@ def test_the_monday_digest_names_an_alerted_run_briefly_instead_of_repeating_its
 def test_a_spent_rate_budget_defers_the_alert_to_the_next_window_and_still_sends_it(
     world: World, clock: SimClock
 ) -> None:
-    from integrations.strava.errors import BudgetExceeded
-    from worker.ports import Priority
-    from worker.reconciler import Reconciler
+    from strideguard.integrations.strava.errors import BudgetExceeded
+    from strideguard.worker.ports import Priority
+    from strideguard.worker.reconciler import Reconciler
 
     for _ in range(1000):  # other runners' new runs used this window's share
         try:
@@ -291,8 +291,8 @@ def test_a_sender_killed_mid_send_loses_nothing_the_reconciler_sends_it_once(
     quiet_world: World, clock: SimClock
 ) -> None:
     from strideguard.db import transaction
-    from worker.reconciler import Reconciler
-    from worker.run_alert_send import claim
+    from strideguard.worker.reconciler import Reconciler
+    from strideguard.worker.run_alert_send import claim
 
     runtime = quiet_world.runtime
     alert_id = pending_alert(quiet_world, judged=False)

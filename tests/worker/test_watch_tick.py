@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from strideguard.settings import Settings
+from strideguard.worker.runtime import start_runtime
+from strideguard.worker.scheduler import Scheduler
 from tests.worker.conftest import queued
-from worker.runtime import start_runtime
-from worker.scheduler import Scheduler
 
 
 def _actors(settings: Settings) -> list[str]:

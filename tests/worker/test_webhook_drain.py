@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 from strideguard.db import transaction
 from strideguard.models import Activity, Evaluation, StravaSubscription, WebhookEvent
 from strideguard.settings import Settings
+from strideguard.worker import webhook_jobs
+from strideguard.worker.drain_requests import MemoryDrainRequests, make_drain_requests
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import WorkerRuntime
 from tests.strava.conftest import webhook_path
 from tests.worker.conftest import add_athlete, queued
 from tests.worker.waiting import wait_for
-from worker import webhook_jobs
-from worker.drain_requests import MemoryDrainRequests, make_drain_requests
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime
 
 SUBSCRIPTION = 777
 RUNNER, STRANGER = 1001, 4040
@@ -44,7 +44,7 @@ def deferred_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
 def app_and_runtime(redis_settings: Settings) -> Iterator[tuple[TestClient, WorkerRuntime]]:
     """The web app sending to the real Redis broker; no worker consumes until a test starts one."""
     from strideguard.web.app import create_app
-    from worker.web_seam import attach_worker
+    from strideguard.web.worker_seam import attach_worker
 
     app = create_app(redis_settings)
     runtime = attach_worker(app, redis_settings, with_scheduler=False, run_jobs=False)

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, update
 
-from integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import Athlete, Evaluation
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.scheduler import Scheduler
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -26,8 +28,6 @@ from tests.worker.strava_history import (
 )
 from tests.worker.test_pipeline import PRIOR, WEEK, describe, text_part
 from tests.worker.waiting import wait_for
-from worker.runtime import WorkerRuntime
-from worker.scheduler import Scheduler
 
 NOW = dt.datetime(2025, 10, 20, 7, 0, tzinfo=dt.UTC)  # Monday 09:00 in Oslo
 CONNECTED = dt.datetime(2025, 10, 15, tzinfo=dt.UTC)  # only the week of 13 October is news

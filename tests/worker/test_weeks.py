@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strideguard.times import week_start_of, zone_or_utc
-from worker.weeks import due_at, due_weeks, latest_due_week
+from strideguard.worker.weeks import due_at, due_weeks, latest_due_week
 
 SIX_HOURS = dt.timedelta(hours=6)
 UTC = dt.UTC

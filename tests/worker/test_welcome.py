@@ -14,9 +14,12 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select, update
 
-from integrations.strava.jobs import StravaJob
-from integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import DeliveryRecord, Evaluation, StravaConnection
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.scheduler import Scheduler
+from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -27,9 +30,6 @@ from tests.worker.strava_history import (
 )
 from tests.worker.test_pipeline import PRIOR, WEEK, describe, html_part, text_part
 from tests.worker.waiting import wait_for
-from worker.runtime import WorkerRuntime
-from worker.scheduler import Scheduler
-from worker.webhook_jobs import strava_enqueue
 
 # Monday 20 October, 04:00 in Oslo: the week of 13 October has closed but is not due until
 # 06:00, so the scheduler would judge it later this morning.

@@ -14,8 +14,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from worker.runtime import WorkerRuntime
-from worker.scheduler import Scheduler
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.scheduler import Scheduler
 
 TIMEOUT_S = 150.0
 

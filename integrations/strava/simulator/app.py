@@ -14,19 +14,19 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from integrations.strava.simulator import bodies
-from integrations.strava.simulator.catalog import Activity, Catalog, is_private
-from integrations.strava.simulator.clock import SimClock
-from integrations.strava.simulator.consent import consent_page
-from integrations.strava.simulator.grants import (
+from strideguard.integrations.strava.simulator import bodies
+from strideguard.integrations.strava.simulator.catalog import Activity, Catalog, is_private
+from strideguard.integrations.strava.simulator.clock import SimClock
+from strideguard.integrations.strava.simulator.consent import consent_page
+from strideguard.integrations.strava.simulator.grants import (
     AccessToken,
     Grant,
     GrantBook,
     format_scopes,
     parse_scopes,
 )
-from integrations.strava.simulator.ratelimit import RateCounter
-from integrations.strava.simulator.webhooks import (
+from strideguard.integrations.strava.simulator.ratelimit import RateCounter
+from strideguard.integrations.strava.simulator.webhooks import (
     Delivery,
     Subscription,
     WebhookSender,

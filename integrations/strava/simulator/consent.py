@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from integrations.strava.simulator.grants import SCOPES
+from strideguard.integrations.strava.simulator.grants import SCOPES
 
 SCOPE_TEXT = {
     "read": "View data about your public segments, routes and profile (always granted)",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from integrations.strava.simulator.places import (
+from strideguard.integrations.strava.simulator.places import (
     PLACES,
     WATOPIA,
     Place,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from integrations.strava.simulator import bodies
+from strideguard.integrations.strava.simulator import bodies
 
 WINDOW_S = 15 * 60
 DAY_S = 24 * 60 * 60

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.strava.simulator.app import SimRequest, StravaApp
+from strideguard.integrations.strava.simulator.app import SimRequest, StravaApp
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
-from integrations.strava.simulator.app import StravaApp
-from integrations.strava.simulator.server import SimServer
+from strideguard.integrations.strava.simulator.app import StravaApp
+from strideguard.integrations.strava.simulator.server import SimServer
 
 
 class Simulator(StravaApp):

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard import runner_sessions
 from strideguard.db import transaction
+from strideguard.integrations.email.formatting import distance
 from strideguard.models import utcnow
 from strideguard.settings import Settings
-from worker.notifier.formatting import distance
-from worker.notifier.routes import PAGE_TEMPLATES_DIR
+from strideguard.web.email_pages.routes import PAGE_TEMPLATES_DIR
 
 # The runner's pages, and the notifier's for the page shell and the preference fields
 # that /me shares with the emailed preferences link.

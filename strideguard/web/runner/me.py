@@ -10,10 +10,17 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from integrations.files.import_runs import last_import
-from integrations.strava.disconnect import disconnect
-from integrations.strava.web_services import StravaDep
-from rules import ConfigError, ConfigHolder, RulesConfig
+from strideguard.integrations.email.digest_links import link_url
+from strideguard.integrations.email.outbox import load_digest, load_outgoing, render_loaded
+from strideguard.integrations.email.preferences import (
+    PAUSE_CHOICES,
+    check_preferences,
+    describe_pause,
+)
+from strideguard.integrations.email.rule_choices import RuleChoice, rules_in_force, with_muted
+from strideguard.integrations.files.import_runs import last_import
+from strideguard.integrations.strava.disconnect import disconnect
+from strideguard.integrations.strava.web_services import StravaDep
 from strideguard.links import make_link_token
 from strideguard.models import (
     Activity,
@@ -26,6 +33,8 @@ from strideguard.models import (
     RunnerSession,
     utcnow,
 )
+from strideguard.rules import ConfigError, ConfigHolder, RulesConfig
+from strideguard.web.email_pages.routes import apply_change, current_values
 from strideguard.web.runner.common import (
     SESSION_COOKIE,
     form_token,
@@ -40,11 +49,6 @@ from strideguard.web.runner.summary import DEFAULT_RUNNING, RunnerSummary, load_
 from strideguard.web.runner.svg_chart import build_chart
 from strideguard.web.runner.upload import upload_limit
 from strideguard.web.runner.zones import zone_choices
-from worker.notifier.digest_links import link_url
-from worker.notifier.preferences import PAUSE_CHOICES, check_preferences, describe_pause
-from worker.notifier.routes import apply_change, current_values
-from worker.notifier.rule_choices import RuleChoice, rules_in_force, with_muted
-from worker.outbox import load_digest, load_outgoing, render_loaded
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

@@ -8,9 +8,9 @@ from email.utils import formatdate, make_msgid
 from urllib.parse import urlencode, urlsplit
 
 from strideguard import runner_sessions
+from strideguard.integrations.email.mime import HEADER_POLICY
+from strideguard.integrations.email.smtp import SendError, send_message
 from strideguard.settings import Settings
-from worker.notifier.mime import HEADER_POLICY
-from worker.notifier.smtp import SendError, send_message
 
 log = logging.getLogger(__name__)
 OPEN_PATH = "/signin/open"

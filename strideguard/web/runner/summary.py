@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import rules
+from strideguard import rules
 from strideguard.activity_sources import FILE, counted
+from strideguard.integrations.email.render import figure_label, format_figure
 from strideguard.models import (
     Activity,
     Alert,
@@ -26,8 +27,7 @@ from strideguard.models import (
     StravaConnection,
 )
 from strideguard.times import week_start_of, zone_or_utc
-from worker.notifier.render import figure_label, format_figure
-from worker.weeks import WEEK
+from strideguard.worker.weeks import WEEK
 
 WEEKS = 16
 SPIKE_RULE = "weekly_distance_spike"

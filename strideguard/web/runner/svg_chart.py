@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from strideguard.integrations.email.formatting import check_units, day_month, distance_value, number
 from strideguard.web.runner.summary import WeekRow
-from worker.notifier.formatting import check_units, day_month, distance_value, number
 
 WIDTH = 640
 HEIGHT = 260

@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from integrations.files.import_runs import UPLOAD, open_import
+from strideguard.integrations.files.import_runs import UPLOAD, open_import
 from strideguard.private_files import private_dir
 from strideguard.settings import Settings
 from strideguard.web.runner.common import (
@@ -31,7 +31,7 @@ from strideguard.web.runner.common import (
     token_matches,
 )
 from strideguard.web.runner.upload_stream import UploadRefused, UploadTooLarge, receive_upload
-from worker.runtime import WorkerRuntime
+from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

@@ -23,12 +23,12 @@ from strideguard.checkins import (
     record_checkin,
 )
 from strideguard.db import transaction
+from strideguard.integrations.email.digest_links import PATHS
 from strideguard.models import Athlete
 from strideguard.services import ServicesDep
 from strideguard.settings import Settings
 from strideguard.times import week_start_of
-from worker.notifier.digest_links import PATHS
-from worker.notifier.routes import (
+from strideguard.web.email_pages.routes import (
     PAGE_HEADERS,
     athlete_of,
     csrf_token,

@@ -1,6 +1,6 @@
 """What `send_digest` needs to deliver any outbox row, whatever its kind, read in one go.
 
-A digest is read and rendered by worker/outbox.py; the welcome and the weekly note are read
+A digest is read and rendered by integrations/email/outbox.py; the welcome and the weekly note are read
 here, from the rows their evaluation left: the limits after the week (`evaluations.limits`,
 the digest's own figures), the runs of the chart's weeks, and, for the welcome, the checks the
 runner will hear about and when the next one happens.
@@ -15,21 +15,21 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import rules
-from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
-from strideguard.settings import Settings
-from strideguard.status import DeliveryKind, EvaluationStatus
-from strideguard.times import WEEK, due_at, zone_or_utc
-from worker.notifier.digest_links import DigestLinks, make_digest_links
-from worker.notifier.notices import (
+from strideguard import rules
+from strideguard.integrations.email.digest_links import DigestLinks, make_digest_links
+from strideguard.integrations.email.notices import (
     Check,
     NoteContext,
     WelcomeContext,
     render_weekly_note,
     render_welcome,
 )
-from worker.notifier.render import AthleteView, RenderedEmail
-from worker.notifier.weekly_totals import week_runs, weekly_running_m
+from strideguard.integrations.email.render import AthleteView, RenderedEmail
+from strideguard.integrations.email.weekly_totals import week_runs, weekly_running_m
+from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
+from strideguard.settings import Settings
+from strideguard.status import DeliveryKind, EvaluationStatus
+from strideguard.times import WEEK, due_at, zone_or_utc
 
 Render = Callable[[Settings], tuple[RenderedEmail, DigestLinks]]
 

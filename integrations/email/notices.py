@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from strideguard.integrations.email import formatting
+from strideguard.integrations.email.chart import weekly_chart
+from strideguard.integrations.email.digest_links import DigestLinks
+from strideguard.integrations.email.render import AthleteView, RenderedEmail, render_message
 from strideguard.limits import tightest_limits
-from worker.notifier import formatting
-from worker.notifier.chart import weekly_chart
-from worker.notifier.digest_links import DigestLinks
-from worker.notifier.render import AthleteView, RenderedEmail, render_message
 
 
 @dataclass(frozen=True)

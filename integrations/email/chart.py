@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from worker.notifier.formatting import check_units, day_month, distance_value, number
+from strideguard.integrations.email.formatting import check_units, day_month, distance_value, number
 
 WEEKS = 8
 BAR_MAX_PX = 90

@@ -13,9 +13,9 @@ import logging
 from fastapi import FastAPI
 
 from strideguard.settings import Settings
-from worker.embedded import InProcessWorker
-from worker.runtime import WorkerRuntime, start_runtime
-from worker.webhook_jobs import strava_enqueue
+from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.runtime import WorkerRuntime, start_runtime
+from strideguard.worker.webhook_jobs import strava_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def attach_worker(
     `with_scheduler=False` is for callers that decide themselves which weeks to evaluate (the
     demo replays past weeks; the scheduler would treat them as history, not news).
 
-    Raises `worker.broker.BrokerError` when REDIS_URL is set but Redis cannot be reached.
+    Raises `strideguard.worker.broker.BrokerError` when REDIS_URL is set but Redis cannot be reached.
     """
     runtime = start_runtime(settings)
     app.state.strava_enqueue = strava_enqueue(runtime)

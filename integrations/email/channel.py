@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strideguard.integrations.email.outbox_lease import claimable
+from strideguard.integrations.email.smtp import send_message
 from strideguard.models import Athlete, DeliveryRecord
 from strideguard.settings import Settings
 from strideguard.status import EmailStatus
-from worker.notifier.smtp import send_message
-from worker.outbox_lease import claimable
-from worker.ports import Delivery
+from strideguard.worker.ports import Delivery
 
 SMTP_TIMEOUT_S = 30
 

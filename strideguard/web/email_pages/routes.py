@@ -4,7 +4,7 @@ There is no password: the signed token in the link is the credential, and it als
 CSRF protection for the forms (a forger cannot know it). Every GET only shows a page with a
 button, because mail scanners fetch links; changes happen on POST. The one exception to
 "a human clicks a button" is RFC 8058 one-click unsubscribe, a POST from the mail client.
-Page templates live in worker/notifier/templates/.
+Page templates live in strideguard/web/email_pages/templates/.
 """
 
 from __future__ import annotations
@@ -24,15 +24,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from strideguard.db import transaction
-from strideguard.links import MAX_AGE_S, LinkTokenError, Purpose, make_link_token, read_link_token
-from strideguard.models import Athlete
-from strideguard.services import Services, ServicesDep
-from strideguard.settings import Settings
-from strideguard.status import EmailStatus
-from strideguard.times import zone_or_utc
-from strideguard.web.headers import CONTENT_SECURITY_POLICY
-from worker.notifier.digest_links import DEFAULT_PAUSE_WEEKS, PATHS, link_url
-from worker.notifier.preferences import (
+from strideguard.integrations.email.digest_links import DEFAULT_PAUSE_WEEKS, PATHS, link_url
+from strideguard.integrations.email.preferences import (
     PAUSE_CHOICES,
     PreferenceChange,
     check_preferences,
@@ -40,7 +33,14 @@ from worker.notifier.preferences import (
     known_timezones,
     pause_until,
 )
-from worker.notifier.rule_choices import rules_in_force, title_of, with_muted
+from strideguard.integrations.email.rule_choices import rules_in_force, title_of, with_muted
+from strideguard.links import MAX_AGE_S, LinkTokenError, Purpose, make_link_token, read_link_token
+from strideguard.models import Athlete
+from strideguard.services import Services, ServicesDep
+from strideguard.settings import Settings
+from strideguard.status import EmailStatus
+from strideguard.times import zone_or_utc
+from strideguard.web.headers import CONTENT_SECURITY_POLICY
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["email links"])

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from rules import ConfigError, load_config
+from strideguard.integrations.email.render import BUILT_IN_RULES, EMAIL_TEMPLATES_DIR
+from strideguard.rules import ConfigError, load_config
 from strideguard.settings import Settings
-from worker.notifier.render import BUILT_IN_RULES, EMAIL_TEMPLATES_DIR
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
-from worker.notifier.digest_links import DigestLinks
-from worker.notifier.render import RenderedEmail
+from strideguard.integrations.email.digest_links import DigestLinks
+from strideguard.integrations.email.render import RenderedEmail
 
 _MESSAGE_ID = re.compile(r"^<?([^<>@\s]+@[^<>@\s]+)>?$")
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from strideguard.integrations.email.alert_render import AlertContext, render_run_alert
+from strideguard.integrations.email.digest_links import make_digest_links
+from strideguard.integrations.email.mime import build_message
+from strideguard.integrations.email.render import AthleteView, TemplateRenderError
+from strideguard.integrations.email.smtp import (
+    PermanentBounce,
+    PermanentSendError,
+    TransientSendError,
+)
 from strideguard.models import Athlete
 from strideguard.settings import Settings
-from worker.notifier.alert_render import AlertContext, render_run_alert
-from worker.notifier.digest_links import make_digest_links
-from worker.notifier.mime import build_message
-from worker.notifier.render import AthleteView, TemplateRenderError
-from worker.notifier.smtp import PermanentBounce, PermanentSendError, TransientSendError
-from worker.ports import Delivery, DeliveryError
+from strideguard.worker.ports import Delivery, DeliveryError
 
 
 class EmailAlerts:

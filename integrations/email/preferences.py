@@ -25,7 +25,7 @@ class PreferenceChange:
     timezone: str
     muted_rules: list[str]
     subscribed: bool
-    # The three-line note after weeks where nothing fired (worker/notifier/notices.py).
+    # The three-line note after weeks where nothing fired (integrations/email/notices.py).
     weekly_note: bool
     # None: leave the pause as it is; 0: resume now; n: pause n weeks from today.
     pause_weeks: int | None
@@ -50,7 +50,7 @@ def pause_until(today: dt.date, weeks: int) -> dt.date:
     """The last day a pause of `weeks` starting today covers (today counts as day one).
 
     The worker sends nothing about any training week that touches this period
-    (worker/notifier/channel.py, `mail_blocked_reason`).
+    (integrations/email/channel.py, `mail_blocked_reason`).
     """
     return today + dt.timedelta(weeks=weeks, days=-1)
 

@@ -1,7 +1,7 @@
 """Deliver one digest from the outbox: claim, render, send, mark.
 
 `send_digest(runtime, outbox_id)` is the job behind the `send_digest` actor. The row is claimed
-under a lease (worker/outbox_lease.py), rendered by the notifier, sent with the row's stable
+under a lease (integrations/email/outbox_lease.py), rendered by the notifier, sent with the row's stable
 Message-ID, and marked sent together with the late alerts the email carried.
 
 Outcomes, each recorded on the row:
@@ -35,31 +35,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import rules
+from strideguard import rules
 from strideguard.alerted_runs import alerted_note, alerted_runs
 from strideguard.db import transaction
-from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
-from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
-from strideguard.settings import Settings
-from strideguard.status import DeliveryKind, DeliveryStatus, EmailStatus
-from strideguard.times import aware
-from worker.notifier.digest_links import DigestLinks, make_digest_links
-from worker.notifier.mime import build_message
-from worker.notifier.outgoing import Outgoing, load_notice
-from worker.notifier.render import (
-    AthleteView,
-    DigestContext,
-    RenderedEmail,
-    TemplateRenderError,
-    render_digest,
-)
-from worker.notifier.smtp import (
-    PermanentBounce,
-    PermanentSendError,
-    TransientSendError,
-)
-from worker.notifier.weekly_totals import weekly_running_m
-from worker.outbox_lease import (
+from strideguard.integrations.email.digest_links import DigestLinks, make_digest_links
+from strideguard.integrations.email.mime import build_message
+from strideguard.integrations.email.outbox_lease import (
     DIGEST_MAX_AGE,
     OutboxClaim,
     back_to_pending,
@@ -68,9 +49,28 @@ from worker.outbox_lease import (
     mark_bounced,
     mark_sent,
 )
-from worker.ports import Delivery
-from worker.runtime import WorkerRuntime
-from worker.weeks import WEEK
+from strideguard.integrations.email.outgoing import Outgoing, load_notice
+from strideguard.integrations.email.render import (
+    AthleteView,
+    DigestContext,
+    RenderedEmail,
+    TemplateRenderError,
+    render_digest,
+)
+from strideguard.integrations.email.smtp import (
+    PermanentBounce,
+    PermanentSendError,
+    TransientSendError,
+)
+from strideguard.integrations.email.weekly_totals import weekly_running_m
+from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
+from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
+from strideguard.settings import Settings
+from strideguard.status import DeliveryKind, DeliveryStatus, EmailStatus
+from strideguard.times import aware
+from strideguard.worker.ports import Delivery
+from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.weeks import WEEK
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def load_outgoing(
     session: Session, outbox_id: int, config: rules.RulesConfig, lookback_weeks: int
 ) -> Outgoing:
     """Any outbox row ready to render: a digest here, a welcome or a weekly note by
-    worker/notifier/outgoing.py."""
+    integrations/email/outgoing.py."""
     row = session.get_one(DeliveryRecord, outbox_id)
     if row.kind != DeliveryKind.DIGEST:
         return load_notice(session, row, config, lookback_weeks)

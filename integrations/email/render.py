@@ -32,17 +32,17 @@ from jinja2 import (
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from strideguard.limits import tightest_limits
-from worker.notifier import formatting
-from worker.notifier.chart import weekly_chart
-from worker.notifier.digest_links import DigestLinks
-from worker.notifier.exercises import (
+from strideguard.integrations.email import formatting
+from strideguard.integrations.email.chart import weekly_chart
+from strideguard.integrations.email.digest_links import DigestLinks
+from strideguard.integrations.email.exercises import (
     Exercise,
     ExerciseLibrary,
     ExerciseLibraryError,
     load_library,
     pick_exercises,
 )
+from strideguard.limits import tightest_limits
 
 # The card's email_templates/ folder, shipped as package data of `strideguard`: found through
 # the package, not this file's depth, so an editable checkout and an installed wheel agree.
@@ -178,7 +178,7 @@ def render_digest(digest: DigestContext) -> RenderedEmail:
 
 def render_message(folder: str, page: Mapping[str, Any]) -> RenderedEmail:
     """`<folder>/subject.txt`, `body.txt` and `body.html` rendered with `page`: the digest,
-    and the welcome and weekly note (worker/notifier/notices.py)."""
+    and the welcome and weekly note (integrations/email/notices.py)."""
     subject = " ".join(_render(f"{folder}/subject.txt", page).split())
     text = _render(f"{folder}/body.txt", page)
     html = _inline_css(f"{folder}/body.html", _render(f"{folder}/body.html", page))

@@ -25,8 +25,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from worker.notifier.mime import RecipientMismatch, envelope_recipient, envelope_sender
-from worker.ports import DeliveryError
+from strideguard.integrations.email.mime import (
+    RecipientMismatch,
+    envelope_recipient,
+    envelope_sender,
+)
+from strideguard.worker.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}

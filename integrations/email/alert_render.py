@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from strideguard.limits import tightest_limits
-from worker.notifier import formatting
-from worker.notifier.digest_links import DigestLinks
-from worker.notifier.render import (
+from strideguard.integrations.email import formatting
+from strideguard.integrations.email.digest_links import DigestLinks
+from strideguard.integrations.email.render import (
     EMAIL_TEMPLATES_DIR,
     AthleteView,
     RenderedEmail,
@@ -25,6 +24,7 @@ from worker.notifier.render import (
     _inline_css,
     _render,
 )
+from strideguard.limits import tightest_limits
 
 # The advice the alert gives, per rule: its own wording for the next few days when the
 # alert folder has one, else the digest's advice for the rule.
