@@ -1,8 +1,8 @@
 """Deliver one digest from the outbox: claim, render, send, mark.
 
 `send_digest(runtime, outbox_id)` is the job behind the `send_digest` actor. The row is claimed
-under a lease (integrations/email/outbox_lease.py), rendered by the notifier, sent with the row's stable
-Message-ID, and marked sent together with the late alerts the email carried.
+under a lease (integrations/email/outbox_lease.py), rendered by the notifier, sent with the
+row's stable Message-ID, and marked sent together with the late alerts the email carried.
 
 Outcomes, each recorded on the row:
 

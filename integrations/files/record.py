@@ -1,8 +1,8 @@
 """What one activity file yields: only the figures the rules read, never a GPS point.
 
-The fields mirror the `Activity` row (see `strideguard.rules.activities.ActivityRecord`), so the wiring
-turns a `FileActivity` into a row without arithmetic. `detail` says how good the figures are,
-which is what the duplicate matcher uses to prefer one source over another.
+The fields mirror the `Activity` row (see `strideguard.rules.activities.ActivityRecord`), so the
+wiring turns a `FileActivity` into a row without arithmetic. `detail` says how good the figures
+are, which is what the duplicate matcher uses to prefer one source over another.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The runner's own files (FIT, GPX, TCX, a Strava bulk export) as the rules engine's records.
 
-One reader, `strideguard.integrations.files`, serves `rules evaluate --activities` and `rules backtest
---export`, so a file yields the same figures wherever it is read. The same run found twice (a
-FIT file next to the export holding it) is counted once, as the import counts it, or its
-week's distance would double.
+One reader, `strideguard.integrations.files`, serves `rules evaluate --activities` and `rules
+backtest --export`, so a file yields the same figures wherever it is read. The same run found
+twice (a FIT file next to the export holding it) is counted once, as the import counts it, or
+its week's distance would double.
 """
 
 from __future__ import annotations

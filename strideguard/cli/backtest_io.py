@@ -47,7 +47,8 @@ POPULATION_LEAD_WEEKS = 8
 
 @dataclass
 class History:
-    """Athletes to replay, index-aligned; `observed_from` as `strideguard.rules.backtest.backtest` takes it."""
+    """Athletes to replay, index-aligned; `observed_from` as
+    `strideguard.rules.backtest.backtest` takes it."""
 
     source: str  # database | population | export
     # The last day known complete when it is not today: an export ends with its newest activity.

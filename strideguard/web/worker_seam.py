@@ -36,7 +36,8 @@ def attach_worker(
     `with_scheduler=False` is for callers that decide themselves which weeks to evaluate (the
     demo replays past weeks; the scheduler would treat them as history, not news).
 
-    Raises `strideguard.worker.broker.BrokerError` when REDIS_URL is set but Redis cannot be reached.
+    Raises `strideguard.worker.broker.BrokerError` when REDIS_URL is set but Redis cannot be
+    reached.
     """
     runtime = start_runtime(settings)
     app.state.strava_enqueue = strava_enqueue(runtime)

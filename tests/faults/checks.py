@@ -74,8 +74,8 @@ def assert_nothing_lost(
     """Fail with every problem found (not just the first), so a report shows the whole damage.
 
     `accept_then_kill`: how many senders the case killed between the SMTP accept and the
-    commit that marks the row sent (each may cause the documented duplicate, integrations/email/outbox.py,
-    with the same Message-ID). `refused`: addresses
+    commit that marks the row sent (each may cause the documented duplicate,
+    integrations/email/outbox.py, with the same Message-ID). `refused`: addresses
     the SMTP server refused with a 5xx. `deferred_ok`: weeks deferred to the next rate window
     are still owed, not lost, as long as their row says so. `mail_only`: the case is about
     delivery alone (digests written by the test, no Strava), so weeks are not looked at.

@@ -1,8 +1,9 @@
 """A Strava look-alike on loopback for tests, the demo and benchmarks.
 
-It speaks real HTTP, so the app's real stravalib client (see strideguard.integrations.strava.http) runs
-unchanged against it: OAuth consent and tokens, athlete activities, gear, push subscriptions
-with webhook delivery, Strava's rate limits and error bodies, and injectable faults.
+It speaks real HTTP, so the app's real stravalib client (see
+strideguard.integrations.strava.http) runs unchanged against it: OAuth consent and tokens,
+athlete activities, gear, push subscriptions with webhook delivery, Strava's rate limits and
+error bodies, and injectable faults.
 """
 
 from strideguard.integrations.strava.simulator.app import RequestRecord
