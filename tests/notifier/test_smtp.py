@@ -168,7 +168,7 @@ def test_login_and_no_credentials_in_logs(caplog: pytest.LogCaptureFixture) -> N
         assert caught.value.code == 535
     finally:
         controller.stop()
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("worker"))
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("strideguard"))
     assert "p@ss word" not in logged
     assert "wrong" not in logged
     assert "You ran 52.0 km" not in logged
