@@ -24,7 +24,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("rules", "strideguard", "worker", "integrations", "migrations")
+# The card's folders at the repository's top, each installed as a part of `strideguard`
+# (strideguard/<folder> is a link to it: docs/architecture.md, "One package").
+CARD_FOLDERS = ("rules", "worker", "integrations", "migrations")
+PACKAGES = ("strideguard", *CARD_FOLDERS)
 
 ROOT_MODULES = (
     "strideguard.web",
@@ -37,14 +40,8 @@ ROOT_MODULES = (
     "strideguard.worker.embedded",
     "strideguard.web.worker_seam",
 )
-# Modules still in a folder of another unit, with the unit they belong to (moves of step 4).
-PENDING = {
-    "strideguard.integrations.email": "plugin:email",
-    "strideguard.integrations.email.outbox": "plugin:email",
-    "strideguard.integrations.email.outbox_lease": "plugin:email",
-    "strideguard.web.email_pages.routes": "root",
-    "strideguard.web.email_pages.checkin_routes": "root",
-}
+# Modules still in a folder of another unit, with the unit they belong to.
+PENDING: dict[str, str] = {}
 # Arrows that still break a rule: (importer, imported) -> what removes it.
 KNOWN = {
     (
@@ -110,11 +107,11 @@ def unit_of(module: str) -> str:
     for name in sorted(PENDING, key=len, reverse=True):
         if module == name or module.startswith(name + "."):
             return PENDING[name]
-    top = module.split(".")[0]
+    parts = module.split(".")[1:]  # every module is strideguard.<...>
+    top = parts[0] if parts else ""
     if top == "rules":
         return "rules"
     if top == "integrations":
-        parts = module.split(".")
         return f"plugin:{parts[1]}" if len(parts) > 1 else "core"
     if any(module == m or module.startswith(m + ".") for m in ROOT_MODULES):
         return "root"
@@ -139,6 +136,8 @@ def allowed(importer: str, imported: str) -> bool:
 
 def module_name(path: Path, repo: Path = REPO) -> str:
     parts = list(path.relative_to(repo).with_suffix("").parts)
+    if parts[0] in CARD_FOLDERS:
+        parts = ["strideguard", *parts]
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -146,7 +145,7 @@ def modules(repo: Path = REPO) -> dict[str, Path]:
     return {
         module_name(path, repo): path
         for package in PACKAGES
-        for path in sorted((repo / package).rglob("*.py"))
+        for path in sorted((repo / package).rglob("*.py"))  # rglob does not enter the links
     }
 
 
@@ -208,6 +207,46 @@ def test_every_import_points_down_or_across_only_where_the_layers_allow() -> Non
     assert gone == [], f"no longer broken, delete from KNOWN: {gone}"
 
 
+def old_names(path: Path) -> set[str]:
+    """Imports of a card folder by its bare name (`rules`, `worker.x`): they work only from
+    the repository's top and break in an installed wheel, which holds `strideguard` alone."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in CARD_FOLDERS}
+
+
+def test_every_import_of_ours_names_the_installed_package() -> None:
+    sources = [*modules().values(), *(REPO / "tests").rglob("*.py"), *(REPO / "bench").glob("*.py")]
+    bare = {f"{path.relative_to(REPO)}: {name}" for path in sources for name in old_names(path)}
+    assert sorted(bare) == [], "import these as strideguard.<folder>..."
+
+
+def test_the_bare_name_check_catches_an_old_import(tmp_path: Path) -> None:
+    target = _copy_with(tmp_path, "strideguard/times.py", "from worker import ports")
+    assert old_names(target) == {"worker"}
+
+
+# Only these load the Strava simulator, and on use: the demo and `strideguard sim`, and the
+# synthetic backtest. It ships in the wheel for them; the web app and the worker never load it
+# (tests/packaging/test_wheel.py and tests/spine/test_startup_imports.py run them).
+SIMULATOR = "strideguard.integrations.strava.simulator"
+SIMULATOR_USERS = {"strideguard.demo", "strideguard.cli.sim_cmd", "strideguard.cli.backtest_io"}
+
+
+def test_only_the_demo_and_the_sim_commands_import_the_simulator() -> None:
+    users = {
+        a
+        for a, targets in graph(modules()).items()
+        if not (a == SIMULATOR or a.startswith(SIMULATOR + "."))
+        and any(t == SIMULATOR or t.startswith(SIMULATOR + ".") for t in targets)
+    }
+    assert users == SIMULATOR_USERS
+
+
 def test_no_two_units_import_each_other_in_a_loop() -> None:
     edges = graph(modules())
     without_known = {a: {b for b in bs if (a, b) not in KNOWN} for a, bs in edges.items()}
@@ -218,9 +257,12 @@ def test_no_two_units_import_each_other_in_a_loop() -> None:
     ("importer", "line", "why"),
     [
         ("rules/findings.py", "import strideguard.models", "the engine imports the core"),
-        ("strideguard/times.py", "from worker import ports", "the core imports the pipeline"),
-        ("worker/evaluation.py", "import strideguard.integrations.strava.sync", "the pipeline names a plug-in"),
-        ("integrations/strava/source.py", "from worker import evaluation", "a plug-in imports "
+        ("strideguard/times.py", "from strideguard.worker import ports",
+         "the core imports the pipeline"),
+        ("worker/evaluation.py", "import strideguard.integrations.strava.sync",
+         "the pipeline names a plug-in"),
+        ("integrations/strava/source.py", "from strideguard.worker import evaluation",
+         "a plug-in imports "
          "the pipeline beyond its ports"),
         ("worker/ports.py", "import strideguard.web.app", "the pipeline imports the root"),
     ],
