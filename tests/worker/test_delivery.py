@@ -251,7 +251,7 @@ def test_late_alert_rides_along_with_the_next_digest_labelled_late(
     threads: InProcessWorker,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="worker")
+    caplog.set_level(logging.INFO, logger="strideguard")
     athlete = add_athlete(mail_runtime.sessions)
     earlier = WEEK - dt.timedelta(weeks=1)
     outbox_id = add_digest(mail_runtime.sessions, athlete, WEEK, late_from=earlier)
