@@ -6,9 +6,9 @@ Generates a marathon runner's history with the simulator, writes it as the expor
 downloads (activities.csv with Strava's real header, one compressed file per recorded
 activity, a track point every `--step` seconds: 1 s is a watch's densest setting, Garmin's
 default "smart" recording writes one every 1-7 s), then times the import path,
-`strideguard.integrations.files.importer.import_paths` (read, deduplicate, store the rows in a migrated
-SQLite database, match them with Strava's rows), in one process and with two worker
-processes, each into a fresh database; then the re-import of the same export, which must
+`strideguard.integrations.files.importer.import_paths` (read, deduplicate, store the rows in a
+migrated SQLite database, match them with Strava's rows), in one process and with two
+worker processes, each into a fresh database; then the re-import of the same export, which must
 store nothing. `--read` also times `read_export` alone (the reading without the database).
 Reading time grows with the number of points, so `--step 1` doubles it. The export spans
 about 70 weeks, so FILE_RETENTION_DAYS is set to 800 here to store all of it.

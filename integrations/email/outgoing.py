@@ -1,9 +1,9 @@
 """What `send_digest` needs to deliver any outbox row, whatever its kind, read in one go.
 
-A digest is read and rendered by integrations/email/outbox.py; the welcome and the weekly note are read
-here, from the rows their evaluation left: the limits after the week (`evaluations.limits`,
-the digest's own figures), the runs of the chart's weeks, and, for the welcome, the checks the
-runner will hear about and when the next one happens.
+A digest is read and rendered by integrations/email/outbox.py; the welcome and the weekly note are
+read here, from the rows their evaluation left: the limits after the week
+(`evaluations.limits`, the digest's own figures), the runs of the chart's weeks, and, for
+the welcome, the checks the runner will hear about and when the next one happens.
 """
 
 from __future__ import annotations
