@@ -106,6 +106,13 @@ def stored_window(session: Session, athlete_id: int, complete_from: dt.date) -> 
     )
 
 
+def shoes_unread(window: Window) -> bool:
+    """Whether a stored run names a shoe whose distance is not known yet."""
+    return any(
+        row.get("gear_id") and row["gear_id"] not in window.gear for row in window.activities
+    )
+
+
 def run_welcome(runtime: WorkerRuntime, athlete_id: int) -> None:
     """The `welcome_athlete` job (see the module docstring for the steps)."""
     now = runtime.clock()
@@ -134,10 +141,15 @@ def run_welcome(runtime: WorkerRuntime, athlete_id: int) -> None:
         lookback = runtime.settings.lookback_weeks * WEEK
         window = None
         if now - backfilled_at <= STORED_IS_FRESH:
-            window = stored_window(session, athlete_id, (backfilled_at - lookback).date())
+            stored = stored_window(session, athlete_id, (backfilled_at - lookback).date())
+            # The backfill leaves shoes unread (one request each); judged without them, the
+            # shoe-mileage rule could not fire for a week that is then closed for good.
+            if not shoes_unread(stored):
+                window = stored
     if window is None:
         try:
-            window = runtime.source.refresh_window(athlete_id, Priority.BACKFILL)
+            # At evaluation priority, as the week's own evaluation would: it reads the shoes.
+            window = runtime.source.refresh_window(athlete_id, Priority.EVALUATION)
         except SourceDeferred as exc:
             runtime.jobs.welcome(athlete_id, delay=exc.retry_after_ms)
             log.info("welcome deferred by %d ms", exc.retry_after_ms, extra=context)
