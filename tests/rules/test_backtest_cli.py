@@ -153,6 +153,7 @@ def test_backtest_counts_the_digests_the_demo_sent(
 
     from strideguard.demo import DEMO_WEEKS, Demo
     from strideguard.models import DeliveryRecord
+    from strideguard.status import DeliveryKind
 
     with Demo(tmp_path / "work", tmp_path / "outbox") as demo:
         demo.connect()
@@ -161,7 +162,7 @@ def test_backtest_counts_the_digests_the_demo_sent(
             sent = session.scalar(
                 select(func.count())
                 .select_from(DeliveryRecord)
-                .where(DeliveryRecord.status == "sent")
+                .where(DeliveryRecord.status == "sent", DeliveryRecord.kind == DeliveryKind.DIGEST)
             )
         database_url = demo.settings.database_url
     monkeypatch.setenv("DATABASE_URL", database_url)

@@ -43,6 +43,9 @@ PUBLIC_PATHS = {
     "/email/preferences",
     "/email/back-pain",
     "/email/back-pain/thanks",
+    "/email/channels",
+    "/email/channels/add",
+    "/email/channels/remove",
     "/healthz",
 }
 EXAMPLES_PER_OPERATION = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 5}
