@@ -1,4 +1,4 @@
-"""The outbox becomes `deliveries` (0015) with every row, its id and its alerts' links kept."""
+"""The outbox becomes `deliveries` (0011) with every row, its id and its alerts' links kept."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ def _table(engine: Engine, name: str) -> Table:
     return Table(name, MetaData(), autoload_with=engine)
 
 
-def _rows_before_the_migration(engine: Engine) -> None:
-    athlete: dict[str, Any] = {
+def athlete_row(**changes: Any) -> dict[str, Any]:
+    """An `athletes` row as the migration tests insert it below a revision, by plain SQL."""
+    return {
         "id": 1,
         "strava_athlete_id": 7,
         "email": "runner@example.org",
@@ -34,7 +35,12 @@ def _rows_before_the_migration(engine: Engine) -> None:
         "rule_overrides": {},
         "created_at": NOW,
         "updated_at": NOW,
+        **changes,
     }
+
+
+def _rows_before_the_migration(engine: Engine) -> None:
+    athlete = athlete_row()
     digest = {
         "athlete_id": 1,
         "message_id": "<digest-1-2026-11-23@example.org>",

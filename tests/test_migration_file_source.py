@@ -8,7 +8,7 @@ from alembic import command
 from sqlalchemy import MetaData, Table, func, insert, select
 
 from strideguard.db import alembic_config, make_engine
-from tests.test_migration_deliveries import NOW, WEEK
+from tests.test_migration_deliveries import NOW, WEEK, athlete_row
 
 BEFORE = "0015_delivery_kinds"
 
@@ -23,25 +23,7 @@ def test_upgrade_keeps_every_row_that_points_at_an_athlete(db_url: str) -> None:
             meta = MetaData()
             athletes = Table("athletes", meta, autoload_with=connection)
             checkins = Table("back_pain_checkins", meta, autoload_with=connection)
-            connection.execute(
-                insert(athletes),
-                [
-                    {
-                        "id": 1,
-                        "strava_athlete_id": 7,
-                        "email": "runner@example.org",
-                        "email_status": "ok",
-                        "units": "km",
-                        "timezone": "UTC",
-                        "timezone_locked": False,
-                        "muted_rules": [],
-                        "rule_overrides": {},
-                        "created_at": NOW,
-                        "updated_at": NOW,
-                        "weekly_note": False,
-                    }
-                ],
-            )
+            connection.execute(insert(athletes), [athlete_row(weekly_note=False)])
             connection.execute(
                 insert(checkins),
                 [{"athlete_id": 1, "week_start": WEEK, "score": 3, "answered_at": NOW}],
@@ -57,20 +39,13 @@ def test_upgrade_keeps_every_row_that_points_at_an_athlete(db_url: str) -> None:
             connection.execute(
                 insert(athletes),
                 [
-                    {
-                        "id": 2,
-                        "strava_athlete_id": None,
-                        "email": "files@example.org",
-                        "email_status": "ok",
-                        "units": "km",
-                        "timezone": "UTC",
-                        "timezone_locked": True,
-                        "muted_rules": [],
-                        "rule_overrides": {},
-                        "created_at": NOW,
-                        "updated_at": NOW,
-                        "weekly_note": False,
-                    }
+                    athlete_row(
+                        id=2,
+                        strava_athlete_id=None,
+                        email="files@example.org",
+                        timezone_locked=True,
+                        weekly_note=False,
+                    )
                 ],
             )
     finally:

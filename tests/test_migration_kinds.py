@@ -7,7 +7,7 @@ from alembic import command
 from sqlalchemy import MetaData, Table, create_engine, insert, select
 
 from strideguard.db import alembic_config
-from tests.test_migration_deliveries import NOW, WEEK
+from tests.test_migration_deliveries import NOW, WEEK, athlete_row
 
 BEFORE = "0014_athlete_channels"
 
@@ -21,24 +21,7 @@ def test_deliveries_become_digests_and_other_kinds_may_share_their_week(db_url: 
             meta = MetaData()
             athletes = Table("athletes", meta, autoload_with=connection)
             deliveries = Table("deliveries", meta, autoload_with=connection)
-            connection.execute(
-                insert(athletes),
-                [
-                    {
-                        "id": 1,
-                        "strava_athlete_id": 7,
-                        "email": "runner@example.org",
-                        "email_status": "ok",
-                        "units": "km",
-                        "timezone": "UTC",
-                        "timezone_locked": False,
-                        "muted_rules": [],
-                        "rule_overrides": {},
-                        "created_at": NOW,
-                        "updated_at": NOW,
-                    }
-                ],
-            )
+            connection.execute(insert(athletes), [athlete_row()])
             row = {
                 "id": 5,
                 "athlete_id": 1,
