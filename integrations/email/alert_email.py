@@ -46,7 +46,12 @@ class EmailAlerts:
         try:
             rendered = render_run_alert(
                 AlertContext(
-                    athlete=AthleteView(athlete.id, athlete.firstname, athlete.units),
+                    athlete=AthleteView(
+                        athlete.id,
+                        athlete.firstname,
+                        athlete.units,
+                        on_strava=athlete.strava_athlete_id is not None,
+                    ),
                     runs=runs,
                     links=links,
                     limits=latest.get("limits") or (),

@@ -95,6 +95,8 @@ class AthleteView:
     id: int
     first_name: str | None
     units: str  # km | mi
+    # False for a runner whose figures come only from their own files: no Strava wording.
+    on_strava: bool = True
 
 
 @dataclass(frozen=True)
