@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard.integrations.files.importer import import_paths
 from strideguard.mailsink import OutboxSink
-from strideguard.models import Athlete, Base, DeliveryRecord
+from strideguard.models import Activity, Athlete, Base, DeliveryRecord
+from strideguard.settings import Settings
 from strideguard.web.runner.common import SESSION_COOKIE
-from tests.runner.history import SPIKE_WEEKS_AGO, weekly_km
+from tests.files.writers import RunSpec, gpx_bytes, write
+from tests.runner.history import EMAIL, SPIKE_WEEKS_AGO, weekly_km
 from tests.runner.signing_in import sign_in
 
 
@@ -218,6 +223,35 @@ def test_disconnect_says_what_goes_then_deletes_everything(
                 )
                 assert count == 0, table.name
         assert session.scalar(select(func.count()).select_from(Athlete)) == 0
+
+
+def test_a_runner_without_strava_deletes_everything_from_their_page(
+    client: TestClient,
+    sink: OutboxSink,
+    db: sessionmaker[Session],
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """No Strava to ask: the page deletes at once what the runner's own files gave us."""
+    with db.begin() as session:
+        athlete = Athlete(firstname="Kim", email=EMAIL, timezone="Europe/Oslo")
+        session.add(athlete)
+        session.flush()
+        athlete_id = athlete.id
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=2)
+    run = RunSpec(start=start, distance_m=8_000, moving_s=2600)
+    imported = import_paths(
+        db, athlete_id, [write(tmp_path / "run.gpx", gpx_bytes(run))], settings=settings
+    )
+    assert len(imported.imported) == 1
+    sign_in(client, sink)
+    confirm = client.get("/me/disconnect")
+    assert "<li>1 activities (distance, time, climb, shoe; no maps)</li>" in confirm.text
+    gone = client.post("/me/disconnect", data={"csrf": _csrf(confirm.text)}, follow_redirects=False)
+    assert gone.status_code == 303
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Athlete)) == 0
+        assert session.scalar(select(func.count()).select_from(Activity)) == 0
 
 
 def test_home_page_and_the_stylesheet(client: TestClient) -> None:
