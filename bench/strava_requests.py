@@ -26,7 +26,9 @@ runner-week; it runs over `--naive-weeks` of the same measured period.
 each new run is read at once while the day has room; to hold back what is due as the
 scheduler does, every 15 simulated minutes the bench hands the budget the evaluations not yet
 done that are due this window and day and the last day's rate of new-run webhooks
-(`strideguard.worker.due_reads.reservation_for`, the scheduler's own arithmetic).
+(`strideguard.worker.due_reads.reservation_for`, the scheduler's own arithmetic). Outside
+`deferred` each new run is also judged for a per-run alert, which refreshes the runner's
+window at RUN priority as `judge_run` does; `run_judgements` counts them.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from strideguard.integrations.strava.simulator.generator import generate_seed
 from strideguard.integrations.strava.subscription import ensure_subscription
 from strideguard.integrations.strava.sync import backfill, read_unknown_gear, refresh_window
 from strideguard.integrations.strava.tokens import store_grant
-from strideguard.models import Athlete
+from strideguard.models import Athlete, WebhookEvent
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import free_port
@@ -115,6 +117,7 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     evaluation_delays_s: list[float] = field(default_factory=list)
     webhook_jobs: int = 0
+    run_judgements: int = 0
     # Why measured evaluations were deferred (the budget's reason), and how often.
     evaluation_deferrals: Counter[str] = field(default_factory=Counter)
     webhook_round_trip_ms: list[float] = field(default_factory=list)
@@ -325,6 +328,22 @@ def main(argv: list[str] | None = None) -> int:
             if timeline.queue:
                 timeline.at(now + dt.timedelta(minutes=15), hold_due_reads)
 
+        def judged_athlete(job: StravaJob) -> int | None:
+            """The athlete whose new run the pipeline would judge for a per-run alert
+            (worker/run_alerts.py: `judge_run`, queued for each `create` outside `deferred`)."""
+            if settings.strava_webhook_sync == "deferred" or job.kind != "webhook_event":
+                return None
+            with sessions() as session:
+                event = session.get(WebhookEvent, job.target_id)
+                if event is None or (event.object_type, event.aspect_type) != (
+                    "activity",
+                    "create",
+                ):
+                    return None
+                return session.scalar(
+                    select(Athlete.id).where(Athlete.strava_athlete_id == event.owner_id)
+                )
+
         def drain_webhooks() -> None:
             with lock:
                 jobs, received[:] = list(received), []
@@ -332,6 +351,15 @@ def main(argv: list[str] | None = None) -> int:
                 tally.webhook_jobs += 1
                 new_runs.append(clock.now())
                 attempt(functools.partial(run_job, ctx, job), clock.now())
+                judged = judged_athlete(job)
+                if judged is not None:
+                    # The judgement's own window refresh, at RUN priority: the 30-day rule
+                    # needs the month before the run, and rows are kept only RETENTION_DAYS.
+                    tally.run_judgements += 1
+                    judge = functools.partial(
+                        refresh_window, ctx, judged, priority=Priority.RUN, read_gear=False
+                    )
+                    attempt(judge, clock.now())
 
         def attempt(
             work: Callable[[], object],
@@ -447,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             "evaluation_deferrals_by_reason": dict(tally.evaluation_deferrals.most_common(10)),
             "webhook_post_round_trip_ms": latency_summary(tally.webhook_round_trip_ms),
             "webhook_events_handled": tally.webhook_jobs,
+            "run_judgements": tally.run_judgements,
             "webhooks_delivered": sum(1 for d in sim.deliveries if d.delivered),
             "failures": tally.failures[:10],
             "wall_seconds": round(time.monotonic() - began, 1),
