@@ -4,8 +4,10 @@ limit even when the client declares no length (a chunked body)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -19,6 +21,7 @@ from strideguard.web.runner.upload_stream import (
 
 BOUNDARY = "strideguard-test-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+T = TypeVar("T")
 
 
 def _body(fields: dict[str, str], files: list[tuple[str, bytes]]) -> bytes:
@@ -41,8 +44,15 @@ async def _chunks(body: bytes, size: int = 1000) -> AsyncIterator[bytes]:
         yield body[start : start + size]
 
 
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """On a thread of its own: a browser test earlier in the run may leave an event loop
+    running in this one, where `asyncio.run` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _receive(body: bytes, folder: Path, max_bytes: int = 10**6) -> Received:
-    return asyncio.run(receive_upload(CONTENT_TYPE, _chunks(body), folder, max_bytes=max_bytes))
+    return _run(receive_upload(CONTENT_TYPE, _chunks(body), folder, max_bytes=max_bytes))
 
 
 def test_files_land_in_the_folder_under_safe_unique_names(tmp_path: Path) -> None:
@@ -69,7 +79,7 @@ def test_a_chunked_body_over_the_limit_stops_there(tmp_path: Path) -> None:
 
 def test_something_other_than_the_form_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UploadRefused, match="form on this page"):
-        asyncio.run(receive_upload("application/json", _chunks(b"{}"), tmp_path, max_bytes=100))
+        _run(receive_upload("application/json", _chunks(b"{}"), tmp_path, max_bytes=100))
     with pytest.raises(UploadRefused, match="too long"):
         _receive(_body({"csrf": "x" * 5000}, []), tmp_path)
 
