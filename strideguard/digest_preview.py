@@ -100,12 +100,7 @@ def preview_digest(
     )
     rendered = render_digest(
         DigestContext(
-            athlete=AthleteView(
-                athlete.id,
-                athlete.firstname,
-                athlete.units,
-                on_strava=athlete.strava_athlete_id is not None,
-            ),
+            athlete=AthleteView.of(athlete),
             week_start=week,
             findings=[{**f.to_json(), "late": False} for f in fired],
             weekly_distance_m=weekly_running_m(

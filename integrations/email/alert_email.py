@@ -46,12 +46,7 @@ class EmailAlerts:
         try:
             rendered = render_run_alert(
                 AlertContext(
-                    athlete=AthleteView(
-                        athlete.id,
-                        athlete.firstname,
-                        athlete.units,
-                        on_strava=athlete.strava_athlete_id is not None,
-                    ),
+                    athlete=AthleteView.of(athlete),
                     runs=runs,
                     links=links,
                     limits=latest.get("limits") or (),

@@ -177,12 +177,7 @@ def render_loaded(digest: Digest, settings: Settings) -> tuple[RenderedEmail, Di
     )
     rendered = render_digest(
         DigestContext(
-            athlete=AthleteView(
-                athlete.id,
-                athlete.firstname,
-                athlete.units,
-                on_strava=athlete.strava_athlete_id is not None,
-            ),
+            athlete=AthleteView.of(athlete),
             week_start=digest.week_start,
             findings=digest.findings,
             weekly_distance_m=digest.weekly_distance_m,

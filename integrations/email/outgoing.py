@@ -57,12 +57,7 @@ def load_notice(
 ) -> Outgoing:
     """A welcome or a weekly note as it goes out (or went out, for the runner's page)."""
     athlete = session.get_one(Athlete, row.athlete_id)
-    view = AthleteView(
-        athlete.id,
-        athlete.firstname,
-        athlete.units,
-        on_strava=athlete.strava_athlete_id is not None,
-    )
+    view = AthleteView.of(athlete)
     running = config.activity_types.running
     evaluation = session.execute(
         select(Evaluation.status, Evaluation.limits).where(

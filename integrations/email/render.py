@@ -43,6 +43,7 @@ from strideguard.integrations.email.exercises import (
     pick_exercises,
 )
 from strideguard.limits import tightest_limits
+from strideguard.models import Athlete
 
 # The card's email_templates/ folder, shipped as package data of `strideguard`: found through
 # the package, not this file's depth, so an editable checkout and an installed wheel agree.
@@ -97,6 +98,16 @@ class AthleteView:
     units: str  # km | mi
     # False for a runner whose figures come only from their own files: no Strava wording.
     on_strava: bool = True
+
+    @classmethod
+    def of(cls, athlete: Athlete) -> AthleteView:
+        """The view of a stored runner, as every message built from the database needs it."""
+        return cls(
+            athlete.id,
+            athlete.firstname,
+            athlete.units,
+            on_strava=athlete.strava_athlete_id is not None,
+        )
 
 
 @dataclass(frozen=True)
