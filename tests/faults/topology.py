@@ -138,8 +138,9 @@ def deployment(logs: Path, web_port: int) -> Iterator[Deployment]:
         running.stop()
 
 
-def connect_through_oauth(web: str, strava_id: int, email: str) -> None:
-    """What a runner's browser does: Connect, approve on (simulated) Strava, give an email.
+def connect_through_oauth(web: str, strava_id: int, email: str | None) -> None:
+    """What a runner's browser does: Connect, approve on (simulated) Strava, give an email
+    (or leave the connected page without one, when `email` is None).
 
     The simulator approves at once (its default consent) and signs in as `strava_id`, which
     its authorize URL accepts as `athlete_id` so that concurrent flows connect different
@@ -154,6 +155,8 @@ def connect_through_oauth(web: str, strava_id: int, email: str) -> None:
     assert answer.status_code == 302, answer.text
     page = browser.get(answer.headers["location"], allow_redirects=False, timeout=30)
     assert page.status_code == 200, page.text
+    if email is None:
+        return
     token = page.text.split('name="token" value="')[1].split('"')[0]
     saved = browser.post(f"{web}/connect/email", data={"token": token, "email": email}, timeout=10)
     assert saved.status_code == 200, saved.text
