@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, CursorResult, and_, or_, update
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from strideguard.models import (
@@ -29,6 +31,8 @@ from strideguard.models import (
 from strideguard.status import DeliveryStatus
 
 ERROR_TEXT_LIMIT = 2000
+
+S = TypeVar("S", bound=StrEnum)
 
 
 class GaveUp(Exception):
@@ -91,6 +95,56 @@ def claim(
         update(lease.table).where(*where, lease.free(now, duration)).values(**values)
     )
     return rowcount(result) == 1
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A sender's claim on a row it moved to "sending" (see `claim_sending`)."""
+
+    # True when the previous holder's lease ran out: it crashed (or hung) mid-send.
+    after_crash: bool
+    # The lease's end, which the sender compares to prove the row is still its own.
+    lease_until: dt.datetime
+
+
+def claim_sending(
+    session: Session,
+    lease: Lease,
+    row: ColumnElement[bool],
+    status: InstrumentedAttribute[S],
+    sending: S,
+    crashes: InstrumentedAttribute[int],
+    due: ColumnElement[bool],
+    *,
+    now: dt.datetime,
+    duration: dt.timedelta,
+    also: Mapping[str, Any] | None = None,
+) -> Sending | None:
+    """Claim the `row` a sender delivers (an outbox row, a per-run alert) if it is `due`.
+
+    The row becomes `sending` under the lease. Taking it from a holder whose lease ran out
+    counts a crash, and the status read first is part of the UPDATE's condition, so
+    `after_crash` is about this very claim. None when the row is not due or is held.
+    """
+    previous = session.scalar(select(status).where(row))
+    after_crash = previous == sending
+    claimed = claim(
+        session,
+        lease,
+        row,
+        status == previous,
+        due,
+        now=now,
+        duration=duration,
+        also={
+            status.key: sending,
+            crashes.key: crashes + (1 if after_crash else 0),
+            **(also or {}),
+        },
+    )
+    if not claimed:
+        return None
+    return Sending(after_crash=after_crash, lease_until=lease.stamp(now, duration))
 
 
 def release(

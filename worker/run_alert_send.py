@@ -70,23 +70,19 @@ def claim(
 ) -> AlertClaim | None:
     """Take the alert for one attempt, with every run waiting for it; None when not due or
     held by a live sender."""
-    previous = session.scalar(select(RunAlert.status).where(RunAlert.id == run_alert_id))
-    after_crash = previous == RunAlertStatus.SENDING
-    claimed = leases.claim(
+    taken = leases.claim_sending(
         session,
         RUN_ALERT_LEASE,
         RunAlert.id == run_alert_id,
-        RunAlert.status == previous,
+        RunAlert.status,
+        RunAlertStatus.SENDING,
+        RunAlert.crashes,
         run_alert_due(now),
         now=now,
         duration=lease,
-        also={
-            "status": RunAlertStatus.SENDING,
-            "open_key": None,
-            "crashes": RunAlert.crashes + (1 if after_crash else 0),
-        },
+        also={"open_key": None},
     )
-    if not claimed:
+    if taken is None:
         return None
     row = session.get_one(RunAlert, run_alert_id)
     session.execute(
@@ -105,8 +101,8 @@ def claim(
         message_id=row.message_id,
         attempts=row.attempts,
         crashes=row.crashes,
-        after_crash=after_crash,
-        lease_until=RUN_ALERT_LEASE.stamp(now, lease),
+        after_crash=taken.after_crash,
+        lease_until=taken.lease_until,
     )
 
 

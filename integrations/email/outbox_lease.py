@@ -47,24 +47,18 @@ def claim(
     session: Session, outbox_id: int, now: dt.datetime, lease: dt.timedelta
 ) -> OutboxClaim | None:
     """Take the row for one send attempt; None when it is not due or someone else holds it."""
-    previous = session.scalar(select(DeliveryRecord.status).where(DeliveryRecord.id == outbox_id))
-    after_crash = previous == DeliveryStatus.SENDING
-    lease_until = DELIVERY_LEASE.stamp(now, lease)
-    claimed = leases.claim(
+    taken = leases.claim_sending(
         session,
         DELIVERY_LEASE,
-        # The status read above is part of the condition: `after_crash` is about this claim.
         DeliveryRecord.id == outbox_id,
-        DeliveryRecord.status == previous,
+        DeliveryRecord.status,
+        DeliveryStatus.SENDING,
+        DeliveryRecord.crashes,
         claimable(now),
         now=now,
         duration=lease,
-        also={
-            "status": DeliveryStatus.SENDING,
-            "crashes": DeliveryRecord.crashes + (1 if after_crash else 0),
-        },
     )
-    if not claimed:
+    if taken is None:
         return None
     row = session.execute(
         select(
@@ -77,8 +71,8 @@ def claim(
     return OutboxClaim(
         outbox_id=outbox_id,
         attempts=row.attempts,
-        lease_until=lease_until,
-        after_crash=after_crash,
+        lease_until=taken.lease_until,
+        after_crash=taken.after_crash,
         crashes=row.crashes,
         last_error=row.last_error,
         created_at=row.created_at,
