@@ -20,16 +20,14 @@ import dramatiq
 from strideguard.integrations.email import outbox
 from strideguard.integrations.files import jobs as file_jobs
 from strideguard.integrations.files import watch
+from strideguard.integrations.strava import gear_jobs, sync_jobs, webhook_jobs
 from strideguard.integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
 from strideguard.leases import GaveUp
 from strideguard.worker import (
     channel_messages,
     evaluation,
-    gear_jobs,
     run_alert_send,
     run_alerts,
-    sync_jobs,
-    webhook_jobs,
     welcome,
 )
 from strideguard.worker import runtime as rt

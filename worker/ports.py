@@ -95,6 +95,54 @@ class SourceHost(Protocol):
         ...
 
 
+class DrainRequests(Protocol):
+    """At most one waiting drain of webhook events (worker/drain_requests.py)."""
+
+    def request(self) -> bool:
+        """True when no drain is waiting: the caller must send one."""
+
+    def started(self) -> None:
+        """The drain is starting: events recorded from now on need a new one."""
+
+
+class JobSender(Protocol):
+    """The queue's typed senders that a plug-in's own jobs use (`Jobs` in worker/runtime.py);
+    `delay` is in milliseconds, as dramatiq takes it."""
+
+    def backfill(self, athlete_id: int, *, delay: int | None = None) -> None: ...
+    def refresh_window(self, athlete_id: int, *, delay: int | None = None) -> None: ...
+    def read_gear(self, athlete_id: int, *, delay: int | None = None) -> None: ...
+    def process_webhook_event(self, event_id: int, *, delay: int | None = None) -> None: ...
+    def drain_webhook_events(self) -> None: ...
+    def evaluate_week(
+        self, athlete_id: int, week_start: dt.date, *, delay: int | None = None
+    ) -> None: ...
+    def judge_run(self, athlete_id: int, activity_id: int, *, delay: int | None = None) -> None: ...
+    def welcome(self, athlete_id: int, *, delay: int | None = None) -> None: ...
+    def purge_expired(self, *, delay: int | None = None) -> None: ...
+
+
+class JobHost(SourceHost, Protocol):
+    """What a plug-in's own jobs (Strava's syncs, shoes and webhook events) get from the
+    runtime, which satisfies it: the queue, the lease every job row keeps, the drain of
+    webhook events, and re-opening a judged week for a changed activity. A plug-in never
+    imports the runtime."""
+
+    @property
+    def jobs(self) -> JobSender: ...
+    @property
+    def webhook_drains(self) -> DrainRequests: ...
+    @property
+    def lease(self) -> dt.timedelta: ...
+
+    def reopen_week(
+        self, session: Session, athlete_id: int, week_start: dt.date, now: dt.datetime
+    ) -> bool:
+        """Send a finished week back for judging because an activity in it changed; True
+        when it was re-opened (the caller then queues its evaluation)."""
+        ...
+
+
 class ActivitySource(Protocol):
     """One place activities come from. An athlete may have several (Strava and their own
     files); the pipeline asks each through `worker/sources.py`, never one by name."""
@@ -116,6 +164,12 @@ class ActivitySource(Protocol):
 
     def refresh_window(self, athlete_id: int, priority: Priority) -> Window:
         """Bring the athlete's lookback window up to date and return it; raises SourceError."""
+        ...
+
+    def reserve_reads(self, now: dt.datetime, grace: dt.timedelta) -> None:
+        """Hold back, from a rate budget the source shares, the reads the schedule needs
+        this window and day (weeks close `grace` after their end); the scheduler calls it
+        each tick. A source without such a budget does nothing."""
         ...
 
 

@@ -66,21 +66,6 @@ def channel_of(runtime: WorkerRuntime, kind: str) -> Channel:
     return channel
 
 
-def queue_judgement(runtime: WorkerRuntime, owner_strava_id: int, activity_id: int) -> None:
-    """Queue the judgement of a new activity of a known athlete.
-
-    Queued whether or not the webhook could fetch it: with `auto`'s daily reads spent the run
-    waits for the next window rather than go unjudged (the judgement's own refresh defers
-    until the budget allows); a run Strava answered 404 for is simply not in that window.
-    """
-    with runtime.sessions() as session:
-        athlete_id = session.scalar(
-            select(Athlete.id).where(Athlete.strava_athlete_id == owner_strava_id)
-        )
-    if athlete_id is not None:
-        runtime.jobs.judge_run(athlete_id, activity_id)
-
-
 def per_run_rules(config: rules.RulesConfig) -> rules.RulesConfig:
     """Only the rules judged per run: the week's rules wait for the Monday digest."""
     return replace(config, rules={k: r for k, r in config.rules.items() if r.per == "run"})

@@ -25,8 +25,8 @@ from strideguard.integrations.strava.budget import make_budget
 from strideguard.integrations.strava.context import StravaContext, make_context
 from strideguard.models import utcnow
 from strideguard.settings import Settings
-from strideguard.worker.drain_requests import DrainRequests, make_drain_requests
-from strideguard.worker.ports import ActivitySource, Channel
+from strideguard.worker.drain_requests import make_drain_requests
+from strideguard.worker.ports import ActivitySource, Channel, DrainRequests
 from strideguard.worker.registry import CHANNELS, SOURCES, plugin_class
 from strideguard.worker.sources import AthleteSources
 
@@ -160,6 +160,15 @@ class WorkerRuntime:
     def plugin_context(self, kind: str) -> Any:
         """What a plug-in's `from_host` needs beyond settings, sessions and clock."""
         return self.strava if kind == "strava" else None
+
+    def reopen_week(
+        self, session: Session, athlete_id: int, week_start: dt.date, now: dt.datetime
+    ) -> bool:
+        """A plug-in's job re-opens a judged week through this (worker/ports.py, `JobHost`)."""
+        # Imported here: evaluation takes the runtime as its argument type.
+        from strideguard.worker.evaluation import reopen_for_late_activity
+
+        return reopen_for_late_activity(session, athlete_id, week_start, now)
 
     @property
     def lease(self) -> dt.timedelta:

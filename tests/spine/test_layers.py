@@ -45,48 +45,9 @@ PENDING: dict[str, str] = {}
 # Arrows that still break a rule: (importer, imported) -> what removes it.
 KNOWN = {
     (
-        "strideguard.worker.gear_jobs",
-        "strideguard.integrations.strava",
-    ): "Strava's jobs move into integrations/strava",
-    (
-        "strideguard.worker.gear_jobs",
-        "strideguard.integrations.strava.budget",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.gear_jobs",
-        "strideguard.integrations.strava.errors",
-    ): "Strava's jobs move",
-    ("strideguard.worker.gear_jobs", "strideguard.integrations.strava.sync"): "Strava's jobs move",
-    ("strideguard.worker.sync_jobs", "strideguard.integrations.strava"): "Strava's jobs move",
-    (
-        "strideguard.worker.sync_jobs",
-        "strideguard.integrations.strava.errors",
-    ): "Strava's jobs move",
-    ("strideguard.worker.sync_jobs", "strideguard.integrations.strava.sync"): "Strava's jobs move",
-    (
-        "strideguard.worker.sync_jobs",
-        "strideguard.integrations.strava.webhooks",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.webhook_jobs",
-        "strideguard.integrations.strava.errors",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.webhook_jobs",
-        "strideguard.integrations.strava.jobs",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.webhook_jobs",
-        "strideguard.integrations.strava.webhooks",
-    ): "Strava's jobs move",
-    (
         "strideguard.worker.runtime",
         "strideguard.integrations.strava.budget",
     ): "the runtime moves to the root",
-    (
-        "strideguard.worker.due_reads",
-        "strideguard.integrations.strava.budget",
-    ): "the source port takes the reservation",
     (
         "strideguard.worker.runtime",
         "strideguard.integrations.strava.context",
