@@ -37,10 +37,10 @@ from strideguard.worker.channel_messages import (
     run_alert_facts,
     send_now,
 )
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.ports import DeliveryError
 from strideguard.worker.registry import ALERT_MESSAGES, plugin_class
 from strideguard.worker.run_alerts import channel_of
-from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def claim(
 
 
 def _release(
-    runtime: WorkerRuntime, claim_: AlertClaim, status: RunAlertStatus, **values: Any
+    runtime: PipelineHost, claim_: AlertClaim, status: RunAlertStatus, **values: Any
 ) -> bool:
     with transaction(runtime.sessions) as session:
         return leases.release(
@@ -131,7 +131,7 @@ class Sorted:
 
 
 def sort_runs(
-    runtime: WorkerRuntime, session: Session, athlete: Athlete, claim_: AlertClaim
+    runtime: PipelineHost, session: Session, athlete: Athlete, claim_: AlertClaim
 ) -> Sorted:
     runs = session.scalars(
         select(RiskyRun).where(RiskyRun.run_alert_id == claim_.run_alert_id).order_by(RiskyRun.id)
@@ -171,7 +171,7 @@ def sort_runs(
     return result
 
 
-def send_run_alert(runtime: WorkerRuntime, run_alert_id: int) -> None:
+def send_run_alert(runtime: PipelineHost, run_alert_id: int) -> None:
     """The `send_run_alert` job (see the module docstring for every outcome)."""
     context = {"run_alert_id": run_alert_id}
     with transaction(runtime.sessions) as session:
@@ -223,7 +223,7 @@ def send_run_alert(runtime: WorkerRuntime, run_alert_id: int) -> None:
         log.info("run alert sent", extra={**context, "runs": len(runs.send)})
 
 
-def _hand_over(runtime: WorkerRuntime, claim_: AlertClaim, athlete: Athlete, runs: Sorted) -> None:
+def _hand_over(runtime: PipelineHost, claim_: AlertClaim, athlete: Athlete, runs: Sorted) -> None:
     """A push/chat alert: one short message per target of that kind, each with its own job
     and timeout (worker/channel_messages.py), so a slow service holds up nothing else. The
     alert is done when they are queued; each target's outcome is on its own row."""
@@ -248,7 +248,7 @@ def _hand_over(runtime: WorkerRuntime, claim_: AlertClaim, athlete: Athlete, run
 
 
 def _retry_later(
-    runtime: WorkerRuntime, claim_: AlertClaim, reason: str, *, uncount: bool = False
+    runtime: PipelineHost, claim_: AlertClaim, reason: str, *, uncount: bool = False
 ) -> None:
     """Back to pending with a backoff; the week's digest supersedes it if it waits too long."""
     delay = runtime.retry_delay(claim_.attempts)

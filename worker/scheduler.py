@@ -24,8 +24,8 @@ from strideguard.models import Athlete, Evaluation
 from strideguard.status import EmailStatus, EvaluationStatus
 from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.reconciler import Reconciler, ReconcileReport
-from strideguard.worker.runtime import WorkerRuntime
 from strideguard.worker.single_instance import SchedulerLock
 from strideguard.worker.weeks import due_at, due_weeks
 from strideguard.worker.welcome import due_welcomes
@@ -46,7 +46,7 @@ class TickReport:
 class Scheduler:
     """One tick at a time; `run_forever` adds the loop, the single-instance lock and the stop."""
 
-    def __init__(self, runtime: WorkerRuntime) -> None:
+    def __init__(self, runtime: PipelineHost) -> None:
         self.runtime = runtime
         self.reconciler = Reconciler(runtime)
         self._last_purge: dt.date | None = None

@@ -13,9 +13,9 @@ import logging
 from fastapi import FastAPI
 
 from strideguard.integrations.strava.webhook_jobs import strava_enqueue
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 
 log = logging.getLogger(__name__)
 

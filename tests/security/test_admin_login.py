@@ -36,11 +36,11 @@ from strideguard.integrations.strava.oauth import BROWSER_COOKIE
 from strideguard.integrations.strava.simulator import SimClock
 from strideguard.models import AdminLoginFailure, AdminSession
 from strideguard.passwords import hash_password
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
 from strideguard.web import admin_auth, serving
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer
-from strideguard.worker.runtime import start_runtime
 from tests.strava.conftest import AppUnderTest
 
 PASSWORD = "correct horse battery"

@@ -37,9 +37,9 @@ from strideguard.integrations.strava.sync import backfill
 from strideguard.integrations.strava.webhooks import MAX_BODY_BYTES
 from strideguard.logs import RedactingFormatter
 from strideguard.models import Activity, StravaSubscription, WebhookEvent
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
 from strideguard.worker.ports import Priority
-from strideguard.worker.runtime import start_runtime
 from tests.strava.conftest import (
     RUNNER,
     VERIFY_TOKEN,

@@ -22,9 +22,9 @@ from strideguard.integrations.email import outbox
 from strideguard.integrations.email.render import TemplateRenderError
 from strideguard.leases import GaveUp
 from strideguard.models import Athlete, DeliveryRecord
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.faults.checks import assert_nothing_lost
 from tests.worker.conftest import SmtpServer, add_athlete, queued
 from tests.worker.digests import WEEK, add_digest, alert_count, athletes_with_digests, outbox_rows

@@ -25,9 +25,9 @@ from strideguard.integrations.strava.sync import refresh_window
 from strideguard.integrations.strava.tokens import store_grant
 from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import Athlete, Gear, StravaConnection
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.worker.ports import Priority
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from strideguard.worker.scheduler import Scheduler
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, OSLO_OFFSET, activity
 from tests.worker.sync_queue import QueueRunner

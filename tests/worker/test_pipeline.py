@@ -25,10 +25,10 @@ from strideguard.links import read_link_token
 from strideguard.models import Activity, Alert, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.passwords import hash_password
 from strideguard.rules.config import SHIPPED_RULES
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from strideguard.worker.scheduler import Scheduler
 from tests.spine.test_admin import PASSWORD as ADMIN_PASSWORD
 from tests.spine.test_admin import _login as admin_login
