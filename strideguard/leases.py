@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -28,11 +28,9 @@ from strideguard.models import (
     StravaConnection,
     WebhookEvent,
 )
-from strideguard.status import DeliveryStatus
+from strideguard.status import DeliveryStatus, RunAlertStatus
 
 ERROR_TEXT_LIMIT = 2000
-
-S = TypeVar("S", bound=StrEnum)
 
 
 class GaveUp(Exception):
@@ -72,6 +70,26 @@ class Lease:
         return now + duration if self.held_until else now
 
 
+class SendingLease(Lease):
+    """The lease of a row a sender delivers (an outbox row, a per-run alert): a claim moves
+    its `status` to `sending`, and one taken from a dead holder counts on `crashes`."""
+
+    def __init__(
+        self,
+        table: type[Base],
+        attempts: InstrumentedAttribute[int],
+        held: InstrumentedAttribute[dt.datetime | None],
+        *,
+        status: InstrumentedAttribute[Any],
+        sending: StrEnum,
+        crashes: InstrumentedAttribute[int],
+    ) -> None:
+        super().__init__(table, attempts, held, held_until=True)
+        self.status = status
+        self.sending = sending
+        self.crashes = crashes
+
+
 def claim(
     session: Session,
     lease: Lease,
@@ -99,8 +117,13 @@ def claim(
 
 @dataclass(frozen=True)
 class Sending:
-    """A sender's claim on a row it moved to "sending" (see `claim_sending`)."""
+    """A sender's claim on a row it moved to "sending" (see `claim_sending`); a job kind's
+    own claim extends it with the row's other facts."""
 
+    # Attempts counted so far, this one included.
+    attempts: int
+    # How many holders died so far, this one's predecessor included.
+    crashes: int
     # True when the previous holder's lease ran out: it crashed (or hung) mid-send.
     after_crash: bool
     # The lease's end, which the sender compares to prove the row is still its own.
@@ -109,11 +132,8 @@ class Sending:
 
 def claim_sending(
     session: Session,
-    lease: Lease,
+    lease: SendingLease,
     row: ColumnElement[bool],
-    status: InstrumentedAttribute[S],
-    sending: S,
-    crashes: InstrumentedAttribute[int],
     due: ColumnElement[bool],
     *,
     now: dt.datetime,
@@ -126,8 +146,9 @@ def claim_sending(
     counts a crash, and the status read first is part of the UPDATE's condition, so
     `after_crash` is about this very claim. None when the row is not due or is held.
     """
+    status, crashes = lease.status, lease.crashes
     previous = session.scalar(select(status).where(row))
-    after_crash = previous == sending
+    after_crash = previous == lease.sending
     claimed = claim(
         session,
         lease,
@@ -137,14 +158,20 @@ def claim_sending(
         now=now,
         duration=duration,
         also={
-            status.key: sending,
+            status.key: lease.sending,
             crashes.key: crashes + (1 if after_crash else 0),
             **(also or {}),
         },
     )
     if not claimed:
         return None
-    return Sending(after_crash=after_crash, lease_until=lease.stamp(now, duration))
+    attempts, crashes_now = session.execute(select(lease.attempts, crashes).where(row)).one()
+    return Sending(
+        attempts=attempts,
+        crashes=crashes_now,
+        after_crash=after_crash,
+        lease_until=lease.stamp(now, duration),
+    )
 
 
 def release(
@@ -208,14 +235,26 @@ def rowcount(result: object) -> int:
 
 # The job kinds.
 EVALUATION_LEASE = Lease(Evaluation, Evaluation.attempts, Evaluation.started_at)
-DELIVERY_LEASE = Lease(
-    DeliveryRecord, DeliveryRecord.attempts, DeliveryRecord.lease_until, held_until=True
+DELIVERY_LEASE = SendingLease(
+    DeliveryRecord,
+    DeliveryRecord.attempts,
+    DeliveryRecord.lease_until,
+    status=DeliveryRecord.status,
+    sending=DeliveryStatus.SENDING,
+    crashes=DeliveryRecord.crashes,
 )
 SYNC_LEASE = Lease(
     StravaConnection, StravaConnection.sync_attempts, StravaConnection.sync_started_at
 )
 WEBHOOK_EVENT_LEASE = Lease(WebhookEvent, WebhookEvent.attempts)
-RUN_ALERT_LEASE = Lease(RunAlert, RunAlert.attempts, RunAlert.lease_until, held_until=True)
+RUN_ALERT_LEASE = SendingLease(
+    RunAlert,
+    RunAlert.attempts,
+    RunAlert.lease_until,
+    status=RunAlert.status,
+    sending=RunAlertStatus.SENDING,
+    crashes=RunAlert.crashes,
+)
 CHANNEL_MESSAGE_LEASE = Lease(
     ChannelMessage, ChannelMessage.attempts, ChannelMessage.lease_until, held_until=True
 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -46,15 +46,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class AlertClaim:
+class AlertClaim(leases.Sending):
     run_alert_id: int
     channel: str
     athlete_id: int
     message_id: str
-    attempts: int
-    crashes: int
-    after_crash: bool
-    lease_until: dt.datetime
 
 
 def run_alert_due(now: dt.datetime) -> ColumnElement[bool]:
@@ -74,9 +70,6 @@ def claim(
         session,
         RUN_ALERT_LEASE,
         RunAlert.id == run_alert_id,
-        RunAlert.status,
-        RunAlertStatus.SENDING,
-        RunAlert.crashes,
         run_alert_due(now),
         now=now,
         duration=lease,
@@ -99,10 +92,7 @@ def claim(
         channel=row.channel,
         athlete_id=row.athlete_id,
         message_id=row.message_id,
-        attempts=row.attempts,
-        crashes=row.crashes,
-        after_crash=taken.after_crash,
-        lease_until=taken.lease_until,
+        **asdict(taken),
     )
 
 
