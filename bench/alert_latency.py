@@ -39,14 +39,14 @@ from aiosmtpd.controller import Controller
 from cryptography.fernet import Fernet
 
 from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import StravaSubscription
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer, free_port
 from strideguard.web.worker_seam import EMBEDDED_THREADS
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import start_runtime
-from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.strava.conftest import webhook_path
 from tests.worker.strava_history import (
     CLIENT_ID,

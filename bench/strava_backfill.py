@@ -68,10 +68,11 @@ from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.integrations.strava.simulator.generator import generate_seed
 from strideguard.integrations.strava.sync import window_start
 from strideguard.integrations.strava.tokens import store_grant
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import Athlete, StravaConnection
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import Jobs, WorkerRuntime, start_runtime
-from strideguard.worker.webhook_jobs import strava_enqueue
+from strideguard.worker.jobs import Jobs
 
 START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)  # a Monday morning, on a window boundary
 HISTORY_WEEKS = 7

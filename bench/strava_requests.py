@@ -26,9 +26,10 @@ runner-week; it runs over `--naive-weeks` of the same measured period.
 each new run is read at once while the day has room; to hold back what is due as the
 scheduler does, every 15 simulated minutes the bench hands the budget the evaluations not yet
 done that are due this window and day and the last day's rate of new-run webhooks
-(`strideguard.worker.due_reads.reservation_for`, the scheduler's own arithmetic). Outside
-`deferred` each new run is also judged for a per-run alert, which refreshes the runner's
-window at RUN priority as `judge_run` does; `run_judgements` counts them.
+(`strideguard.integrations.strava.due_reads.reservation_for`, the scheduler's own
+arithmetic). Outside `deferred` each new run is also judged for a per-run alert, which
+refreshes the runner's window at RUN priority as `judge_run` does; `run_judgements` counts
+them.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from sqlalchemy import select
 from strideguard.db import alembic_config, make_engine, make_sessionmaker
 from strideguard.integrations.strava.budget import MemoryBudget
 from strideguard.integrations.strava.context import StravaContext, make_context
+from strideguard.integrations.strava.due_reads import reservation_for, unknown_shoes
 from strideguard.integrations.strava.errors import BudgetExceeded, StravaError
 from strideguard.integrations.strava.jobs import StravaJob, run_job
 from strideguard.integrations.strava.mapping import parse_utc
@@ -75,7 +77,6 @@ from strideguard.models import Athlete, WebhookEvent
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.live import free_port
-from strideguard.worker.due_reads import reservation_for, unknown_shoes
 from strideguard.worker.ports import Priority
 
 WARM_UP_MONDAY = dt.date(2026, 3, 2)  # week W-1: everyone connects and is backfilled

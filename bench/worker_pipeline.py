@@ -39,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from strideguard.db import alembic_config
 from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import DeliveryRecord, Evaluation
+from strideguard.runtime import start_runtime
 from strideguard.settings import get_settings
 from strideguard.status import DeliveryStatus, EvaluationStatus
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import start_runtime
 from strideguard.worker.scheduler import Scheduler
 from tests.worker.strava_history import (
     CLIENT_ID,

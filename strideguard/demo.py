@@ -33,12 +33,12 @@ from strideguard.integrations.strava.simulator import Simulator, generate_histor
 from strideguard.mailsink import OutboxSink
 from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.passwords import hash_password
+from strideguard.runtime import WorkerRuntime
 from strideguard.settings import Settings
 from strideguard.status import DeliveryKind, DeliveryStatus, EvaluationStatus
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer, free_port
 from strideguard.web.worker_seam import attach_worker
-from strideguard.worker.runtime import WorkerRuntime
 from strideguard.worker.scheduler import Scheduler
 
 DEMO_WEEKS = 16

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, and_, or_, update
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from strideguard.models import (
@@ -26,7 +28,7 @@ from strideguard.models import (
     StravaConnection,
     WebhookEvent,
 )
-from strideguard.status import DeliveryStatus
+from strideguard.status import DeliveryStatus, RunAlertStatus
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -68,6 +70,26 @@ class Lease:
         return now + duration if self.held_until else now
 
 
+class SendingLease(Lease):
+    """The lease of a row a sender delivers (an outbox row, a per-run alert): a claim moves
+    its `status` to `sending`, and one taken from a dead holder counts on `crashes`."""
+
+    def __init__(
+        self,
+        table: type[Base],
+        attempts: InstrumentedAttribute[int],
+        held: InstrumentedAttribute[dt.datetime | None],
+        *,
+        status: InstrumentedAttribute[Any],
+        sending: StrEnum,
+        crashes: InstrumentedAttribute[int],
+    ) -> None:
+        super().__init__(table, attempts, held, held_until=True)
+        self.status = status
+        self.sending = sending
+        self.crashes = crashes
+
+
 def claim(
     session: Session,
     lease: Lease,
@@ -91,6 +113,65 @@ def claim(
         update(lease.table).where(*where, lease.free(now, duration)).values(**values)
     )
     return rowcount(result) == 1
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A sender's claim on a row it moved to "sending" (see `claim_sending`); a job kind's
+    own claim extends it with the row's other facts."""
+
+    # Attempts counted so far, this one included.
+    attempts: int
+    # How many holders died so far, this one's predecessor included.
+    crashes: int
+    # True when the previous holder's lease ran out: it crashed (or hung) mid-send.
+    after_crash: bool
+    # The lease's end, which the sender compares to prove the row is still its own.
+    lease_until: dt.datetime
+
+
+def claim_sending(
+    session: Session,
+    lease: SendingLease,
+    row: ColumnElement[bool],
+    due: ColumnElement[bool],
+    *,
+    now: dt.datetime,
+    duration: dt.timedelta,
+    also: Mapping[str, Any] | None = None,
+) -> Sending | None:
+    """Claim the `row` a sender delivers (an outbox row, a per-run alert) if it is `due`.
+
+    The row becomes `sending` under the lease. Taking it from a holder whose lease ran out
+    counts a crash, and the status read first is part of the UPDATE's condition, so
+    `after_crash` is about this very claim. None when the row is not due or is held.
+    """
+    status, crashes = lease.status, lease.crashes
+    previous = session.scalar(select(status).where(row))
+    after_crash = previous == lease.sending
+    claimed = claim(
+        session,
+        lease,
+        row,
+        status == previous,
+        due,
+        now=now,
+        duration=duration,
+        also={
+            status.key: lease.sending,
+            crashes.key: crashes + (1 if after_crash else 0),
+            **(also or {}),
+        },
+    )
+    if not claimed:
+        return None
+    attempts, crashes_now = session.execute(select(lease.attempts, crashes).where(row)).one()
+    return Sending(
+        attempts=attempts,
+        crashes=crashes_now,
+        after_crash=after_crash,
+        lease_until=lease.stamp(now, duration),
+    )
 
 
 def release(
@@ -154,14 +235,26 @@ def rowcount(result: object) -> int:
 
 # The job kinds.
 EVALUATION_LEASE = Lease(Evaluation, Evaluation.attempts, Evaluation.started_at)
-DELIVERY_LEASE = Lease(
-    DeliveryRecord, DeliveryRecord.attempts, DeliveryRecord.lease_until, held_until=True
+DELIVERY_LEASE = SendingLease(
+    DeliveryRecord,
+    DeliveryRecord.attempts,
+    DeliveryRecord.lease_until,
+    status=DeliveryRecord.status,
+    sending=DeliveryStatus.SENDING,
+    crashes=DeliveryRecord.crashes,
 )
 SYNC_LEASE = Lease(
     StravaConnection, StravaConnection.sync_attempts, StravaConnection.sync_started_at
 )
 WEBHOOK_EVENT_LEASE = Lease(WebhookEvent, WebhookEvent.attempts)
-RUN_ALERT_LEASE = Lease(RunAlert, RunAlert.attempts, RunAlert.lease_until, held_until=True)
+RUN_ALERT_LEASE = SendingLease(
+    RunAlert,
+    RunAlert.attempts,
+    RunAlert.lease_until,
+    status=RunAlert.status,
+    sending=RunAlertStatus.SENDING,
+    crashes=RunAlert.crashes,
+)
 CHANNEL_MESSAGE_LEASE = Lease(
     ChannelMessage, ChannelMessage.attempts, ChannelMessage.lease_until, held_until=True
 )

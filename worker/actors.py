@@ -20,19 +20,18 @@ import dramatiq
 from strideguard.integrations.email import outbox
 from strideguard.integrations.files import jobs as file_jobs
 from strideguard.integrations.files import watch
+from strideguard.integrations.strava import gear_jobs, sync_jobs, webhook_jobs
 from strideguard.integrations.strava.errors import ConnectionRevoked, NotConnected, StravaRejected
 from strideguard.leases import GaveUp
+from strideguard.runtime import WorkerRuntime
 from strideguard.worker import (
     channel_messages,
     evaluation,
-    gear_jobs,
+    jobs,
     run_alert_send,
     run_alerts,
-    sync_jobs,
-    webhook_jobs,
     welcome,
 )
-from strideguard.worker import runtime as rt
 
 MINUTE_MS = 60_000
 NEVER_RETRY = (GaveUp, ConnectionRevoked, NotConnected, StravaRejected)
@@ -48,33 +47,33 @@ class ActorSpec:
 
 def _specs() -> list[ActorSpec]:
     return [
-        ActorSpec(rt.BACKFILL, "sync", 15 * MINUTE_MS, sync_jobs.backfill),
-        ActorSpec(rt.REFRESH_WINDOW, "sync", 10 * MINUTE_MS, sync_jobs.refresh_window),
-        ActorSpec(rt.READ_GEAR, "sync", 10 * MINUTE_MS, gear_jobs.read_gear),
-        ActorSpec(rt.PROCESS_WEBHOOK_EVENT, "sync", 2 * MINUTE_MS, webhook_jobs.process_event),
-        ActorSpec(rt.DRAIN_WEBHOOK_EVENTS, "sync", 5 * MINUTE_MS, webhook_jobs.drain_events),
-        ActorSpec(rt.EVALUATE_WEEK, "evaluate", 10 * MINUTE_MS, evaluation.run_evaluate_week),
-        ActorSpec(rt.SEND_DIGEST, "email", 2 * MINUTE_MS, outbox.send_digest),
+        ActorSpec(jobs.BACKFILL, "sync", 15 * MINUTE_MS, sync_jobs.backfill),
+        ActorSpec(jobs.REFRESH_WINDOW, "sync", 10 * MINUTE_MS, sync_jobs.refresh_window),
+        ActorSpec(jobs.READ_GEAR, "sync", 10 * MINUTE_MS, gear_jobs.read_gear),
+        ActorSpec(jobs.PROCESS_WEBHOOK_EVENT, "sync", 2 * MINUTE_MS, webhook_jobs.process_event),
+        ActorSpec(jobs.DRAIN_WEBHOOK_EVENTS, "sync", 5 * MINUTE_MS, webhook_jobs.drain_events),
+        ActorSpec(jobs.EVALUATE_WEEK, "evaluate", 10 * MINUTE_MS, evaluation.run_evaluate_week),
+        ActorSpec(jobs.SEND_DIGEST, "email", 2 * MINUTE_MS, outbox.send_digest),
         # On the sync queue: a new run's judgement follows its fetch at once, not behind the
         # Monday evaluations.
-        ActorSpec(rt.JUDGE_RUN, "sync", 2 * MINUTE_MS, run_alerts.judge_run),
-        ActorSpec(rt.SEND_RUN_ALERT, "email", 2 * MINUTE_MS, run_alert_send.send_run_alert),
+        ActorSpec(jobs.JUDGE_RUN, "sync", 2 * MINUTE_MS, run_alerts.judge_run),
+        ActorSpec(jobs.SEND_RUN_ALERT, "email", 2 * MINUTE_MS, run_alert_send.send_run_alert),
         # Its own queue: a slow push service never waits in line before an email.
         ActorSpec(
-            rt.SEND_CHANNEL_MESSAGE,
+            jobs.SEND_CHANNEL_MESSAGE,
             "channels",
             2 * MINUTE_MS,
             channel_messages.send_channel_message,
         ),
-        ActorSpec(rt.WELCOME, "evaluate", 10 * MINUTE_MS, welcome.run_welcome),
-        ActorSpec(rt.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
-        ActorSpec(rt.IMPORT_FILES, "import", 30 * MINUTE_MS, _import_files),
-        ActorSpec(rt.SCAN_WATCH_DIR, "import", 5 * MINUTE_MS, _scan_watch_dir),
+        ActorSpec(jobs.WELCOME, "evaluate", 10 * MINUTE_MS, welcome.run_welcome),
+        ActorSpec(jobs.PURGE_EXPIRED, "maintenance", 30 * MINUTE_MS, sync_jobs.purge_expired),
+        ActorSpec(jobs.IMPORT_FILES, "import", 30 * MINUTE_MS, _import_files),
+        ActorSpec(jobs.SCAN_WATCH_DIR, "import", 5 * MINUTE_MS, _scan_watch_dir),
     ]
 
 
 def _import_files(
-    runtime: rt.WorkerRuntime,
+    runtime: WorkerRuntime,
     athlete_id: int,
     paths: list[str],
     remove_after: str | None = None,
@@ -86,7 +85,7 @@ def _import_files(
     )
 
 
-def _scan_watch_dir(runtime: rt.WorkerRuntime) -> None:
+def _scan_watch_dir(runtime: WorkerRuntime) -> None:
     """The watched folder (integrations/files/watch.py): new settled files become imports."""
 
     def queue(athlete_id: int, paths: list[str], import_id: int) -> None:
@@ -95,7 +94,7 @@ def _scan_watch_dir(runtime: rt.WorkerRuntime) -> None:
     watch.scan_watch_dir(runtime.sessions, runtime.settings, runtime.clock(), queue)
 
 
-def declare_actors(runtime: rt.WorkerRuntime) -> dict[str, dramatiq.Actor[Any, None]]:
+def declare_actors(runtime: WorkerRuntime) -> dict[str, dramatiq.Actor[Any, None]]:
     """Declare every actor on `runtime.broker`, each calling its job with this runtime."""
     settings = runtime.settings
     retry_ms = int(settings.job_retry_seconds * 1000)
@@ -117,7 +116,7 @@ def declare_actors(runtime: rt.WorkerRuntime) -> dict[str, dramatiq.Actor[Any, N
     return declared
 
 
-def _bind(job: Callable[..., None], runtime: rt.WorkerRuntime) -> Callable[..., None]:
+def _bind(job: Callable[..., None], runtime: WorkerRuntime) -> Callable[..., None]:
     def run(*args: Any) -> None:
         job(runtime, *args)
 

@@ -35,9 +35,9 @@ from strideguard.limits import tightest_limits
 from strideguard.models import Athlete, AthleteChannel, ChannelMessage
 from strideguard.status import ChannelStatus, DeliveryStatus
 from strideguard.upsert import insert_ignoring_duplicates
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.ports import Delivery, DeliveryError
 from strideguard.worker.registry import ALERT_MESSAGES, CHANNELS, plugin_class
-from strideguard.worker.runtime import WorkerRuntime
 from strideguard.worker.short_messages import distance_down, render
 
 log = logging.getLogger(__name__)
@@ -157,13 +157,13 @@ def queue_run_alert(
     return _queue(session, athlete_id, "run", key, facts, now)
 
 
-def send_now(runtime: WorkerRuntime, message_ids: Sequence[int]) -> None:
+def send_now(runtime: PipelineHost, message_ids: Sequence[int]) -> None:
     """Enqueue the jobs of rows just committed (the reconciler re-sends any that get lost)."""
     for message_id in message_ids:
         runtime.jobs.send_channel_message(message_id)
 
 
-def send_due_for(runtime: WorkerRuntime, athlete_id: int) -> None:
+def send_due_for(runtime: PipelineHost, athlete_id: int) -> None:
     """Enqueue every message of the athlete that is due now, e.g. right after a digest."""
     with runtime.sessions() as session:
         due = session.scalars(
@@ -174,7 +174,7 @@ def send_due_for(runtime: WorkerRuntime, athlete_id: int) -> None:
     send_now(runtime, due)
 
 
-def send_channel_message(runtime: WorkerRuntime, message_id: int) -> None:
+def send_channel_message(runtime: PipelineHost, message_id: int) -> None:
     """The `send_channel_message` job (see the module docstring for every outcome)."""
     context = {"channel_message_id": message_id}
     now = runtime.clock()
@@ -266,7 +266,7 @@ def switch_off(session: Session, *, channel_id: int, reason: str, now: dt.dateti
 
 
 def _retry_later(
-    runtime: WorkerRuntime,
+    runtime: PipelineHost,
     message_id: int,
     ours: ColumnElement[bool],
     attempts: int,

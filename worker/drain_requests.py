@@ -13,23 +13,16 @@ event left waiting longer than a lease.
 from __future__ import annotations
 
 import threading
-from typing import Protocol
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+from strideguard.worker.ports import DrainRequests
+
 # A request whose drain message was lost while the flag survived (both live in Redis, so this
 # takes a crash between the two writes) expires after this long, and the next event asks again.
 REQUEST_TTL_MS = 60_000
-
-
-class DrainRequests(Protocol):
-    def request(self) -> bool:
-        """True when no drain is waiting: the caller must send one."""
-
-    def started(self) -> None:
-        """The drain is starting: events recorded from now on need a new one."""
 
 
 class RedisDrainRequests:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from strideguard.worker.runtime import WorkerRuntime
+from strideguard.runtime import WorkerRuntime
 from strideguard.worker.scheduler import Scheduler
 from strideguard.worker.single_instance import AlreadyRunning
 

@@ -44,6 +44,7 @@ from strideguard.status import DeliveryKind, EmailStatus, EvaluationStatus
 from strideguard.upsert import insert_ignoring_duplicates
 from strideguard.worker.channel_messages import queue_digest_notices, send_due_for
 from strideguard.worker.deliveries import add_delivery, kind_message_id
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.ports import (
     Priority,
     SourceDeferred,
@@ -51,7 +52,6 @@ from strideguard.worker.ports import (
     SourceError,
     Window,
 )
-from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def reopen_for_late_activity(
     return rowcount(result) == 1
 
 
-def give_up_if_exhausted(runtime: WorkerRuntime, claim_: Claim, last_error: str | None) -> None:
+def give_up_if_exhausted(runtime: PipelineHost, claim_: Claim, last_error: str | None) -> None:
     """Stop a job that keeps failing or killing its worker, recording why on the row."""
     if not leases.exhausted(claim_.attempts - 1, runtime.settings.job_max_attempts):
         return
@@ -268,7 +268,7 @@ def give_up_if_exhausted(runtime: WorkerRuntime, claim_: Claim, last_error: str 
     raise GaveUp(reason)
 
 
-def record_failure(runtime: WorkerRuntime, claim_: Claim, exc: Exception) -> None:
+def record_failure(runtime: PipelineHost, claim_: Claim, exc: Exception) -> None:
     """Write the error on the row; on the last allowed attempt, fail the row for good."""
     text = error_text(exc)
     final = leases.exhausted(claim_.attempts, runtime.settings.job_max_attempts)
@@ -284,7 +284,7 @@ def record_failure(runtime: WorkerRuntime, claim_: Claim, exc: Exception) -> Non
         raise GaveUp(text) from exc
 
 
-def _skip(runtime: WorkerRuntime, claim_: Claim, reason: str, athlete_id: int) -> None:
+def _skip(runtime: PipelineHost, claim_: Claim, reason: str, athlete_id: int) -> None:
     with transaction(runtime.sessions) as session:
         release(
             session,
@@ -296,7 +296,7 @@ def _skip(runtime: WorkerRuntime, claim_: Claim, reason: str, athlete_id: int) -
     log.info("evaluation skipped: %s", reason, extra={"athlete_id": athlete_id})
 
 
-def run_evaluate_week(runtime: WorkerRuntime, athlete_id: int, week_start_iso: str) -> None:
+def run_evaluate_week(runtime: PipelineHost, athlete_id: int, week_start_iso: str) -> None:
     """The `evaluate_week` job (see the module docstring for the steps)."""
     week_start = dt.date.fromisoformat(week_start_iso)
     context = {"athlete_id": athlete_id, "week_start": week_start_iso}
@@ -331,7 +331,7 @@ class Deferred(Exception):
 
 
 def _evaluate_claimed(
-    runtime: WorkerRuntime, claim_: Claim, athlete_id: int, week_start: dt.date
+    runtime: PipelineHost, claim_: Claim, athlete_id: int, week_start: dt.date
 ) -> int | None:
     with runtime.sessions() as session:
         unavailable = runtime.source.unavailable_reason(session, athlete_id)
@@ -366,7 +366,7 @@ def _evaluate_claimed(
 
 
 def judge_window(
-    runtime: WorkerRuntime, claim_: Claim, athlete_id: int, week_start: dt.date, window: Window
+    runtime: PipelineHost, claim_: Claim, athlete_id: int, week_start: dt.date, window: Window
 ) -> int | None:
     """Steps 4 to 6 on a window the source returned: the rules, then alerts, the digest (or
     the weekly note, when nothing fired and the runner asked for it) and "done" in one
@@ -438,7 +438,7 @@ def judge_window(
 
 
 def _defer(
-    runtime: WorkerRuntime,
+    runtime: PipelineHost,
     claim_: Claim,
     athlete_id: int,
     week_start: dt.date,

@@ -11,12 +11,15 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.models import Athlete, Gear
 from strideguard.settings import Settings
+
+if TYPE_CHECKING:
+    from strideguard.rules import ConfigHolder
 
 
 class Priority(enum.Enum):
@@ -79,8 +82,38 @@ class UnfinishedSync:
     backfilled: bool
 
 
-class SourceHost(Protocol):
-    """What every source is built from (the worker runtime), by its class's `from_host`."""
+class DrainRequests(Protocol):
+    """At most one waiting drain of webhook events (worker/drain_requests.py)."""
+
+    def request(self) -> bool:
+        """True when no drain is waiting: the caller must send one."""
+
+    def started(self) -> None:
+        """The drain is starting: events recorded from now on need a new one."""
+
+
+class JobSender(Protocol):
+    """The queue's typed senders that a plug-in's own jobs use (`Jobs` in worker/jobs.py);
+    `delay` is in milliseconds, as dramatiq takes it."""
+
+    def backfill(self, athlete_id: int, *, delay: int | None = None) -> None: ...
+    def refresh_window(self, athlete_id: int, *, delay: int | None = None) -> None: ...
+    def read_gear(self, athlete_id: int, *, delay: int | None = None) -> None: ...
+    def process_webhook_event(self, event_id: int, *, delay: int | None = None) -> None: ...
+    def drain_webhook_events(self) -> None: ...
+    def evaluate_week(
+        self, athlete_id: int, week_start: dt.date, *, delay: int | None = None
+    ) -> None: ...
+    def judge_run(self, athlete_id: int, activity_id: int, *, delay: int | None = None) -> None: ...
+    def send_digest(self, outbox_id: int, *, delay: int | None = None) -> None: ...
+    def welcome(self, athlete_id: int, *, delay: int | None = None) -> None: ...
+    def purge_expired(self, *, delay: int | None = None) -> None: ...
+
+
+class Host(Protocol):
+    """What every job gets from the runtime (strideguard/runtime.py), which satisfies each
+    host below: settings, sessions, clock, the queue and the lease every job row keeps. A
+    plug-in never imports the runtime."""
 
     @property
     def settings(self) -> Settings: ...
@@ -88,10 +121,33 @@ class SourceHost(Protocol):
     def sessions(self) -> sessionmaker[Session]: ...
     @property
     def clock(self) -> Callable[[], dt.datetime]: ...
+    @property
+    def jobs(self) -> JobSender: ...
+    @property
+    def lease(self) -> dt.timedelta: ...
+
+
+class SourceHost(Host, Protocol):
+    """What every source is built from, by its class's `from_host`."""
 
     def plugin_context(self, kind: str) -> Any:
         """What the runtime built for that plug-in (Strava: its context with the shared rate
         budget), or None."""
+        ...
+
+
+class JobHost(SourceHost, Protocol):
+    """What a source's own jobs (Strava's syncs, shoes and webhook events) get besides: the
+    drain of webhook events, and re-opening a judged week for a changed activity."""
+
+    @property
+    def webhook_drains(self) -> DrainRequests: ...
+
+    def reopen_week(
+        self, session: Session, athlete_id: int, week_start: dt.date, now: dt.datetime
+    ) -> bool:
+        """Send a finished week back for judging because an activity in it changed; True
+        when it was re-opened (the caller then queues its evaluation)."""
         ...
 
 
@@ -116,6 +172,12 @@ class ActivitySource(Protocol):
 
     def refresh_window(self, athlete_id: int, priority: Priority) -> Window:
         """Bring the athlete's lookback window up to date and return it; raises SourceError."""
+        ...
+
+    def reserve_reads(self, now: dt.datetime, grace: dt.timedelta) -> None:
+        """Hold back, from a rate budget the source shares, the reads the schedule needs
+        this window and day (weeks close `grace` after their end); the scheduler calls it
+        each tick. A source without such a budget does nothing."""
         ...
 
 
@@ -157,4 +219,20 @@ class Channel(Protocol):
 
     def deliver(self, delivery: Delivery) -> None:
         """Hand the message over for delivery; raises DeliveryError."""
+        ...
+
+
+class DeliveryHost(Host, Protocol):
+    """What a channel's own send job (email's digest sender) gets besides: the channel the
+    runtime built, and the backoff between attempts."""
+
+    @property
+    def channel(self) -> Channel: ...
+    @property
+    def rules(self) -> ConfigHolder:
+        """The rules in force (the digest is rendered with them)."""
+        ...
+
+    def retry_delay(self, attempts: int) -> dt.timedelta:
+        """Backoff before attempt `attempts + 1`."""
         ...

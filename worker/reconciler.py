@@ -38,8 +38,8 @@ from sqlalchemy import and_, or_, select
 from strideguard.models import ChannelMessage, Evaluation, RunAlert, WebhookEvent
 from strideguard.status import EvaluationStatus, WebhookEventStatus
 from strideguard.worker.channel_messages import claimable as message_claimable
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.run_alert_send import run_alert_due
-from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ReconcileReport:
 class Reconciler:
     """Finds due work in the DB and enqueues it; remembers what it sent for one lease period."""
 
-    def __init__(self, runtime: WorkerRuntime) -> None:
+    def __init__(self, runtime: PipelineHost) -> None:
         self._runtime = runtime
         self._sent: dict[Hashable, dt.datetime] = {}
         # Set when Redis failed or lost the marker: the next run re-sends everything due.

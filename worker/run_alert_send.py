@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -37,24 +37,20 @@ from strideguard.worker.channel_messages import (
     run_alert_facts,
     send_now,
 )
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.ports import DeliveryError
 from strideguard.worker.registry import ALERT_MESSAGES, plugin_class
 from strideguard.worker.run_alerts import channel_of
-from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class AlertClaim:
+class AlertClaim(leases.Sending):
     run_alert_id: int
     channel: str
     athlete_id: int
     message_id: str
-    attempts: int
-    crashes: int
-    after_crash: bool
-    lease_until: dt.datetime
 
 
 def run_alert_due(now: dt.datetime) -> ColumnElement[bool]:
@@ -70,23 +66,16 @@ def claim(
 ) -> AlertClaim | None:
     """Take the alert for one attempt, with every run waiting for it; None when not due or
     held by a live sender."""
-    previous = session.scalar(select(RunAlert.status).where(RunAlert.id == run_alert_id))
-    after_crash = previous == RunAlertStatus.SENDING
-    claimed = leases.claim(
+    taken = leases.claim_sending(
         session,
         RUN_ALERT_LEASE,
         RunAlert.id == run_alert_id,
-        RunAlert.status == previous,
         run_alert_due(now),
         now=now,
         duration=lease,
-        also={
-            "status": RunAlertStatus.SENDING,
-            "open_key": None,
-            "crashes": RunAlert.crashes + (1 if after_crash else 0),
-        },
+        also={"open_key": None},
     )
-    if not claimed:
+    if taken is None:
         return None
     row = session.get_one(RunAlert, run_alert_id)
     session.execute(
@@ -103,15 +92,12 @@ def claim(
         channel=row.channel,
         athlete_id=row.athlete_id,
         message_id=row.message_id,
-        attempts=row.attempts,
-        crashes=row.crashes,
-        after_crash=after_crash,
-        lease_until=RUN_ALERT_LEASE.stamp(now, lease),
+        **asdict(taken),
     )
 
 
 def _release(
-    runtime: WorkerRuntime, claim_: AlertClaim, status: RunAlertStatus, **values: Any
+    runtime: PipelineHost, claim_: AlertClaim, status: RunAlertStatus, **values: Any
 ) -> bool:
     with transaction(runtime.sessions) as session:
         return leases.release(
@@ -135,7 +121,7 @@ class Sorted:
 
 
 def sort_runs(
-    runtime: WorkerRuntime, session: Session, athlete: Athlete, claim_: AlertClaim
+    runtime: PipelineHost, session: Session, athlete: Athlete, claim_: AlertClaim
 ) -> Sorted:
     runs = session.scalars(
         select(RiskyRun).where(RiskyRun.run_alert_id == claim_.run_alert_id).order_by(RiskyRun.id)
@@ -175,7 +161,7 @@ def sort_runs(
     return result
 
 
-def send_run_alert(runtime: WorkerRuntime, run_alert_id: int) -> None:
+def send_run_alert(runtime: PipelineHost, run_alert_id: int) -> None:
     """The `send_run_alert` job (see the module docstring for every outcome)."""
     context = {"run_alert_id": run_alert_id}
     with transaction(runtime.sessions) as session:
@@ -227,7 +213,7 @@ def send_run_alert(runtime: WorkerRuntime, run_alert_id: int) -> None:
         log.info("run alert sent", extra={**context, "runs": len(runs.send)})
 
 
-def _hand_over(runtime: WorkerRuntime, claim_: AlertClaim, athlete: Athlete, runs: Sorted) -> None:
+def _hand_over(runtime: PipelineHost, claim_: AlertClaim, athlete: Athlete, runs: Sorted) -> None:
     """A push/chat alert: one short message per target of that kind, each with its own job
     and timeout (worker/channel_messages.py), so a slow service holds up nothing else. The
     alert is done when they are queued; each target's outcome is on its own row."""
@@ -252,7 +238,7 @@ def _hand_over(runtime: WorkerRuntime, claim_: AlertClaim, athlete: Athlete, run
 
 
 def _retry_later(
-    runtime: WorkerRuntime, claim_: AlertClaim, reason: str, *, uncount: bool = False
+    runtime: PipelineHost, claim_: AlertClaim, reason: str, *, uncount: bool = False
 ) -> None:
     """Back to pending with a backoff; the week's digest supersedes it if it waits too long."""
     delay = runtime.retry_delay(claim_.attempts)

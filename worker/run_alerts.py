@@ -38,9 +38,9 @@ from strideguard.status import RunAlertStatus
 from strideguard.times import aware, week_start_of
 from strideguard.upsert import insert_ignoring_duplicates
 from strideguard.worker.channel_messages import target_kinds
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.ports import Channel, Priority, SourceDeferred, SourceDisconnected
 from strideguard.worker.registry import CHANNELS, plugin_class
-from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def alert_channels(session: Session, athlete: Athlete) -> list[str]:
     return ["email", *target_kinds(session, athlete.id)]
 
 
-def channel_of(runtime: WorkerRuntime, kind: str) -> Channel:
+def channel_of(runtime: PipelineHost, kind: str) -> Channel:
     """The runtime's channel of `kind`, built from the registry for kinds other than its own."""
     if kind == "email":
         return runtime.channel
@@ -66,27 +66,12 @@ def channel_of(runtime: WorkerRuntime, kind: str) -> Channel:
     return channel
 
 
-def queue_judgement(runtime: WorkerRuntime, owner_strava_id: int, activity_id: int) -> None:
-    """Queue the judgement of a new activity of a known athlete.
-
-    Queued whether or not the webhook could fetch it: with `auto`'s daily reads spent the run
-    waits for the next window rather than go unjudged (the judgement's own refresh defers
-    until the budget allows); a run Strava answered 404 for is simply not in that window.
-    """
-    with runtime.sessions() as session:
-        athlete_id = session.scalar(
-            select(Athlete.id).where(Athlete.strava_athlete_id == owner_strava_id)
-        )
-    if athlete_id is not None:
-        runtime.jobs.judge_run(athlete_id, activity_id)
-
-
 def per_run_rules(config: rules.RulesConfig) -> rules.RulesConfig:
     """Only the rules judged per run: the week's rules wait for the Monday digest."""
     return replace(config, rules={k: r for k, r in config.rules.items() if r.per == "run"})
 
 
-def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None:
+def judge_run(runtime: PipelineHost, athlete_id: int, activity_id: int) -> None:
     """The `judge_run` job (see the module docstring for the steps)."""
     context = {"athlete_id": athlete_id, "activity_id": activity_id}
     config = runtime.rules.current()
@@ -168,7 +153,7 @@ def judge_run(runtime: WorkerRuntime, athlete_id: int, activity_id: int) -> None
 
 
 def _open_channels(
-    runtime: WorkerRuntime, session: Session, athlete: Athlete, week_start: dt.date
+    runtime: PipelineHost, session: Session, athlete: Athlete, week_start: dt.date
 ) -> list[str]:
     """The athlete's channels that may reach them about this week (pause, unsubscribe)."""
     return [

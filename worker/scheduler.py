@@ -24,9 +24,8 @@ from strideguard.models import Athlete, Evaluation
 from strideguard.status import EmailStatus, EvaluationStatus
 from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
-from strideguard.worker.due_reads import due_reservation
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.reconciler import Reconciler, ReconcileReport
-from strideguard.worker.runtime import WorkerRuntime
 from strideguard.worker.single_instance import SchedulerLock
 from strideguard.worker.weeks import due_at, due_weeks
 from strideguard.worker.welcome import due_welcomes
@@ -47,7 +46,7 @@ class TickReport:
 class Scheduler:
     """One tick at a time; `run_forever` adds the loop, the single-instance lock and the stop."""
 
-    def __init__(self, runtime: WorkerRuntime) -> None:
+    def __init__(self, runtime: PipelineHost) -> None:
         self.runtime = runtime
         self.reconciler = Reconciler(runtime)
         self._last_purge: dt.date | None = None
@@ -145,22 +144,11 @@ class Scheduler:
             log.info("sent %d welcome jobs", len(sent))
         return sent
 
-    def hold_due_reads(self, now: dt.datetime) -> None:
-        """Tell the shared budget what the schedule needs this window and day (worker/due_reads)."""
-        with self.runtime.sessions() as session:
-            reservation = due_reservation(
-                session,
-                now,
-                self.grace,
-                per_run_fetches=self.runtime.settings.strava_webhook_sync != "deferred",
-            )
-        self.runtime.strava.budget.hold(now, reservation)
-
     def tick(self, now: dt.datetime | None = None) -> TickReport:
         now = now or self.runtime.clock()
         scheduled = self.schedule_due_weeks(now)
         self.send_welcomes(now)
-        self.hold_due_reads(now)
+        self.runtime.source.reserve_reads(now, self.grace)
         reconciled = self.reconciler.run(now)
         if self.runtime.settings.import_watch_dir is not None:
             # One look a tick at IMPORT_WATCH_DIR (no busy loop, no inotify to keep alive):

@@ -72,6 +72,11 @@ class AthleteSources:
         kinds, reasons = self._available(session, athlete_id)
         return None if kinds else "; ".join(reasons) or "no activity source"
 
+    def reserve_reads(self, now: dt.datetime, grace: dt.timedelta) -> None:
+        """Every source holds back what it needs of its own budget."""
+        for source in self.sources.values():
+            source.reserve_reads(now, grace)
+
     def refresh_window(self, athlete_id: int, priority: Priority) -> Window:
         """Each available source's window, joined with every run once.
 

@@ -40,8 +40,8 @@ from strideguard.times import aware, week_start_of, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
 from strideguard.worker import evaluation
 from strideguard.worker.deliveries import add_delivery
+from strideguard.worker.host import PipelineHost
 from strideguard.worker.ports import Priority, SourceDeferred, SourceError, Window
-from strideguard.worker.runtime import WorkerRuntime
 from strideguard.worker.weeks import WEEK
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def shoes_unread(window: Window) -> bool:
     )
 
 
-def run_welcome(runtime: WorkerRuntime, athlete_id: int) -> None:
+def run_welcome(runtime: PipelineHost, athlete_id: int) -> None:
     """The `welcome_athlete` job (see the module docstring for the steps)."""
     now = runtime.clock()
     context = {"athlete_id": athlete_id}
@@ -178,7 +178,7 @@ def run_welcome(runtime: WorkerRuntime, athlete_id: int) -> None:
 
 
 def _judge_now(
-    runtime: WorkerRuntime, athlete_id: int, week: dt.date, window: Window, now: dt.datetime
+    runtime: PipelineHost, athlete_id: int, week: dt.date, window: Window, now: dt.datetime
 ) -> int | None:
     """Judge `week` on `window` unless it was judged (or is being judged) already; the
     digest's outbox id when it fired."""

@@ -67,10 +67,8 @@ from strideguard.leases import GaveUp, error_text, exhausted, gave_up_text
 from strideguard.models import Alert, Athlete, DeliveryRecord, Evaluation
 from strideguard.settings import Settings
 from strideguard.status import DeliveryKind, DeliveryStatus, EmailStatus
-from strideguard.times import aware
-from strideguard.worker.ports import Delivery
-from strideguard.worker.runtime import WorkerRuntime
-from strideguard.worker.weeks import WEEK
+from strideguard.times import WEEK, aware
+from strideguard.worker.ports import Delivery, DeliveryHost
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +86,7 @@ class Digest:
     limits: list[dict[str, Any]]
 
 
-def send_digest(runtime: WorkerRuntime, outbox_id: int) -> None:
+def send_digest(runtime: DeliveryHost, outbox_id: int) -> None:
     """The `send_digest` job (see the module docstring for every outcome)."""
     context = {"outbox_id": outbox_id}
     now = runtime.clock()
@@ -267,7 +265,7 @@ def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Di
 
 
 def _retry_later(
-    runtime: WorkerRuntime, claim_: OutboxClaim, reason: str, *, uncount: bool = False
+    runtime: DeliveryHost, claim_: OutboxClaim, reason: str, *, uncount: bool = False
 ) -> None:
     """Back to pending with a backoff, unless the digest has gone stale waiting."""
     now = runtime.clock()
@@ -289,7 +287,7 @@ def _retry_later(
 
 
 def _finish(
-    runtime: WorkerRuntime, claim_: OutboxClaim, status: DeliveryStatus, reason: str
+    runtime: DeliveryHost, claim_: OutboxClaim, status: DeliveryStatus, reason: str
 ) -> None:
     with transaction(runtime.sessions) as session:
         finish(session, claim_, status, reason)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
@@ -24,14 +24,8 @@ DIGEST_MAX_AGE = dt.timedelta(days=3)
 
 
 @dataclass(frozen=True)
-class OutboxClaim:
+class OutboxClaim(leases.Sending):
     outbox_id: int
-    attempts: int
-    lease_until: dt.datetime
-    # True when the previous holder's lease ran out: it crashed (or hung) mid-send.
-    after_crash: bool
-    # How many holders died so far, this one's predecessor included.
-    crashes: int
     last_error: str | None
     created_at: dt.datetime
 
@@ -47,41 +41,23 @@ def claim(
     session: Session, outbox_id: int, now: dt.datetime, lease: dt.timedelta
 ) -> OutboxClaim | None:
     """Take the row for one send attempt; None when it is not due or someone else holds it."""
-    previous = session.scalar(select(DeliveryRecord.status).where(DeliveryRecord.id == outbox_id))
-    after_crash = previous == DeliveryStatus.SENDING
-    lease_until = DELIVERY_LEASE.stamp(now, lease)
-    claimed = leases.claim(
+    taken = leases.claim_sending(
         session,
         DELIVERY_LEASE,
-        # The status read above is part of the condition: `after_crash` is about this claim.
         DeliveryRecord.id == outbox_id,
-        DeliveryRecord.status == previous,
         claimable(now),
         now=now,
         duration=lease,
-        also={
-            "status": DeliveryStatus.SENDING,
-            "crashes": DeliveryRecord.crashes + (1 if after_crash else 0),
-        },
     )
-    if not claimed:
+    if taken is None:
         return None
     row = session.execute(
-        select(
-            DeliveryRecord.attempts,
-            DeliveryRecord.crashes,
-            DeliveryRecord.last_error,
-            DeliveryRecord.created_at,
-        ).where(DeliveryRecord.id == outbox_id)
+        select(DeliveryRecord.last_error, DeliveryRecord.created_at).where(
+            DeliveryRecord.id == outbox_id
+        )
     ).one()
     return OutboxClaim(
-        outbox_id=outbox_id,
-        attempts=row.attempts,
-        lease_until=lease_until,
-        after_crash=after_crash,
-        crashes=row.crashes,
-        last_error=row.last_error,
-        created_at=row.created_at,
+        outbox_id=outbox_id, last_error=row.last_error, created_at=row.created_at, **asdict(taken)
     )
 
 

@@ -2,7 +2,7 @@
 
 Activity rows are kept only RETENTION_DAYS, so a message rendered long after the sync that
 stored them may show fewer weeks; the purge waits for messages on their way
-(worker/sync_jobs.py, `purge_busy_reason`), so a fresh one sees every row.
+(integrations/strava/sync_jobs.py, `purge_busy_reason`), so a fresh one sees every row.
 """
 
 from __future__ import annotations

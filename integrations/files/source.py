@@ -55,6 +55,9 @@ class FileSource:
         )
         return None if held else "no imported files"
 
+    def reserve_reads(self, now: dt.datetime, grace: dt.timedelta) -> None:
+        """Nothing: reading the runner's files costs no request budget."""
+
     def refresh_window(self, athlete_id: int, priority: Priority) -> Window:
         columns = [getattr(Activity, name) for name in FIELDS]
         with self.sessions() as session:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from stravalib import Client
 
     from strideguard.settings import Settings
+    from strideguard.worker.ports import SourceHost
 
 
 class ClientFactory(Protocol):
@@ -100,3 +101,10 @@ def make_context(
         clock=clock or utcnow,
         client_factory=client_factory or _default_factory,
     )
+
+
+def strava_of(host: SourceHost) -> StravaContext:
+    """The Strava context the runtime built for this process (its `plugin_context`)."""
+    context = host.plugin_context("strava")
+    assert isinstance(context, StravaContext)
+    return context

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from strideguard.gear import load_gear
 from strideguard.integrations.strava import sync
-from strideguard.integrations.strava.context import StravaContext
+from strideguard.integrations.strava.context import StravaContext, strava_of
+from strideguard.integrations.strava.due_reads import due_reservation
 from strideguard.integrations.strava.mapping import record_fields
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
@@ -35,9 +36,7 @@ class StravaSource:
 
     @classmethod
     def from_host(cls, host: SourceHost) -> StravaSource:
-        ctx = host.plugin_context("strava")
-        assert isinstance(ctx, StravaContext)
-        return cls(ctx)
+        return cls(strava_of(host))
 
     def followed(self, session: Session) -> Sequence[Followed]:
         rows = session.execute(
@@ -92,6 +91,17 @@ class StravaSource:
         if status is None:
             return "no Strava connection"
         return None if status == ConnectionStatus.ACTIVE else "Strava connection revoked"
+
+    def reserve_reads(self, now: dt.datetime, grace: dt.timedelta) -> None:
+        """Tell the shared budget what the schedule needs this window and day (due_reads.py)."""
+        with self.ctx.sessions() as session:
+            reservation = due_reservation(
+                session,
+                now,
+                grace,
+                per_run_fetches=self.ctx.settings.strava_webhook_sync != "deferred",
+            )
+        self.ctx.budget.hold(now, reservation)
 
     def refresh_window(self, athlete_id: int, priority: Priority) -> Window:
         report = sync.refresh_window(self.ctx, athlete_id, priority=priority)

@@ -84,9 +84,9 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
+    from strideguard.runtime import start_runtime
     from strideguard.worker.broker import make_broker
     from strideguard.worker.embedded import InProcessWorker
-    from strideguard.worker.runtime import start_runtime
 
     if processes > 1:
         # Wait here, once, rather than in every child the supervisor would restart.
@@ -138,8 +138,8 @@ def scheduler(
     Without REDIS_URL the queue is in-process, so the scheduler also runs the jobs itself.
     """
     settings = _prepare()
+    from strideguard.runtime import start_runtime
     from strideguard.worker.embedded import InProcessWorker
-    from strideguard.worker.runtime import start_runtime
     from strideguard.worker.scheduler import Scheduler
     from strideguard.worker.single_instance import AlreadyRunning, SchedulerLock
 

@@ -17,9 +17,9 @@ from fastapi.templating import Jinja2Templates
 from strideguard.db import transaction
 from strideguard.integrations.strava.subscription import needs_resubscribe
 from strideguard.passwords import verify_password
+from strideguard.runtime import WorkerRuntime
 from strideguard.services import Services, ServicesDep
 from strideguard.web import admin_auth, admin_operations, admin_queries
-from strideguard.worker.runtime import WorkerRuntime
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 ATHLETES_PER_PAGE = 50

@@ -30,12 +30,12 @@ from strideguard.models import Athlete, DeliveryRecord, Evaluation
 from strideguard.rules import ConfigError, RulesConfig, load_config
 from strideguard.rules.config import SHIPPED_RULES
 from strideguard.rules.findings import shown
+from strideguard.runtime import WorkerRuntime
 from strideguard.services import Services, ServicesDep
 from strideguard.status import EvaluationStatus
 from strideguard.times import week_start_of
 from strideguard.web import admin_auth
 from strideguard.web.admin import templates
-from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", include_in_schema=False)

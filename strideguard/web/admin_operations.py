@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from strideguard.integrations.strava.budget import Limits, Reservation, Usage
 from strideguard.integrations.strava.sync_mode import SyncModeInForce, sync_mode_in_force
+from strideguard.runtime import WorkerRuntime
 from strideguard.worker.queue_depths import QueueDepth, queue_depths
-from strideguard.worker.runtime import WorkerRuntime
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import logging
 
 from fastapi import FastAPI
 
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
-from strideguard.worker.webhook_jobs import strava_enqueue
 
 log = logging.getLogger(__name__)
 

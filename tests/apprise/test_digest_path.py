@@ -19,8 +19,8 @@ from strideguard.integrations.apprise import store
 from strideguard.integrations.strava.simulator import Simulator
 from strideguard.links import read_link_token
 from strideguard.models import ChannelMessage, DeliveryRecord
+from strideguard.runtime import WorkerRuntime
 from strideguard.status import DeliveryStatus
-from strideguard.worker.runtime import WorkerRuntime
 from strideguard.worker.scheduler import Scheduler
 from tests.apprise.targets import Targets
 from tests.worker.conftest import SmtpServer

@@ -19,6 +19,7 @@ from strideguard.db import transaction
 from strideguard.integrations.apprise import store
 from strideguard.leases import GaveUp
 from strideguard.models import Athlete, AthleteChannel, ChannelMessage
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.status import ChannelStatus, DeliveryStatus
 from strideguard.web.admin_queries import failed_jobs
@@ -28,7 +29,6 @@ from strideguard.worker.channel_messages import (
     send_channel_message,
 )
 from strideguard.worker.reconciler import Reconciler
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.apprise.targets import Targets
 from tests.worker.conftest import add_athlete, queued
 

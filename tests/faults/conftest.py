@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
-from strideguard.worker.runtime import start_runtime
 from tests.conftest import SERVICES_REQUIRED
 from tests.faults.redis_server import REDIS_SERVER, RedisServer
 from tests.faults.tcp_proxy import TcpProxy

@@ -15,10 +15,10 @@ import redis
 from sqlalchemy import select
 
 from strideguard.integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import DeliveryRecord, Evaluation
 from strideguard.worker.evaluation import run_evaluate_week
 from strideguard.worker.scheduler import Scheduler
-from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.faults.redis_server import RedisServer
 from tests.faults.world import FaultWorld, WorldFactory
 from tests.worker.waiting import wait_for

@@ -21,8 +21,8 @@ from strideguard.integrations.strava.budget import ms_to_next_window
 from strideguard.integrations.strava.jobs import StravaJob
 from strideguard.integrations.strava.simulator import Simulator
 from strideguard.integrations.strava.simulator.app import SimRequest, SimResponse
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import Activity, StravaConnection
-from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.faults.world import FOREIGN, FaultWorld, WorldFactory
 from tests.worker.strava_history import OSLO_OFFSET, activity
 from tests.worker.waiting import wait_for

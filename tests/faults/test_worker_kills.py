@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from strideguard.integrations.strava.jobs import StravaJob
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import DeliveryRecord, StravaConnection
 from strideguard.worker.scheduler import Scheduler
-from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.faults.smtp_hold import AcceptThenHold
 from tests.faults.world import RUNNERS, FaultWorld, WorldFactory
 from tests.worker.conftest import SmtpServer

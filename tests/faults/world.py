@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import DeliveryRecord, Evaluation, StravaConnection
+from strideguard.runtime import WorkerRuntime
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime
 from strideguard.worker.weeks import WEEK, due_at, latest_due_week
 from strideguard.worker.welcome import due_welcomes
 from tests.faults.checks import StravaView, assert_nothing_lost

@@ -29,18 +29,18 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard import admin_sessions
+from strideguard.integrations.strava import sync_jobs
 from strideguard.integrations.strava.budget import MemoryBudget
 from strideguard.integrations.strava.context import make_context
 from strideguard.integrations.strava.oauth import BROWSER_COOKIE
 from strideguard.integrations.strava.simulator import SimClock
 from strideguard.models import AdminLoginFailure, AdminSession
 from strideguard.passwords import hash_password
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
 from strideguard.web import admin_auth, serving
 from strideguard.web.app import create_app
 from strideguard.web.live import LiveServer
-from strideguard.worker import sync_jobs
-from strideguard.worker.runtime import start_runtime
 from tests.strava.conftest import AppUnderTest
 
 PASSWORD = "correct horse battery"

@@ -22,9 +22,9 @@ from strideguard.integrations.strava.context import StravaContext
 from strideguard.integrations.strava.simulator import Simulator
 from strideguard.links import make_link_token
 from strideguard.models import Athlete, DeliveryRecord
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.web.email_pages.routes import csrf_token
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.strava.conftest import (
     AppUnderTest,
     connect_directly,

@@ -30,8 +30,8 @@ from strideguard.integrations.strava.subscription import webhook_secret
 from strideguard.integrations.strava.tokens import access_token
 from strideguard.logs import RedactingFormatter
 from strideguard.models import Athlete, StravaConnection, StravaSubscription
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
-from strideguard.worker.runtime import start_runtime
 from tests.strava.conftest import (
     CLIENT_SECRET,
     RUNNER,

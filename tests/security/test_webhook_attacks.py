@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard.integrations.strava import sync_jobs
 from strideguard.integrations.strava.context import StravaContext
 from strideguard.integrations.strava.errors import BudgetExceeded
 from strideguard.integrations.strava.intake_throttle import (
@@ -36,10 +37,9 @@ from strideguard.integrations.strava.sync import backfill
 from strideguard.integrations.strava.webhooks import MAX_BODY_BYTES
 from strideguard.logs import RedactingFormatter
 from strideguard.models import Activity, StravaSubscription, WebhookEvent
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
-from strideguard.worker import sync_jobs
 from strideguard.worker.ports import Priority
-from strideguard.worker.runtime import start_runtime
 from tests.strava.conftest import (
     RUNNER,
     VERIFY_TOKEN,

@@ -36,6 +36,7 @@ ROOT_MODULES = (
     "strideguard.digest_preview",
     "strideguard.athlete_detail",
     "strideguard.mailsink",
+    "strideguard.runtime",
     "strideguard.worker.actors",
     "strideguard.worker.embedded",
     "strideguard.web.worker_seam",
@@ -43,64 +44,7 @@ ROOT_MODULES = (
 # Modules still in a folder of another unit, with the unit they belong to.
 PENDING: dict[str, str] = {}
 # Arrows that still break a rule: (importer, imported) -> what removes it.
-KNOWN = {
-    (
-        "strideguard.worker.gear_jobs",
-        "strideguard.integrations.strava",
-    ): "Strava's jobs move into integrations/strava",
-    (
-        "strideguard.worker.gear_jobs",
-        "strideguard.integrations.strava.budget",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.gear_jobs",
-        "strideguard.integrations.strava.errors",
-    ): "Strava's jobs move",
-    ("strideguard.worker.gear_jobs", "strideguard.integrations.strava.sync"): "Strava's jobs move",
-    ("strideguard.worker.sync_jobs", "strideguard.integrations.strava"): "Strava's jobs move",
-    (
-        "strideguard.worker.sync_jobs",
-        "strideguard.integrations.strava.errors",
-    ): "Strava's jobs move",
-    ("strideguard.worker.sync_jobs", "strideguard.integrations.strava.sync"): "Strava's jobs move",
-    (
-        "strideguard.worker.sync_jobs",
-        "strideguard.integrations.strava.webhooks",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.webhook_jobs",
-        "strideguard.integrations.strava.errors",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.webhook_jobs",
-        "strideguard.integrations.strava.jobs",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.webhook_jobs",
-        "strideguard.integrations.strava.webhooks",
-    ): "Strava's jobs move",
-    (
-        "strideguard.worker.runtime",
-        "strideguard.integrations.strava.budget",
-    ): "the runtime moves to the root",
-    (
-        "strideguard.worker.due_reads",
-        "strideguard.integrations.strava.budget",
-    ): "the source port takes the reservation",
-    (
-        "strideguard.worker.runtime",
-        "strideguard.integrations.strava.context",
-    ): "the runtime moves to the root",
-    ("strideguard.worker.runtime", "strideguard.worker.actors"): "the runtime moves to the root",
-    (
-        "strideguard.integrations.email.outbox",
-        "strideguard.worker.runtime",
-    ): "the email job gets its own context, not the runtime",
-    (
-        "strideguard.integrations.email.outbox",
-        "strideguard.worker.weeks",
-    ): "the email job gets its own context, not the runtime",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def unit_of(module: str) -> str:

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from strideguard.passwords import hash_password
 from strideguard.rules import ConfigError
 from strideguard.rules.config import SHIPPED_RULES
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.web.worker_seam import attach_worker
-from strideguard.worker.runtime import start_runtime
 from tests.spine.test_admin import PASSWORD
 from tests.spine.test_admin import _login as admin_login
 

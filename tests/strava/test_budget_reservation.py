@@ -19,8 +19,8 @@ from strideguard.integrations.strava.budget import (
     Reservation,
     cap_for,
 )
+from strideguard.integrations.strava.due_reads import reservation_for
 from strideguard.integrations.strava.errors import BudgetExceeded
-from strideguard.worker.due_reads import reservation_for
 from strideguard.worker.ports import Priority
 
 NOW = dt.datetime(2026, 3, 2, 10, 7, 30, tzinfo=dt.UTC)  # a Monday

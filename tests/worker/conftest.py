@@ -26,8 +26,8 @@ from sqlalchemy.orm import sessionmaker
 
 from strideguard.db import transaction
 from strideguard.models import Athlete, StravaConnection
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings, get_settings
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 
 # Short, so a killed worker's job is taken back within seconds, but not so short that a healthy
 # attempt outlives it on a busy machine (nothing renews a lease): the reconciler would then

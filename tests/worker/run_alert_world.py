@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from strideguard.db import transaction
 from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import RunAlert, StravaSubscription
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
-from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.strava.conftest import webhook_path
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (

@@ -14,7 +14,7 @@ from typing import Any
 
 from strideguard.integrations.strava.budget import ms_to_next_window
 from strideguard.integrations.strava.simulator import SimClock
-from strideguard.worker.runtime import WorkerRuntime
+from strideguard.runtime import WorkerRuntime
 
 
 class QueueRunner:

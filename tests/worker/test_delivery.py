@@ -22,9 +22,9 @@ from strideguard.integrations.email import outbox
 from strideguard.integrations.email.render import TemplateRenderError
 from strideguard.leases import GaveUp
 from strideguard.models import Athlete, DeliveryRecord
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.faults.checks import assert_nothing_lost
 from tests.worker.conftest import SmtpServer, add_athlete, queued
 from tests.worker.digests import WEEK, add_digest, alert_count, athletes_with_digests, outbox_rows
@@ -296,8 +296,8 @@ def test_a_rule_in_last_weeks_email_too_is_labelled_a_repeat(
 def test_retention_purge_waits_for_a_fresh_digest_then_runs(mail_runtime: WorkerRuntime) -> None:
     from sqlalchemy import func, select
 
+    from strideguard.integrations.strava import sync_jobs
     from strideguard.models import Activity
-    from strideguard.worker import sync_jobs
 
     athlete = add_athlete(mail_runtime.sessions)
     outbox_id = add_digest(mail_runtime.sessions, athlete)
@@ -352,8 +352,8 @@ def webhook_event(runtime: WorkerRuntime, owner_id: int, activity_id: int, attem
 def test_webhook_event_that_keeps_killing_its_worker_gives_up(
     mail_runtime: WorkerRuntime,
 ) -> None:
+    from strideguard.integrations.strava import webhook_jobs
     from strideguard.models import WebhookEvent
-    from strideguard.worker import webhook_jobs
 
     add_athlete(mail_runtime.sessions, strava_id=4242)
     fine = webhook_event(mail_runtime, 4242, 55, attempts=0)

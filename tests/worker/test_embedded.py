@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from strideguard.integrations.strava.jobs import StravaJob
 from strideguard.integrations.strava.simulator import Simulator
 from strideguard.models import Activity, StravaConnection
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.times import WEEK, week_start_of
 from strideguard.web.app import create_app
 from strideguard.worker.broker import BrokerError
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from tests.worker.conftest import SmtpServer, queued
 from tests.worker.digests import athletes_with_digests, outbox_rows
 from tests.worker.strava_history import (

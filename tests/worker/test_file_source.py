@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from strideguard.integrations.strava.simulator import SimClock, Simulator, generate_history
 from strideguard.models import Activity, Alert, Athlete, Evaluation
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from strideguard.worker.scheduler import Scheduler
 from tests.files.exports import write_export
 from tests.worker.conftest import SmtpServer

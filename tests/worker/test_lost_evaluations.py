@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from strideguard.integrations.strava.simulator import Simulator
 from strideguard.models import Alert, DeliveryRecord, Evaluation
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from strideguard.worker.scheduler import Scheduler
 from strideguard.worker.weeks import due_at, latest_due_week
 from tests.faults.checks import StravaView, assert_nothing_lost

@@ -16,19 +16,19 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard.integrations.strava import sync_jobs
 from strideguard.integrations.strava.budget import WINDOW_S
 from strideguard.integrations.strava.errors import BudgetExceeded
 from strideguard.integrations.strava.jobs import StravaJob
 from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.integrations.strava.sync import refresh_window
 from strideguard.integrations.strava.tokens import store_grant
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import Athlete, Gear, StravaConnection
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
-from strideguard.worker import sync_jobs
 from strideguard.worker.ports import Priority
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from strideguard.worker.scheduler import Scheduler
-from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, OSLO_OFFSET, activity
 from tests.worker.sync_queue import QueueRunner
 

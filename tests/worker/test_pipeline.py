@@ -25,10 +25,10 @@ from strideguard.links import read_link_token
 from strideguard.models import Activity, Alert, DeliveryRecord, Evaluation, StravaConnection
 from strideguard.passwords import hash_password
 from strideguard.rules.config import SHIPPED_RULES
+from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
 from strideguard.web.app import create_app
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime, start_runtime
 from strideguard.worker.scheduler import Scheduler
 from tests.spine.test_admin import PASSWORD as ADMIN_PASSWORD
 from tests.spine.test_admin import _login as admin_login
@@ -354,8 +354,8 @@ def test_late_activity_adds_a_late_alert_but_never_a_second_email(
     immediate_webhooks: None, running: WorkerRuntime, sim: Simulator, smtp: SmtpServer
 ) -> None:
     from strideguard.integrations.strava.jobs import StravaJob
+    from strideguard.integrations.strava.webhook_jobs import strava_enqueue
     from strideguard.models import WebhookEvent
-    from strideguard.worker.webhook_jobs import strava_enqueue
     from tests.worker.strava_history import activity
 
     risky = connect_risky(running, sim)
@@ -471,7 +471,7 @@ def start_backfill(runtime: WorkerRuntime, sim: Simulator, *, failures: int) -> 
     """A fresh connection handed to the worker through the web seam, with Strava failing
     the first `failures` requests for activities."""
     from strideguard.integrations.strava.jobs import StravaJob
-    from strideguard.worker.webhook_jobs import strava_enqueue
+    from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 
     athlete = not_backfilled(runtime, sim)
     sim.fail_next("/api/v3/athlete/activities", 503, count=failures)
@@ -521,7 +521,7 @@ def test_lost_backfill_message_is_re_sent_by_the_reconciler(
     import redis
 
     from strideguard.integrations.strava.jobs import StravaJob
-    from strideguard.worker.webhook_jobs import strava_enqueue
+    from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 
     runtime = start_runtime(pipeline_settings, clock=clock.now)
     try:

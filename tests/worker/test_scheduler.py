@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 
 from strideguard.integrations.strava.errors import BudgetExceeded
 from strideguard.models import Activity, Evaluation, Gear
+from strideguard.runtime import WorkerRuntime
 from strideguard.settings import Settings
 from strideguard.worker.ports import Priority
-from strideguard.worker.runtime import WorkerRuntime
 from strideguard.worker.scheduler import Scheduler
 from strideguard.worker.single_instance import AlreadyRunning, SchedulerLock
 from tests.worker.conftest import add_athlete, queued
@@ -194,7 +194,7 @@ def test_second_scheduler_process_refuses_to_start(redis_settings: Settings) -> 
 def test_lookback_bounds_how_far_back_catch_up_goes(
     worker_env: Callable[..., Settings], redis_url: str, redis_namespace: str
 ) -> None:
-    from strideguard.worker.runtime import start_runtime
+    from strideguard.runtime import start_runtime
 
     runtime = start_runtime(
         worker_env(REDIS_URL=redis_url, QUEUE_NAMESPACE=redis_namespace, LOOKBACK_WEEKS="2")

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from strideguard.runtime import start_runtime
 from strideguard.settings import Settings
-from strideguard.worker.runtime import start_runtime
 from strideguard.worker.scheduler import Scheduler
 from tests.worker.conftest import queued
 

@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from strideguard.db import transaction
+from strideguard.integrations.strava import webhook_jobs
 from strideguard.models import Activity, Evaluation, StravaSubscription, WebhookEvent
+from strideguard.runtime import WorkerRuntime
 from strideguard.settings import Settings
-from strideguard.worker import webhook_jobs
 from strideguard.worker.drain_requests import MemoryDrainRequests, make_drain_requests
 from strideguard.worker.embedded import InProcessWorker
-from strideguard.worker.runtime import WorkerRuntime
 from tests.strava.conftest import webhook_path
 from tests.worker.conftest import add_athlete, queued
 from tests.worker.waiting import wait_for

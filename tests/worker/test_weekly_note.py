@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.models import Athlete, Evaluation
-from strideguard.worker.runtime import WorkerRuntime
+from strideguard.runtime import WorkerRuntime
 from strideguard.worker.scheduler import Scheduler
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (

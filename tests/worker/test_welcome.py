@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 
 from strideguard.integrations.strava.jobs import StravaJob
 from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import DeliveryRecord, Evaluation, StravaConnection
-from strideguard.worker.runtime import WorkerRuntime
+from strideguard.runtime import WorkerRuntime
 from strideguard.worker.scheduler import Scheduler
-from strideguard.worker.webhook_jobs import strava_enqueue
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,

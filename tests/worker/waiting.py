@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from strideguard.worker.runtime import WorkerRuntime
+from strideguard.runtime import WorkerRuntime
 from strideguard.worker.scheduler import Scheduler
 
 TIMEOUT_S = 150.0

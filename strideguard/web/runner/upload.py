@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from strideguard.integrations.files.import_runs import UPLOAD, open_import
 from strideguard.private_files import private_dir
+from strideguard.runtime import WorkerRuntime
 from strideguard.settings import Settings
 from strideguard.web.runner.common import (
     page,
@@ -31,7 +32,6 @@ from strideguard.web.runner.common import (
     token_matches,
 )
 from strideguard.web.runner.upload_stream import UploadRefused, UploadTooLarge, receive_upload
-from strideguard.worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

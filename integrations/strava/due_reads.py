@@ -28,8 +28,7 @@ from strideguard.models import (
     StravaConnection,
     WebhookEvent,
 )
-from strideguard.times import aware, week_start_of, zone_or_utc
-from strideguard.worker.weeks import WEEK, due_at
+from strideguard.times import WEEK, aware, due_at, week_start_of, zone_or_utc
 
 WINDOWS_PER_DAY = DAY_S // WINDOW_S
 

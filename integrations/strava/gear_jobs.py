@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 
 from strideguard.integrations.strava import sync
 from strideguard.integrations.strava.budget import ms_to_next_window
+from strideguard.integrations.strava.context import strava_of
 from strideguard.integrations.strava.errors import BudgetExceeded
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
 from strideguard.times import aware
-from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.ports import JobHost
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,11 @@ def first_syncs_due(session: Session, max_attempts: int) -> dt.datetime | None:
     return aware(due)
 
 
-def read_gear(runtime: WorkerRuntime, athlete_id: int) -> None:
+def read_gear(host: JobHost, athlete_id: int) -> None:
     """The `read_gear` job: the athlete's unread shoes, once no first sync waits."""
-    now = runtime.clock()
-    with runtime.sessions() as session:
-        waiting = first_syncs_due(session, runtime.settings.job_max_attempts)
+    now = host.clock()
+    with host.sessions() as session:
+        waiting = first_syncs_due(session, host.settings.job_max_attempts)
     if waiting is not None:
         delay = max(ms_to_next_window(now), int((waiting - now).total_seconds() * 1000))
         log.info(
@@ -58,14 +59,14 @@ def read_gear(runtime: WorkerRuntime, athlete_id: int) -> None:
             delay,
             extra={"athlete_id": athlete_id},
         )
-        runtime.jobs.read_gear(athlete_id, delay=delay)
+        host.jobs.read_gear(athlete_id, delay=delay)
         return
     try:
-        sync.read_unknown_gear(runtime.strava, athlete_id)
+        sync.read_unknown_gear(strava_of(host), athlete_id)
     except BudgetExceeded as exc:
         log.info(
             "Strava budget spent; shoes deferred by %d ms",
             exc.retry_after_ms,
             extra={"athlete_id": athlete_id},
         )
-        runtime.jobs.read_gear(athlete_id, delay=exc.retry_after_ms)
+        host.jobs.read_gear(athlete_id, delay=exc.retry_after_ms)

@@ -16,16 +16,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from strideguard.db import transaction
+from strideguard.integrations.strava.context import strava_of
 from strideguard.integrations.strava.errors import BudgetExceeded
 from strideguard.integrations.strava.jobs import Enqueue, StravaJob
 from strideguard.integrations.strava.webhooks import apply_activity_events, handle_event
 from strideguard.leases import WEBHOOK_EVENT_LEASE, GaveUp, exhausted, gave_up_text, release
-from strideguard.models import Activity, StravaConnection, WebhookEvent
+from strideguard.models import Activity, Athlete, StravaConnection, WebhookEvent
 from strideguard.status import WebhookEventStatus
 from strideguard.times import week_start_of
-from strideguard.worker.evaluation import reopen_for_late_activity
-from strideguard.worker.run_alerts import queue_judgement
-from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.ports import JobHost
 
 log = logging.getLogger(__name__)
 
@@ -37,30 +36,30 @@ DRAIN_BATCH = 500
 GATHER_SECONDS = 0.2
 
 
-def drain_events(runtime: WorkerRuntime) -> None:
+def drain_events(host: JobHost) -> None:
     """The `drain_webhook_events` job: apply every waiting event that needs no Strava request."""
     time.sleep(GATHER_SECONDS)
-    runtime.webhook_drains.started()
-    mode = runtime.settings.strava_webhook_sync
+    host.webhook_drains.started()
+    mode = host.settings.strava_webhook_sync
     while True:
-        now = runtime.clock()
-        with transaction(runtime.sessions) as session:
+        now = host.clock()
+        with transaction(host.sessions) as session:
             batch = apply_activity_events(session, mode, now, DRAIN_BATCH)
-            reopened = reopen_weeks_of(session, batch.changed_activities, now)
-        _evaluate_again(runtime, reopened)
+            reopened = reopen_weeks_of(host, session, batch.changed_activities, now)
+        _evaluate_again(host, reopened)
         if batch.events < DRAIN_BATCH:
             return
 
 
-def process_event(runtime: WorkerRuntime, event_id: int) -> None:
+def process_event(host: JobHost, event_id: int) -> None:
     """The `process_webhook_event` job."""
     gave_up: str | None = None
-    with transaction(runtime.sessions) as session:
+    with transaction(host.sessions) as session:
         # Locked (on PostgreSQL) so a drain holding the row finishes first and this sees it done.
         event = session.get(WebhookEvent, event_id, with_for_update=True)
         if event is None or event.status != WebhookEventStatus.RECEIVED:
             return
-        if exhausted(event.attempts, runtime.settings.job_max_attempts):
+        if exhausted(event.attempts, host.settings.job_max_attempts):
             gave_up = gave_up_text(event.attempts, event.last_error)
             event.status = WebhookEventStatus.FAILED
             event.last_error = gave_up
@@ -73,24 +72,24 @@ def process_event(runtime: WorkerRuntime, event_id: int) -> None:
     if gave_up is not None:
         raise GaveUp(gave_up)  # after the commit, so the reason stays on the row
     try:
-        status = handle_event(runtime.strava, event_id)
+        status = handle_event(strava_of(host), event_id)
     except BudgetExceeded as exc:
         log.info("Strava budget spent; webhook event %d deferred", event_id)
-        runtime.jobs.process_webhook_event(event_id, delay=exc.retry_after_ms)
+        host.jobs.process_webhook_event(event_id, delay=exc.retry_after_ms)
         return
     finally:
-        with transaction(runtime.sessions) as session:
+        with transaction(host.sessions) as session:
             release(session, WEBHOOK_EVENT_LEASE, WebhookEvent.id == event_id, uncount=True)
     if status == WebhookEventStatus.PROCESSED and activity_id is not None and aspect != "delete":
-        with transaction(runtime.sessions) as session:
-            reopened = reopen_weeks_of(session, [activity_id], runtime.clock())
-        _evaluate_again(runtime, reopened)
-        if aspect == "create" and runtime.settings.strava_webhook_sync != "deferred":
-            queue_judgement(runtime, owner, activity_id)  # a per-run alert, if it is risky
+        with transaction(host.sessions) as session:
+            reopened = reopen_weeks_of(host, session, [activity_id], host.clock())
+        _evaluate_again(host, reopened)
+        if aspect == "create" and host.settings.strava_webhook_sync != "deferred":
+            queue_judgement(host, owner, activity_id)
 
 
 def reopen_weeks_of(
-    session: Session, activity_ids: Iterable[int], now: dt.datetime
+    host: JobHost, session: Session, activity_ids: Iterable[int], now: dt.datetime
 ) -> list[tuple[int, dt.date]]:
     """Send back for judging the finished weeks these activities landed in (alerts come late)."""
     ids = list(activity_ids)
@@ -103,31 +102,47 @@ def reopen_weeks_of(
     return [
         (athlete_id, week)
         for athlete_id, week in weeks
-        if reopen_for_late_activity(session, athlete_id, week, now)
+        if host.reopen_week(session, athlete_id, week, now)
     ]
 
 
-def _evaluate_again(runtime: WorkerRuntime, weeks: list[tuple[int, dt.date]]) -> None:
+def queue_judgement(host: JobHost, owner_strava_id: int, activity_id: int) -> None:
+    """Queue the per-run judgement (a per-run alert, if it is risky) of a new activity of a
+    known athlete.
+
+    Queued whether or not the webhook could fetch it: with `auto`'s daily reads spent the run
+    waits for the next window rather than go unjudged (the judgement's own refresh defers
+    until the budget allows); a run Strava answered 404 for is simply not in that window.
+    """
+    with host.sessions() as session:
+        athlete_id = session.scalar(
+            select(Athlete.id).where(Athlete.strava_athlete_id == owner_strava_id)
+        )
+    if athlete_id is not None:
+        host.jobs.judge_run(athlete_id, activity_id)
+
+
+def _evaluate_again(host: JobHost, weeks: list[tuple[int, dt.date]]) -> None:
     for athlete_id, week in weeks:
         log.info(
             "late activity: week re-opened for evaluation",
             extra={"athlete_id": athlete_id, "week_start": week.isoformat()},
         )
-        runtime.jobs.evaluate_week(athlete_id, week)
+        host.jobs.evaluate_week(athlete_id, week)
 
 
-def strava_enqueue(runtime: WorkerRuntime) -> Enqueue:
+def strava_enqueue(host: JobHost) -> Enqueue:
     """The callable the web app uses as `app.state.strava_enqueue`: jobs go to our actors."""
 
     def enqueue(job: StravaJob) -> None:
         if job.kind == "backfill":
-            with transaction(runtime.sessions) as session:
-                _mark_sync_requested(session, job.target_id, runtime.clock())
-            runtime.jobs.backfill(job.target_id)
+            with transaction(host.sessions) as session:
+                _mark_sync_requested(session, job.target_id, host.clock())
+            host.jobs.backfill(job.target_id)
         elif not job.batchable:
-            runtime.jobs.process_webhook_event(job.target_id)
-        elif runtime.webhook_drains.request():
-            runtime.jobs.drain_webhook_events()
+            host.jobs.process_webhook_event(job.target_id)
+        elif host.webhook_drains.request():
+            host.jobs.drain_webhook_events()
 
     return enqueue
 

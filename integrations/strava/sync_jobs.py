@@ -26,14 +26,14 @@ from strideguard import admin_sessions, leases, runner_sessions
 from strideguard.activity_sources import purge_files
 from strideguard.db import transaction
 from strideguard.integrations.strava import sync
+from strideguard.integrations.strava.context import strava_of
 from strideguard.integrations.strava.errors import BudgetExceeded, StravaError
 from strideguard.integrations.strava.webhooks import purge_handled_events
 from strideguard.leases import SYNC_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.models import DeliveryRecord, Evaluation, StravaConnection, utcnow
 from strideguard.status import ConnectionStatus, DeliveryStatus, EvaluationStatus
 from strideguard.times import aware
-from strideguard.worker.ports import Priority
-from strideguard.worker.runtime import WorkerRuntime
+from strideguard.worker.ports import JobHost, Priority
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +45,23 @@ PURGE_RETRY = dt.timedelta(minutes=1)
 PURGE_WAITS_FOR_DIGESTS = dt.timedelta(hours=1)
 
 
-def _claim(runtime: WorkerRuntime, athlete_id: int, *, first_sync: bool) -> bool:
+def _claim(host: JobHost, athlete_id: int, *, first_sync: bool) -> bool:
     """Count the attempt and take the lease; False when there is nothing to do.
 
     One conditional UPDATE, so of two messages arriving together exactly one claims.
     """
-    now = runtime.clock()
-    live_since = now - runtime.lease
+    now = host.clock()
+    live_since = now - host.lease
     claimable = [
         StravaConnection.athlete_id == athlete_id,
         StravaConnection.status == ConnectionStatus.ACTIVE,
-        StravaConnection.sync_attempts < runtime.settings.job_max_attempts,
+        StravaConnection.sync_attempts < host.settings.job_max_attempts,
     ]
     if first_sync:
         claimable.append(StravaConnection.backfilled_at.is_(None))
     gave_up: str | None = None
-    with transaction(runtime.sessions) as session:
-        if leases.claim(session, SYNC_LEASE, *claimable, now=now, duration=runtime.lease):
+    with transaction(host.sessions) as session:
+        if leases.claim(session, SYNC_LEASE, *claimable, now=now, duration=host.lease):
             return True
         connection = session.scalar(
             select(StravaConnection).where(StravaConnection.athlete_id == athlete_id)
@@ -93,10 +93,10 @@ def _why_skipped(
 
 
 def _release(
-    runtime: WorkerRuntime, athlete_id: int, values: Mapping[str, object], *, uncount: bool = False
+    host: JobHost, athlete_id: int, values: Mapping[str, object], *, uncount: bool = False
 ) -> None:
     """End the attempt: free the lease and record its outcome."""
-    with transaction(runtime.sessions) as session:
+    with transaction(host.sessions) as session:
         leases.release(
             session,
             SYNC_LEASE,
@@ -107,7 +107,7 @@ def _release(
 
 
 def run_sync(
-    runtime: WorkerRuntime,
+    host: JobHost,
     athlete_id: int,
     do_sync: Callable[[], T],
     resend: Callable[[int], None],
@@ -116,14 +116,14 @@ def run_sync(
 ) -> T | None:
     """Run `do_sync` with the claim, failure recording and budget deferral; its result, or
     None when it did not run to the end (nothing to do, or deferred)."""
-    if not _claim(runtime, athlete_id, first_sync=first_sync):
+    if not _claim(host, athlete_id, first_sync=first_sync):
         return None
     try:
         result = do_sync()
     except BudgetExceeded as exc:
-        due = runtime.clock() + dt.timedelta(milliseconds=exc.retry_after_ms)
+        due = host.clock() + dt.timedelta(milliseconds=exc.retry_after_ms)
         _release(
-            runtime,
+            host,
             athlete_id,
             {"sync_requested_at": due},
             uncount=True,
@@ -138,43 +138,43 @@ def run_sync(
     except StravaError as exc:
         # Revoked, not connected, or refused outright: no retry can help, so stop asking.
         _release(
-            runtime,
+            host,
             athlete_id,
             {"last_error": error_text(exc)}
             | ({} if exc.retryable else {"sync_requested_at": None}),
         )
         raise
     except Exception as exc:
-        _release(runtime, athlete_id, {"last_error": error_text(exc)})
+        _release(host, athlete_id, {"last_error": error_text(exc)})
         raise
-    _release(runtime, athlete_id, {"sync_attempts": 0, "sync_requested_at": None})
+    _release(host, athlete_id, {"sync_attempts": 0, "sync_requested_at": None})
     return result
 
 
-def backfill(runtime: WorkerRuntime, athlete_id: int) -> None:
+def backfill(host: JobHost, athlete_id: int) -> None:
     """The first sync after connect; the shoes it leaves unread go to the `read_gear` job,
     and the runner's first result to the `welcome_athlete` job."""
     report = run_sync(
-        runtime,
+        host,
         athlete_id,
-        lambda: sync.backfill(runtime.strava, athlete_id),
-        lambda delay: runtime.jobs.backfill(athlete_id, delay=delay),
+        lambda: sync.backfill(strava_of(host), athlete_id),
+        lambda delay: host.jobs.backfill(athlete_id, delay=delay),
         first_sync=True,
     )
     if report is None:
         return
     if report.gear_unread:
-        runtime.jobs.read_gear(athlete_id)
+        host.jobs.read_gear(athlete_id)
     # The first result: the last closed week judged and a welcome (worker/welcome.py).
-    runtime.jobs.welcome(athlete_id)
+    host.jobs.welcome(athlete_id)
 
 
-def refresh_window(runtime: WorkerRuntime, athlete_id: int) -> None:
+def refresh_window(host: JobHost, athlete_id: int) -> None:
     run_sync(
-        runtime,
+        host,
         athlete_id,
-        lambda: sync.refresh_window(runtime.strava, athlete_id, priority=Priority.BACKGROUND),
-        lambda delay: runtime.jobs.refresh_window(athlete_id, delay=delay),
+        lambda: sync.refresh_window(strava_of(host), athlete_id, priority=Priority.BACKGROUND),
+        lambda delay: host.jobs.refresh_window(athlete_id, delay=delay),
     )
 
 
@@ -203,30 +203,30 @@ def purge_busy_reason(session: Session, now: dt.datetime, lease: dt.timedelta) -
     return None if sending is None else "a digest is being sent"
 
 
-def purge_expired(runtime: WorkerRuntime) -> None:
+def purge_expired(host: JobHost) -> None:
     """The daily purge: admin and runner sessions and sign-in links that are over, at once;
     then activities past retention (Strava's: RETENTION_DAYS, its cache terms; the runner's
     own files: FILE_RETENTION_DAYS), after in-flight evaluations and mail, and old webhook
     events."""
-    with transaction(runtime.sessions) as session:  # the web stamps these by the wall clock
+    with transaction(host.sessions) as session:  # the web stamps these by the wall clock
         ended = admin_sessions.purge(session, utcnow())
         runner_ended = runner_sessions.purge(session, utcnow())
     log.info("purged %d ended admin sessions, %d runner sign-in rows", ended, runner_ended)
-    now = runtime.clock()
-    with runtime.sessions() as session:
-        busy = purge_busy_reason(session, now, runtime.lease)
+    now = host.clock()
+    with host.sessions() as session:
+        busy = purge_busy_reason(session, now, host.lease)
     if busy is not None:
         log.info("retention purge deferred: %s", busy)
-        runtime.jobs.purge_expired(delay=int(PURGE_RETRY.total_seconds() * 1000))
+        host.jobs.purge_expired(delay=int(PURGE_RETRY.total_seconds() * 1000))
         return
-    removed = sync.purge_expired(runtime.sessions, runtime.settings.retention_days, now)
+    removed = sync.purge_expired(host.sessions, host.settings.retention_days, now)
     log.info(
-        "purged %d Strava activities older than %d days", removed, runtime.settings.retention_days
+        "purged %d Strava activities older than %d days", removed, host.settings.retention_days
     )
-    file_days = runtime.settings.file_retention_days
-    with transaction(runtime.sessions) as session:
+    file_days = host.settings.file_retention_days
+    with transaction(host.sessions) as session:
         files = purge_files(session, file_days, now)
     log.info("purged %d activities from files older than %d days", files, file_days)
-    days = runtime.settings.webhook_event_retention_days
-    events = purge_handled_events(runtime.sessions, days, now)
+    days = host.settings.webhook_event_retention_days
+    events = purge_handled_events(host.sessions, days, now)
     log.info("purged %d webhook events handled more than %d days ago", events, days)

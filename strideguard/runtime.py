@@ -1,4 +1,10 @@
-"""What every job needs at hand, built once per process at start-up.
+"""What every job needs at hand, built once per process at start-up: the composition root.
+
+The runtime builds the plug-ins (Strava's context and budget, the registered sources, the
+digest's channel) and declares the actors, so it sits above the pipeline and the plug-ins,
+beside the web app and the CLI. The jobs below it never import it: a pipeline job takes it
+as a `PipelineHost` (worker/host.py), a plug-in's job as a `JobHost` or `DeliveryHost`
+(worker/ports.py), and `WorkerRuntime` satisfies each.
 
 `start_runtime(settings)` makes the engine, the broker and the actors bound to that broker, and
 returns a `WorkerRuntime`. Nothing here runs at import: the embedded web process, a worker
@@ -12,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +31,9 @@ from strideguard.integrations.strava.budget import make_budget
 from strideguard.integrations.strava.context import StravaContext, make_context
 from strideguard.models import utcnow
 from strideguard.settings import Settings
-from strideguard.worker.drain_requests import DrainRequests, make_drain_requests
-from strideguard.worker.ports import ActivitySource, Channel
+from strideguard.worker.drain_requests import make_drain_requests
+from strideguard.worker.jobs import Jobs
+from strideguard.worker.ports import ActivitySource, Channel, DrainRequests
 from strideguard.worker.registry import CHANNELS, SOURCES, plugin_class
 from strideguard.worker.sources import AthleteSources
 
@@ -34,87 +41,6 @@ if TYPE_CHECKING:
     from strideguard.rules import ConfigHolder
 
 log = logging.getLogger(__name__)
-
-# Actor names, shared by the declarations (worker/actors.py) and the senders below.
-BACKFILL = "backfill_athlete"
-REFRESH_WINDOW = "refresh_window"
-READ_GEAR = "read_gear"
-PROCESS_WEBHOOK_EVENT = "process_webhook_event"
-DRAIN_WEBHOOK_EVENTS = "drain_webhook_events"
-EVALUATE_WEEK = "evaluate_week"
-SEND_DIGEST = "send_digest"
-SEND_CHANNEL_MESSAGE = "send_channel_message"
-PURGE_EXPIRED = "purge_expired"
-JUDGE_RUN = "judge_run"
-SEND_RUN_ALERT = "send_run_alert"
-WELCOME = "welcome_athlete"
-IMPORT_FILES = "import_files"
-SCAN_WATCH_DIR = "scan_watch_dir"
-
-
-class Jobs:
-    """Typed senders for every actor; `delay` is in milliseconds, as dramatiq takes it."""
-
-    def __init__(self, broker: dramatiq.Broker) -> None:
-        self._broker = broker
-
-    def _send(self, actor_name: str, *args: Any, delay: int | None = None) -> None:
-        self._broker.get_actor(actor_name).send_with_options(args=args, delay=delay)
-
-    def backfill(self, athlete_id: int, *, delay: int | None = None) -> None:
-        self._send(BACKFILL, athlete_id, delay=delay)
-
-    def refresh_window(self, athlete_id: int, *, delay: int | None = None) -> None:
-        self._send(REFRESH_WINDOW, athlete_id, delay=delay)
-
-    def read_gear(self, athlete_id: int, *, delay: int | None = None) -> None:
-        self._send(READ_GEAR, athlete_id, delay=delay)
-
-    def process_webhook_event(self, event_id: int, *, delay: int | None = None) -> None:
-        self._send(PROCESS_WEBHOOK_EVENT, event_id, delay=delay)
-
-    def drain_webhook_events(self) -> None:
-        self._send(DRAIN_WEBHOOK_EVENTS)
-
-    def evaluate_week(
-        self, athlete_id: int, week_start: dt.date, *, delay: int | None = None
-    ) -> None:
-        self._send(EVALUATE_WEEK, athlete_id, week_start.isoformat(), delay=delay)
-
-    def send_digest(self, outbox_id: int, *, delay: int | None = None) -> None:
-        self._send(SEND_DIGEST, outbox_id, delay=delay)
-
-    def send_channel_message(self, message_id: int, *, delay: int | None = None) -> None:
-        self._send(SEND_CHANNEL_MESSAGE, message_id, delay=delay)
-
-    def welcome(self, athlete_id: int, *, delay: int | None = None) -> None:
-        self._send(WELCOME, athlete_id, delay=delay)
-
-    def purge_expired(self, *, delay: int | None = None) -> None:
-        self._send(PURGE_EXPIRED, delay=delay)
-
-    def judge_run(self, athlete_id: int, activity_id: int, *, delay: int | None = None) -> None:
-        self._send(JUDGE_RUN, athlete_id, activity_id, delay=delay)
-
-    def send_run_alert(self, run_alert_id: int, *, delay: int | None = None) -> None:
-        self._send(SEND_RUN_ALERT, run_alert_id, delay=delay)
-
-    def import_files(
-        self,
-        athlete_id: int,
-        paths: Sequence[str],
-        *,
-        remove_after: str | None = None,
-        import_id: int | None = None,
-    ) -> None:
-        """Queue an import of the runner's files; `remove_after` is a folder to delete after
-        (an upload's temporary folder), `import_id` the `file_imports` row that records the
-        outcome for the runner page. See integrations/files/jobs.py."""
-        self._send(IMPORT_FILES, athlete_id, list(paths), remove_after, import_id)
-
-    def scan_watch_dir(self) -> None:
-        """Look for new files in IMPORT_WATCH_DIR/<athlete id>/ (integrations/files/watch.py)."""
-        self._send(SCAN_WATCH_DIR)
 
 
 @dataclass
@@ -161,6 +87,15 @@ class WorkerRuntime:
         """What a plug-in's `from_host` needs beyond settings, sessions and clock."""
         return self.strava if kind == "strava" else None
 
+    def reopen_week(
+        self, session: Session, athlete_id: int, week_start: dt.date, now: dt.datetime
+    ) -> bool:
+        """A plug-in's job re-opens a judged week through this (worker/ports.py, `JobHost`)."""
+        # Imported on use: evaluation loads the engine (numpy), as `rules` above.
+        from strideguard.worker.evaluation import reopen_for_late_activity
+
+        return reopen_for_late_activity(session, athlete_id, week_start, now)
+
     @property
     def lease(self) -> dt.timedelta:
         return dt.timedelta(seconds=self.settings.job_lease_seconds)
@@ -184,7 +119,7 @@ def start_runtime(
     dramatiq way (the `dramatiq` CLI, middleware) finds the same one. `clock` lets the demo
     and tests share a simulated Strava's time.
     """
-    # Imported here: actors.py imports the job modules, which import this module.
+    # Imported here: actors.py imports this module (and every job module).
     from strideguard.worker.actors import declare_actors
     from strideguard.worker.broker import make_broker
 
