@@ -142,6 +142,15 @@ def pg_database() -> Iterator[str]:
     admin.dispose()
 
 
+# Emptying the shared PostgreSQL database before each test: DELETE, children first, and the
+# sequences back to 1. A TRUNCATE of every table did the same in about ten times the time
+# (0.17 s against 0.015 s a test, some 700 tests a run), as it rewrites each table's files.
+EMPTY_EVERY_TABLE = "; ".join(
+    f'DELETE FROM "{table.name}"' for table in reversed(Base.metadata.sorted_tables)
+)
+RESTART_SEQUENCES = "SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database URL, once on SQLite and once on PostgreSQL."""
@@ -152,8 +161,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("pg_database")
     engine = create_engine(url)
     with engine.begin() as connection:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.exec_driver_sql(EMPTY_EVERY_TABLE)
+        connection.execute(text(RESTART_SEQUENCES))
     engine.dispose()
     return url
 
