@@ -162,6 +162,8 @@ class Activity(Base):
     # A file row's `Detail` (how its figures were measured), which decides a cross-source match.
     detail: Mapped[int | None] = mapped_column(Integer)
     file_name: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the file a file-sourced row was read from: a re-import skips that file unread.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     # Set on the copy of a run counted out because the other source's copy is better; cleared
     # (the copy counts again) when that row goes, e.g. a Strava row past retention.
     matched_id: Mapped[int | None] = mapped_column(

@@ -1,5 +1,6 @@
 """Migration 0018: an import queued before it keeps its row and outcome; it has no paths, so
-the reconciler leaves it alone, and every new import starts at no attempts."""
+the reconciler leaves it alone, and every new import starts at no attempts. Stored activities
+keep their rows, with no content hash."""
 
 from __future__ import annotations
 
