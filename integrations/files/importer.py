@@ -22,6 +22,7 @@ file or export row left out and why, and the rest is stored. What it guarantees:
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from strideguard.integrations.files.paths import read_paths
 from strideguard.integrations.files.record import FileActivity, Problem
 from strideguard.integrations.files.unpack import Limits
 from strideguard.models import Activity, Athlete, utcnow
-from strideguard.same_run import same_activity
+from strideguard.same_run import SAME_START, same_activity
 from strideguard.settings import Settings
 from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
@@ -176,12 +177,13 @@ def _store(
         )
     }
     by_start = sorted(stored.values(), key=lambda row: aware(row.start_date))
+    starts = [aware(row.start_date) for row in by_start]
     rows: list[dict[str, Any]] = []
     replaced: list[int] = []
     for done, activity in enumerate(activities):
         tell("storing", done, len(activities))
         ident = file_activity_id(athlete_id, activity.fingerprint)
-        earlier = stored.get(ident) or next((r for r in by_start if _same(r, activity)), None)
+        earlier = stored.get(ident) or _stored_copy(by_start, starts, activity)
         if earlier is not None and earlier.strava_id == ident and not _better(activity, earlier):
             outcome.duplicates.append(Duplicate(activity.name, ALREADY_IMPORTED))
             continue
@@ -206,6 +208,18 @@ def _better(activity: FileActivity, row: Activity) -> bool:
     """The new recording has better data than the stored copy of its run (e.g. a FIT file
     after a GPX of the same run): it takes the stored copy's place."""
     return int(activity.detail) > (row.detail or 0)
+
+
+def _stored_copy(
+    by_start: Sequence[Activity], starts: Sequence[dt.datetime], activity: FileActivity
+) -> Activity | None:
+    """The stored row of the same run, if any; only rows starting within `SAME_START` are
+    compared (`starts` is `by_start`'s sorted starts), so an import onto a long history
+    costs a lookup per file, not a pass over every stored run."""
+    start = aware(activity.start_date)
+    low = bisect.bisect_left(starts, start - SAME_START)
+    high = bisect.bisect_right(starts, start + SAME_START)
+    return next((row for row in by_start[low:high] if _same(row, activity)), None)
 
 
 def _same(row: Activity, activity: FileActivity) -> bool:
