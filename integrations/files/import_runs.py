@@ -92,6 +92,8 @@ def start_import(
                     status=ImportStatus.FAILED,
                     finished_at=now,
                     started_at=None,
+                    paths=None,
+                    remove_after=None,
                     result={"error": gave_up(attempts)},
                 )
             )
@@ -152,7 +154,8 @@ def close_import(
         if row is None:  # the athlete was deleted meanwhile (cascade)
             return
         row.finished_at = utcnow()
-        row.started_at = None
+        # The job is over: its server paths are not kept, only names relative to the upload.
+        row.started_at, row.paths, row.remove_after = None, None, None
         if outcome is None:
             row.status = ImportStatus.FAILED
             row.result = {"error": error or "the import stopped"}

@@ -220,6 +220,7 @@ def test_an_import_whose_message_was_lost_is_sent_again_and_completes(
     assert row.result is not None
     assert row.result["imported"] == ["run.fit"]
     assert row.attempts == 1
+    assert row.paths is None  # the server's folders are not kept once the import is over
     with importing.sessions() as session:
         stored = session.scalars(select(Activity).where(Activity.athlete_id == athlete_id)).all()
     assert [activity.distance_m for activity in stored] == [8000]
@@ -242,6 +243,7 @@ def test_an_import_whose_worker_died_at_every_attempt_ends_failed_with_a_reason(
     wait_for(lambda: _finished(importing), what="the give-up", timeout_s=30)
     row = _the_import(importing)
     assert row.status == ImportStatus.FAILED
+    assert row.paths is None
     assert row.result == {
         "error": f"the import did not finish in {spent} attempts (the worker stopped each "
         "time); upload the files again to retry"
