@@ -25,8 +25,10 @@ def test_upgrade_keeps_queued_imports_and_downgrade_removes_the_new_columns(
             meta = MetaData()
             athletes = Table("athletes", meta, autoload_with=connection)
             imports = Table("file_imports", meta, autoload_with=connection)
+            activities = Table("activities", meta, autoload_with=connection)
             connection.execute(insert(athletes), [athlete_row(weekly_note=False)])
             connection.execute(insert(imports), [_row(1, "queued", None), _row(2, "done", done)])
+            connection.execute(insert(activities), [_run()])
         command.upgrade(config, "head")
         with engine.begin() as connection:
             imports = Table("file_imports", MetaData(), autoload_with=connection)
@@ -44,10 +46,20 @@ def test_upgrade_keeps_queued_imports_and_downgrade_removes_the_new_columns(
             (1, "queued", None, None, 0, None),
             (2, "done", done, None, 0, None),
         ]
+        with engine.begin() as connection:
+            activities = Table("activities", MetaData(), autoload_with=connection)
+            stored = connection.execute(
+                select(activities.c.strava_id, activities.c.file_name, activities.c.content_hash)
+            ).all()
+        # A file stored before has no hash: a re-import parses it once more, as before.
+        assert [tuple(row) for row in stored] == [(-5, "run.fit", None)]
         command.downgrade(config, BEFORE)
         with engine.begin() as connection:
             imports = Table("file_imports", MetaData(), autoload_with=connection)
             assert "paths" not in imports.c
+            activities = Table("activities", MetaData(), autoload_with=connection)
+            assert "content_hash" not in activities.c
+            assert connection.execute(select(activities.c.file_name)).all() == [("run.fit",)]
             assert connection.execute(select(imports.c.status).order_by(imports.c.id)).all() == [
                 ("queued",),
                 ("done",),
@@ -66,4 +78,23 @@ def _row(import_id: int, status: str, result: object) -> dict[str, object]:
         "file_count": 1,
         "queued_at": NOW,
         "result": result,
+    }
+
+
+def _run() -> dict[str, object]:
+    return {
+        "strava_id": -5,
+        "athlete_id": 1,
+        "source": "file",
+        "sport_type": "Run",
+        "start_date": NOW,
+        "start_date_local": NOW.replace(tzinfo=None),
+        "distance_m": 5000,
+        "moving_time_s": 1500,
+        "elevation_gain_dm": 0,
+        "trainer": False,
+        "manual": False,
+        "detail": 3,
+        "file_name": "run.fit",
+        "synced_at": NOW,
     }
