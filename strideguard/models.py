@@ -162,6 +162,8 @@ class Activity(Base):
     # A file row's `Detail` (how its figures were measured), which decides a cross-source match.
     detail: Mapped[int | None] = mapped_column(Integer)
     file_name: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the file a file-sourced row was read from: a re-import skips that file unread.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     # Set on the copy of a run counted out because the other source's copy is better; cleared
     # (the copy counts again) when that row goes, e.g. a Strava row past retention.
     matched_id: Mapped[int | None] = mapped_column(
@@ -575,6 +577,13 @@ class FileImport(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # ImportOutcome.to_dict(), lists capped (integrations/files/import_runs.py)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The job this row stands for, so the reconciler can send it again if its message is
+    # lost: the files, and the upload folder deleted after (None for the watched folder).
+    paths: Mapped[list[str] | None] = mapped_column(JSON)
+    remove_after: Mapped[str | None] = mapped_column(String(1024))
+    # The job-row lease (strideguard/leases.py): attempts made, and when the running one began.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WatchedFile(Base):

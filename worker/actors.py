@@ -81,7 +81,13 @@ def _import_files(
 ) -> None:
     """The runner's own files (integrations/files/jobs.py), queued by upload or watched folder."""
     file_jobs.import_files(
-        runtime.sessions, runtime.settings, athlete_id, paths, remove_after, import_id
+        runtime.sessions,
+        runtime.settings,
+        athlete_id,
+        paths,
+        remove_after,
+        import_id,
+        now=runtime.clock(),
     )
 
 

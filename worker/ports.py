@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -76,10 +76,22 @@ class Followed:
 @dataclass(frozen=True)
 class UnfinishedSync:
     """A refresh the source was asked for and has not finished: the reconciler re-sends it
-    (the backfill when `backfilled` is False, else the window refresh)."""
+    (the backfill when `backfilled` is False, else the window refresh).
+
+    A source whose unfinished work is a job of its own (the files source: an import whose
+    queue message was lost) sets `resend`, called with the runtime's `Jobs` to send it, and
+    `job`, which names it apart from the athlete's refresh.
+    """
 
     athlete_id: int
     backfilled: bool
+    resend: Callable[[Any], None] | None = None
+    job: Hashable = None
+
+    @property
+    def key(self) -> Hashable:
+        """What the reconciler remembers sending, so it sends each at most once a lease."""
+        return ("sync", self.athlete_id, self.job)
 
 
 class DrainRequests(Protocol):

@@ -9,7 +9,7 @@ so the scheduler runs `Reconciler.run` on each tick and sends a fresh message fo
   `next_attempt_at` passed, or `sending` under an expired lease);
 - refreshes the activity source says are unfinished (`ActivitySource.unfinished_syncs`:
   Strava's are syncs asked for more than a lease ago, not done since and not held by a live
-  attempt);
+  attempt; the files source's are imports queued or held for longer than a lease);
 - webhook events received more than a lease ago and still unprocessed.
 
 A message sent for a job that is already queued is harmless (the job's claim drops the
@@ -179,7 +179,9 @@ class Reconciler:
         for unfinished in syncs:
             sync = jobs.refresh_window if unfinished.backfilled else jobs.backfill
             send = partial(sync, unfinished.athlete_id)
-            report.syncs += self._resend(("sync", unfinished.athlete_id), now, send)
+            if unfinished.resend is not None:  # the source's own job, e.g. a file import
+                send = partial(unfinished.resend, jobs)
+            report.syncs += self._resend(unfinished.key, now, send)
         for alert_id in run_alerts:
             report.emails += self._resend(
                 ("run_alert", alert_id), now, partial(jobs.send_run_alert, alert_id)

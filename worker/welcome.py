@@ -12,11 +12,12 @@ backfill (Strava never shares it), or whose message was lost. It:
    backfilled connection yet, or when mail cannot reach them (no address yet: the sweep tries
    again for `WELCOME_WINDOW`);
 2. judges the last closed week now, through the evaluation's own path on the window the
-   backfill stored, without asking Strava again (a backfill older than `STORED_IS_FRESH` may
-   have lost rows to the retention purge, so the window is refreshed through the source
-   first). The week's evaluation row is unique, so when the scheduler reaches that week (a
-   runner who connects on a Monday before the week is due) it finds the row and sends
-   nothing again. A risky week's digest is queued as any digest is;
+   backfill stored (each run once, as the sources joined count it), without asking Strava
+   again (a backfill older than `STORED_IS_FRESH` may have lost rows to the retention purge,
+   so the window is refreshed through the source first). The week's evaluation row is
+   unique, so when the scheduler reaches that week (a runner who connects on a Monday before
+   the week is due) it finds the row and sends nothing again. A risky week's digest is
+   queued as any digest is;
 3. writes the welcome (kind "welcome", named by that week) to the outbox and queues it.
 
 Each step is guarded by a unique key, so a retry after a crash between them does the rest.
@@ -31,6 +32,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from strideguard import rules
+from strideguard.activity_sources import counted, match_sources
 from strideguard.db import transaction
 from strideguard.gear import load_gear
 from strideguard.leases import GaveUp
@@ -96,9 +98,13 @@ def due_welcomes(session: Session, now: dt.datetime) -> list[int]:
 
 
 def stored_window(session: Session, athlete_id: int, complete_from: dt.date) -> Window:
-    """The activities a sync just stored, as the source would have returned them."""
+    """The activities a sync just stored, as the sources joined would have returned them
+    (worker/sources.py): a run stored from Strava and from the runner's files counts once.
+    The backfill stores Strava's copies without matching them to the files imported before,
+    so they are matched here first; the caller commits the match."""
+    match_sources(session, athlete_id)
     columns = [getattr(Activity, name) for name in RECORD_FIELDS]
-    rows = session.execute(select(*columns).where(Activity.athlete_id == athlete_id))
+    rows = session.execute(select(*columns).where(Activity.athlete_id == athlete_id, counted()))
     return Window(
         activities=[row._asdict() for row in rows],
         gear=load_gear(session, athlete_id),
@@ -117,7 +123,7 @@ def run_welcome(runtime: PipelineHost, athlete_id: int) -> None:
     """The `welcome_athlete` job (see the module docstring for the steps)."""
     now = runtime.clock()
     context = {"athlete_id": athlete_id}
-    with runtime.sessions() as session:
+    with transaction(runtime.sessions) as session:
         athlete = session.get(Athlete, athlete_id)
         backfilled_at = aware(
             session.scalar(

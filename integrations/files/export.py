@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,7 +28,13 @@ from strideguard.integrations.files.archive import ExportTree, open_tree
 from strideguard.integrations.files.export_csv import ExportRow, read_export_csv
 from strideguard.integrations.files.localtime import wall_clock
 from strideguard.integrations.files.reader import activity_format, read_activity_bytes
-from strideguard.integrations.files.record import Detail, FileActivity, FileRejected, Problem
+from strideguard.integrations.files.record import (
+    AlreadyImported,
+    Detail,
+    FileActivity,
+    FileRejected,
+    Problem,
+)
 from strideguard.integrations.files.unpack import Limits
 
 CSV_NAME = "activities.csv"
@@ -40,10 +46,13 @@ class ImportReport:
 
     activities: list[FileActivity] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Files not parsed because their content was imported before (the reader's `known`).
+    known: list[str] = field(default_factory=list)
 
     def extend(self, other: ImportReport) -> None:
         self.activities.extend(other.activities)
         self.problems.extend(other.problems)
+        self.known.extend(other.known)
 
 
 def read_export(
@@ -52,9 +61,11 @@ def read_export(
     athlete_zone: ZoneInfo | None,
     limits: Limits | None = None,
     workers: int = 1,
+    known: Set[str] = frozenset(),
 ) -> ImportReport:
     """Every activity of one export (ZIP or folder); `FileRejected` only if it cannot be
-    opened at all. Problems with single entries or rows are in the report."""
+    opened at all. Problems with single entries or rows are in the report; entries whose
+    content hash is in `known` are listed in `report.known`, unparsed, their rows unread."""
     limits = limits or Limits()
     with open_tree(path, limits) as (tree, refused):
         report = ImportReport(problems=list(refused))
@@ -67,14 +78,14 @@ def read_export(
         budgeted, over = _within_budget(tree, wanted, limits)
         if workers > 1 and len(budgeted) > 1:
             zone = athlete_zone.key if athlete_zone else None
-            reader = partial(_read_in_worker, path, zone, limits)
+            reader = partial(_read_in_worker, path, zone, limits, frozenset(known))
             size = max(1, len(budgeted) // (workers * 4))
             chunks = [budgeted[i : i + size] for i in range(0, len(budgeted), size)]
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 results = [r for chunk in pool.map(reader, chunks) for r in chunk]
         else:
-            results = [_read_entry(tree, name, athlete_zone, limits) for name in budgeted]
+            results = [_read_entry(tree, name, athlete_zone, limits, known) for name in budgeted]
     found = dict(zip(budgeted, results, strict=True))
     for name in over:
         found[name] = Problem(name, "the export's unpacked-size limit is reached: not read")
@@ -127,27 +138,37 @@ def _within_budget(
     return inside, []
 
 
+# What reading one entry gave: its activity, why it was refused, or that it was imported before.
+EntryResult = FileActivity | Problem | AlreadyImported
+
+
 def _read_entry(
-    tree: ExportTree, name: str, athlete_zone: ZoneInfo | None, limits: Limits
-) -> FileActivity | Problem:
+    tree: ExportTree, name: str, athlete_zone: ZoneInfo | None, limits: Limits, known: Set[str]
+) -> EntryResult:
     try:
-        return read_activity_bytes(tree.read(name), name, athlete_zone=athlete_zone, limits=limits)
+        return read_activity_bytes(
+            tree.read(name), name, athlete_zone=athlete_zone, limits=limits, known=known
+        )
     except FileRejected as exc:
         return Problem(name, exc.reason)
+    except AlreadyImported as exc:
+        return exc
 
 
 def _read_in_worker(
-    path: Path, zone: str | None, limits: Limits, names: list[str]
-) -> list[FileActivity | Problem]:
+    path: Path, zone: str | None, limits: Limits, known: frozenset[str], names: list[str]
+) -> list[EntryResult]:
     """A chunk of entries in a pool process, which opens the export once for the chunk
     (results cross processes as plain dataclasses)."""
     athlete_zone = ZoneInfo(zone) if zone else None
     with open_tree(path, limits) as (tree, _):
-        return [_read_entry(tree, name, athlete_zone, limits) for name in names]
+        return [_read_entry(tree, name, athlete_zone, limits, known) for name in names]
 
 
-def _add(report: ImportReport, result: FileActivity | Problem, label: str) -> None:
-    if isinstance(result, Problem):
+def _add(report: ImportReport, result: EntryResult, label: str) -> None:
+    if isinstance(result, AlreadyImported):
+        report.known.append(result.name)
+    elif isinstance(result, Problem):
         report.problems.append(Problem(f"{label}:{result.name}", result.reason))
     else:
         report.activities.append(result)
@@ -157,7 +178,7 @@ def _merge_row(
     report: ImportReport,
     row: ExportRow,
     entry: str | None,
-    found: dict[str, FileActivity | Problem],
+    found: dict[str, EntryResult],
     label: str,
     athlete_zone: ZoneInfo | None,
 ) -> None:
@@ -166,6 +187,9 @@ def _merge_row(
         result = found.get(entry) or Problem(
             entry, "listed in activities.csv but not in the export"
         )
+        if isinstance(result, AlreadyImported):
+            report.known.append(result.name)
+            return
         if isinstance(result, FileActivity):
             report.activities.append(
                 dataclasses.replace(

@@ -5,6 +5,10 @@ device computed them; the record stream gives moving time (same method as GPX an
 the first position for the time zone; the activity message gives the device's wall clock.
 A multi-sport file is read as its first session. The CRC is checked, so a truncated or
 damaged file is refused rather than half-read.
+
+fitdecode runs without its data processor: the processor turns every `date_time` of every
+record into a `datetime`, a sixth of a FIT read, while the track needs only seconds. The
+few times kept are converted here (`_utc`, `_seconds`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import struct
 from typing import Any
 
 import fitdecode
+from fitdecode.processors import FIT_DATETIME_MIN, FIT_UTC_REFERENCE
 
 from strideguard.integrations.files.reading import Reading
 from strideguard.integrations.files.record import Detail, FileRejected
@@ -56,7 +61,9 @@ def parse_fit(content: bytes, name: str) -> Reading:
     local: dt.datetime | None = None
     is_activity = False
     try:
-        with fitdecode.FitReader(io.BytesIO(content), check_crc=fitdecode.CrcCheck.RAISE) as reader:
+        with fitdecode.FitReader(
+            io.BytesIO(content), check_crc=fitdecode.CrcCheck.RAISE, processor=None
+        ) as reader:
             for frame in reader:
                 if not isinstance(frame, fitdecode.FitDataMessage):
                     continue
@@ -67,8 +74,7 @@ def parse_fit(content: bytes, name: str) -> Reading:
                 elif frame.name == "session" and session is None:
                     session = _values(frame)
                 elif frame.name == "activity":
-                    stamp = _values(frame).get("local_timestamp")
-                    local = stamp if isinstance(stamp, dt.datetime) else local
+                    local = _utc(_values(frame).get("local_timestamp")) or local
                 elif frame.name == "file_id":
                     values = _values(frame)
                     is_activity = values.get("type") == "activity"
@@ -82,12 +88,11 @@ def parse_fit(content: bytes, name: str) -> Reading:
     if not is_activity:
         raise FileRejected(name, "a FIT file, but not an activity (a course, workout or settings?)")
     session = session or {}
-    start = session.get("start_time")
     return Reading(
         source="fit",
         name=name,
         sport=from_fit(session.get("sport"), session.get("sub_sport")),
-        start=start if isinstance(start, dt.datetime) else None,
+        start=_utc(session.get("start_time")),
         points=points,
         device_local=local,
         distance_m=_number(session.get("total_distance")),
@@ -110,14 +115,14 @@ _RECORD_FIELDS = frozenset(
 def _point(frame: fitdecode.FitDataMessage) -> Point | None:
     """The record's few fields we use (the hot loop of a FIT read: no dict of all fields)."""
     values = {f.name: f.value for f in frame.fields if f.name in _RECORD_FIELDS}
-    stamp = values.get("timestamp")
-    if not isinstance(stamp, dt.datetime):
+    seconds = _seconds(values.get("timestamp"))
+    if seconds is None:
         return None
     lat, lon = values.get("position_lat"), values.get("position_long")
     located = isinstance(lat, int) and isinstance(lon, int)
     elevation = values.get("enhanced_altitude")
     return Point(
-        t=stamp.timestamp(),
+        t=seconds,
         lat=lat * _SEMICIRCLE if located else None,  # type: ignore[operator]
         lon=lon * _SEMICIRCLE if located else None,  # type: ignore[operator]
         elevation_m=_number(values.get("altitude") if elevation is None else elevation),
@@ -126,6 +131,21 @@ def _point(frame: fitdecode.FitDataMessage) -> Point | None:
 
 
 _SEMICIRCLE = 180 / 2**31
+
+
+def _seconds(value: object) -> float | None:
+    """A FIT `date_time` (seconds since 1989-12-31 UTC) as Unix seconds; None when absent or
+    below FIT_DATETIME_MIN, which marks a time relative to the device's power-on."""
+    if not isinstance(value, int) or value < FIT_DATETIME_MIN:
+        return None
+    return float(FIT_UTC_REFERENCE + value)
+
+
+def _utc(value: object) -> dt.datetime | None:
+    """A FIT `date_time` as an aware UTC datetime (a `local_date_time` too: its wall clock
+    written as if in UTC, as fitdecode's processor gives it)."""
+    seconds = _seconds(value)
+    return None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 def _short(exc: Exception) -> str:

@@ -8,7 +8,8 @@ file or export row left out and why, and the rest is stored. What it guarantees:
 
 - Re-importing is a no-op: a row's id comes from the athlete and the recording's figures
   (`strideguard.activity_sources.file_activity_id`), so the same file (plain, gzip, alone or
-  inside an export) finds its row and is reported as a duplicate.
+  inside an export) finds its row and is reported as a duplicate. A stored row keeps its
+  file's content hash, so a file imported before is not even parsed again (`stored_hashes`).
 - The same run twice in one import (a FIT next to the export holding it), or a second
   recording of a run imported before, is stored once: the copy with the better data
   (`strideguard.integrations.files.dedupe`); a better recording replaces the stored one.
@@ -21,6 +22,7 @@ file or export row left out and why, and the rest is stored. What it guarantees:
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,13 +40,15 @@ from strideguard.integrations.files.paths import read_paths
 from strideguard.integrations.files.record import FileActivity, Problem
 from strideguard.integrations.files.unpack import Limits
 from strideguard.models import Activity, Athlete, utcnow
-from strideguard.same_run import same_activity
+from strideguard.same_run import SAME_START, same_activity
 from strideguard.settings import Settings
 from strideguard.times import aware, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
 
 GEAR_ID_LENGTH = 32  # Activity.gear_id
 FILE_NAME_LENGTH = 255  # Activity.file_name
+
+ALREADY_IMPORTED = "already imported"
 
 # Called with (what is being done, done so far, total) as the import goes on.
 Progress = Callable[[str, int, int], None]
@@ -107,12 +111,18 @@ def import_paths(
         if athlete is None:
             raise UnknownAthlete(f"no athlete {athlete_id}")
         zone = zone_or_utc(athlete.timezone)
+        known = stored_hashes(session, athlete_id)
     report = ImportReport()
     for done, path in enumerate(paths):
         tell("reading", done, len(paths))
-        report.extend(read_paths([path], athlete_zone=zone, limits=limits, workers=workers))
+        report.extend(
+            read_paths([path], athlete_zone=zone, limits=limits, workers=workers, known=known)
+        )
     tell("reading", len(paths), len(paths))
-    outcome = ImportOutcome(failed=list(report.problems))
+    outcome = ImportOutcome(
+        failed=list(report.problems),
+        duplicates=[Duplicate(name, ALREADY_IMPORTED) for name in report.known],
+    )
     unique = deduplicate(report.activities, data_rank)
     outcome.duplicates += [
         Duplicate(d.dropped.name, f"the same run as {d.kept.name} in this import")
@@ -139,6 +149,19 @@ def import_paths(
     return outcome
 
 
+def stored_hashes(session: Session, athlete_id: int) -> frozenset[str]:
+    """The content hashes of the athlete's stored files: those files are skipped unparsed."""
+    return frozenset(
+        session.scalars(
+            select(Activity.content_hash).where(
+                Activity.athlete_id == athlete_id,
+                Activity.source == FILE,
+                Activity.content_hash.is_not(None),
+            )
+        )
+    )
+
+
 def _store(
     session: Session,
     athlete_id: int,
@@ -154,14 +177,15 @@ def _store(
         )
     }
     by_start = sorted(stored.values(), key=lambda row: aware(row.start_date))
+    starts = [aware(row.start_date) for row in by_start]
     rows: list[dict[str, Any]] = []
     replaced: list[int] = []
     for done, activity in enumerate(activities):
         tell("storing", done, len(activities))
         ident = file_activity_id(athlete_id, activity.fingerprint)
-        earlier = stored.get(ident) or next((r for r in by_start if _same(r, activity)), None)
+        earlier = stored.get(ident) or _stored_copy(by_start, starts, activity)
         if earlier is not None and earlier.strava_id == ident and not _better(activity, earlier):
-            outcome.duplicates.append(Duplicate(activity.name, "already imported"))
+            outcome.duplicates.append(Duplicate(activity.name, ALREADY_IMPORTED))
             continue
         if earlier is not None:
             if not _better(activity, earlier):
@@ -184,6 +208,18 @@ def _better(activity: FileActivity, row: Activity) -> bool:
     """The new recording has better data than the stored copy of its run (e.g. a FIT file
     after a GPX of the same run): it takes the stored copy's place."""
     return int(activity.detail) > (row.detail or 0)
+
+
+def _stored_copy(
+    by_start: Sequence[Activity], starts: Sequence[dt.datetime], activity: FileActivity
+) -> Activity | None:
+    """The stored row of the same run, if any; only rows starting within `SAME_START` are
+    compared (`starts` is `by_start`'s sorted starts), so an import onto a long history
+    costs a lookup per file, not a pass over every stored run."""
+    start = aware(activity.start_date)
+    low = bisect.bisect_left(starts, start - SAME_START)
+    high = bisect.bisect_right(starts, start + SAME_START)
+    return next((row for row in by_start[low:high] if _same(row, activity)), None)
 
 
 def _same(row: Activity, activity: FileActivity) -> bool:
@@ -214,5 +250,6 @@ def _row(athlete_id: int, ident: int, activity: FileActivity) -> dict[str, Any]:
         "gear_id": gear,
         "detail": int(activity.detail),
         "file_name": activity.name[-FILE_NAME_LENGTH:],
+        "content_hash": activity.content_hash,
         "synced_at": utcnow(),
     }

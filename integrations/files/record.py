@@ -31,6 +31,21 @@ class FileRejected(ValueError):
         self.reason = reason
 
 
+class AlreadyImported(Exception):
+    """A file whose content is on a stored row already (`content_hash` in the reader's
+    `known`): not parsed again, reported as a duplicate."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def content_hash(content: bytes) -> str:
+    """SHA-256 of a file's content as parsed (gzip removed, so `run.fit` and `run.fit.gz`
+    agree): far cheaper than parsing, so a re-import can skip what it stored before."""
+    return hashlib.sha256(content).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One file or export row that was skipped (or read from a fallback), and why."""
@@ -61,6 +76,7 @@ class FileActivity:
     gear_name: str | None
     detail: Detail
     strava_id: int | None = None  # the export's "Activity ID", when the file came from one
+    content_hash: str | None = None  # of the file read (`content_hash`); None for a CSV row
 
     @property
     def fingerprint(self) -> str:

@@ -69,8 +69,9 @@ def scan_watch_dir(
         athlete_id = int(folder.name)
         ready = _note(sessions, athlete_id, list(_sightings(folder)), now, settings)
         if ready:
-            import_id = open_import(sessions, athlete_id, WATCH, file_count=len(ready))
-            queue(athlete_id, [str(path) for path in ready], import_id)
+            paths = [str(path) for path in ready]
+            import_id = open_import(sessions, athlete_id, WATCH, paths)
+            queue(athlete_id, paths, import_id)
             queued[athlete_id] = len(ready)
             log.info(
                 "watched folder: %d files queued", len(ready), extra={"athlete_id": athlete_id}

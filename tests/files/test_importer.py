@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from strideguard.integrations.files.importer import import_paths
+from strideguard.integrations.files.reader import PARSERS
+from strideguard.integrations.files.reading import Reading
+from strideguard.integrations.strava.simulator import generate_history
 from strideguard.models import Activity, Athlete
 from strideguard.settings import Settings
+from tests.files.exports import write_export
 from tests.files.writers import RunSpec, fit_bytes, gpx_bytes, tcx_bytes, write
 
 runner = CliRunner()
@@ -190,3 +196,41 @@ def test_retention_is_by_source_and_deletion_removes_both(
     assert len(_rows(sessions)) == 1
     assert delete_athlete_data(sessions, athlete_id)
     assert _rows(sessions) == []
+
+
+def test_a_reimport_skips_the_files_it_stored_before_without_parsing_them(
+    app_settings: Settings,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    athlete_id = _files_only(sessions)
+    history = generate_history(7, 3, tz="Europe/Oslo", seed=3, end=NOW.date() - DAY)
+    paths = [
+        write_export(history, tmp_path / "export.zip"),
+        write(tmp_path / "run.fit.gz", fit_bytes(RunSpec(NOW - 40 * DAY, 9_000, 2800)), True),
+    ]
+    first = import_paths(sessions, athlete_id, paths, settings=app_settings)
+    assert len(first.imported) > 10
+    parsed: list[str] = []
+    for suffix, parse in list(PARSERS.items()):
+        monkeypatch.setitem(PARSERS, suffix, _counting(parse, parsed))
+
+    again = import_paths(sessions, athlete_id, paths, settings=app_settings)
+
+    assert parsed == []
+    assert again.imported == []
+    assert again.failed == []
+    assert sorted(d.name for d in again.duplicates) == sorted(first.imported)
+    assert {d.reason for d in again.duplicates} == {"already imported"}
+    assert len(_rows(sessions)) == len(first.imported)
+
+
+def _counting(
+    parse: Callable[[bytes, str], Reading], parsed: list[str]
+) -> Callable[[bytes, str], Reading]:
+    def counted(content: bytes, name: str) -> Reading:
+        parsed.append(name)
+        return parse(content, name)
+
+    return counted

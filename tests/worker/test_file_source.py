@@ -14,13 +14,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from strideguard.integrations.files.import_runs import UPLOAD, open_import
 from strideguard.integrations.strava.simulator import SimClock, Simulator, generate_history
-from strideguard.models import Activity, Alert, Athlete, Evaluation
+from strideguard.models import Activity, Alert, Athlete, Evaluation, FileImport
 from strideguard.runtime import WorkerRuntime, start_runtime
 from strideguard.settings import Settings
+from strideguard.status import ImportStatus
 from strideguard.worker.embedded import InProcessWorker
+from strideguard.worker.reconciler import Reconciler
 from strideguard.worker.scheduler import Scheduler
 from tests.files.exports import write_export
+from tests.files.writers import RunSpec, fit_bytes, write
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import CLIENT_ID, CLIENT_SECRET, connect, simulated_services
 from tests.worker.test_pipeline import describe, settled
@@ -160,3 +164,94 @@ def test_the_scheduler_follows_a_runner_with_files_only(runtime: WorkerRuntime) 
         ids = with_files.id, without.id
     scheduled = Scheduler(runtime).tick(dt.datetime(2025, 9, 16, 12, tzinfo=dt.UTC)).scheduled
     assert sorted(scheduled) == [(ids[0], dt.date(2025, 9, 1)), (ids[0], dt.date(2025, 9, 8))]
+
+
+@pytest.fixture
+def importing(redis_settings: Settings) -> Iterator[WorkerRuntime]:
+    """A runtime on the real Redis with one worker thread taking jobs."""
+    built = start_runtime(redis_settings)
+    pool = InProcessWorker(built, threads=1).start()
+    yield built
+    pool.stop()
+    built.close()
+
+
+def _lost_upload(runtime: WorkerRuntime, tmp_path: Path) -> tuple[int, Path]:
+    """A runner's upload whose row was written and whose queue message never went out."""
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    folder = tmp_path / "upload"
+    path = write(folder / "run.fit", fit_bytes(RunSpec(start, distance_m=8000, moving_s=2600)))
+    with runtime.sessions.begin() as session:
+        runner = Athlete(firstname="Fi", email="fi@example.com", timezone="UTC")
+        session.add(runner)
+        session.flush()
+        athlete_id = runner.id
+    open_import(runtime.sessions, athlete_id, UPLOAD, [str(path)], remove_after=str(folder))
+    return athlete_id, folder
+
+
+def _the_import(runtime: WorkerRuntime) -> FileImport:
+    with runtime.sessions() as session:
+        row = session.scalars(select(FileImport)).one()
+        session.expunge(row)
+        return row
+
+
+def _finished(runtime: WorkerRuntime) -> bool:
+    return _the_import(runtime).status != ImportStatus.QUEUED
+
+
+def _after_a_lease(runtime: WorkerRuntime) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + runtime.lease + dt.timedelta(seconds=1)
+
+
+def test_an_import_whose_message_was_lost_is_sent_again_and_completes(
+    importing: WorkerRuntime, tmp_path: Path
+) -> None:
+    athlete_id, folder = _lost_upload(importing, tmp_path)
+    reconciler = Reconciler(importing)
+
+    assert reconciler.run(dt.datetime.now(dt.UTC)).syncs == 0  # not lost yet: within a lease
+    assert reconciler.run(_after_a_lease(importing)).syncs == 1
+
+    wait_for(lambda: _finished(importing), what="the import", timeout_s=30)
+    row = _the_import(importing)
+    assert row.status == ImportStatus.DONE
+    assert row.result is not None
+    assert row.result["imported"] == ["run.fit"]
+    assert row.attempts == 1
+    assert row.paths is None  # the server's folders are not kept once the import is over
+    with importing.sessions() as session:
+        stored = session.scalars(select(Activity).where(Activity.athlete_id == athlete_id)).all()
+    assert [activity.distance_m for activity in stored] == [8000]
+    assert not folder.exists()  # the upload's folder is removed as after any import
+    assert reconciler.run(_after_a_lease(importing)).syncs == 0  # done: nothing more to send
+
+
+def test_an_import_whose_worker_died_at_every_attempt_ends_failed_with_a_reason(
+    importing: WorkerRuntime, tmp_path: Path
+) -> None:
+    athlete_id, folder = _lost_upload(importing, tmp_path)
+    spent = importing.settings.job_max_attempts
+    with importing.sessions.begin() as session:  # the last attempt's worker was killed
+        row = session.scalars(select(FileImport)).one()
+        row.attempts = spent
+        row.started_at = dt.datetime.now(dt.UTC) - importing.lease - dt.timedelta(seconds=1)
+
+    assert Reconciler(importing).run(dt.datetime.now(dt.UTC)).syncs == 1
+
+    wait_for(lambda: _finished(importing), what="the give-up", timeout_s=30)
+    row = _the_import(importing)
+    assert row.status == ImportStatus.FAILED
+    assert row.paths is None
+    assert row.result == {
+        "error": f"the import did not finish in {spent} attempts (the worker stopped each "
+        "time); upload the files again to retry"
+    }
+    with importing.sessions() as session:
+        stored = session.scalar(
+            select(func.count()).select_from(Activity).where(Activity.athlete_id == athlete_id)
+        )
+    assert stored == 0
+    assert not folder.exists()
+    assert Reconciler(importing).run(_after_a_lease(importing)).syncs == 0

@@ -10,16 +10,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
+from strideguard.integrations.files.importer import import_paths
 from strideguard.integrations.strava.jobs import StravaJob
 from strideguard.integrations.strava.simulator import SimClock, Simulator
 from strideguard.integrations.strava.webhook_jobs import strava_enqueue
 from strideguard.models import DeliveryRecord, Evaluation, StravaConnection
 from strideguard.runtime import WorkerRuntime
 from strideguard.worker.scheduler import Scheduler
+from tests.files.writers import RunSpec, fit_bytes, write
 from tests.worker.conftest import SmtpServer
 from tests.worker.strava_history import (
     CLIENT_ID,
@@ -177,3 +180,33 @@ def test_a_risky_last_week_is_judged_at_once_and_not_again_when_it_falls_due(
     assert [str(s) for s in statuses] == ["done"]
     wait_for(lambda: not any(_pending(running)), what="nothing left to send")
     assert len(smtp.inbox.messages) == 2, describe(running, smtp)
+
+
+def test_a_run_on_strava_and_in_the_runners_files_counts_once_in_the_welcome(
+    running: WorkerRuntime, sim: Simulator, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    quiet = connect(
+        running.sessions,
+        running.strava,
+        sim,
+        QUIET_ID,
+        email=f"{QUIET_ID}@example.com",
+        connected_at=running.clock(),
+    )
+    # Before the backfill, the runner uploaded their watch's file of last week's long run,
+    # which Strava holds too (Saturday 07:00 in Oslo, 10 km).
+    long_run = dt.datetime(2025, 10, 18, 5, 0, tzinfo=dt.UTC)
+    watch_file = write(tmp_path / "long.fit", fit_bytes(RunSpec(long_run, 10_000, 3000)))
+    outcome = import_paths(
+        running.sessions, quiet, [watch_file], settings=running.settings, now=running.clock()
+    )
+    assert outcome.imported == ["long.fit"]
+    backfill_again(running, quiet)
+    wait_for(lambda: "welcome" in kinds_sent(running, quiet), what="the welcome sent")
+
+    [welcome] = [m for m in smtp.inbox.messages if str(m["Message-ID"]).startswith("<welcome-")]
+    words = prose(welcome)
+    assert "In your last 6 weeks we found 18 runs, 120.0 km in all." in words
+    assert "Nothing in last week (from 13 Oct) tripped our checks." in words
+    wait_for(lambda: not any(_pending(running)), what="nothing left to send")
+    assert kinds_sent(running, quiet) == ["welcome"]  # no digest: last week was not risky

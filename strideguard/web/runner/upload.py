@@ -99,15 +99,11 @@ async def upload(request: Request) -> Response:
     if not received.files:
         shutil.rmtree(folder, ignore_errors=True)
         return _refused(request, 400, "No file was chosen. Choose your files, then upload.")
+    paths = [str(path) for path in received.files]
     import_id = open_import(
-        sessions_of(request), athlete_id, UPLOAD, file_count=len(received.files)
+        sessions_of(request), athlete_id, UPLOAD, paths, remove_after=str(folder)
     )
-    runtime.jobs.import_files(
-        athlete_id,
-        [str(path) for path in received.files],
-        remove_after=str(folder),
-        import_id=import_id,
-    )
+    runtime.jobs.import_files(athlete_id, paths, remove_after=str(folder), import_id=import_id)
     log.info(
         "upload queued for import: %d files", len(received.files), extra={"athlete_id": athlete_id}
     )
