@@ -7,9 +7,8 @@ the rules read leave it (`FileActivity`); GPS points never do.
 Parsers, and why each:
 - FIT: fitdecode, maintained, pure Python, streams frames and checks the CRC, so a damaged
   file fails loudly; it reads ~25,000 messages a second here, enough for a 400-file export.
-- GPX: the standard library's XML parser: four values per point, read in a quarter of the
-  CPU gpxpy takes to build its object model (see `gpx.py`); GPX 1.0 and 1.1 alike.
-- TCX: the standard library's ElementTree, searched in C: TCX is a small fixed schema, and
+- GPX: gpxpy, the maintained GPX parser, tolerant of every app's extensions and GPX 1.0/1.1.
+- TCX: the standard library's ElementTree (iterparse): TCX is a small fixed schema, and
   tcxreader would add a dependency only to compute figures `track` computes anyway.
 - Time zones: tzfpy, an offline lookup in one 5 MB wheel with no further dependencies
   (timezonefinder 9 brings 32 MB of data, h3, flatbuffers and cffi); microseconds a lookup.

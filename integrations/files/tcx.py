@@ -11,18 +11,29 @@ lap fields in the schema) and marked as a summary.
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 
 from strideguard.integrations.files.reading import Reading
 from strideguard.integrations.files.record import Detail, FileRejected
 from strideguard.integrations.files.sports import from_tcx
 from strideguard.integrations.files.track import Point
-from strideguard.integrations.files.xmlsafe import namespace, utc_time, xml_text
+from strideguard.integrations.files.xmlsafe import xml_text
+
+
+def namespace(root: ET.Element) -> str:
+    """The `{uri}` prefix of the document's element names ("" when it declares none)."""
+    return root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
 
 
 def _number(element: ET.Element | None, path: str) -> float | None:
     text = element.findtext(path) if element is not None else None
     return float(text) if text and text.strip() else None
+
+
+def _time(text: str | None) -> dt.datetime:
+    stamp = dt.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def parse_tcx(content: bytes, name: str) -> Reading:
@@ -35,7 +46,7 @@ def parse_tcx(content: bytes, name: str) -> Reading:
             raise FileRejected(name, "no laps and no track points: nothing to read")
         laps = [
             (
-                utc_time(lap.get("StartTime")),
+                _time(lap.get("StartTime")),
                 _number(lap, f"{ns}DistanceMeters"),
                 _number(lap, f"{ns}TotalTimeSeconds"),
             )
@@ -72,7 +83,7 @@ def _trackpoint(element: ET.Element, ns: str) -> Point:
         raise ValueError("a Trackpoint has no Time")
     position = element.find(f"{ns}Position")  # a plain name: a path would search in Python
     return Point(
-        t=utc_time(stamp).timestamp(),
+        t=_time(stamp).timestamp(),
         lat=_number(position, f"{ns}LatitudeDegrees"),
         lon=_number(position, f"{ns}LongitudeDegrees"),
         elevation_m=_number(element, f"{ns}AltitudeMeters"),
