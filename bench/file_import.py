@@ -151,7 +151,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "cpu_ms_per_file": round(cpu_ms, 1),
             }
     result = {
-        "note": "shared machine: other engineers' jobs ran on the same 2 cores during this run",
         "files": args.files,
         "formats": dict(collections.Counter(Path(name).suffixes[0][1:] for name in names)),
         "track_point_every_s": args.step,
