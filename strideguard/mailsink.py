@@ -32,7 +32,10 @@ def _file_stem(message: EmailMessage, fallback: int) -> str:
 class _FileHandler:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        # Messages filed: counted once the .eml is written, so a reader that waits for a
+        # count finds the file (under load the write may take a while).
         self.count = 0
+        self._seq = 0
         self.lock = threading.Lock()
         # Message-ID (with its angle brackets) -> the .eml file it was filed as.
         self.files: dict[str, Path] = {}
@@ -45,15 +48,16 @@ class _FileHandler:
         if not isinstance(message, EmailMessage):
             return "554 Message could not be parsed"
         with self.lock:
-            self.count += 1
-            stem = _file_stem(message, self.count)
+            self._seq += 1
+            stem = _file_stem(message, self._seq)
         eml = self.directory / f"{stem}.eml"
         eml.write_bytes(raw)
-        with self.lock:
-            self.files[str(message.get("Message-ID", "")).strip()] = eml
         html = message.get_body(preferencelist=("html",))
         if html is not None:
             (self.directory / f"{stem}.html").write_text(html.get_content(), encoding="utf-8")
+        with self.lock:
+            self.files[str(message.get("Message-ID", "")).strip()] = eml
+            self.count += 1
         return "250 Message accepted for delivery"
 
 

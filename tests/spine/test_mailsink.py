@@ -6,6 +6,8 @@ import smtplib
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from strideguard.mailsink import OutboxSink
 
 
@@ -43,3 +45,25 @@ def test_a_redelivery_overwrites_rather_than_duplicates(tmp_path: Path) -> None:
         "digest-1-2025-10-20.eml",
         "digest-1-2025-10-20.html",
     ]
+
+
+def test_a_message_is_counted_only_once_its_files_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests wait for `received` and then read the files: counted before the write, a
+    loaded machine let them find the count but no file (a sign-in link not there yet)."""
+    counted_while_writing: list[int] = []
+    write_bytes = Path.write_bytes
+
+    def watched(path: Path, data: bytes) -> int:
+        counted_while_writing.append(sink.received)
+        return write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", watched)
+    with OutboxSink(tmp_path) as sink:
+        host, port = sink.smtp_url.removeprefix("smtp://").split(":")
+        with smtplib.SMTP(host, int(port), timeout=5) as smtp:
+            smtp.send_message(_digest("<signin-1@x>"))
+        assert sink.received == 1
+        assert list(sink.files) == ["<signin-1@x>"]
+    assert counted_while_writing == [0]
