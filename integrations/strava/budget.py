@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from strideguard.integrations.strava.errors import BudgetExceeded
@@ -99,6 +99,10 @@ def window_index(now: dt.datetime) -> int:
 
 def day_index(now: dt.datetime) -> int:
     return int(now.timestamp()) // DAY_S
+
+
+def next_window_start(now: dt.datetime) -> dt.datetime:
+    return dt.datetime.fromtimestamp((window_index(now) + 1) * WINDOW_S, dt.UTC)
 
 
 def ms_to_next_window(now: dt.datetime) -> int:
@@ -179,7 +183,9 @@ class RateBudget(Protocol):
     def limits(self) -> Limits: ...
 
     def hold(self, now: dt.datetime, reservation: Reservation) -> None:
-        """Hold back `reservation` for due work in `now`'s window and day (replaces the last)."""
+        """Hold back `reservation` for due work in `now`'s window and day (replaces what was
+        held there). `now` may lie in the next window: a tick holds it before it starts, so
+        work that wakes on the boundary finds the reads of what is due already held."""
 
     def held(self, now: dt.datetime) -> Reservation:
         """What is still held back in `now`'s window and day."""
@@ -209,23 +215,31 @@ class MemoryBudget:
         self._window = -1
         self._day = -1
         self._counts = [0, 0, 0, 0]  # read_window, read_day, all_window, all_day
-        self._held = Reservation()
+        # (evaluations, runs) held, by window index and by day index: a tick may hold the
+        # next window's and day's reads before they start, as the Redis keys allow.
+        self._held_windows: dict[int, tuple[int, int]] = {}
+        self._held_days: dict[int, tuple[int, int]] = {}
 
     def _roll(self, now: dt.datetime) -> None:
         window, day = window_index(now), day_index(now)
         if window != self._window:
             self._window = window
             self._counts[0] = self._counts[2] = 0
-            self._held = replace(self._held, evaluations_window=0, runs_window=0)
+            self._held_windows = {k: v for k, v in self._held_windows.items() if k >= window}
         if day != self._day:
             self._day = day
             self._counts[1] = self._counts[3] = 0
-            self._held = Reservation()
+            self._held_days = {k: v for k, v in self._held_days.items() if k >= day}
+
+    def _held_at(self, now: dt.datetime) -> Reservation:
+        window = self._held_windows.get(window_index(now), (0, 0))
+        day = self._held_days.get(day_index(now), (0, 0))
+        return Reservation(window[0], day[0], window[1], day[1])
 
     def reserve(self, priority: Priority, now: dt.datetime, *, read: bool = True) -> None:
         with self._lock:
             self._roll(now)
-            cap = caps(self._limits, self._shares[priority], priority, self._held)
+            cap = caps(self._limits, self._shares[priority], priority, self._held_at(now))
             slots = [0, 1, 2, 3] if read else [2, 3]
             for slot in slots:
                 if self._counts[slot] + 1 > getattr(cap, _FIELDS[slot]):
@@ -234,14 +248,15 @@ class MemoryBudget:
                 self._counts[slot] += 1
 
     def hold(self, now: dt.datetime, reservation: Reservation) -> None:
-        with self._lock:
-            self._roll(now)
-            self._held = reservation
+        with self._lock:  # no roll: `now` may be the start of the next window
+            held = reservation
+            self._held_windows[window_index(now)] = (held.evaluations_window, held.runs_window)
+            self._held_days[day_index(now)] = (held.evaluations_day, held.runs_day)
 
     def held(self, now: dt.datetime) -> Reservation:
         with self._lock:
             self._roll(now)
-            return self._held
+            return self._held_at(now)
 
     def observe(self, headers: Mapping[str, str], now: dt.datetime) -> None:
         limits, usage = parse_headers(headers)

@@ -4,22 +4,27 @@ Each scheduler tick counts the evaluations that are due or become due in the cur
 window and UTC day (one read each for the window refresh, which is one page, plus one for each
 of the runner's shoes we hold no count for, which the evaluation reads), and the per-run
 fetches that the last day's webhook rate predicts for the rest of the day, and hands that to
-the shared
-budget (`RateBudget.hold`). The next tick replaces it with a fresh count (evaluations done
-meanwhile are no longer pending). `reservation_for` is the pure part.
+the shared budget (`RateBudget.hold`), for this window and, counted ahead, for the next one.
+The next tick replaces both with a fresh count (evaluations done meanwhile are no longer
+pending). `reservation_for` is the pure part.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from strideguard.activity_sources import STRAVA
-from strideguard.integrations.strava.budget import DAY_S, WINDOW_S, Reservation
+from strideguard.integrations.strava.budget import (
+    DAY_S,
+    WINDOW_S,
+    Reservation,
+    next_window_start,
+)
 from strideguard.models import (
     Activity,
     Athlete,
@@ -54,11 +59,21 @@ def reservation_for(
     )
 
 
-def due_reservation(
+def reservations_ahead(
+    now: dt.datetime, due: Sequence[dt.datetime | tuple[dt.datetime, int]], runs_last_day: int
+) -> list[tuple[dt.datetime, Reservation]]:
+    """What to hold for `now`'s window and day, and for the next window (and day, when it
+    starts one): work due then is counted before it starts, so jobs that wake on the
+    boundary, before the next tick, cannot take the reads held for what falls due."""
+    upcoming = next_window_start(now)
+    return [(moment, reservation_for(moment, due, runs_last_day)) for moment in (now, upcoming)]
+
+
+def due_reservations(
     session: Session, now: dt.datetime, grace: dt.timedelta, *, per_run_fetches: bool
-) -> Reservation:
-    """The reservation for `now` from the database: pending evaluations, the weeks of active
-    runners that close (plus the grace) later today, and today's rate of new-run webhooks."""
+) -> list[tuple[dt.datetime, Reservation]]:
+    """`reservations_ahead` from the database: pending evaluations, the weeks of active
+    runners that close (plus the grace) later, and the last day's rate of new-run webhooks."""
     shoes = unknown_shoes(session)
     due: list[tuple[dt.datetime, int]] = []
     pending = session.execute(
@@ -95,7 +110,7 @@ def due_reservation(
             )
             or 0
         )
-    return reservation_for(now, due, runs)
+    return reservations_ahead(now, due, runs)
 
 
 def unknown_shoes(session: Session) -> dict[int, int]:

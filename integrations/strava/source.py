@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from strideguard.gear import load_gear
 from strideguard.integrations.strava import sync
 from strideguard.integrations.strava.context import StravaContext, strava_of
-from strideguard.integrations.strava.due_reads import due_reservation
+from strideguard.integrations.strava.due_reads import due_reservations
 from strideguard.integrations.strava.mapping import record_fields
 from strideguard.models import StravaConnection
 from strideguard.status import ConnectionStatus
@@ -95,13 +95,14 @@ class StravaSource:
     def reserve_reads(self, now: dt.datetime, grace: dt.timedelta) -> None:
         """Tell the shared budget what the schedule needs this window and day (due_reads.py)."""
         with self.ctx.sessions() as session:
-            reservation = due_reservation(
+            held = due_reservations(
                 session,
                 now,
                 grace,
                 per_run_fetches=self.ctx.settings.strava_webhook_sync != "deferred",
             )
-        self.ctx.budget.hold(now, reservation)
+        for moment, reservation in held:
+            self.ctx.budget.hold(moment, reservation)
 
     def refresh_window(self, athlete_id: int, priority: Priority) -> Window:
         report = sync.refresh_window(self.ctx, athlete_id, priority=priority)

@@ -17,11 +17,14 @@ from strideguard.integrations.strava.budget import (
     Reservation,
     ms_to_next_day,
     ms_to_next_window,
+    next_window_start,
 )
 from strideguard.integrations.strava.context import StravaContext, make_context
 from strideguard.integrations.strava.errors import BudgetExceeded
 from strideguard.integrations.strava.simulator import SimClock, Simulator
+from strideguard.integrations.strava.source import StravaSource
 from strideguard.integrations.strava.sync import refresh_window, sync_one_activity
+from strideguard.models import Athlete
 from strideguard.settings import Settings
 from strideguard.worker.ports import Priority
 from tests.strava.conftest import OTHER, connect_directly, seed
@@ -82,6 +85,44 @@ def test_what_is_due_is_held_back_from_the_rest(budget: RateBudget) -> None:
     # The next tick replaces what is held; a new window holds nothing until it does.
     next_window = NOW + dt.timedelta(milliseconds=ms_to_next_window(NOW))
     assert budget.held(next_window).evaluations_window == 0
+
+
+def test_a_tick_holds_the_next_window_and_day_before_they_start(budget: RateBudget) -> None:
+    """Deferred jobs all wake on the boundary, before the next tick can count what is due:
+    without the hold ahead they took a whole window (and, at midnight, the new day's first
+    reads) from the evaluations falling due then."""
+    last_window = dt.datetime(2026, 3, 4, 23, 50, tzinfo=dt.UTC)
+    midnight = next_window_start(last_window)
+    assert midnight == dt.datetime(2026, 3, 5, tzinfo=dt.UTC)
+    assert _spend(budget, Priority.BACKFILL, last_window) == 100
+    budget.hold(last_window, Reservation())
+    budget.hold(midnight, Reservation(evaluations_window=80, evaluations_day=950))
+    # Holding ahead leaves the current window's count as it was.
+    assert budget.usage(last_window).read_window == 100
+    assert _spend(budget, Priority.RUN, midnight) == 20
+    assert _spend(budget, Priority.BACKFILL, midnight) == 0
+    assert _spend(budget, Priority.EVALUATION, midnight) == 80
+    # The next tick replaces the hold: 40 of the window's evaluations are done.
+    budget.hold(midnight, Reservation(evaluations_window=0, evaluations_day=870))
+    assert budget.held(midnight) == Reservation(evaluations_day=870)
+
+
+def test_the_scheduler_holds_an_evaluation_due_on_the_next_boundary_before_it_starts(
+    ctx: StravaContext, sim: Simulator
+) -> None:
+    athlete_id = connect_directly(ctx, sim)
+    with ctx.sessions.begin() as session:
+        session.get_one(Athlete, athlete_id).timezone = "Europe/London"
+    # The week closing on Monday 9 March is due at 06:00 in London (UTC in March), with the
+    # default six hours' grace; the last tick before it runs at 05:59.
+    tick = dt.datetime(2026, 3, 9, 5, 59, tzinfo=dt.UTC)
+    due = next_window_start(tick)
+    StravaSource(ctx).reserve_reads(tick, dt.timedelta(hours=ctx.settings.evaluation_grace_hours))
+    assert ctx.budget.held(tick).evaluations_window == 0
+    assert ctx.budget.held(due).evaluations_window == 1
+    # Deferred backfills that wake at 06:00, before the 06:00 tick, leave its read.
+    assert _spend(ctx.budget, Priority.BACKFILL, due) == 99
+    ctx.budget.reserve(Priority.EVALUATION, due)
 
 
 def test_reported_usage_wins_when_higher_than_our_count(budget: RateBudget) -> None:
