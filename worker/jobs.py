@@ -72,8 +72,17 @@ class Jobs:
     def purge_expired(self, *, delay: int | None = None) -> None:
         self._send(PURGE_EXPIRED, delay=delay)
 
-    def judge_run(self, athlete_id: int, activity_id: int, *, delay: int | None = None) -> None:
-        self._send(JUDGE_RUN, athlete_id, activity_id, delay=delay)
+    def judge_run(
+        self,
+        athlete_id: int,
+        activity_id: int,
+        *,
+        announced: dt.datetime | None = None,
+        delay: int | None = None,
+    ) -> None:
+        """`announced`: when the source told us of the run (worker/run_alerts.py)."""
+        stamp = announced.isoformat() if announced else None
+        self._send(JUDGE_RUN, athlete_id, activity_id, stamp, delay=delay)
 
     def send_run_alert(self, run_alert_id: int, *, delay: int | None = None) -> None:
         self._send(SEND_RUN_ALERT, run_alert_id, delay=delay)

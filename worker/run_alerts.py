@@ -1,8 +1,11 @@
 """Judge a new run as soon as it lands, and gather the risky ones into per-run alerts.
 
-`judge_run(runtime, athlete_id, activity_id)` is the job behind the `judge_run` actor, queued
-when a webhook's new run was fetched (STRAVA_WEBHOOK_SYNC auto or immediate):
+`judge_run(runtime, athlete_id, activity_id, announced)` is the job behind the `judge_run`
+actor, queued when a webhook announced a new run (STRAVA_WEBHOOK_SYNC auto or immediate):
 
+0. if the run's week (or, for a run not stored yet, the week it was announced in) is judged
+   already, stop: its digest covers the run, and a judgement that waited that long behind a
+   spent budget spends no read on an alert that would only be superseded;
 1. refresh the athlete's window through the source port (the rules need the 30 days before
    the run, and activity rows are kept only RETENTION_DAYS); when the source's budget is
    spent the job waits for the next rate window and runs then, so the alert is late, never
@@ -33,9 +36,9 @@ from sqlalchemy.orm import Session
 
 from strideguard import rules
 from strideguard.db import transaction
-from strideguard.models import Activity, Athlete, RiskyRun, RunAlert
+from strideguard.models import Activity, Athlete, Evaluation, RiskyRun, RunAlert
 from strideguard.status import RunAlertStatus
-from strideguard.times import aware, week_start_of
+from strideguard.times import aware, week_start_of, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
 from strideguard.worker.channel_messages import target_kinds
 from strideguard.worker.host import PipelineHost
@@ -71,10 +74,14 @@ def per_run_rules(config: rules.RulesConfig) -> rules.RulesConfig:
     return replace(config, rules={k: r for k, r in config.rules.items() if r.per == "run"})
 
 
-def judge_run(runtime: PipelineHost, athlete_id: int, activity_id: int) -> None:
-    """The `judge_run` job (see the module docstring for the steps)."""
+def judge_run(
+    runtime: PipelineHost, athlete_id: int, activity_id: int, announced: str | None = None
+) -> None:
+    """The `judge_run` job (see the module docstring for the steps); `announced` is when the
+    source told us of the run (ISO 8601), or None from a sender that did not say."""
     context = {"athlete_id": athlete_id, "activity_id": activity_id}
     config = runtime.rules.current()
+    told = dt.datetime.fromisoformat(announced) if announced else None
     with runtime.sessions() as session:
         athlete = session.get(Athlete, athlete_id)
         if athlete is None or runtime.source.unavailable_reason(session, athlete_id) is not None:
@@ -89,11 +96,19 @@ def judge_run(runtime: PipelineHost, athlete_id: int, activity_id: int) -> None:
             )
         ):
             return
+        covered = _judged_week(session, athlete, run, told)
+        if covered is not None:
+            log.info(
+                "run alert: not judged, the digest of week %s covers it",
+                covered,
+                extra=context,
+            )
+            return
     try:
         window = runtime.source.refresh_window(athlete_id, Priority.RUN)
     except SourceDeferred as exc:
         log.info("run alert: source budget spent, judged in the next window", extra=context)
-        runtime.jobs.judge_run(athlete_id, activity_id, delay=exc.retry_after_ms)
+        runtime.jobs.judge_run(athlete_id, activity_id, announced=told, delay=exc.retry_after_ms)
         return
     except SourceDisconnected:
         return
@@ -150,6 +165,30 @@ def judge_run(runtime: PipelineHost, athlete_id: int, activity_id: int) -> None:
     for alert_id, due in opened:
         runtime.jobs.send_run_alert(alert_id, delay=_ms_until(due, now))
     log.info("risky run recorded for alerting", extra={**context, "alerts_opened": len(opened)})
+
+
+def _judged_week(
+    session: Session, athlete: Athlete, run: Activity | None, announced: dt.datetime | None
+) -> dt.date | None:
+    """The run's week, if its digest is judged already: a judgement that waited that long
+    for the budget would only be superseded at send time, so it spends no read.
+
+    A run not stored yet is placed by when the source announced it: it started before that,
+    so in that week or an earlier one, which is judged first."""
+    if run is not None:
+        week = week_start_of(run.start_date_local.date())
+    elif announced is not None:
+        week = week_start_of(announced.astimezone(zone_or_utc(athlete.timezone)).date())
+    else:
+        return None
+    finished = session.scalar(
+        select(Evaluation.id).where(
+            Evaluation.athlete_id == athlete.id,
+            Evaluation.week_start == week,
+            Evaluation.finished_at.is_not(None),
+        )
+    )
+    return week if finished is not None else None
 
 
 def _open_channels(

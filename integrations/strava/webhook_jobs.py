@@ -23,7 +23,7 @@ from strideguard.integrations.strava.webhooks import apply_activity_events, hand
 from strideguard.leases import WEBHOOK_EVENT_LEASE, GaveUp, exhausted, gave_up_text, release
 from strideguard.models import Activity, Athlete, StravaConnection, WebhookEvent
 from strideguard.status import WebhookEventStatus
-from strideguard.times import week_start_of
+from strideguard.times import aware, week_start_of
 from strideguard.worker.ports import JobHost
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def process_event(host: JobHost, event_id: int) -> None:
             # back below once handle_event has counted (or, for a deferral, not) by itself.
             event.attempts += 1
         activity_id = event.object_id if event.object_type == "activity" else None
-        aspect, owner = event.aspect_type, event.owner_id
+        aspect, owner, received_at = event.aspect_type, event.owner_id, aware(event.received_at)
     if gave_up is not None:
         raise GaveUp(gave_up)  # after the commit, so the reason stays on the row
     try:
@@ -85,7 +85,7 @@ def process_event(host: JobHost, event_id: int) -> None:
             reopened = reopen_weeks_of(host, session, [activity_id], host.clock())
         _evaluate_again(host, reopened)
         if aspect == "create" and host.settings.strava_webhook_sync != "deferred":
-            queue_judgement(host, owner, activity_id)
+            queue_judgement(host, owner, activity_id, received_at)
 
 
 def reopen_weeks_of(
@@ -106,9 +106,11 @@ def reopen_weeks_of(
     ]
 
 
-def queue_judgement(host: JobHost, owner_strava_id: int, activity_id: int) -> None:
+def queue_judgement(
+    host: JobHost, owner_strava_id: int, activity_id: int, announced: dt.datetime | None
+) -> None:
     """Queue the per-run judgement (a per-run alert, if it is risky) of a new activity of a
-    known athlete.
+    known athlete; `announced` is when Strava told us of it.
 
     Queued whether or not the webhook could fetch it: with `auto`'s daily reads spent the run
     waits for the next window rather than go unjudged (the judgement's own refresh defers
@@ -119,7 +121,7 @@ def queue_judgement(host: JobHost, owner_strava_id: int, activity_id: int) -> No
             select(Athlete.id).where(Athlete.strava_athlete_id == owner_strava_id)
         )
     if athlete_id is not None:
-        host.jobs.judge_run(athlete_id, activity_id)
+        host.jobs.judge_run(athlete_id, activity_id, announced=announced)
 
 
 def _evaluate_again(host: JobHost, weeks: list[tuple[int, dt.date]]) -> None:

@@ -307,3 +307,31 @@ def test_a_sender_killed_mid_send_loses_nothing_the_reconciler_sends_it_once(
     assert alert.status == "sent"
     assert alert.crashes == 1
     assert len(quiet_world.smtp.inbox.messages) == 1
+
+
+def test_a_judgement_that_waited_past_its_weeks_digest_spends_no_read(
+    quiet_world: World,
+) -> None:
+    """A backlog of judgements behind a spent budget: once the week is judged, the digest
+    covers those runs, and their judgements stop without a request."""
+    from strideguard.worker.run_alerts import judge_run
+
+    now = quiet_world.runtime.clock()
+    announced = dt.datetime.combine(THIS_WEEK + dt.timedelta(days=3), dt.time(9), dt.UTC)
+    before = quiet_world.sim.count_requests(path_prefix="/api/v3/")
+    judge_run(quiet_world.runtime, quiet_world.athlete_id, 9701, announced.isoformat())
+    assert quiet_world.sim.count_requests(path_prefix="/api/v3/") > before  # not judged: read
+    with quiet_world.runtime.sessions.begin() as session:
+        session.add(
+            Evaluation(
+                athlete_id=quiet_world.athlete_id,
+                week_start=THIS_WEEK,
+                status=EvaluationStatus.DONE,
+                due_at=now,
+                finished_at=now,
+            )
+        )
+    before = quiet_world.sim.count_requests(path_prefix="/api/v3/")
+    judge_run(quiet_world.runtime, quiet_world.athlete_id, 9702, announced.isoformat())
+    assert quiet_world.sim.count_requests(path_prefix="/api/v3/") == before
+    assert risky_runs(quiet_world) == []
