@@ -33,7 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from strideguard.integrations.email.digest_links import make_digest_links
 from strideguard.integrations.email.mime import build_message
-from strideguard.integrations.email.render import AthleteView, DigestContext, render_digest
+from strideguard.integrations.email.render import (
+    AthleteView,
+    DigestContext,
+    DigestFinding,
+    render_digest,
+)
 from strideguard.integrations.email.smtp import send_message
 from strideguard.settings import Settings
 from tests.notifier.worked import BUILT_IN, EIGHT_WEEKS_M, WEEK
@@ -66,7 +71,7 @@ def _digest(index: int) -> DigestContext:
             id=1000 + index, first_name=f"Runner {index}", units="mi" if index % 2 else "km"
         ),
         week_start=WEEK,
-        findings=[BUILT_IN[rule] for rule in rules],
+        findings=[DigestFinding(BUILT_IN[rule]) for rule in rules],
         weekly_distance_m=EIGHT_WEEKS_M,
         links=links,
     )

@@ -76,6 +76,33 @@ class Finding:
             "error": self.error,
         }
 
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> Finding:
+        """The inverse of `to_dict`, so JSON read back from the database is parsed once.
+
+        Keys `to_dict` does not write are left to the caller (an alert stores `other_runs`
+        beside them, a risky run its `limits`). JSON stored before a rule could fail on its
+        own has no `error`.
+        """
+        advice = stored["advice"]
+        return cls(
+            rule=stored["rule"],
+            title=stored["title"],
+            severity=stored["severity"],
+            week_start=dt.date.fromisoformat(stored["week_start"]),
+            status=stored["status"],
+            value=stored["value"],
+            threshold=stored["threshold"],
+            band=stored["band"],
+            activity_id=stored["activity_id"],
+            date=dt.date.fromisoformat(stored["date"]) if stored["date"] else None,
+            figures=dict(stored["figures"]),
+            advice_why=advice["why"],
+            advice_do=advice["do"],
+            exercise_focus=tuple(stored["exercise_focus"]),
+            error=stored.get("error"),
+        )
+
 
 LimitKind = Literal["next_run", "next_week"]
 LIMIT_KINDS: tuple[LimitKind, ...] = ("next_run", "next_week")

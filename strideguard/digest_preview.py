@@ -23,6 +23,7 @@ from strideguard.integrations.email.mime import build_message
 from strideguard.integrations.email.render import (
     AthleteView,
     DigestContext,
+    DigestFinding,
     RenderedEmail,
     render_digest,
 )
@@ -102,7 +103,7 @@ def preview_digest(
         DigestContext(
             athlete=AthleteView.of(athlete),
             week_start=week,
-            findings=[{**f.to_json(), "late": False} for f in fired],
+            findings=[DigestFinding(f.finding, other_runs=f.other_runs) for f in fired],
             weekly_distance_m=weekly_running_m(
                 session, athlete_id, week, config.activity_types.running
             ),

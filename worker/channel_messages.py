@@ -33,10 +33,11 @@ from strideguard.db import transaction
 from strideguard.leases import CHANNEL_MESSAGE_LEASE, GaveUp, error_text, gave_up_text
 from strideguard.limits import tightest_limits
 from strideguard.models import Athlete, AthleteChannel, ChannelMessage
+from strideguard.rules import Finding
 from strideguard.status import ChannelStatus, DeliveryStatus
 from strideguard.upsert import insert_ignoring_duplicates
 from strideguard.worker.host import PipelineHost
-from strideguard.worker.ports import Delivery, DeliveryError
+from strideguard.worker.ports import Delivery, DeliveryError, RiskyRunFinding
 from strideguard.worker.registry import ALERT_MESSAGES, CHANNELS, plugin_class
 from strideguard.worker.short_messages import distance_down, render
 
@@ -122,29 +123,34 @@ def hands_over(kind: str) -> bool:
     return kind not in ALERT_MESSAGES
 
 
-def run_alert_facts(athlete: Athlete, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def run_alert_facts(athlete: Athlete, runs: Sequence[RiskyRunFinding]) -> dict[str, Any]:
     """A gathered per-run alert's findings as the short message reads them: each run, its
     30-day longest, and the next-run ceiling after the latest run, in the runner's units."""
-    latest = max(runs, key=lambda run: str(run.get("date") or ""))
-    ceiling = tightest_limits(latest.get("limits") or ()).get("next_run") or {}
+    latest = max(runs, key=lambda run: str(run.finding.date or ""))
+    ceiling = tightest_limits(latest.limits).get("next_run") or {}
     high = ceiling.get("high_m")
     return {
-        "runs": [
-            {
-                "run_date": str(run["date"]),
-                "distance_m": int(run["figures"]["run_m"]),
-                "longest_30d_m": int(run["figures"]["longest_prior_m"]),
-                "ratio": float(run["figures"]["run_m"]) / float(run["figures"]["longest_prior_m"]),
-            }
-            for run in runs
-        ],
+        "runs": [_run_facts(run.finding) for run in runs],
         "ceiling": (
             f"up to {distance_down(int(high), athlete.units)}"
             if isinstance(high, int | float)
             else "no longer than your longest run of the last 30 days"
         ),
         "units": athlete.units,
-        "week_start": str(latest["week_start"]),
+        "week_start": latest.finding.week_start.isoformat(),
+    }
+
+
+def _run_facts(run: Finding) -> dict[str, Any]:
+    """A single-run spike's figures always hold both distances; figures in general may not."""
+    run_m, longest_m = run.figures["run_m"], run.figures["longest_prior_m"]
+    if not isinstance(run_m, int | float) or not isinstance(longest_m, int | float):
+        raise TypeError(f"{run.rule} on {run.date}: no run distances in {dict(run.figures)}")
+    return {
+        "run_date": str(run.date),
+        "distance_m": int(run_m),
+        "longest_30d_m": int(longest_m),
+        "ratio": float(run_m) / float(longest_m),
     }
 
 

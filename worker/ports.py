@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.models import Athlete, Gear
+from strideguard.rules.findings import Finding
 from strideguard.settings import Settings
 
 if TYPE_CHECKING:
@@ -218,6 +219,23 @@ class ShortMessage:
 
     title: str
     body: str
+
+
+@dataclass(frozen=True)
+class RiskyRunFinding:
+    """A risky run's finding and the limits after its week, which its per-run alert gives
+    as the next-run ceiling. JSON only at the storage edge (`risky_runs.finding`)."""
+
+    finding: Finding
+    # `rules.Limit.to_dict` dicts.
+    limits: Sequence[Mapping[str, Any]] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.finding.to_dict(), "limits": list(self.limits)}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> RiskyRunFinding:
+        return cls(Finding.from_dict(stored), stored.get("limits") or ())
 
 
 class DeliveryError(Exception):

@@ -38,7 +38,7 @@ from strideguard.worker.channel_messages import (
     send_now,
 )
 from strideguard.worker.host import PipelineHost
-from strideguard.worker.ports import DeliveryError
+from strideguard.worker.ports import DeliveryError, RiskyRunFinding
 from strideguard.worker.registry import ALERT_MESSAGES, plugin_class
 from strideguard.worker.run_alerts import channel_of
 
@@ -115,7 +115,7 @@ def _release(
 class Sorted:
     """The claimed runs: those to send, and why each of the others is not sent."""
 
-    send: list[dict[str, Any]]
+    send: list[RiskyRunFinding]
     superseded: list[str]
     dropped: list[str]
 
@@ -157,7 +157,7 @@ def sort_runs(
         elif run.activity_id not in stored:
             result.dropped.append(f"{name}: deleted from the source")
         else:
-            result.send.append(dict(run.finding))
+            result.send.append(RiskyRunFinding.from_json(run.finding))
     return result
 
 

@@ -28,7 +28,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select
@@ -42,7 +41,13 @@ from strideguard.times import aware, week_start_of, zone_or_utc
 from strideguard.upsert import insert_ignoring_duplicates
 from strideguard.worker.channel_messages import target_kinds
 from strideguard.worker.host import PipelineHost
-from strideguard.worker.ports import Channel, Priority, SourceDeferred, SourceDisconnected
+from strideguard.worker.ports import (
+    Channel,
+    Priority,
+    RiskyRunFinding,
+    SourceDeferred,
+    SourceDisconnected,
+)
 from strideguard.worker.registry import CHANNELS, plugin_class
 
 log = logging.getLogger(__name__)
@@ -136,9 +141,7 @@ def judge_run(
             history_start=window.complete_from,
         )
         fired = [
-            f.to_dict()
-            for f in findings
-            if f.fired and f.activity_id == activity_id and f.rule not in muted
+            f for f in findings if f.fired and f.activity_id == activity_id and f.rule not in muted
         ]
         if not fired:
             return
@@ -150,13 +153,13 @@ def judge_run(
             athlete.rule_overrides or None,
             history_start=window.complete_from,
         )
-    fired = [{**f, "limits": [limit.to_dict() for limit in limits]} for f in fired]
+    after = tuple(limit.to_dict() for limit in limits)
     now = runtime.clock()
     with transaction(runtime.sessions) as session:
         opened = record_risky_run(
             session,
             athlete_id,
-            fired,
+            [RiskyRunFinding(finding, after) for finding in fired],
             kinds,
             now=now,
             gather=dt.timedelta(seconds=runtime.settings.run_alert_gather_seconds),
@@ -205,7 +208,7 @@ def _open_channels(
 def record_risky_run(
     session: Session,
     athlete_id: int,
-    fired: Sequence[dict[str, Any]],
+    fired: Sequence[RiskyRunFinding],
     kinds: Sequence[str],
     *,
     now: dt.datetime,
@@ -220,13 +223,13 @@ def record_risky_run(
             {
                 "athlete_id": athlete_id,
                 "channel": kind,
-                "activity_id": int(finding["activity_id"]),
-                "rule_id": str(finding["rule"]),
-                "week_start": dt.date.fromisoformat(str(finding["week_start"])),
-                "finding": finding,
+                "activity_id": run.finding.activity_id,
+                "rule_id": run.finding.rule,
+                "week_start": run.finding.week_start,
+                "finding": run.to_json(),
                 "created_at": now,
             }
-            for finding in fired
+            for run in fired
         ]
         new = session.execute(
             insert_ignoring_duplicates(session, RiskyRun).returning(RiskyRun.id), rows

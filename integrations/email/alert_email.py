@@ -8,7 +8,6 @@ Registered in worker/registry.py (`ALERT_MESSAGES`), so the pipeline's send job
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from strideguard.integrations.email.alert_render import AlertContext, render_run_alert
 from strideguard.integrations.email.digest_links import make_digest_links
@@ -21,7 +20,7 @@ from strideguard.integrations.email.smtp import (
 )
 from strideguard.models import Athlete
 from strideguard.settings import Settings
-from strideguard.worker.ports import Delivery, DeliveryError
+from strideguard.worker.ports import Delivery, DeliveryError, RiskyRunFinding
 
 
 class EmailAlerts:
@@ -29,7 +28,7 @@ class EmailAlerts:
         self.settings = settings
 
     def delivery(
-        self, athlete: Athlete, message_id: str, runs: Sequence[dict[str, Any]]
+        self, athlete: Athlete, message_id: str, runs: Sequence[RiskyRunFinding]
     ) -> Delivery:
         """The alert with fresh signed links (unsubscribe, mute, pause, check-in)."""
         settings = self.settings
@@ -37,19 +36,19 @@ class EmailAlerts:
             raise TransientSendError("SMTP_URL is not set; the alert waits until it is")
         links = make_digest_links(
             athlete.id,
-            [str(run["rule"]) for run in runs],
+            [run.finding.rule for run in runs],
             settings,
             unsubscribe_mailbox=settings.unsubscribe_address,
         )
         # The limits judged with the latest run: the ceiling after it.
-        latest = max(runs, key=lambda run: str(run.get("date") or ""))
+        latest = max(runs, key=lambda run: str(run.finding.date or ""))
         try:
             rendered = render_run_alert(
                 AlertContext(
                     athlete=AthleteView.of(athlete),
-                    runs=runs,
+                    runs=[run.finding for run in runs],
                     links=links,
-                    limits=latest.get("limits") or (),
+                    limits=latest.limits,
                 )
             )
         except TemplateRenderError as exc:

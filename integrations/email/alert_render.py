@@ -25,6 +25,7 @@ from strideguard.integrations.email.render import (
     _render,
 )
 from strideguard.limits import tightest_limits
+from strideguard.rules import Finding
 
 # The advice the alert gives, per rule: its own wording for the next few days when the
 # alert folder has one, else the digest's advice for the rule.
@@ -37,12 +38,12 @@ ALERT_WEEK_WORDS = {"this_week": "this week", "next_week": "the coming week"}
 class AlertContext:
     """Everything one alert shows.
 
-    `runs` are the engine's Finding dicts of the risky runs (one per run and rule), in the
-    order they were run; `limits` the rules.Limit dicts after the runs' week.
+    `runs` are the findings of the risky runs (one per run and rule), in the order they were
+    run; `limits` the rules.Limit dicts after the runs' week.
     """
 
     athlete: AthleteView
-    runs: Sequence[Mapping[str, Any]]
+    runs: Sequence[Finding]
     links: DigestLinks
     limits: Sequence[Mapping[str, Any]] = ()
 
@@ -77,7 +78,7 @@ def render_run_alert(alert: AlertContext) -> RenderedEmail:
     if not alert.runs:
         raise ValueError("an alert needs at least one risky run")
     units = formatting.check_units(alert.athlete.units)
-    runs = sorted(alert.runs, key=lambda f: (str(f.get("date") or ""), str(f["rule"])))
+    runs = sorted(alert.runs, key=lambda f: (str(f.date or ""), f.rule))
     views = [_run_view(run, units) for run in runs]
     advice = [_rule_advice(run, units, alert.links) for run in _first_per_rule(runs)]
     page = {
@@ -97,56 +98,50 @@ def render_run_alert(alert: AlertContext) -> RenderedEmail:
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
-def _first_per_rule(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _first_per_rule(runs: Sequence[Finding]) -> list[Finding]:
     """The largest run of each rule: its figures word the advice (e.g. its band)."""
-    largest: dict[str, Mapping[str, Any]] = {}
+    largest: dict[str, Finding] = {}
     for run in runs:
-        rule = str(run["rule"])
-        value = run.get("value")
-        current = largest.get(rule)
+        current = largest.get(run.rule)
         if current is None or (
-            isinstance(value, int | float) and value > (current.get("value") or float("-inf"))
+            run.value is not None and run.value > (current.value or float("-inf"))
         ):
-            largest[rule] = run
+            largest[run.rule] = run
     return list(largest.values())
 
 
-def _run_view(run: Mapping[str, Any], units: str) -> RunView:
-    rule = str(run["rule"])
+def _run_view(run: Finding, units: str) -> RunView:
     blocks = ("headline", "figures")
-    text = _advice_blocks(rule, "txt", run, units, blocks, ALERT_WEEK_WORDS)
-    html = _advice_blocks(rule, "html", run, units, ("figures",), ALERT_WEEK_WORDS)
+    text = _advice_blocks("txt", run, units, blocks, ALERT_WEEK_WORDS)
+    html = _advice_blocks("html", run, units, ("figures",), ALERT_WEEK_WORDS)
     return RunView(
-        rule=rule,
-        title=str(run["title"]),
-        date=formatting.as_date(run.get("date") or run["week_start"]),
+        rule=run.rule,
+        title=run.title,
+        date=run.date or run.week_start,
         headline=" ".join(text["headline"].split()),
         figures_text=text["figures"],
         figures_html=_escaped(html["figures"]),
     )
 
 
-def _rule_advice(run: Mapping[str, Any], units: str, links: DigestLinks) -> RuleAdvice:
-    rule = str(run["rule"])
+def _rule_advice(run: Finding, units: str, links: DigestLinks) -> RuleAdvice:
     blocks = ("why", "do")
-    text = _alert_blocks(rule, "txt", run, units, blocks)
-    html = _alert_blocks(rule, "html", run, units, blocks)
+    text = _alert_blocks("txt", run, units, blocks)
+    html = _alert_blocks("html", run, units, blocks)
     return RuleAdvice(
-        rule=rule,
-        title=str(run["title"]),
+        rule=run.rule,
+        title=run.title,
         why_text=text["why"],
         do_text=text["do"],
         why_html=_escaped(html["why"]),
         do_html=_escaped(html["do"]),
-        mute_url=links.mute.get(rule),
+        mute_url=links.mute.get(run.rule),
     )
 
 
-def _alert_blocks(
-    rule: str, kind: str, run: Mapping[str, Any], units: str, blocks: Sequence[str]
-) -> dict[str, str]:
+def _alert_blocks(kind: str, run: Finding, units: str, blocks: Sequence[str]) -> dict[str, str]:
     """The alert's own advice for the rule if written, else the digest's."""
-    own = f"{ALERT_ADVICE_DIR}/{rule}.{kind}"
+    own = f"{ALERT_ADVICE_DIR}/{run.rule}.{kind}"
     if (EMAIL_TEMPLATES_DIR / own).is_file():
-        return _advice_blocks(rule, kind, run, units, blocks, ALERT_WEEK_WORDS, name=own)
-    return _advice_blocks(rule, kind, run, units, blocks, ALERT_WEEK_WORDS)
+        return _advice_blocks(kind, run, units, blocks, ALERT_WEEK_WORDS, name=own)
+    return _advice_blocks(kind, run, units, blocks, ALERT_WEEK_WORDS)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from strideguard import rules
-from strideguard.alerted_runs import alerted_note, alerted_runs
+from strideguard.alerted_runs import alerted_on, alerted_runs
 from strideguard.db import transaction
 from strideguard.integrations.email.digest_links import DigestLinks, make_digest_links
 from strideguard.integrations.email.mime import build_message
@@ -53,6 +53,7 @@ from strideguard.integrations.email.outgoing import Outgoing, load_notice
 from strideguard.integrations.email.render import (
     AthleteView,
     DigestContext,
+    DigestFinding,
     RenderedEmail,
     TemplateRenderError,
     render_digest,
@@ -80,7 +81,7 @@ class Digest:
     athlete: Athlete
     week_start: dt.date
     message_id: str
-    findings: list[dict[str, Any]]
+    findings: list[DigestFinding]
     carried_late: list[int]
     weekly_distance_m: dict[dt.date, int]
     limits: list[dict[str, Any]]
@@ -169,7 +170,7 @@ def render_loaded(digest: Digest, settings: Settings) -> tuple[RenderedEmail, Di
     athlete = digest.athlete
     links = make_digest_links(
         athlete.id,
-        [f["rule"] for f in digest.findings],
+        [told.finding.rule for told in digest.findings],
         settings,
         unsubscribe_mailbox=settings.unsubscribe_address,
     )
@@ -238,16 +239,18 @@ def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Di
     )
     # Runs a per-run alert already told the runner about: the digest does not repeat it.
     alerted = alerted_runs(session, row.athlete_id, row.week_start)
-    findings = [
-        {
-            **alert.finding,
-            "late": alert.week_start < row.week_start,
-            "repeat": alert.rule_id in repeated,
-            **alerted_note(alert.finding, alerted),
-        }
-        for alert in own
-    ]
-    findings += [{**alert.finding, "late": True} for alert in late]
+    findings = []
+    for alert in own:
+        told = _stored(alert)
+        findings.append(
+            replace(
+                told,
+                late=alert.week_start < row.week_start,
+                repeat=alert.rule_id in repeated,
+                alerted_on=alerted_on(told.finding, alerted),
+            )
+        )
+    findings += [replace(_stored(alert), late=True) for alert in late]
     return Digest(
         athlete=athlete,
         week_start=row.week_start,
@@ -261,6 +264,14 @@ def load_digest(session: Session, outbox_id: int, running: frozenset[str]) -> Di
             )
         )
         or [],
+    )
+
+
+def _stored(alert: Alert) -> DigestFinding:
+    """The alert's JSON, parsed here and nowhere else: the finding, and `other_runs`, which
+    the evaluation stores beside it (`Fired.to_json` in worker/evaluation.py)."""
+    return DigestFinding(
+        rules.Finding.from_dict(alert.finding), other_runs=alert.finding.get("other_runs", 0)
     )
 
 

@@ -12,7 +12,7 @@ import re
 import textwrap
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -44,6 +44,7 @@ from strideguard.integrations.email.exercises import (
 )
 from strideguard.limits import tightest_limits
 from strideguard.models import Athlete
+from strideguard.rules import Finding
 
 # The card's email_templates/ folder, shipped as package data of `strideguard`: found through
 # the package, not this file's depth, so an editable checkout and an installed wheel agree.
@@ -111,18 +112,32 @@ class AthleteView:
 
 
 @dataclass(frozen=True)
+class DigestFinding:
+    """A fired finding and what the digest knows about it that is no part of the engine's
+    verdict: the same finding reads differently in another week's digest."""
+
+    finding: Finding
+    # More runs fired the same per-run rule that week; the advice mentions them.
+    other_runs: int = 0
+    # It belongs to an earlier week whose digest already went out.
+    late: bool = False
+    # The same rule was in last week's digest.
+    repeat: bool = False
+    # The day a per-run alert about this run went out.
+    alerted_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
 class DigestContext:
     """Everything one digest shows.
 
-    `findings` are the engine's Finding dicts (the alerts.finding JSON) plus `late: bool`;
-    a late finding belongs to an earlier week whose digest already went out.
     `weekly_distance_m` maps week Mondays to running metres; the chart shows the 8 weeks
     ending with `week_start` and leaves weeks absent from the mapping blank (no history).
     """
 
     athlete: AthleteView
     week_start: dt.date
-    findings: Sequence[Mapping[str, Any]]
+    findings: Sequence[DigestFinding]
     weekly_distance_m: Mapping[dt.date, int]
     links: DigestLinks
     # The limits after the week (rules.Limit dicts, stored on the evaluation): the next-run
@@ -161,7 +176,6 @@ class Section:
     # The same rule fired the week before, so the runner has read this advice already.
     repeat: bool
     mute_url: str | None
-    finding: Mapping[str, Any] = field(repr=False)
     # The day a per-run alert already gave this run's advice: the digest names it briefly.
     alerted_on: dt.date | None = None
 
@@ -207,21 +221,22 @@ def render_sections(digest: DigestContext) -> list[Section]:
         raise TemplateRenderError("exercises.yaml", None, str(problem)) from problem
     shown: list[str] = []
     # A rule whose own advice already makes an exercise claim keeps it from the cards.
-    claimed = [kind for f in digest.findings for kind in CLAIM_IN_ADVICE.get(str(f["rule"]), ())]
+    claimed = [
+        kind for told in digest.findings for kind in CLAIM_IN_ADVICE.get(told.finding.rule, ())
+    ]
     # Pain strong enough to lead with the red flags: the runner should get checked before
     # any exercise, so the whole email shows none.
-    red_flags_first = leads_with_red_flags(str(f["rule"]) for f in digest.findings)
+    red_flags_first = leads_with_red_flags(told.finding.rule for told in digest.findings)
     sections = []
-    for finding in sorted(digest.findings, key=_importance):
-        rule = str(finding["rule"])
-        week = formatting.as_date(finding["week_start"])
-        alerted_on = finding.get("alerted_on")
+    for told in sorted(digest.findings, key=_importance):
+        finding = told.finding
+        rule = finding.rule
         picks = (
             []
-            if red_flags_first or alerted_on
+            if red_flags_first or told.alerted_on
             else pick_exercises(
                 library,
-                finding.get("exercise_focus") or (),
+                finding.exercise_focus,
                 digest.athlete.id,
                 digest.week_start,
                 shown,
@@ -235,17 +250,18 @@ def render_sections(digest: DigestContext) -> list[Section]:
         safety_cue = bool(picks) and not shown
         shown.extend(e.id for e in picks)
         claimed.extend(new_claims)
-        late = bool(finding.get("late", False))
-        weeks = _week_words(week, late)
-        text = _advice_blocks(rule, "txt", finding, units, ("headline", *ADVICE_BLOCKS), weeks)
-        html = _advice_blocks(rule, "html", finding, units, ADVICE_BLOCKS, weeks)
+        weeks = _week_words(finding.week_start, told.late)
+        text = _advice_blocks(
+            "txt", finding, units, ("headline", *ADVICE_BLOCKS), weeks, told.other_runs
+        )
+        html = _advice_blocks("html", finding, units, ADVICE_BLOCKS, weeks, told.other_runs)
         sections.append(
             Section(
                 rule=rule,
-                title=str(finding["title"]),
-                severity=str(finding["severity"]),
-                late=late,
-                week_start=week,
+                title=finding.title,
+                severity=finding.severity,
+                late=told.late,
+                week_start=finding.week_start,
                 headline=" ".join(text["headline"].split()),
                 figures_text=text["figures"],
                 why_text=text["why"],
@@ -256,10 +272,9 @@ def render_sections(digest: DigestContext) -> list[Section]:
                 exercises=tuple(picks),
                 claims=claims,
                 safety_cue=safety_cue,
-                repeat=bool(finding.get("repeat", False)),
+                repeat=told.repeat,
                 mute_url=digest.links.mute.get(rule),
-                finding=finding,
-                alerted_on=formatting.as_date(alerted_on) if alerted_on else None,
+                alerted_on=told.alerted_on,
             )
         )
     return sections
@@ -292,15 +307,15 @@ def _escaped(html: str) -> Markup:
     return Markup(_NUMBER_AND_UNIT.sub("\u00a0", html))  # noqa: S704
 
 
-def _importance(finding: Mapping[str, Any]) -> tuple[int, int, int, str, str]:
-    rule = str(finding["rule"])
+def _importance(told: DigestFinding) -> tuple[int, int, int, str, str]:
+    rule = told.finding.rule
     order = BUILT_IN_RULES.index(rule) if rule in BUILT_IN_RULES else len(BUILT_IN_RULES)
     return (
-        int(bool(finding.get("late", False))),
-        SEVERITY_RANK.get(str(finding.get("severity")), len(SEVERITY_RANK)),
+        int(told.late),
+        SEVERITY_RANK.get(told.finding.severity, len(SEVERITY_RANK)),
         order,
         rule,
-        str(finding.get("date") or ""),
+        str(told.finding.date or ""),
     )
 
 
@@ -314,23 +329,24 @@ def advice_template_name(rule: str, kind: str) -> str:
 
 
 def _advice_blocks(
-    rule: str,
     kind: str,
-    finding: Mapping[str, Any],
+    finding: Finding,
     units: str,
     blocks: Sequence[str],
     weeks: Mapping[str, str],
+    other_runs: int = 0,
     name: str | None = None,
 ) -> dict[str, str]:
     """The named blocks of the rule's advice template (or of `name`, e.g. an alert's own)."""
-    name = name or advice_template_name(rule, kind)
+    name = name or advice_template_name(finding.rule, kind)
     variables = {
         **weeks,
         "finding": finding,
-        "f": finding["figures"],
-        "threshold": finding.get("threshold"),
-        "value": finding.get("value"),
-        "band": finding.get("band"),
+        "f": finding.figures,
+        "threshold": finding.threshold,
+        "value": finding.value,
+        "band": finding.band,
+        "other_runs": other_runs,
         "units": units,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from strideguard.integrations.email import render
 from strideguard.integrations.email.render import BUILT_IN_RULES, TemplateRenderError, render_digest
-from tests.notifier.worked import BASE, BUILT_IN, WEEK, digest, finding
+from tests.notifier.worked import BASE, BUILT_IN, WEEK, digest, finding, late
 
 RED_FLAG_SUBSTANCE = [
     "urgent or emergency care the same day",
@@ -175,12 +176,12 @@ def test_footer_links_in_both_parts() -> None:
 
 
 def test_late_alert_is_labelled_as_an_update() -> None:
-    late = dict(BUILT_IN["no_rest_day"], week_start="2025-10-06", late=True)
-    email = render_digest(digest([BUILT_IN["weekly_distance_spike"], late]))
+    update = late(BUILT_IN["no_rest_day"])
+    email = render_digest(digest([BUILT_IN["weekly_distance_spike"], update]))
     assert "UPDATE ON THE WEEK OF 6 OCT" in email.text
     assert "Update on the week of 6 Oct" in _plain(email.html)
     assert email.subject.startswith("Your week of 13 Oct: distance up 37%")
-    only_late = render_digest(digest([late]))
+    only_late = render_digest(digest([update]))
     assert only_late.subject == "Update on your week of 6 Oct: no rest day"
     # The late section names its own week, not "this week", which would be the digest's.
     text = _one_line(only_late.text)
@@ -194,7 +195,8 @@ def test_admin_defined_rule_uses_its_yaml_advice_and_figures() -> None:
         "long_run_share",
         "Long-run share",
         {"long_run_m": 21000, "share_pct": 48.5, "runs": 3},
-        advice={"why": "One run carried half your week.", "do": "Spread the distance out."},
+        advice_why="One run carried half your week.",
+        advice_do="Spread the distance out.",
     )
     email = render_digest(digest([custom], "km"))
     text = _one_line(email.text)
@@ -211,15 +213,15 @@ def test_rerendering_is_byte_identical() -> None:
 
 
 def test_html_in_figures_is_escaped() -> None:
-    shoe = dict(BUILT_IN["shoe_mileage"])
-    shoe["figures"] = dict(shoe["figures"], gear_name="<b>Fast</b> & Light")
+    shoe = BUILT_IN["shoe_mileage"]
+    shoe = replace(shoe, figures={**shoe.figures, "gear_name": "<b>Fast</b> & Light"})
     email = render_digest(digest([shoe]))
     assert "&lt;b&gt;Fast&lt;/b&gt; &amp; Light" in email.html
     assert "<b>Fast</b> & Light" in email.text
 
 
 def test_missing_figure_names_template_and_line() -> None:
-    broken = dict(BUILT_IN["weekly_distance_spike"], figures={"week_m": 52000, "pct": 36.8})
+    broken = replace(BUILT_IN["weekly_distance_spike"], figures={"week_m": 52000, "pct": 36.8})
     with pytest.raises(TemplateRenderError) as caught:
         render_digest(digest([broken]))
     assert caught.value.template == "advice/weekly_distance_spike.txt"

@@ -1,7 +1,7 @@
 """The real rules engine's findings render: figure names in templates match rules.yaml.
 
 A training history built to trip every built-in rule (monotony and acwr switched on) goes
-through `rules.evaluate_week`, and each fired finding's JSON goes through `render_digest`.
+through `rules.evaluate_week`, and each fired finding goes through `render_digest`.
 A figure renamed in rules.yaml without its advice template fails here, not in a live email.
 """
 
@@ -69,12 +69,12 @@ def test_every_built_in_rule_fires_and_renders(tmp_path: Path) -> None:
         # The runner's check-ins: strong pain in the risky week (both back-pain rules fire).
         back_pain={WEEK - dt.timedelta(weeks=1): 2, WEEK: 8},
     )
-    fired = [f.to_dict() | {"late": False} for f in findings if f.fired]
-    assert {f["rule"] for f in fired} >= set(BUILT_IN_RULES)
+    fired = [f for f in findings if f.fired]
+    assert {f.rule for f in fired} >= set(BUILT_IN_RULES)
     for units in ("km", "mi"):
         for finding in fired:
-            assert advice_template_name(finding["rule"], "txt") != "advice/_generic.txt" or (
-                finding["rule"] not in BUILT_IN_RULES
+            assert advice_template_name(finding.rule, "txt") != "advice/_generic.txt" or (
+                finding.rule not in BUILT_IN_RULES
             )
             email = render_digest(digest([finding], units))
             assert email.subject.startswith("Your week of 13 Oct: ")

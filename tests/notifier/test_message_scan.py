@@ -7,10 +7,11 @@ the red-flag list, the back-pain check-in row, and a frequency on every dosage.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import replace
 
 import pytest
 
@@ -18,11 +19,13 @@ from strideguard.integrations.email.alert_render import AlertContext, render_run
 from strideguard.integrations.email.render import (
     BUILT_IN_RULES,
     AthleteView,
+    DigestFinding,
     RenderedEmail,
     render_digest,
 )
+from strideguard.rules import Finding
 from tests.notifier.test_digest import _plain
-from tests.notifier.worked import BUILT_IN, LIMITS, digest, finding, links
+from tests.notifier.worked import BUILT_IN, LIMITS, digest, finding, late, links
 
 ADMIN_RULE = finding(
     "long_run_share",
@@ -30,7 +33,8 @@ ADMIN_RULE = finding(
     {"longest_run_m": 21000, "week_total_m": 43000, "share_of_week_pct": 48.8},
     severity="info",
     focus=("load", "legs"),
-    advice={"why": "One run carried much of the week.", "do": "Spread the distance out."},
+    advice_why="One run carried much of the week.",
+    advice_do="Spread the distance out.",
 )
 SAFETY_CUE = "Skip any move that brings on back or leg pain, or makes it worse"
 CARD = re.compile(r"^  \* (?P<name>[^(]+) \((?P<dose>[^)]+)\)$", re.MULTILINE)
@@ -38,12 +42,11 @@ FREQUENCY = ("times a week", "once a day")
 
 
 def _messages() -> Iterator[tuple[str, RenderedEmail]]:
-    everything: list[dict[str, Any]] = [BUILT_IN[rule] for rule in BUILT_IN_RULES] + [ADMIN_RULE]
-    late = dict(BUILT_IN["no_rest_day"], week_start="2025-10-06", late=True)
-    cases = {
-        "all rules": everything,
-        "all but strong pain": [f for f in everything if f["rule"] != "back_pain_severe"],
-        "late update": [BUILT_IN["weekly_distance_spike"], late],
+    everything = [BUILT_IN[rule] for rule in BUILT_IN_RULES] + [ADMIN_RULE]
+    cases: dict[str, list[Finding | DigestFinding]] = {
+        "all rules": [*everything],
+        "all but strong pain": [f for f in everything if f.rule != "back_pain_severe"],
+        "late update": [BUILT_IN["weekly_distance_spike"], late(BUILT_IN["no_rest_day"])],
     }
     cases |= {rule: [BUILT_IN[rule]] for rule in BUILT_IN_RULES}
     for units in ("km", "mi"):
@@ -55,14 +58,14 @@ def _messages() -> Iterator[tuple[str, RenderedEmail]]:
 def _run_alert(units: str) -> RenderedEmail:
     """A watch's upload: two risky runs in one per-run alert."""
     first = BUILT_IN["single_run_spike"]
-    second = {
-        **first,
-        "activity_id": 2,
-        "date": "2025-10-16",
-        "value": 12.0,
-        "band": "small",
-        "figures": {"run_m": 17920, "longest_prior_m": 16000, "pct": 12.0},
-    }
+    second = replace(
+        first,
+        activity_id=2,
+        date=dt.date(2025, 10, 16),
+        value=12.0,
+        band="small",
+        figures={"run_m": 17920, "longest_prior_m": 16000, "pct": 12.0},
+    )
     return render_run_alert(
         AlertContext(
             athlete=AthleteView(id=7, first_name="Ana", units=units),

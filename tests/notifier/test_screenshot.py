@@ -10,12 +10,14 @@ import os
 import shutil
 import struct
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from strideguard.integrations.email.render import render_digest
-from tests.notifier.worked import BUILT_IN, digest
+from strideguard.rules.findings import Figure
+from tests.notifier.worked import BUILT_IN, digest, late
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -41,10 +43,14 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_digest_screenshot(tmp_path: Path) -> None:
     browser = _chromium()
-    late = dict(BUILT_IN["hard_surface_streak"], week_start="2025-10-06", late=True)
-    late["figures"] = {"streak_days": 6, "streak_start": "2025-10-06", "streak_end": "2025-10-11"}
+    streak: dict[str, Figure] = {
+        "streak_days": 6,
+        "streak_start": "2025-10-06",
+        "streak_end": "2025-10-11",
+    }
+    update = late(replace(BUILT_IN["hard_surface_streak"], figures=streak))
     email = render_digest(
-        digest([BUILT_IN["weekly_distance_spike"], BUILT_IN["single_run_spike"], late], "km")
+        digest([BUILT_IN["weekly_distance_spike"], BUILT_IN["single_run_spike"], update], "km")
     )
     page = tmp_path / "digest.html"
     page.write_text(email.html, encoding="utf-8")

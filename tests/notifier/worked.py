@@ -7,10 +7,13 @@ reader can check each rendered sentence by hand.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from strideguard.integrations.email.digest_links import DigestLinks
-from strideguard.integrations.email.render import AthleteView, DigestContext
+from strideguard.integrations.email.render import AthleteView, DigestContext, DigestFinding
+from strideguard.rules.findings import Figure, Finding
 
 WEEK = dt.date(2025, 10, 13)
 BASE = "https://sg.example.org"
@@ -19,36 +22,41 @@ BASE = "https://sg.example.org"
 def finding(
     rule: str,
     title: str,
-    figures: dict[str, Any],
+    figures: dict[str, Figure],
     *,
     severity: str = "warning",
     week: dt.date = WEEK,
     threshold: float | None = None,
     band: str | None = None,
-    date: str | None = None,
+    date: dt.date | None = None,
     focus: tuple[str, ...] = ("trunk", "hips"),
-    late: bool = False,
-    advice: dict[str, str | None] | None = None,
-) -> dict[str, Any]:
-    return {
-        "rule": rule,
-        "title": title,
-        "severity": severity,
-        "week_start": week.isoformat(),
-        "status": "fired",
-        "value": None,
-        "threshold": threshold,
-        "band": band,
-        "activity_id": 991 if date else None,
-        "date": date,
-        "figures": figures,
-        "advice": advice or {"why": None, "do": None},
-        "exercise_focus": list(focus),
-        "late": late,
-    }
+    advice_why: str | None = None,
+    advice_do: str | None = None,
+) -> Finding:
+    return Finding(
+        rule=rule,
+        title=title,
+        severity=severity,
+        week_start=week,
+        status="fired",
+        value=None,
+        threshold=threshold,
+        band=band,
+        activity_id=991 if date else None,
+        date=date,
+        figures=figures,
+        advice_why=advice_why,
+        advice_do=advice_do,
+        exercise_focus=focus,
+    )
 
 
-BUILT_IN: dict[str, dict[str, Any]] = {
+def late(fired: Finding, week: dt.date = WEEK - dt.timedelta(weeks=1)) -> DigestFinding:
+    """`fired` as an update: it fired for an earlier week, after that week's digest."""
+    return DigestFinding(replace(fired, week_start=week), late=True)
+
+
+BUILT_IN: dict[str, Finding] = {
     "weekly_distance_spike": finding(
         "weekly_distance_spike",
         "Weekly distance spike",
@@ -63,7 +71,7 @@ BUILT_IN: dict[str, dict[str, Any]] = {
         severity="high",
         threshold=10,
         band="moderate",
-        date="2025-10-18",
+        date=dt.date(2025, 10, 18),
         focus=("load", "legs"),
     ),
     "hill_heavy_week": finding(
@@ -178,7 +186,7 @@ def links(rules: list[str]) -> DigestLinks:
 
 
 def digest(
-    findings: list[dict[str, Any]],
+    findings: Sequence[Finding | DigestFinding],
     units: str = "km",
     *,
     athlete_id: int = 7,
@@ -186,11 +194,13 @@ def digest(
     weekly_m: dict[dt.date, int] | None = None,
     limits: list[dict[str, Any]] | None = None,
 ) -> DigestContext:
+    """A digest of `findings`; a bare Finding is one of the digest's own week."""
+    told = [f if isinstance(f, DigestFinding) else DigestFinding(f) for f in findings]
     return DigestContext(
         athlete=AthleteView(id=athlete_id, first_name="Ana", units=units),
         week_start=week,
-        findings=findings,
+        findings=told,
         weekly_distance_m=EIGHT_WEEKS_M if weekly_m is None else weekly_m,
-        links=links([str(f["rule"]) for f in findings]),
+        links=links([f.finding.rule for f in told]),
         limits=LIMITS if limits is None else limits,
     )

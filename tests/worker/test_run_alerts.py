@@ -7,6 +7,7 @@ threads; the others set rows up and run the send job itself. SQLite and PostgreS
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select, update
@@ -231,7 +232,7 @@ def test_the_monday_digest_names_an_alerted_run_briefly_instead_of_repeating_its
         session.flush()
         for rule, finding in (
             ("single_run_spike", FINDING),
-            ("no_rest_day", {**BUILT_IN["no_rest_day"], "week_start": THIS_WEEK.isoformat()}),
+            ("no_rest_day", replace(BUILT_IN["no_rest_day"], week_start=THIS_WEEK).to_dict()),
         ):
             session.add(
                 Alert(
