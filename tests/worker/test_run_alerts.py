@@ -170,16 +170,20 @@ def pending_alert(world: World, *, judged: bool) -> int:
             )
         )
         if judged:
-            session.add(
-                Evaluation(
-                    athlete_id=world.athlete_id,
-                    week_start=THIS_WEEK,
-                    status=EvaluationStatus.DONE,
-                    due_at=now,
-                    finished_at=now,
-                )
-            )
+            session.add(judged_week(world))
         return alert.id
+
+
+def judged_week(world: World) -> Evaluation:
+    """This week's evaluation, finished: its digest covers the week's runs."""
+    now = world.runtime.clock()
+    return Evaluation(
+        athlete_id=world.athlete_id,
+        week_start=THIS_WEEK,
+        status=EvaluationStatus.DONE,
+        due_at=now,
+        finished_at=now,
+    )
 
 
 def test_an_alert_still_waiting_when_its_week_is_judged_is_superseded_not_sent(
@@ -317,21 +321,12 @@ def test_a_judgement_that_waited_past_its_weeks_digest_spends_no_read(
     covers those runs, and their judgements stop without a request."""
     from strideguard.worker.run_alerts import judge_run
 
-    now = quiet_world.runtime.clock()
     announced = dt.datetime.combine(THIS_WEEK + dt.timedelta(days=3), dt.time(9), dt.UTC)
     before = quiet_world.sim.count_requests(path_prefix="/api/v3/")
     judge_run(quiet_world.runtime, quiet_world.athlete_id, 9701, announced.isoformat())
     assert quiet_world.sim.count_requests(path_prefix="/api/v3/") > before  # not judged: read
     with quiet_world.runtime.sessions.begin() as session:
-        session.add(
-            Evaluation(
-                athlete_id=quiet_world.athlete_id,
-                week_start=THIS_WEEK,
-                status=EvaluationStatus.DONE,
-                due_at=now,
-                finished_at=now,
-            )
-        )
+        session.add(judged_week(quiet_world))
     before = quiet_world.sim.count_requests(path_prefix="/api/v3/")
     judge_run(quiet_world.runtime, quiet_world.athlete_id, 9702, announced.isoformat())
     assert quiet_world.sim.count_requests(path_prefix="/api/v3/") == before
