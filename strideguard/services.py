@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import State
 
 from strideguard.db import make_sessionmaker
+from strideguard.rules import ConfigHolder
 from strideguard.settings import Settings
 
 T = TypeVar("T")
@@ -51,6 +52,15 @@ class Services:
     def sessions(self) -> sessionmaker[Session]:
         sessions: sessionmaker[Session] = self.state.sessions
         return sessions
+
+    @property
+    def rules(self) -> ConfigHolder:
+        """The rules the runner's pages show limits from, reloaded when the file changes.
+
+        Raises `ConfigError` while the file has never loaded; nothing is kept then, so the
+        next request tries again.
+        """
+        return self.kept("rules", lambda: ConfigHolder(self.settings.rules_path))
 
     def kept(self, name: str, make: Callable[[], T]) -> T:
         """The process-wide object `name`, made by `make` on first use and kept on the state."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from strideguard.integrations.files.importer import import_paths
 from strideguard.mailsink import OutboxSink
 from strideguard.models import Activity, Athlete, Base, DeliveryRecord
+from strideguard.rules.config import SHIPPED_RULES
 from strideguard.settings import Settings
 from strideguard.web.runner.common import SESSION_COOKIE
 from tests.files.writers import RunSpec, gpx_bytes, write
@@ -263,3 +266,26 @@ def test_home_page_and_the_stylesheet(client: TestClient) -> None:
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
     assert "style-src 'self'" in home.headers["content-security-policy"]
+
+
+def test_a_rules_file_that_cannot_load_leaves_the_page_without_limits_until_it_can(
+    client: TestClient,
+    sink: OutboxSink,
+    runner: int,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: [not, a, mapping\n", encoding="utf-8")
+    client.app.state.settings = client.app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"rules_path": rules}
+    )
+    sign_in(client, sink)
+    with caplog.at_level(logging.WARNING, logger="strideguard.web.runner.me"):
+        page = client.get("/me")
+    assert page.status_code == 200
+    assert "to 20 % above it" not in page.text
+    assert "rules file unusable; the runner page shows no limits" in caplog.text
+    # Nothing was kept from the failed load: once the file is good, the next view has limits.
+    rules.write_text(SHIPPED_RULES.read_text(encoding="utf-8"), encoding="utf-8")
+    assert "to 20 % above it" in client.get("/me").text

@@ -167,3 +167,20 @@ def test_a_forged_or_stale_form_uploads_nothing(
     with db() as session:
         assert session.scalar(select(func.count()).select_from(FileImport)) == 0
     assert _file_rows(db, runner) == 0
+
+
+def test_an_upload_where_imports_are_not_running_is_refused_with_503(
+    client: TestClient, sink: OutboxSink, runner: int, db: sessionmaker[Session]
+) -> None:
+    """The app without the worker seam: nothing would run the import, so nothing is queued."""
+    sign_in(client, sink)
+    answer = client.post(
+        "/me/upload",
+        data={"csrf": _csrf(client.get("/me").text)},
+        files=[("files", ("a.fit", fit_bytes(FIT_RUN)))],
+        follow_redirects=False,
+    )
+    assert answer.status_code == 503
+    assert "Imports are not running here; try again later." in answer.text
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(FileImport)) == 0

@@ -191,6 +191,44 @@ def test_only_the_demo_and_the_sim_commands_import_the_simulator() -> None:
     assert users == SIMULATOR_USERS
 
 
+# `app.state` is an untyped bag: only these put things on it or read them back, each for its
+# own reason (docs/architecture.md, "Web routes take `services: ServicesDep`"); routes ask for
+# the typed view instead, so a missing object is a type error, not an AttributeError at run time.
+STATE_READERS = {
+    "strideguard.services",  # the typed view itself
+    "strideguard.integrations.strava.web_services",  # the Strava plug-in's own view
+    "strideguard.web.app",  # fills the state of a new app
+    "strideguard.web.worker_seam",  # puts the worker's runtime there
+    "strideguard.web.live",  # serves an app made elsewhere, reading its settings
+}
+
+
+def reads_app_state(path: Path) -> bool:
+    """Whether the module names `app.state` (`app.state`, `request.app.state`, ...)."""
+    return any(
+        isinstance(node, ast.Attribute)
+        and node.attr == "state"
+        and (
+            (isinstance(node.value, ast.Name) and node.value.id == "app")
+            or (isinstance(node.value, ast.Attribute) and node.value.attr == "app")
+        )
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    )
+
+
+def state_readers(found: Mapping[str, Path]) -> set[str]:
+    return {module for module, path in found.items() if reads_app_state(path)}
+
+
+def test_only_the_composition_and_the_typed_views_read_app_state() -> None:
+    assert sorted(state_readers(modules()) - STATE_READERS) == [], "take `services: ServicesDep`"
+
+
+def test_the_state_check_catches_a_route_reading_app_state(tmp_path: Path) -> None:
+    _copy_with(tmp_path, "strideguard/web/runner/home.py", "rules = request.app.state.rules")
+    assert state_readers(modules(tmp_path)) - STATE_READERS == {"strideguard.web.runner.home"}
+
+
 def test_no_two_units_import_each_other_in_a_loop() -> None:
     edges = graph(modules())
     without_known = {a: {b for b in bs if (a, b) not in KNOWN} for a, bs in edges.items()}

@@ -10,12 +10,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard import runner_sessions
 from strideguard.db import transaction
 from strideguard.integrations.email.formatting import distance
 from strideguard.models import utcnow
+from strideguard.services import Services
 from strideguard.settings import Settings
 from strideguard.web.email_pages.routes import PAGE_TEMPLATES_DIR
 
@@ -29,16 +29,6 @@ SESSION_COOKIE = "sg_runner"
 SESSION_MAX_AGE_S = int(runner_sessions.SESSION_LIFETIME.total_seconds())
 # Pages that show a runner's data or a form token must not be kept by caches or history.
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def sessions_of(request: Request) -> sessionmaker[Session]:
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    return sessions
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -72,12 +62,12 @@ def set_cookie(
     )
 
 
-def signed_in(request: Request) -> tuple[int, str] | None:
+def signed_in(request: Request, services: Services) -> tuple[int, str] | None:
     """(athlete id, session id) of the runner behind this request, if their session is live."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id or len(session_id) > 100:
         return None
-    with transaction(sessions_of(request)) as session:
+    with transaction(services.sessions) as session:
         athlete_id = runner_sessions.athlete_of(session, session_id, utcnow())
     return None if athlete_id is None else (athlete_id, session_id)
 

@@ -33,15 +33,14 @@ from strideguard.models import (
     RunnerSession,
     utcnow,
 )
-from strideguard.rules import ConfigError, ConfigHolder, RulesConfig
+from strideguard.rules import ConfigError, RulesConfig
+from strideguard.services import Services, ServicesDep
 from strideguard.web.email_pages.routes import apply_change, current_values
 from strideguard.web.runner.common import (
     SESSION_COOKIE,
     form_token,
     page,
     see_other,
-    sessions_of,
-    settings_of,
     signed_in,
     token_matches,
 )
@@ -55,26 +54,22 @@ router = APIRouter(include_in_schema=False)
 FORM_EXPIRED = "This form has expired (you signed out or in again). Reload the page and retry."
 
 
-def _rules(request: Request) -> RulesConfig | None:
+def _rules(services: Services) -> RulesConfig | None:
     """The rules in force, reloaded when the file changes; None if it never loaded."""
-    state = request.app.state
-    holder: ConfigHolder | None = getattr(state, "runner_rules", None)
-    if holder is None:
-        try:
-            holder = ConfigHolder(settings_of(request).rules_path)
-        except ConfigError as problem:
-            log.warning("rules file unusable; the runner page shows no limits: %s", problem)
-            return None
-        state.runner_rules = holder
+    try:
+        holder = services.rules
+    except ConfigError as problem:
+        log.warning("rules file unusable; the runner page shows no limits: %s", problem)
+        return None
     return holder.current()
 
 
-def _choices(request: Request) -> list[RuleChoice]:
+def _choices(services: Services) -> list[RuleChoice]:
     """The rules a runner can mute, from the config already in memory (parsing the YAML on
     every page view cost more than the rest of the page)."""
-    config = _rules(request)
+    config = _rules(services)
     if config is None:
-        return rules_in_force(settings_of(request))  # it falls back to the shipped rules
+        return rules_in_force(services.settings)  # it falls back to the shipped rules
     return [
         RuleChoice(rule_id, rule.title) for rule_id, rule in config.rules.items() if rule.enabled
     ]
@@ -82,6 +77,7 @@ def _choices(request: Request) -> list[RuleChoice]:
 
 def _render_me(
     request: Request,
+    services: Services,
     summary: RunnerSummary,
     session_id: str,
     status: int = 200,
@@ -90,9 +86,9 @@ def _render_me(
     submitted: dict[str, str] | None = None,
     muted: list[str] | None = None,
 ) -> Response:
-    settings = settings_of(request)
+    settings = services.settings
     athlete = summary.athlete
-    choices = with_muted(_choices(request), athlete.muted_rules)
+    choices = with_muted(_choices(services), athlete.muted_rules)
     values = submitted or current_values(athlete)
     until = athlete.paused_until
     paused = until if until is not None and until >= summary.today else None
@@ -115,50 +111,57 @@ def _render_me(
         "saved": request.query_params.get("saved", ""),
         "upload_max": upload_limit(settings),
     }
-    with sessions_of(request)() as session:
+    with services.sessions() as session:
         context["last_import"] = last_import(session, athlete.id)
     return page(request, "me.html", status, **context)
 
 
-def _summary(request: Request, session: Session, athlete_id: int) -> RunnerSummary | None:
+def _summary(services: Services, session: Session, athlete_id: int) -> RunnerSummary | None:
     return load_summary(
-        session, athlete_id, utcnow(), _rules(request), settings_of(request).retention_days
+        session, athlete_id, utcnow(), _rules(services), services.settings.retention_days
     )
 
 
 @router.get("/me", response_class=HTMLResponse)
-def me(request: Request) -> Response:
-    who = signed_in(request)
+def me(request: Request, services: ServicesDep) -> Response:
+    who = signed_in(request, services)
     if who is None:
         return see_other("/signin")
-    with sessions_of(request)() as session:
-        summary = _summary(request, session, who[0])
+    with services.sessions() as session:
+        summary = _summary(services, session, who[0])
         if summary is None:
             return see_other("/signin")
-        return _render_me(request, summary, who[1])
+        return _render_me(request, services, summary, who[1])
 
 
 @router.post("/me/preferences", response_class=HTMLResponse)
-async def save_preferences(request: Request) -> Response:
-    who = signed_in(request)
+async def save_preferences(request: Request, services: ServicesDep) -> Response:
+    who = signed_in(request, services)
     if who is None:
         return see_other("/signin")
     form = await request.form(max_files=0, max_fields=200)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
-    if not token_matches(settings_of(request), who[1], fields.get("csrf", "")):
+    if not token_matches(services.settings, who[1], fields.get("csrf", "")):
         return page(request, "problem.html", 403, heading="Nothing was saved", message=FORM_EXPIRED)
     muted = [v for v in form.getlist("muted_rules") if isinstance(v, str)]
     # Nothing is written unless the whole form checks out: errors re-show it as submitted.
-    with sessions_of(request)() as session:
-        summary = _summary(request, session, who[0])
+    with services.sessions() as session:
+        summary = _summary(services, session, who[0])
         if summary is None:
             return see_other("/signin")
         athlete = summary.athlete
-        allowed = [c.id for c in _choices(request)] + list(athlete.muted_rules)
+        allowed = [c.id for c in _choices(services)] + list(athlete.muted_rules)
         outcome = check_preferences(fields, muted, allowed)
         if isinstance(outcome, dict):
             return _render_me(
-                request, summary, who[1], 400, errors=outcome, submitted=fields, muted=muted
+                request,
+                services,
+                summary,
+                who[1],
+                400,
+                errors=outcome,
+                submitted=fields,
+                muted=muted,
             )
         apply_change(athlete, outcome)
         session.commit()
@@ -184,11 +187,11 @@ def _holdings(session: Session, athlete_id: int) -> list[tuple[str, int]]:
 
 
 @router.get("/me/disconnect", response_class=HTMLResponse)
-def disconnect_page(request: Request) -> Response:
-    who = signed_in(request)
+def disconnect_page(request: Request, services: ServicesDep) -> Response:
+    who = signed_in(request, services)
     if who is None:
         return see_other("/signin")
-    with sessions_of(request)() as session:
+    with services.sessions() as session:
         athlete = session.get(Athlete, who[0])
         if athlete is None:
             return see_other("/signin")
@@ -197,8 +200,8 @@ def disconnect_page(request: Request) -> Response:
             "disconnect.html",
             holdings=_holdings(session, who[0]),
             email=athlete.email,
-            csrf=form_token(settings_of(request), who[1]),
-            signout_csrf=form_token(settings_of(request), who[1]),
+            csrf=form_token(services.settings, who[1]),
+            signout_csrf=form_token(services.settings, who[1]),
         )
 
 
@@ -206,10 +209,10 @@ def disconnect_page(request: Request) -> Response:
 def disconnect_now(
     request: Request, strava_services: StravaDep, csrf: Annotated[str, Form(max_length=128)] = ""
 ) -> Response:
-    who = signed_in(request)
+    who = signed_in(request, strava_services)
     if who is None:
         return see_other("/signin")
-    settings = settings_of(request)
+    settings = strava_services.settings
     if not token_matches(settings, who[1], csrf):
         return page(
             request, "problem.html", 403, heading="Nothing was deleted", message=FORM_EXPIRED
@@ -227,13 +230,14 @@ def goodbye(request: Request, strava: str = "confirmed") -> Response:
 
 
 @router.get("/me/digests/{outbox_id}", response_class=HTMLResponse)
-def view_digest(request: Request, outbox_id: int) -> Response:
+def view_digest(request: Request, services: ServicesDep, outbox_id: int) -> Response:
     """A past email as it was sent, re-rendered from the alerts it carried."""
-    who = signed_in(request)
+    who = signed_in(request, services)
     if who is None:
         return see_other("/signin")
-    config = _rules(request)
-    with sessions_of(request)() as session:
+    config = _rules(services)
+    settings = services.settings
+    with services.sessions() as session:
         row = session.get(DeliveryRecord, outbox_id)
         if row is None or row.athlete_id != who[0]:
             return page(
@@ -244,11 +248,9 @@ def view_digest(request: Request, outbox_id: int) -> Response:
                 message="It may be from before a disconnect. Your page lists every email we hold.",
             )
         if config is not None:
-            outgoing = load_outgoing(
-                session, outbox_id, config, settings_of(request).lookback_weeks
-            )
-            rendered, _ = outgoing.render(settings_of(request))
+            outgoing = load_outgoing(session, outbox_id, config, settings.lookback_weeks)
+            rendered, _ = outgoing.render(settings)
         else:  # the rules file never loaded: a digest still renders from its own alerts
             digest = load_digest(session, outbox_id, DEFAULT_RUNNING)
-            rendered, _ = render_loaded(digest, settings_of(request))
+            rendered, _ = render_loaded(digest, settings)
     return HTMLResponse(rendered.html, headers={"Cache-Control": "no-store"})

@@ -20,15 +20,14 @@ from strideguard import runner_sessions
 from strideguard.db import transaction
 from strideguard.email_address import EmailAddressError, check_email_address
 from strideguard.models import Athlete, utcnow
+from strideguard.services import ServicesDep
 from strideguard.web.admin_auth import client_key
 from strideguard.web.runner.common import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
     page,
     see_other,
-    sessions_of,
     set_cookie,
-    settings_of,
     signed_in,
     token_matches,
 )
@@ -58,8 +57,8 @@ LINK_PROBLEMS: dict[runner_sessions.LinkProblem, tuple[str, str]] = {
 
 
 @router.get("/signin", response_class=HTMLResponse)
-def signin_page(request: Request, sent: int = 0, out: int = 0) -> Response:
-    if signed_in(request) is not None and not sent:
+def signin_page(request: Request, services: ServicesDep, sent: int = 0, out: int = 0) -> Response:
+    if signed_in(request, services) is not None and not sent:
         return see_other("/me")
     return page(request, "signin.html", sent=bool(sent), signed_out=bool(out), problem=None)
 
@@ -67,10 +66,11 @@ def signin_page(request: Request, sent: int = 0, out: int = 0) -> Response:
 @router.post("/signin", response_class=HTMLResponse)
 def ask_for_link(
     request: Request,
+    services: ServicesDep,
     background: BackgroundTasks,
     email: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    settings = settings_of(request)
+    settings = services.settings
     try:
         # The same rule as every other form, so a stored address is found as it was stored.
         address = check_email_address(email)
@@ -86,7 +86,7 @@ def ask_for_link(
         )
     nonce = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(32)
     now = utcnow()
-    with transaction(sessions_of(request)) as session:
+    with transaction(services.sessions) as session:
         if runner_sessions.throttled(session, address, client_key(request), now):
             return page(
                 request,
@@ -118,13 +118,13 @@ def ask_for_link(
 
 
 @router.get(OPEN_PATH, response_class=HTMLResponse)
-def open_link(request: Request, token: str = "") -> Response:
-    settings = settings_of(request)
+def open_link(request: Request, services: ServicesDep, token: str = "") -> Response:
+    settings = services.settings
     now = utcnow()
     try:
         if not token or len(token) > 200:
             raise runner_sessions.LinkRefused("unknown")
-        with transaction(sessions_of(request)) as session:
+        with transaction(services.sessions) as session:
             athlete_id = runner_sessions.spend_link(
                 session, token, request.cookies.get(BROWSER_COOKIE), now
             )
@@ -141,10 +141,12 @@ def open_link(request: Request, token: str = "") -> Response:
 
 
 @router.post("/signout")
-def sign_out(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
-    who = signed_in(request)
-    if who is not None and token_matches(settings_of(request), who[1], csrf):
-        with transaction(sessions_of(request)) as session:
+def sign_out(
+    request: Request, services: ServicesDep, csrf: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
+    who = signed_in(request, services)
+    if who is not None and token_matches(services.settings, who[1], csrf):
+        with transaction(services.sessions) as session:
             runner_sessions.revoke(session, who[1], utcnow())
     response = see_other("/signin?out=1")
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -22,15 +22,9 @@ from fastapi.responses import HTMLResponse, Response
 from strideguard.integrations.files.import_runs import UPLOAD, open_import
 from strideguard.private_files import private_dir
 from strideguard.runtime import WorkerRuntime
+from strideguard.services import ServicesDep
 from strideguard.settings import Settings
-from strideguard.web.runner.common import (
-    page,
-    see_other,
-    sessions_of,
-    settings_of,
-    signed_in,
-    token_matches,
-)
+from strideguard.web.runner.common import page, see_other, signed_in, token_matches
 from strideguard.web.runner.upload_stream import UploadRefused, UploadTooLarge, receive_upload
 
 log = logging.getLogger(__name__)
@@ -62,14 +56,14 @@ def _refused(request: Request, status: int, message: str) -> Response:
 
 
 @router.post("/me/upload", response_class=HTMLResponse)
-async def upload(request: Request) -> Response:
-    who = signed_in(request)
+async def upload(request: Request, services: ServicesDep) -> Response:
+    who = signed_in(request, services)
     if who is None:
         return see_other("/signin")
     athlete_id, session_id = who
-    settings = settings_of(request)
-    runtime = getattr(request.app.state, "worker_runtime", None)
-    if not isinstance(runtime, WorkerRuntime):
+    settings = services.settings
+    runtime = services.optional("worker_runtime", WorkerRuntime)
+    if runtime is None:
         return _refused(request, 503, "Imports are not running here; try again later.")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.upload_max_bytes:
@@ -100,9 +94,7 @@ async def upload(request: Request) -> Response:
         shutil.rmtree(folder, ignore_errors=True)
         return _refused(request, 400, "No file was chosen. Choose your files, then upload.")
     paths = [str(path) for path in received.files]
-    import_id = open_import(
-        sessions_of(request), athlete_id, UPLOAD, paths, remove_after=str(folder)
-    )
+    import_id = open_import(services.sessions, athlete_id, UPLOAD, paths, remove_after=str(folder))
     runtime.jobs.import_files(athlete_id, paths, remove_after=str(folder), import_id=import_id)
     log.info(
         "upload queued for import: %d files", len(received.files), extra={"athlete_id": athlete_id}
