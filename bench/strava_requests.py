@@ -24,9 +24,10 @@ runner-week; it runs over `--naive-weeks` of the same measured period.
 
 `--webhook-sync` (default `deferred`, the recorded baseline) sets STRAVA_WEBHOOK_SYNC. In `auto`
 each new run is read at once while the day has room; to hold back what is due as the
-scheduler does, every 15 simulated minutes the bench hands the budget the evaluations not yet
-done that are due this window and day and the last day's rate of new-run webhooks
-(`strideguard.integrations.strava.due_reads.reservation_for`, the scheduler's own
+scheduler does, every 15 simulated minutes from the end of the warm-up's first day the bench
+hands the budget the evaluations not yet done that are due this window and day (and, counted
+ahead, in the next window) and the last day's rate of new-run webhooks
+(`strideguard.integrations.strava.due_reads.reservations_ahead`, the scheduler's own
 arithmetic). Outside `deferred` each new run is also judged for a per-run alert, which
 refreshes the runner's window at RUN priority as `judge_run` does; `run_judgements` counts
 them.
@@ -64,7 +65,7 @@ from sqlalchemy import select
 from strideguard.db import alembic_config, make_engine, make_sessionmaker
 from strideguard.integrations.strava.budget import MemoryBudget
 from strideguard.integrations.strava.context import StravaContext, make_context
-from strideguard.integrations.strava.due_reads import reservation_for, unknown_shoes
+from strideguard.integrations.strava.due_reads import reservations_ahead, unknown_shoes
 from strideguard.integrations.strava.errors import BudgetExceeded, StravaError
 from strideguard.integrations.strava.jobs import StravaJob, run_job
 from strideguard.integrations.strava.mapping import parse_utc
@@ -75,6 +76,7 @@ from strideguard.integrations.strava.sync import backfill, read_unknown_gear, re
 from strideguard.integrations.strava.tokens import store_grant
 from strideguard.models import Athlete, WebhookEvent
 from strideguard.settings import Settings
+from strideguard.times import week_start_of
 from strideguard.web.app import create_app
 from strideguard.web.live import free_port
 from strideguard.worker.ports import Priority
@@ -119,6 +121,8 @@ class Tally:
     evaluation_delays_s: list[float] = field(default_factory=list)
     webhook_jobs: int = 0
     run_judgements: int = 0
+    # Judgements that found their week judged when their turn came: no read (judge_run's step 0).
+    judgements_covered: int = 0
     # Why measured evaluations were deferred (the budget's reason), and how often.
     evaluation_deferrals: Counter[str] = field(default_factory=Counter)
     webhook_round_trip_ms: list[float] = field(default_factory=list)
@@ -317,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         # What the scheduler would hold: evaluations not yet done, and new-run webhooks seen.
         pending: Counter[tuple[dt.datetime, int]] = Counter()  # (due, athlete id)
         new_runs: deque[dt.datetime] = deque()
+        judged_weeks: set[tuple[int, dt.date]] = set()  # (athlete id, week start)
 
         def hold_due_reads() -> None:
             now = clock.now()
@@ -325,13 +330,15 @@ def main(argv: list[str] | None = None) -> int:
             with sessions() as session:
                 shoes = unknown_shoes(session)
             due = [(when, 1 + shoes.get(athlete, 0)) for when, athlete in pending.elements()]
-            ctx.budget.hold(now, reservation_for(now, due, len(new_runs)))
+            for moment, reservation in reservations_ahead(now, due, len(new_runs)):
+                ctx.budget.hold(moment, reservation)
             if timeline.queue:
                 timeline.at(now + dt.timedelta(minutes=15), hold_due_reads)
 
-        def judged_athlete(job: StravaJob) -> int | None:
-            """The athlete whose new run the pipeline would judge for a per-run alert
-            (worker/run_alerts.py: `judge_run`, queued for each `create` outside `deferred`)."""
+        def judged_athlete(job: StravaJob) -> tuple[int, str] | None:
+            """The athlete (id, zone) whose new run the pipeline would judge for a per-run
+            alert (worker/run_alerts.py: `judge_run`, queued for each `create` outside
+            `deferred`)."""
             if settings.strava_webhook_sync == "deferred" or job.kind != "webhook_event":
                 return None
             with sessions() as session:
@@ -341,9 +348,12 @@ def main(argv: list[str] | None = None) -> int:
                     "create",
                 ):
                     return None
-                return session.scalar(
-                    select(Athlete.id).where(Athlete.strava_athlete_id == event.owner_id)
-                )
+                row = session.execute(
+                    select(Athlete.id, Athlete.timezone).where(
+                        Athlete.strava_athlete_id == event.owner_id
+                    )
+                ).first()
+                return (row.id, row.timezone) if row else None
 
         def drain_webhooks() -> None:
             with lock:
@@ -356,11 +366,22 @@ def main(argv: list[str] | None = None) -> int:
                 if judged is not None:
                     # The judgement's own window refresh, at RUN priority: the 30-day rule
                     # needs the month before the run, and rows are kept only RETENTION_DAYS.
+                    # It reads the shoes it finds unknown, as the Strava source's refresh does.
+                    # A judgement whose turn comes after its week's digest stops unread.
                     tally.run_judgements += 1
-                    judge = functools.partial(
-                        refresh_window, ctx, judged, priority=Priority.RUN, read_gear=False
-                    )
-                    attempt(judge, clock.now())
+                    athlete_id, zone = judged
+                    week = week_start_of(clock.now().astimezone(ZoneInfo(zone)).date())
+                    attempt(functools.partial(judge, athlete_id, week), clock.now())
+
+        def judge(athlete_id: int, week: dt.date) -> None:
+            if (athlete_id, week) in judged_weeks:
+                tally.judgements_covered += 1
+                return
+            refresh_window(ctx, athlete_id, priority=Priority.RUN)
+
+        def evaluate(athlete_id: int, week: dt.date) -> None:
+            refresh_window(ctx, athlete_id, priority=Priority.EVALUATION)
+            judged_weeks.add((athlete_id, week))
 
         def attempt(
             work: Callable[[], object],
@@ -416,11 +437,9 @@ def main(argv: list[str] | None = None) -> int:
 
             timeline.at(_upload_time(activity), upload)
 
-        timeline.run_until(
-            dt.datetime.combine(FIRST_MEASURED_MONDAY, dt.time(), dt.UTC) - dt.timedelta(hours=20)
-        )
-        warm_up_requests = len(sim.requests)
-        warm_up_deferrals = tally.deferrals
+        # The backfills are done within the first day; from then on the scheduler's ticks
+        # hold what is due, as they would in production, the warm-up's last days included.
+        timeline.run_until(warm_up + dt.timedelta(days=1))
         with sessions() as session:
             zones = {
                 row.id: row.timezone
@@ -433,12 +452,15 @@ def main(argv: list[str] | None = None) -> int:
                     monday, EVALUATION_LOCAL_TIME, ZoneInfo(zones[athlete_id])
                 )
                 due = local.astimezone(dt.UTC)
-                evaluate = functools.partial(
-                    refresh_window, ctx, athlete_id, priority=Priority.EVALUATION
-                )
-                timeline.at(due, functools.partial(attempt, evaluate, due, True, athlete_id))
+                closed = functools.partial(evaluate, athlete_id, monday - dt.timedelta(weeks=1))
+                timeline.at(due, functools.partial(attempt, closed, due, True, athlete_id))
                 pending[(due, athlete_id)] += 1
         timeline.at(clock.now(), hold_due_reads)
+        timeline.run_until(
+            dt.datetime.combine(FIRST_MEASURED_MONDAY, dt.time(), dt.UTC) - dt.timedelta(hours=20)
+        )
+        warm_up_requests = len(sim.requests)
+        warm_up_deferrals = tally.deferrals
         timeline.run_until()
         sim.flush_webhooks()
         server.should_exit = True
@@ -477,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             "webhook_post_round_trip_ms": latency_summary(tally.webhook_round_trip_ms),
             "webhook_events_handled": tally.webhook_jobs,
             "run_judgements": tally.run_judgements,
+            "run_judgements_covered_by_a_digest": tally.judgements_covered,
             "webhooks_delivered": sum(1 for d in sim.deliveries if d.delivered),
             "failures": tally.failures[:10],
             "wall_seconds": round(time.monotonic() - began, 1),
