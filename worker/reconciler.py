@@ -79,10 +79,6 @@ class Reconciler:
         # it started went to the Redis it now talks to.
         self._marker_written = False
 
-    def note_sent(self, key: Hashable, now: dt.datetime) -> None:
-        """Record that a message for `key` just went out (the scheduler calls this too)."""
-        self._sent[key] = now
-
     def queue_lost(self) -> bool:
         """Whether Redis answers again after losing the queue or failing since the last run.
 
@@ -102,7 +98,8 @@ class Reconciler:
         return self._lost
 
     def resend_once(self, key: Hashable, now: dt.datetime, send: Callable[[], None]) -> bool:
-        """Send for `key` unless sent within the lease (the scheduler's welcome sweep)."""
+        """Send for `key` unless sent within the lease (the scheduler's first sends and its
+        welcome sweep), so a Redis failure in the middle marks the queue lost."""
         return self._resend(key, now, send)
 
     def _resend(self, key: Hashable, now: dt.datetime, send: Callable[[], None]) -> bool:
@@ -110,6 +107,10 @@ class Reconciler:
         sent = self._sent.get(key)
         if sent is not None and now - sent < self._runtime.lease:
             return False
+        if not self._marker_written:
+            # The marker goes before the first message: a Redis that restarts empty after
+            # this is then seen as a loss, not as a start.
+            self.queue_lost()
         try:
             send()
         except redis.RedisError:

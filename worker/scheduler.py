@@ -120,10 +120,14 @@ class Scheduler:
                 rows,
             )
             created = [(row.athlete_id, row.week_start) for row in inserted]
-        # Enqueued after the commit, so a worker never looks for a row that is not there yet.
+        # Enqueued after the commit, so a worker never looks for a row that is not there yet;
+        # through the reconciler, which notes each send and a Redis failure between them.
         for athlete_id, week in created:
-            self.runtime.jobs.evaluate_week(athlete_id, week)
-            self.reconciler.note_sent(("evaluation", athlete_id, week), now)
+            self.reconciler.resend_once(
+                ("evaluation", athlete_id, week),
+                now,
+                partial(self.runtime.jobs.evaluate_week, athlete_id, week),
+            )
         if created:
             log.info("scheduled %d athlete-weeks for evaluation", len(created))
         return created

@@ -7,6 +7,7 @@ flushed or restarted under other tests.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
@@ -62,6 +63,33 @@ def test_redis_crash_and_restart_under_running_workers_loses_nothing(
         assert scheduler.tick().scheduled == []  # the rows exist: nothing new to schedule
         world.settle()
     world.assert_nothing_lost()
+
+
+def test_redis_lost_while_the_scheduler_queues_the_weeks_is_seen_and_all_are_resent(
+    make_world: WorldFactory, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis restarts empty in the middle of the scheduler's own sends (a loaded run of the
+    test below caught it there): the week sent before the crash is lost with the queue, so
+    the loss must be seen and every due week sent again, not left for the lease."""
+    world = make_world(queue_url=own_redis.url)
+    scheduler = Scheduler(world.runtime)
+    send = world.runtime.jobs.evaluate_week
+    sent: list[int] = []
+
+    def crash_after_the_first(athlete_id: int, week: dt.date) -> None:
+        send(athlete_id, week)
+        sent.append(athlete_id)
+        if len(sent) == 1:
+            own_redis.crash()
+
+    monkeypatch.setattr(world.runtime.jobs, "evaluate_week", crash_after_the_first)
+    with pytest.raises(redis.ConnectionError):
+        scheduler.tick()
+    own_redis.start()  # same port, empty: the first week's message is gone
+    monkeypatch.setattr(world.runtime.jobs, "evaluate_week", send)
+    assert scheduler.reconciler.queue_lost()
+    report = scheduler.reconciler.run(world.runtime.clock())
+    assert report.evaluations == len(world.athletes) == 3
 
 
 def test_queue_lost_between_ticks_digests_flow_within_30_s_at_default_settings(
