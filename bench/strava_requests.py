@@ -330,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:
             with sessions() as session:
                 shoes = unknown_shoes(session)
             due = [(when, 1 + shoes.get(athlete, 0)) for when, athlete in pending.elements()]
-            for moment, reservation in reservations_ahead(now, due, len(new_runs)):
+            # As the Strava source does: `deferred` fetches no new run, so holds none.
+            runs = len(new_runs) if settings.strava_webhook_sync != "deferred" else 0
+            for moment, reservation in reservations_ahead(now, due, runs):
                 ctx.budget.hold(moment, reservation)
             if timeline.queue:
                 timeline.at(now + dt.timedelta(minutes=15), hold_due_reads)
