@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from strideguard import leases
 from strideguard.db import transaction
 from strideguard.leases import RUN_ALERT_LEASE, GaveUp, error_text, gave_up_text
-from strideguard.models import Activity, Athlete, Evaluation, RiskyRun, RunAlert
+from strideguard.models import Activity, Athlete, RiskyRun, RunAlert
 from strideguard.status import EmailStatus, RunAlertStatus
 from strideguard.worker.channel_messages import (
     hands_over,
@@ -40,7 +40,7 @@ from strideguard.worker.channel_messages import (
 from strideguard.worker.host import PipelineHost
 from strideguard.worker.ports import DeliveryError, RiskyRunFinding
 from strideguard.worker.registry import ALERT_MESSAGES, plugin_class
-from strideguard.worker.run_alerts import channel_of
+from strideguard.worker.run_alerts import channel_of, judged_weeks
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +128,7 @@ def sort_runs(
     ).all()
     channel = channel_of(runtime, claim_.channel)
     muted = set(athlete.muted_rules or [])
-    judged = set(
-        session.scalars(
-            select(Evaluation.week_start).where(
-                Evaluation.athlete_id == athlete.id,
-                Evaluation.week_start.in_({run.week_start for run in runs}),
-                Evaluation.finished_at.is_not(None),
-            )
-        )
-    )
+    judged = judged_weeks(session, athlete.id, {run.week_start for run in runs})
     stored = set(
         session.scalars(
             select(Activity.strava_id).where(

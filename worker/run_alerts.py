@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -184,14 +184,20 @@ def _judged_week(
         week = week_start_of(announced.astimezone(zone_or_utc(athlete.timezone)).date())
     else:
         return None
-    finished = session.scalar(
-        select(Evaluation.id).where(
-            Evaluation.athlete_id == athlete.id,
-            Evaluation.week_start == week,
-            Evaluation.finished_at.is_not(None),
+    return week if judged_weeks(session, athlete.id, {week}) else None
+
+
+def judged_weeks(session: Session, athlete_id: int, weeks: Iterable[dt.date]) -> set[dt.date]:
+    """Those of `weeks` whose evaluation has finished: their digests cover their runs."""
+    return set(
+        session.scalars(
+            select(Evaluation.week_start).where(
+                Evaluation.athlete_id == athlete_id,
+                Evaluation.week_start.in_(set(weeks)),
+                Evaluation.finished_at.is_not(None),
+            )
         )
     )
-    return week if finished is not None else None
 
 
 def _open_channels(

@@ -249,9 +249,8 @@ class MemoryBudget:
 
     def hold(self, now: dt.datetime, reservation: Reservation) -> None:
         with self._lock:  # no roll: `now` may be the start of the next window
-            held = reservation
-            self._held_windows[window_index(now)] = (held.evaluations_window, held.runs_window)
-            self._held_days[day_index(now)] = (held.evaluations_day, held.runs_day)
+            self._held_windows[window_index(now)] = reservation.held(daily=False)
+            self._held_days[day_index(now)] = reservation.held(daily=True)
 
     def held(self, now: dt.datetime) -> Reservation:
         with self._lock:
