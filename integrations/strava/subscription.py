@@ -20,17 +20,25 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
+from stravalib import exc as strava_exc
 
 from strideguard.integrations.strava.context import StravaContext
 from strideguard.integrations.strava.errors import StravaRejected
 from strideguard.models import StravaSubscription
 
 if TYPE_CHECKING:
+    from stravalib.client import Client
+    from stravalib.model import Subscription
+
     from strideguard.settings import Settings
 
 WEBHOOK_PATH = "/strava/webhook"
 # 128 bits of HMAC output, as hex: nothing to guess, and safe in any URL.
 _SECRET_HEX = 32
+# Strava checks the callback once per create and gives it 2 s; a web server that has just
+# started (or a loaded one) can miss that, so the create is asked for a few times.
+VERIFY_ATTEMPTS = 3
+VERIFY_PAUSE_S = 1.0
 
 
 def webhook_secret(settings: Settings) -> str:
@@ -77,7 +85,7 @@ def ensure_subscription(ctx: StravaContext) -> list[str]:
             old = str(existing.callback_url)
             done.append(f"deleted subscription {existing.id} -> {_without_secret(old, target)}")
     if ours is None:
-        created = client.create_subscription(client_id, client_secret, target, verify_token)
+        created = _create(client, (client_id, client_secret), target, verify_token, shown)
         if created.id is None:
             raise StravaRejected("Strava created a subscription without an id")
         ours = int(created.id)
@@ -86,6 +94,41 @@ def ensure_subscription(ctx: StravaContext) -> list[str]:
         session.execute(delete(StravaSubscription))
         session.add(StravaSubscription(subscription_id=ours, callback_url=target))
     return done
+
+
+def _create(
+    client: Client, credentials: tuple[int, str], target: str, verify_token: str, shown: str
+) -> Subscription:
+    """Create the subscription, asking again while Strava could not verify the callback."""
+    client_id, client_secret = credentials
+    for attempt in range(1, VERIFY_ATTEMPTS + 1):
+        try:
+            return client.create_subscription(client_id, client_secret, target, verify_token)
+        except strava_exc.Fault as fault:
+            if not _not_verifiable(fault):
+                raise
+            if attempt < VERIFY_ATTEMPTS:
+                time.sleep(VERIFY_PAUSE_S)
+    raise StravaRejected(
+        f"Strava could not verify the callback {shown} ({VERIFY_ATTEMPTS} tries): check that "
+        "PUBLIC_BASE_URL reaches this server from the internet, that `strideguard serve` is "
+        "running, and that it answers GET on the callback within 2 s"
+    )
+
+
+def _not_verifiable(fault: strava_exc.Fault) -> bool:
+    """True for Strava's 400 that means its GET to our callback failed or came too late."""
+    response = fault.response
+    if response is None or response.status_code != 400:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return isinstance(errors, list) and any(
+        isinstance(e, dict) and e.get("code") == "not verifiable" for e in errors
+    )
 
 
 def _without_secret(url: str, target: str) -> str:
