@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from stravalib import exc
@@ -16,60 +10,14 @@ from stravalib import exc
 from strideguard.integrations.strava.http import make_client
 from strideguard.integrations.strava.simulator import Simulator
 from tests.simulator.conftest import ATHLETE_ID, CLIENT_ID, SECRET, recorded_activities
-
-
-class Receiver:
-    """A small webhook endpoint: echoes (or not) the challenge, fails the first N posts."""
-
-    def __init__(self) -> None:
-        self.echo = True
-        self.slow_s = 0.0
-        self.fail_posts = 0
-        self.events: list[dict[str, Any]] = []
-        self.validations: list[dict[str, list[str]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                query = parse_qs(urlsplit(self.path).query)
-                receiver.validations.append(query)
-                time.sleep(receiver.slow_s)
-                challenge = query["hub.challenge"][0] if receiver.echo else "wrong"
-                self._answer(200, {"hub.challenge": challenge})
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.events.append(json.loads(body))
-                if receiver.fail_posts > 0:
-                    receiver.fail_posts -= 1
-                    self._answer(500, {})
-                else:
-                    self._answer(200, {})
-
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/strava/webhook"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+from tests.webhook_receiver import Receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     running = Receiver()
     yield running
-    running.server.shutdown()
-    running.server.server_close()
+    running.close()
 
 
 def _subscribe(sim: Simulator, receiver: Receiver) -> int:
@@ -106,7 +54,7 @@ def test_callback_that_does_not_answer_properly_is_refused(
     if failure == "wrong echo":
         receiver.echo = False
     else:
-        receiver.slow_s = 2.3
+        receiver.check_delays = [2.3]
     with pytest.raises(exc.Fault) as raised:
         _subscribe(sim, receiver)
     assert raised.value.response is not None
